@@ -1,0 +1,45 @@
+// Process-wide allocation wrappers; running out of memory is fatal.
+#include "core/rtmp_core.h"
+
+#include <cstdio>
+#include <cstdlib>
+#include <unistd.h>
+
+[[noreturn]] static void rtmp_alloc_fail(size_t size)
+{
+    char msg[96];
+    int n = snprintf(msg, sizeof(msg), "rtmp_server: out of memory allocating %zu bytes\n", size);
+    if (n > 0 && write(STDERR_FILENO, msg, (size_t)n) < 0) {
+        // nothing more can be done
+    }
+    abort();
+}
+
+void *rtmp_alloc(size_t size)
+{
+    void *p = malloc(size);
+    if (p == nullptr && size != 0) {
+        rtmp_alloc_fail(size);
+    }
+    return p;
+}
+
+void *rtmp_calloc(size_t size)
+{
+    void *p = calloc(1, size);
+    if (p == nullptr && size != 0) {
+        rtmp_alloc_fail(size);
+    }
+    return p;
+}
+
+void *rtmp_realloc(void *p, size_t size)
+{
+    void *n = realloc(p, size);
+    if (n == nullptr && size != 0) {
+        rtmp_alloc_fail(size);
+    }
+    return n;
+}
+
+void rtmp_free(void *p) { free(p); }

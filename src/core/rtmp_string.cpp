@@ -1,0 +1,73 @@
+// Number, size and time parsing for configuration values and protocol text.
+#include "core/rtmp_core.h"
+
+#include <climits>
+
+int64_t rtmp_atoi(std::string_view s)
+{
+    if (s.empty()) {
+        return RTMP_ERROR;
+    }
+    int64_t v = 0;
+    for (char ch : s) {
+        if (ch < '0' || ch > '9') {
+            return RTMP_ERROR;
+        }
+        if (v > (INT64_MAX - (ch - '0')) / 10) {
+            return RTMP_ERROR;
+        }
+        v = v * 10 + (ch - '0');
+    }
+    return v;
+}
+
+// Splits a trailing unit off `s` and scales the number by the unit's factor.
+static int64_t rtmp_parse_scaled(std::string_view s, std::string_view unit, int64_t scale)
+{
+    if (!unit.empty()) {
+        s.remove_suffix(unit.size());
+    }
+    int64_t v = rtmp_atoi(s);
+    if (v < 0 || v > INT64_MAX / scale) {
+        return -1;
+    }
+    return v * scale;
+}
+
+int64_t rtmp_parse_size(std::string_view s)
+{
+    if (s.empty()) {
+        return -1;
+    }
+    switch (s.back()) {
+    case 'k':
+    case 'K':
+        return rtmp_parse_scaled(s, s.substr(s.size() - 1), 1024);
+    case 'm':
+    case 'M':
+        return rtmp_parse_scaled(s, s.substr(s.size() - 1), 1024 * 1024);
+    case 'g':
+    case 'G':
+        return rtmp_parse_scaled(s, s.substr(s.size() - 1), 1024 * 1024 * 1024);
+    default:
+        return rtmp_parse_scaled(s, {}, 1);
+    }
+}
+
+int64_t rtmp_parse_time(std::string_view s)
+{
+    static constexpr struct {
+        std::string_view unit;
+        int64_t msec;
+    } units[] = {{"ms", 1}, {"s", 1000}, {"m", 60000}, {"h", 3600000}, {"d", 86400000}};
+
+    for (const auto &u : units) {
+        if (s.size() > u.unit.size() && s.ends_with(u.unit)) {
+            std::string_view num = s.substr(0, s.size() - u.unit.size());
+            if (num.back() >= '0' && num.back() <= '9') {
+                return rtmp_parse_scaled(s, u.unit, u.msec);
+            }
+        }
+    }
+    return rtmp_parse_scaled(s, {}, 1000); // a bare number is seconds, as in nginx
+}
