@@ -38,20 +38,20 @@ extern int rtmp_log_worker;            // worker slot printed after the pid; -1 
 void rtmp_log_error_core(rtmp_uint_t level, rtmp_log_t *log, rtmp_err_t err, const char *fmt, ...)
     __attribute__((format(printf, 4, 5)));
 
-#define rtmp_log_error(level, log, err, ...)                                                       \
+#define rtmp_log_error(lvl, lg, err, ...)                                                          \
     do {                                                                                           \
-        if ((log)->level >= (level)) {                                                             \
-            rtmp_log_error_core(level, log, err, __VA_ARGS__);                                     \
+        if ((lg)->level >= (lvl)) {                                                                \
+            rtmp_log_error_core(lvl, lg, err, __VA_ARGS__);                                        \
         }                                                                                          \
     } while (0)
 
 #ifdef RTMP_DEBUG
-#define rtmp_log_debug(log, ...) rtmp_log_error(RTMP_LOG_DEBUG, log, 0, __VA_ARGS__)
+#define rtmp_log_debug(lg, ...) rtmp_log_error(RTMP_LOG_DEBUG, lg, 0, __VA_ARGS__)
 #else
-#define rtmp_log_debug(log, ...)                                                                   \
+#define rtmp_log_debug(lg, ...)                                                                    \
     do {                                                                                           \
         if (0) {                                                                                   \
-            rtmp_log_error_core(RTMP_LOG_DEBUG, log, 0, __VA_ARGS__);                              \
+            rtmp_log_error_core(RTMP_LOG_DEBUG, lg, 0, __VA_ARGS__);                              \
         }                                                                                          \
     } while (0)
 #endif

@@ -1,0 +1,29 @@
+// Modules: a directive table, per-block conf constructors and lifecycle hooks.
+#pragma once
+
+#include "core/rtmp_conf.h"
+#include "core/rtmp_core.h"
+
+struct rtmp_module_s {
+    const char *name;
+    rtmp_uint_t index; // position in rtmp_modules, the key into every conf array
+    const rtmp_directive_t *directives; // ends with a nullptr name
+
+    // Conf structs start "unset"; merge fills them from the outer block or defaults.
+    void *(*create_main_conf)(rtmp_conf_t *cf);
+    const char *(*init_main_conf)(rtmp_conf_t *cf, void *conf);
+    void *(*create_srv_conf)(rtmp_conf_t *cf);
+    const char *(*merge_srv_conf)(rtmp_conf_t *cf, void *prev, void *conf);
+    void *(*create_app_conf)(rtmp_conf_t *cf);
+    const char *(*merge_app_conf)(rtmp_conf_t *cf, void *prev, void *conf);
+
+    rtmp_int_t (*init_worker)(rtmp_cycle_t *cycle);
+    void (*exit_worker)(rtmp_cycle_t *cycle);
+};
+
+// Every module, in the order their handlers chain; nullptr-terminated.
+extern rtmp_module_t *rtmp_modules[];
+extern const size_t rtmp_modules_n;
+
+// Assigns each module its index; call once at startup.
+void rtmp_modules_init();

@@ -1,0 +1,23 @@
+// Master <-> worker channels: a SOCK_SEQPACKET socketpair, one message per packet.
+#pragma once
+
+#include "core/rtmp_core.h"
+
+enum class rtmp_channel_cmd : uint32_t {
+    quit = 1,  // stop accepting, finish sessions, exit
+    terminate, // exit now
+    reopen,    // reopen log files
+};
+
+struct rtmp_channel_msg_t {
+    rtmp_channel_cmd command;
+    int32_t pid;
+    int32_t slot;
+};
+
+// fds[0] stays in the master, fds[1] goes to the worker; both non-blocking.
+[[nodiscard]] rtmp_int_t rtmp_channel_open(int fds[2]);
+// RTMP_OK, RTMP_AGAIN (the peer's queue is full) or RTMP_ERROR.
+rtmp_int_t rtmp_channel_write(int fd, const rtmp_channel_msg_t *msg);
+// RTMP_OK, RTMP_AGAIN (nothing queued), RTMP_DONE (the peer is gone) or RTMP_ERROR.
+[[nodiscard]] rtmp_int_t rtmp_channel_read(int fd, rtmp_channel_msg_t *msg);

@@ -1,0 +1,68 @@
+// Connections: slots from a per-worker free list, their I/O functions and accepting.
+#pragma once
+
+#include "core/rtmp_buf.h"
+#include "core/rtmp_core.h"
+#include "core/rtmp_log.h"
+#include "core/rtmp_queue.h"
+#include "event/rtmp_event.h"
+
+#include <sys/socket.h>
+#include <sys/uio.h>
+
+// I/O goes through these, so TLS can replace plain sockets without touching callers.
+// recv returns bytes read, 0 at EOF, RTMP_AGAIN or RTMP_ERROR.
+typedef ssize_t (*rtmp_recv_pt)(rtmp_connection_t *c, u_char *buf, size_t size);
+// writev-style send of up to iovcnt buffers; bytes sent, RTMP_AGAIN or RTMP_ERROR.
+typedef ssize_t (*rtmp_send_iov_pt)(rtmp_connection_t *c, const struct iovec *iov, int iovcnt);
+
+struct rtmp_connection_s {
+    void *data; // the session, or the listening socket for accept slots
+    rtmp_event_t *read;
+    rtmp_event_t *write;
+    int fd;
+
+    rtmp_recv_pt recv;
+    rtmp_send_iov_pt send_iov;
+
+    rtmp_listening_t *listening;
+    struct sockaddr_storage sockaddr;
+    socklen_t socklen;
+    char addr_text[64];
+
+    rtmp_pool_t *pool;
+    rtmp_log_t log;  // the worker's log plus this connection's context
+    uint64_t number; // for log lines: "*17"
+
+    uint64_t received;
+    uint64_t sent;
+    rtmp_queue_t queue; // in the worker's list of active connections
+
+    unsigned close : 1;     // the owner asked for the connection to be closed at a safe point
+    unsigned destroyed : 1;
+};
+
+// Reserves worker_connections slots; nothing is allocated per accept but the pool.
+[[nodiscard]] rtmp_int_t rtmp_connections_init(size_t n, rtmp_log_t *log);
+void rtmp_connections_done();
+
+// A free slot with fd set, or nullptr when every slot is taken.
+[[nodiscard]] rtmp_connection_t *rtmp_connection_get(int fd);
+// Closes the socket, drops timers and posted events, returns the slot.
+void rtmp_connection_close(rtmp_connection_t *c);
+// Counts the connection among the clients a graceful shutdown waits for.
+void rtmp_connection_activate(rtmp_connection_t *c);
+size_t rtmp_connection_active_count();
+// Every active client connection (not accept slots or channels).
+rtmp_queue_t *rtmp_connection_active();
+
+void rtmp_sockaddr_text(const struct sockaddr_storage *sa, char *buf, size_t len);
+
+ssize_t rtmp_unix_recv(rtmp_connection_t *c, u_char *buf, size_t size);
+ssize_t rtmp_unix_send_iov(rtmp_connection_t *c, const struct iovec *iov, int iovcnt);
+
+// The read handler of a listening socket: accepts until EAGAIN.
+void rtmp_event_accept(rtmp_event_t *ev);
+// Starts (or stops, for a graceful shutdown) accepting on every listening socket.
+[[nodiscard]] rtmp_int_t rtmp_event_listen(rtmp_cycle_t *cycle);
+void rtmp_event_stop_listening(rtmp_cycle_t *cycle);

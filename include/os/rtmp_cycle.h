@@ -1,0 +1,66 @@
+// The cycle: everything one configuration produced (confs, listeners, log).
+#pragma once
+
+#include "core/rtmp_conf.h"
+#include "core/rtmp_core.h"
+#include "core/rtmp_log.h"
+#include "core/rtmp_pool.h"
+
+#include <sys/socket.h>
+
+typedef void (*rtmp_connection_handler_pt)(rtmp_connection_t *c);
+
+struct rtmp_listening_s {
+    int fd;
+    struct sockaddr_storage sockaddr;
+    socklen_t socklen;
+    char addr_text[64]; // "127.0.0.1:1935", "[::1]:1935"
+    int backlog;
+    rtmp_conf_srv_t *server;
+    rtmp_connection_handler_pt handler;
+    rtmp_connection_t *connection; // the worker's accept slot
+    unsigned ipv6only : 1;
+    unsigned inherited : 1; // taken over by a newer cycle: don't close
+    unsigned paused : 1;    // accept paused after EMFILE or no free connections
+};
+
+// Settings of the core module: the top level of the file.
+struct rtmp_core_conf_t {
+    rtmp_int_t worker_processes; // 0 = auto
+    rtmp_int_t worker_connections;
+    rtmp_int_t worker_rlimit_nofile;
+    rtmp_msec_t shutdown_timeout;
+    rtmp_str_t pid;
+    rtmp_str_t error_log;
+    rtmp_int_t log_level;
+};
+
+struct rtmp_cycle_s {
+    rtmp_pool_t *pool;
+    rtmp_log_t *log;
+    rtmp_log_t new_log; // the error_log this cycle opened
+    rtmp_log_file_t log_file;
+
+    void **main_conf; // per module
+    rtmp_conf_srv_t **servers;
+    size_t nservers;
+    rtmp_listening_t *listening;
+    size_t nlistening;
+
+    const char *conf_file;
+};
+
+extern rtmp_cycle_t *rtmp_cycle;
+extern rtmp_module_t rtmp_core_module;
+
+// Reads conf_file into a new cycle, taking over `old`'s matching listening sockets.
+// On failure logs why (file:line for config errors) and returns nullptr; `old` is untouched.
+[[nodiscard]] rtmp_cycle_t *rtmp_cycle_init(const char *conf_file, rtmp_cycle_t *old,
+                                            rtmp_log_t *log);
+void rtmp_cycle_destroy(rtmp_cycle_t *cycle);
+
+// Only parses and checks the file (for -t); on failure, `error` holds the reason.
+[[nodiscard]] rtmp_int_t rtmp_cycle_test(const char *conf_file, char *error, size_t len);
+
+rtmp_core_conf_t *rtmp_core_conf(rtmp_cycle_t *cycle);
+rtmp_int_t rtmp_core_worker_count(const rtmp_core_conf_t *ccf);

@@ -1,0 +1,445 @@
+// Walks a libconfig tree, routing each setting to the module directive that owns it.
+#include "core/rtmp_conf.h"
+#include "core/rtmp_module.h"
+#include "os/rtmp_cycle.h"
+
+#include <cstdarg>
+#include <cstdio>
+#include <cstdlib>
+#include <libgen.h>
+
+// The confs in force in the block being walked.
+struct rtmp_conf_ctx_t {
+    unsigned block;
+    void **srv_conf;
+    void **app_conf;
+};
+
+static const char *rtmp_conf_block_name(unsigned block)
+{
+    switch (block) {
+    case RTMP_CONF_MAIN:
+        return "the top level";
+    case RTMP_CONF_RTMP:
+        return "rtmp";
+    case RTMP_CONF_SRV:
+        return "server";
+    default:
+        return "application";
+    }
+}
+
+rtmp_int_t rtmp_conf_error(rtmp_conf_t *cf, config_setting_t *s, const char *fmt, ...)
+{
+    const char *file = s ? config_setting_source_file(s) : nullptr;
+    int line = s ? config_setting_source_line(s) : 0;
+    int n = snprintf(cf->error, sizeof(cf->error), "%s:%d: ", file ? file : "?", line);
+    if (n < 0 || (size_t)n >= sizeof(cf->error)) {
+        return RTMP_ERROR;
+    }
+    va_list args;
+    va_start(args, fmt);
+    vsnprintf(cf->error + n, sizeof(cf->error) - (size_t)n, fmt, args);
+    va_end(args);
+    return RTMP_ERROR;
+}
+
+std::string_view rtmp_conf_string(config_setting_t *s)
+{
+    const char *v = config_setting_type(s) == CONFIG_TYPE_STRING ? config_setting_get_string(s)
+                                                                  : nullptr;
+    return v ? std::string_view(v) : std::string_view();
+}
+
+static bool rtmp_conf_get_int(config_setting_t *s, int64_t *v)
+{
+    switch (config_setting_type(s)) {
+    case CONFIG_TYPE_INT:
+        *v = config_setting_get_int(s);
+        return true;
+    case CONFIG_TYPE_INT64:
+        *v = config_setting_get_int64(s);
+        return true;
+    default:
+        return false;
+    }
+}
+
+// Reads a number, size or time: an integer, or a string the parser understands.
+static const char *rtmp_conf_get_scalar(const rtmp_directive_t *d, config_setting_t *s,
+                                        int64_t *v)
+{
+    if (rtmp_conf_get_int(s, v)) {
+        if (d->type == rtmp_conf_type::msec) {
+            *v = *v >= 0 && *v <= INT64_MAX / 1000 ? *v * 1000 : -1; // seconds, as in nginx
+        }
+    } else {
+        std::string_view str = rtmp_conf_string(s);
+        switch (d->type) {
+        case rtmp_conf_type::size:
+            *v = str.empty() ? -1 : rtmp_parse_size(str);
+            break;
+        case rtmp_conf_type::msec:
+            *v = str.empty() ? -1 : rtmp_parse_time(str);
+            break;
+        default:
+            *v = str.empty() ? -1 : rtmp_atoi(str);
+            break;
+        }
+    }
+    if (*v >= 0) {
+        return nullptr;
+    }
+    switch (d->type) {
+    case rtmp_conf_type::size:
+        return "a size (bytes, or a string like \"4k\", \"16m\")";
+    case rtmp_conf_type::msec:
+        return "a time (seconds, or a string like \"500ms\", \"10s\", \"2m\")";
+    default:
+        return "a non-negative integer";
+    }
+}
+
+static rtmp_int_t rtmp_conf_set(rtmp_conf_t *cf, const rtmp_directive_t *d, config_setting_t *s,
+                                void *conf)
+{
+    u_char *field = static_cast<u_char *>(conf) + d->offset;
+    const char *expected = nullptr;
+
+    switch (d->type) {
+    case rtmp_conf_type::flag: {
+        std::string_view str = rtmp_conf_string(s);
+        if (config_setting_type(s) == CONFIG_TYPE_BOOL) {
+            *reinterpret_cast<rtmp_int_t *>(field) = config_setting_get_bool(s) ? 1 : 0;
+        } else if (str == "on" || str == "off") {
+            *reinterpret_cast<rtmp_int_t *>(field) = str == "on";
+        } else {
+            expected = "true or false";
+        }
+        break;
+    }
+    case rtmp_conf_type::number:
+    case rtmp_conf_type::size:
+    case rtmp_conf_type::msec: {
+        int64_t v;
+        expected = rtmp_conf_get_scalar(d, s, &v);
+        if (expected) {
+            break;
+        }
+        if (v < d->min || v > d->max) {
+            if (d->type == rtmp_conf_type::msec) {
+                return rtmp_conf_error(cf, s, "\"%s\" must be between %lldms and %lldms",
+                                       d->name, (long long)d->min, (long long)d->max);
+            }
+            return rtmp_conf_error(cf, s, "\"%s\" must be between %lld and %lld, not %lld",
+                                   d->name, (long long)d->min, (long long)d->max, (long long)v);
+        }
+        if (d->type == rtmp_conf_type::msec) {
+            *reinterpret_cast<rtmp_msec_t *>(field) = (rtmp_msec_t)v;
+        } else {
+            *reinterpret_cast<rtmp_int_t *>(field) = (rtmp_int_t)v;
+        }
+        break;
+    }
+    case rtmp_conf_type::string: {
+        if (config_setting_type(s) != CONFIG_TYPE_STRING) {
+            expected = "a string";
+            break;
+        }
+        *reinterpret_cast<rtmp_str_t *>(field) = rtmp_pstr(cf->pool, rtmp_conf_string(s));
+        break;
+    }
+    case rtmp_conf_type::custom:
+        expected = d->set(cf, d, s, conf);
+        if (expected && cf->error[0]) {
+            return RTMP_ERROR; // the setter wrote its own message
+        }
+        break;
+    }
+
+    if (expected) {
+        return rtmp_conf_error(cf, s, "\"%s\" must be %s", d->name, expected);
+    }
+    return RTMP_OK;
+}
+
+static const rtmp_directive_t *rtmp_conf_find(const char *name, rtmp_module_t **module)
+{
+    for (size_t m = 0; rtmp_modules[m]; m++) {
+        const rtmp_directive_t *d = rtmp_modules[m]->directives;
+        for (; d && d->name; d++) {
+            if (strcmp(d->name, name) == 0) {
+                *module = rtmp_modules[m];
+                return d;
+            }
+        }
+    }
+    return nullptr;
+}
+
+static rtmp_int_t rtmp_conf_directive(rtmp_conf_t *cf, rtmp_conf_ctx_t *ctx, config_setting_t *s)
+{
+    const char *name = config_setting_name(s);
+    rtmp_module_t *module;
+    const rtmp_directive_t *d = rtmp_conf_find(name, &module);
+    if (d == nullptr) {
+        return rtmp_conf_error(cf, s, "unknown directive \"%s\" in %s", name,
+                               rtmp_conf_block_name(ctx->block));
+    }
+    if (!(d->blocks & ctx->block)) {
+        return rtmp_conf_error(cf, s, "directive \"%s\" is not allowed in %s", name,
+                               rtmp_conf_block_name(ctx->block));
+    }
+    void *conf;
+    switch (d->level) {
+    case rtmp_conf_level::main:
+        conf = cf->cycle->main_conf[module->index];
+        break;
+    case rtmp_conf_level::srv:
+        conf = ctx->srv_conf[module->index];
+        break;
+    default:
+        conf = ctx->app_conf[module->index];
+        break;
+    }
+    return rtmp_conf_set(cf, d, s, conf);
+}
+
+static void **rtmp_conf_create(rtmp_conf_t *cf, void *(*rtmp_module_t::*create)(rtmp_conf_t *))
+{
+    void **confs = rtmp_palloc<void *>(cf->pool, rtmp_modules_n);
+    for (size_t m = 0; rtmp_modules[m]; m++) {
+        if (rtmp_modules[m]->*create) {
+            confs[m] = (rtmp_modules[m]->*create)(cf);
+        }
+    }
+    return confs;
+}
+
+static rtmp_int_t rtmp_conf_merge(rtmp_conf_t *cf, const rtmp_conf_srv_t *where, void **prev,
+                                  void **conf,
+                                  const char *(*rtmp_module_t::*merge)(rtmp_conf_t *, void *,
+                                                                      void *))
+{
+    for (size_t m = 0; rtmp_modules[m]; m++) {
+        if (rtmp_modules[m]->*merge) {
+            const char *err = (rtmp_modules[m]->*merge)(cf, prev[m], conf[m]);
+            if (err) {
+                snprintf(cf->error, sizeof(cf->error), "%s:%d: %s", where->file, where->line, err);
+                return RTMP_ERROR;
+            }
+        }
+    }
+    return RTMP_OK;
+}
+
+// "server" and "application" take one group or a list of groups.
+static rtmp_int_t rtmp_conf_check_groups(rtmp_conf_t *cf, config_setting_t *s)
+{
+    int type = config_setting_type(s);
+    if (type == CONFIG_TYPE_GROUP) {
+        return RTMP_OK;
+    }
+    if (type == CONFIG_TYPE_LIST) {
+        for (int i = 0; i < config_setting_length(s); i++) {
+            config_setting_t *e = config_setting_get_elem(s, (unsigned)i);
+            if (config_setting_type(e) != CONFIG_TYPE_GROUP) {
+                return rtmp_conf_error(cf, e, "\"%s\" must be a list of { ... } blocks",
+                                       config_setting_name(s));
+            }
+        }
+        return RTMP_OK;
+    }
+    return rtmp_conf_error(cf, s, "\"%s\" must be a { ... } block or a list ( { ... }, ... )",
+                           config_setting_name(s));
+}
+
+static size_t rtmp_conf_group_count(config_setting_t *s)
+{
+    return config_setting_type(s) == CONFIG_TYPE_GROUP ? 1 : (size_t)config_setting_length(s);
+}
+
+static config_setting_t *rtmp_conf_group_at(config_setting_t *s, size_t i)
+{
+    return config_setting_type(s) == CONFIG_TYPE_GROUP ? s
+                                                       : config_setting_get_elem(s, (unsigned)i);
+}
+
+static rtmp_int_t rtmp_conf_block(rtmp_conf_t *cf, rtmp_conf_ctx_t *ctx, config_setting_t *group);
+
+static rtmp_int_t rtmp_conf_applications(rtmp_conf_t *cf, rtmp_conf_ctx_t *ctx,
+                                         config_setting_t *s, rtmp_conf_srv_t *srv)
+{
+    if (rtmp_conf_check_groups(cf, s) != RTMP_OK) {
+        return RTMP_ERROR;
+    }
+    size_t n = rtmp_conf_group_count(s);
+    auto **apps = rtmp_palloc<rtmp_conf_app_t *>(cf->pool, srv->napps + n);
+    if (srv->napps) {
+        memcpy(apps, srv->apps, srv->napps * sizeof(rtmp_conf_app_t *));
+    }
+    srv->apps = apps;
+
+    for (size_t i = 0; i < n; i++) {
+        config_setting_t *g = rtmp_conf_group_at(s, i);
+        config_setting_t *name = config_setting_get_member(g, "name");
+        std::string_view v = name ? rtmp_conf_string(name) : std::string_view();
+        if (v.empty() || v.find('/') != std::string_view::npos) {
+            return rtmp_conf_error(cf, name ? name : g,
+                                   "an application needs name = \"...\" (a non-empty string "
+                                   "without '/')");
+        }
+        for (size_t k = 0; k < srv->napps; k++) {
+            if (srv->apps[k]->name.sv() == v) {
+                return rtmp_conf_error(cf, name, "duplicate application \"%.*s\"",
+                                       (int)v.size(), v.data());
+            }
+        }
+        auto *app = rtmp_palloc<rtmp_conf_app_t>(cf->pool);
+        app->name = rtmp_pstr(cf->pool, v);
+        app->app_conf = rtmp_conf_create(cf, &rtmp_module_t::create_app_conf);
+        srv->apps[srv->napps++] = app;
+
+        rtmp_conf_ctx_t inner = {RTMP_CONF_APP, ctx->srv_conf, app->app_conf};
+        if (rtmp_conf_block(cf, &inner, g) != RTMP_OK) {
+            return RTMP_ERROR;
+        }
+    }
+    return RTMP_OK;
+}
+
+static rtmp_int_t rtmp_conf_servers(rtmp_conf_t *cf, config_setting_t *s)
+{
+    if (rtmp_conf_check_groups(cf, s) != RTMP_OK) {
+        return RTMP_ERROR;
+    }
+    rtmp_cycle_t *cycle = cf->cycle;
+    size_t n = rtmp_conf_group_count(s);
+    auto **servers = rtmp_palloc<rtmp_conf_srv_t *>(cf->pool, cycle->nservers + n);
+    if (cycle->nservers) {
+        memcpy(servers, cycle->servers, cycle->nservers * sizeof(rtmp_conf_srv_t *));
+    }
+    cycle->servers = servers;
+
+    for (size_t i = 0; i < n; i++) {
+        config_setting_t *g = rtmp_conf_group_at(s, i);
+        auto *srv = rtmp_palloc<rtmp_conf_srv_t>(cf->pool);
+        srv->srv_conf = rtmp_conf_create(cf, &rtmp_module_t::create_srv_conf);
+        srv->app_conf = rtmp_conf_create(cf, &rtmp_module_t::create_app_conf);
+        const char *file = config_setting_source_file(g);
+        srv->file = file ? reinterpret_cast<const char *>(rtmp_pstrdup(cf->pool, file)) : "?";
+        srv->line = config_setting_source_line(g);
+        cycle->servers[cycle->nservers++] = srv;
+
+        rtmp_conf_ctx_t inner = {RTMP_CONF_SRV, srv->srv_conf, srv->app_conf};
+        if (rtmp_conf_block(cf, &inner, g) != RTMP_OK) {
+            return RTMP_ERROR;
+        }
+    }
+    return RTMP_OK;
+}
+
+static rtmp_int_t rtmp_conf_block(rtmp_conf_t *cf, rtmp_conf_ctx_t *ctx, config_setting_t *group)
+{
+    rtmp_conf_srv_t *srv =
+        ctx->block == RTMP_CONF_SRV ? cf->cycle->servers[cf->cycle->nservers - 1] : nullptr;
+
+    for (int i = 0; i < config_setting_length(group); i++) {
+        config_setting_t *s = config_setting_get_elem(group, (unsigned)i);
+        const char *name = config_setting_name(s);
+        rtmp_int_t rc;
+
+        if (ctx->block == RTMP_CONF_MAIN && strcmp(name, "rtmp") == 0) {
+            if (config_setting_type(s) != CONFIG_TYPE_GROUP) {
+                return rtmp_conf_error(cf, s, "\"rtmp\" must be a { ... } block");
+            }
+            rtmp_conf_ctx_t inner = {RTMP_CONF_RTMP, ctx->srv_conf, ctx->app_conf};
+            rc = rtmp_conf_block(cf, &inner, s);
+        } else if (ctx->block == RTMP_CONF_RTMP && strcmp(name, "server") == 0) {
+            rc = rtmp_conf_servers(cf, s);
+        } else if (ctx->block == RTMP_CONF_SRV && strcmp(name, "application") == 0) {
+            rc = rtmp_conf_applications(cf, ctx, s, srv);
+        } else if (ctx->block == RTMP_CONF_APP && strcmp(name, "name") == 0) {
+            rc = RTMP_OK; // read when the block was created
+        } else {
+            rc = rtmp_conf_directive(cf, ctx, s);
+        }
+        if (rc != RTMP_OK) {
+            return rc;
+        }
+    }
+    return RTMP_OK;
+}
+
+rtmp_int_t rtmp_conf_parse(rtmp_conf_t *cf, const char *path)
+{
+    config_t config;
+    config_init(&config);
+    cf->config = &config;
+    cf->error[0] = '\0';
+
+    // @include paths are relative to the including file's directory
+    char *dir = strdup(path);
+    config_set_include_dir(&config, dirname(dir));
+    free(dir);
+
+    rtmp_int_t rc = RTMP_ERROR;
+    rtmp_cycle_t *cycle = cf->cycle;
+
+    if (config_read_file(&config, path) != CONFIG_TRUE) {
+        const char *file = config_error_file(&config);
+        if (config_error_type(&config) == CONFIG_ERR_FILE_IO && file == nullptr) {
+            snprintf(cf->error, sizeof(cf->error), "%s: cannot read: %s", path, strerror(errno));
+        } else {
+            snprintf(cf->error, sizeof(cf->error), "%s:%d: %s", file ? file : path,
+                     config_error_line(&config), config_error_text(&config));
+        }
+        goto done;
+    }
+
+    {
+        cycle->main_conf = rtmp_conf_create(cf, &rtmp_module_t::create_main_conf);
+        // rtmp-level defaults for servers and applications
+        void **rtmp_srv = rtmp_conf_create(cf, &rtmp_module_t::create_srv_conf);
+        void **rtmp_app = rtmp_conf_create(cf, &rtmp_module_t::create_app_conf);
+
+        config_setting_t *root = config_root_setting(&config);
+        rtmp_conf_ctx_t ctx = {RTMP_CONF_MAIN, rtmp_srv, rtmp_app};
+        if (rtmp_conf_block(cf, &ctx, root) != RTMP_OK) {
+            goto done;
+        }
+
+        for (size_t m = 0; rtmp_modules[m]; m++) {
+            if (rtmp_modules[m]->init_main_conf) {
+                const char *err = rtmp_modules[m]->init_main_conf(cf, cycle->main_conf[m]);
+                if (err) {
+                    snprintf(cf->error, sizeof(cf->error), "%s: %s", path, err);
+                    goto done;
+                }
+            }
+        }
+
+        // Merge outward-in: rtmp -> server -> application.
+        for (size_t i = 0; i < cycle->nservers; i++) {
+            rtmp_conf_srv_t *srv = cycle->servers[i];
+            if (rtmp_conf_merge(cf, srv, rtmp_srv, srv->srv_conf,
+                                &rtmp_module_t::merge_srv_conf) != RTMP_OK ||
+                rtmp_conf_merge(cf, srv, rtmp_app, srv->app_conf,
+                                &rtmp_module_t::merge_app_conf) != RTMP_OK) {
+                goto done;
+            }
+            for (size_t a = 0; a < srv->napps; a++) {
+                if (rtmp_conf_merge(cf, srv, srv->app_conf, srv->apps[a]->app_conf,
+                                    &rtmp_module_t::merge_app_conf) != RTMP_OK) {
+                    goto done;
+                }
+            }
+        }
+        rc = RTMP_OK;
+    }
+
+done:
+    config_destroy(&config);
+    cf->config = nullptr;
+    return rc;
+}

@@ -1,0 +1,162 @@
+// Connection slots from a per-worker free list, and plain-socket I/O.
+#include "event/rtmp_connection.h"
+#include "os/rtmp_cycle.h"
+
+#include <unistd.h>
+
+static rtmp_connection_t *rtmp_conn_slots;
+static rtmp_event_t *rtmp_conn_read_events;
+static rtmp_event_t *rtmp_conn_write_events;
+static rtmp_connection_t *rtmp_conn_free; // linked through ->data
+static size_t rtmp_conn_nslots;
+static size_t rtmp_conn_nfree;
+static rtmp_queue_t rtmp_conn_active_q;
+static size_t rtmp_conn_nactive;
+static uint64_t rtmp_conn_number;
+
+rtmp_int_t rtmp_connections_init(size_t n, rtmp_log_t *)
+{
+    rtmp_conn_slots = static_cast<rtmp_connection_t *>(rtmp_calloc(n * sizeof(rtmp_connection_t)));
+    rtmp_conn_read_events = static_cast<rtmp_event_t *>(rtmp_calloc(n * sizeof(rtmp_event_t)));
+    rtmp_conn_write_events = static_cast<rtmp_event_t *>(rtmp_calloc(n * sizeof(rtmp_event_t)));
+    rtmp_conn_nslots = n;
+    rtmp_conn_free = nullptr;
+    for (size_t i = n; i-- > 0;) {
+        rtmp_connection_t *c = &rtmp_conn_slots[i];
+        c->fd = -1;
+        c->read = &rtmp_conn_read_events[i];
+        c->write = &rtmp_conn_write_events[i];
+        c->read->instance = 1;
+        c->data = rtmp_conn_free;
+        rtmp_conn_free = c;
+    }
+    rtmp_conn_nfree = n;
+    rtmp_queue_init(&rtmp_conn_active_q);
+    rtmp_conn_nactive = 0;
+    return RTMP_OK;
+}
+
+void rtmp_connections_done()
+{
+    rtmp_free(rtmp_conn_slots);
+    rtmp_free(rtmp_conn_read_events);
+    rtmp_free(rtmp_conn_write_events);
+    rtmp_conn_slots = nullptr;
+    rtmp_conn_nslots = rtmp_conn_nfree = 0;
+}
+
+rtmp_connection_t *rtmp_connection_get(int fd)
+{
+    rtmp_connection_t *c = rtmp_conn_free;
+    if (c == nullptr) {
+        return nullptr;
+    }
+    rtmp_conn_free = static_cast<rtmp_connection_t *>(c->data);
+    rtmp_conn_nfree--;
+
+    rtmp_event_t *rev = c->read;
+    rtmp_event_t *wev = c->write;
+    unsigned instance = rev->instance;
+    memset(c, 0, sizeof(*c));
+    memset(rev, 0, sizeof(*rev));
+    memset(wev, 0, sizeof(*wev));
+    c->read = rev;
+    c->write = wev;
+    c->fd = fd;
+    c->number = ++rtmp_conn_number;
+    c->recv = rtmp_unix_recv;
+    c->send_iov = rtmp_unix_send_iov;
+    rev->instance = !instance;
+    wev->instance = !instance;
+    rev->data = c;
+    wev->data = c;
+    wev->write = 1;
+    rtmp_queue_init(&c->queue);
+    return c;
+}
+
+void rtmp_connection_close(rtmp_connection_t *c)
+{
+    if (c->fd == -1) {
+        return;
+    }
+    rtmp_event_del_timer(c->read);
+    rtmp_event_del_timer(c->write);
+    rtmp_event_delete_posted(c->read);
+    rtmp_event_delete_posted(c->write);
+    if (rtmp_queue_linked(&c->queue)) {
+        rtmp_queue_remove(&c->queue);
+        rtmp_conn_nactive--;
+    }
+    // closing the descriptor removes it from epoll: it was never duplicated
+    close(c->fd);
+    c->fd = -1;
+    c->read->active = c->write->active = 0;
+    c->destroyed = 1;
+    if (c->pool) {
+        rtmp_pool_destroy(c->pool);
+        c->pool = nullptr;
+    }
+    c->data = rtmp_conn_free;
+    rtmp_conn_free = c;
+    rtmp_conn_nfree++;
+}
+
+void rtmp_connection_activate(rtmp_connection_t *c)
+{
+    rtmp_queue_insert_tail(&rtmp_conn_active_q, &c->queue);
+    rtmp_conn_nactive++;
+}
+
+size_t rtmp_connection_active_count() { return rtmp_conn_nactive; }
+rtmp_queue_t *rtmp_connection_active() { return &rtmp_conn_active_q; }
+
+ssize_t rtmp_unix_recv(rtmp_connection_t *c, u_char *buf, size_t size)
+{
+    for (;;) {
+        ssize_t n = recv(c->fd, buf, size, 0);
+        if (n > 0) {
+            c->received += (uint64_t)n;
+            return n;
+        }
+        if (n == 0) {
+            c->read->eof = 1;
+            c->read->ready = 0;
+            return 0;
+        }
+        if (errno == EINTR) {
+            continue;
+        }
+        c->read->ready = 0;
+        if (errno == EAGAIN) {
+            return RTMP_AGAIN;
+        }
+        c->read->error = 1;
+        rtmp_log_error(RTMP_LOG_INFO, &c->log, errno, "recv() failed");
+        return RTMP_ERROR;
+    }
+}
+
+ssize_t rtmp_unix_send_iov(rtmp_connection_t *c, const struct iovec *iov, int iovcnt)
+{
+    struct msghdr msg = {};
+    msg.msg_iov = const_cast<struct iovec *>(iov);
+    msg.msg_iovlen = (size_t)iovcnt;
+    for (;;) {
+        ssize_t n = sendmsg(c->fd, &msg, MSG_NOSIGNAL);
+        if (n >= 0) {
+            c->sent += (uint64_t)n;
+            return n;
+        }
+        if (errno == EINTR) {
+            continue;
+        }
+        c->write->ready = 0;
+        if (errno == EAGAIN) {
+            return RTMP_AGAIN;
+        }
+        c->write->error = 1;
+        rtmp_log_error(RTMP_LOG_INFO, &c->log, errno, "sendmsg() failed");
+        return RTMP_ERROR;
+    }
+}

@@ -1,0 +1,29 @@
+// Posted events: work deferred to the end of a loop iteration, such as closing a session.
+#include "event/rtmp_event.h"
+
+static rtmp_queue_t rtmp_posted = {&rtmp_posted, &rtmp_posted};
+
+void rtmp_event_post(rtmp_event_t *ev)
+{
+    if (!ev->posted) {
+        ev->posted = 1;
+        rtmp_queue_insert_tail(&rtmp_posted, &ev->queue);
+    }
+}
+
+void rtmp_event_delete_posted(rtmp_event_t *ev)
+{
+    if (ev->posted) {
+        ev->posted = 0;
+        rtmp_queue_remove(&ev->queue);
+    }
+}
+
+void rtmp_event_process_posted()
+{
+    while (!rtmp_queue_empty(&rtmp_posted)) {
+        rtmp_event_t *ev = rtmp_queue_data(rtmp_posted.next, rtmp_event_t, queue);
+        rtmp_event_delete_posted(ev);
+        ev->handler(ev);
+    }
+}

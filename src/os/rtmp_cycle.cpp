@@ -1,0 +1,297 @@
+// The cycle: parse a configuration, open its log and listening sockets, and the core directives.
+#include "os/rtmp_cycle.h"
+#include "core/rtmp_module.h"
+#include "rtmp/rtmp_server_module.h"
+
+#include <arpa/inet.h>
+#include <cstdio>
+#include <fcntl.h>
+#include <netinet/in.h>
+#include <unistd.h>
+
+rtmp_cycle_t *rtmp_cycle;
+
+static void *rtmp_core_create_main_conf(rtmp_conf_t *cf)
+{
+    auto *ccf = rtmp_palloc<rtmp_core_conf_t>(cf->pool);
+    ccf->worker_processes = RTMP_CONF_UNSET;
+    ccf->worker_connections = RTMP_CONF_UNSET;
+    ccf->worker_rlimit_nofile = RTMP_CONF_UNSET;
+    ccf->shutdown_timeout = RTMP_CONF_UNSET_MSEC;
+    ccf->log_level = RTMP_CONF_UNSET;
+    return ccf;
+}
+
+static const char *rtmp_core_init_main_conf(rtmp_conf_t *, void *conf)
+{
+    auto *ccf = static_cast<rtmp_core_conf_t *>(conf);
+    rtmp_conf_merge_value(ccf->worker_processes, RTMP_CONF_UNSET, 1);
+    rtmp_conf_merge_value(ccf->worker_connections, RTMP_CONF_UNSET, 1024);
+    rtmp_conf_merge_value(ccf->worker_rlimit_nofile, RTMP_CONF_UNSET, 0);
+    rtmp_conf_merge_msec(ccf->shutdown_timeout, RTMP_CONF_UNSET_MSEC, 10000);
+    rtmp_conf_merge_value(ccf->log_level, RTMP_CONF_UNSET, (rtmp_int_t)RTMP_LOG_INFO);
+    rtmp_conf_merge_str(ccf->pid, ccf->pid, "logs/rtmp_server.pid");
+    rtmp_conf_merge_str(ccf->error_log, ccf->error_log, "stderr");
+    return nullptr;
+}
+
+static const char *rtmp_core_set_workers(rtmp_conf_t *, const rtmp_directive_t *,
+                                         config_setting_t *s, void *conf)
+{
+    auto *ccf = static_cast<rtmp_core_conf_t *>(conf);
+    if (rtmp_conf_string(s) == "auto") {
+        ccf->worker_processes = 0;
+        return nullptr;
+    }
+    int v;
+    if (config_setting_type(s) == CONFIG_TYPE_INT && (v = config_setting_get_int(s)) >= 1 &&
+        v <= 256) {
+        ccf->worker_processes = v;
+        return nullptr;
+    }
+    return "an integer between 1 and 256, or \"auto\"";
+}
+
+static const char *rtmp_core_set_log_level(rtmp_conf_t *, const rtmp_directive_t *,
+                                           config_setting_t *s, void *conf)
+{
+    rtmp_int_t level = rtmp_log_level_parse(rtmp_conf_string(s));
+    if (level == RTMP_ERROR) {
+        return "one of \"emerg\", \"alert\", \"crit\", \"error\", \"warn\", \"notice\", "
+               "\"info\", \"debug\"";
+    }
+    static_cast<rtmp_core_conf_t *>(conf)->log_level = level;
+    return nullptr;
+}
+
+#define CORE_OFF(field) offsetof(rtmp_core_conf_t, field)
+
+static const rtmp_directive_t rtmp_core_directives[] = {
+    {"worker_processes", RTMP_CONF_MAIN, rtmp_conf_level::main, rtmp_conf_type::custom,
+     CORE_OFF(worker_processes), 0, 0, rtmp_core_set_workers},
+    {"worker_connections", RTMP_CONF_MAIN, rtmp_conf_level::main, rtmp_conf_type::number,
+     CORE_OFF(worker_connections), 16, 1 << 20, nullptr},
+    {"worker_rlimit_nofile", RTMP_CONF_MAIN, rtmp_conf_level::main, rtmp_conf_type::number,
+     CORE_OFF(worker_rlimit_nofile), 64, 1 << 22, nullptr},
+    {"shutdown_timeout", RTMP_CONF_MAIN, rtmp_conf_level::main, rtmp_conf_type::msec,
+     CORE_OFF(shutdown_timeout), 0, 86400000, nullptr},
+    {"pid", RTMP_CONF_MAIN, rtmp_conf_level::main, rtmp_conf_type::string, CORE_OFF(pid), 0, 0,
+     nullptr},
+    {"error_log", RTMP_CONF_MAIN, rtmp_conf_level::main, rtmp_conf_type::string,
+     CORE_OFF(error_log), 0, 0, nullptr},
+    {"log_level", RTMP_CONF_MAIN, rtmp_conf_level::main, rtmp_conf_type::custom,
+     CORE_OFF(log_level), 0, 0, rtmp_core_set_log_level},
+    {nullptr, 0, rtmp_conf_level::main, rtmp_conf_type::flag, 0, 0, 0, nullptr},
+};
+
+rtmp_module_t rtmp_core_module = {
+    .name = "core",
+    .index = 0,
+    .directives = rtmp_core_directives,
+    .create_main_conf = rtmp_core_create_main_conf,
+    .init_main_conf = rtmp_core_init_main_conf,
+};
+
+rtmp_core_conf_t *rtmp_core_conf(rtmp_cycle_t *cycle)
+{
+    return static_cast<rtmp_core_conf_t *>(cycle->main_conf[rtmp_core_module.index]);
+}
+
+rtmp_int_t rtmp_core_worker_count(const rtmp_core_conf_t *ccf)
+{
+    if (ccf->worker_processes > 0) {
+        return ccf->worker_processes;
+    }
+    long n = sysconf(_SC_NPROCESSORS_ONLN);
+    return n > 0 ? n : 1;
+}
+
+// ---- listening sockets ---------------------------------------------------------------
+
+static bool rtmp_sockaddr_equal(const rtmp_listening_t *a, const rtmp_listening_t *b)
+{
+    return a->socklen == b->socklen && memcmp(&a->sockaddr, &b->sockaddr, a->socklen) == 0;
+}
+
+static rtmp_int_t rtmp_listening_open(rtmp_listening_t *ls, rtmp_log_t *log)
+{
+    const struct sockaddr *sa = reinterpret_cast<const struct sockaddr *>(&ls->sockaddr);
+    int fd = socket(sa->sa_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+    if (fd == -1) {
+        rtmp_log_error(RTMP_LOG_EMERG, log, errno, "socket() for %s failed", ls->addr_text);
+        return RTMP_ERROR;
+    }
+    int on = 1;
+    setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &on, sizeof(on));
+    if (sa->sa_family == AF_INET6) {
+        setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &on, sizeof(on));
+    }
+    if (bind(fd, sa, ls->socklen) == -1 || listen(fd, ls->backlog) == -1) {
+        rtmp_log_error(RTMP_LOG_EMERG, log, errno, "bind() or listen() to %s failed",
+                       ls->addr_text);
+        close(fd);
+        return RTMP_ERROR;
+    }
+    ls->fd = fd;
+    return RTMP_OK;
+}
+
+// Gathers every server's listen addresses; one address belongs to one server.
+static rtmp_int_t rtmp_cycle_collect_listening(rtmp_cycle_t *cycle, char *error, size_t len)
+{
+    size_t n = 0;
+    for (size_t i = 0; i < cycle->nservers; i++) {
+        n += rtmp_server_conf(cycle->servers[i])->nlisten;
+    }
+    cycle->listening = rtmp_palloc<rtmp_listening_t>(cycle->pool, n);
+    for (size_t i = 0; i < cycle->nservers; i++) {
+        rtmp_conf_srv_t *srv = cycle->servers[i];
+        rtmp_server_conf_t *cscf = rtmp_server_conf(srv);
+        for (size_t k = 0; k < cscf->nlisten; k++) {
+            rtmp_listening_t *ls = &cycle->listening[cycle->nlistening];
+            *ls = cscf->listen[k];
+            ls->fd = -1;
+            ls->server = srv;
+            for (size_t j = 0; j < cycle->nlistening; j++) {
+                if (rtmp_sockaddr_equal(&cycle->listening[j], ls)) {
+                    snprintf(error, len, "%s:%d: duplicate listen %s", srv->file, srv->line,
+                             ls->addr_text);
+                    return RTMP_ERROR;
+                }
+            }
+            cycle->nlistening++;
+        }
+    }
+    if (n == 0) {
+        snprintf(error, len, "%s: no server listens: add rtmp = { server = ( { listen = ... } ) }",
+                 cycle->conf_file);
+        return RTMP_ERROR;
+    }
+    return RTMP_OK;
+}
+
+// Undoes a failed open: closes the sockets this cycle opened, not those it shares with old.
+static void rtmp_cycle_close_opened(rtmp_cycle_t *cycle, rtmp_cycle_t *old)
+{
+    for (size_t i = 0; i < cycle->nlistening; i++) {
+        rtmp_listening_t *ls = &cycle->listening[i];
+        bool shared = false;
+        for (size_t j = 0; old && j < old->nlistening; j++) {
+            shared = shared || old->listening[j].fd == ls->fd;
+        }
+        if (ls->fd != -1 && !shared) {
+            close(ls->fd);
+        }
+        ls->fd = -1;
+    }
+}
+
+static rtmp_int_t rtmp_cycle_open_listening(rtmp_cycle_t *cycle, rtmp_cycle_t *old)
+{
+    for (size_t i = 0; i < cycle->nlistening; i++) {
+        rtmp_listening_t *ls = &cycle->listening[i];
+        for (size_t j = 0; old && j < old->nlistening; j++) {
+            rtmp_listening_t *ols = &old->listening[j];
+            if (ols->fd != -1 && !ols->inherited && rtmp_sockaddr_equal(ls, ols)) {
+                ls->fd = ols->fd;
+                break;
+            }
+        }
+        if (ls->fd == -1 && rtmp_listening_open(ls, cycle->log) != RTMP_OK) {
+            rtmp_cycle_close_opened(cycle, old);
+            return RTMP_ERROR;
+        }
+    }
+    // only now that nothing can fail: the old cycle must not close what we took
+    for (size_t i = 0; i < cycle->nlistening; i++) {
+        for (size_t j = 0; old && j < old->nlistening; j++) {
+            if (old->listening[j].fd == cycle->listening[i].fd) {
+                old->listening[j].inherited = 1;
+            }
+        }
+    }
+    return RTMP_OK;
+}
+
+static void rtmp_cycle_close_listening(rtmp_cycle_t *cycle)
+{
+    for (size_t i = 0; i < cycle->nlistening; i++) {
+        rtmp_listening_t *ls = &cycle->listening[i];
+        if (ls->fd != -1 && !ls->inherited) {
+            close(ls->fd);
+        }
+        ls->fd = -1;
+    }
+}
+
+// ---- cycle ------------------------------------------------------------------------------
+
+static rtmp_cycle_t *rtmp_cycle_parse(const char *conf_file, char *error, size_t len)
+{
+    rtmp_pool_t *pool = rtmp_pool_create(16384, &rtmp_log_stderr_log);
+    auto *cycle = rtmp_palloc<rtmp_cycle_t>(pool);
+    cycle->pool = pool;
+    cycle->conf_file = reinterpret_cast<const char *>(rtmp_pstrdup(pool, conf_file));
+    cycle->log = &rtmp_log_stderr_log;
+    cycle->log_file.fd = -1;
+
+    auto *cf = rtmp_palloc<rtmp_conf_t>(pool);
+    cf->cycle = cycle;
+    cf->pool = pool;
+    if (rtmp_conf_parse(cf, conf_file) != RTMP_OK) {
+        snprintf(error, len, "%s", cf->error);
+        rtmp_pool_destroy(pool);
+        return nullptr;
+    }
+    if (rtmp_cycle_collect_listening(cycle, error, len) != RTMP_OK) {
+        rtmp_pool_destroy(pool);
+        return nullptr;
+    }
+    return cycle;
+}
+
+rtmp_int_t rtmp_cycle_test(const char *conf_file, char *error, size_t len)
+{
+    rtmp_cycle_t *cycle = rtmp_cycle_parse(conf_file, error, len);
+    if (cycle == nullptr) {
+        return RTMP_ERROR;
+    }
+    rtmp_pool_destroy(cycle->pool);
+    return RTMP_OK;
+}
+
+rtmp_cycle_t *rtmp_cycle_init(const char *conf_file, rtmp_cycle_t *old, rtmp_log_t *log)
+{
+    char error[600];
+    rtmp_cycle_t *cycle = rtmp_cycle_parse(conf_file, error, sizeof(error));
+    if (cycle == nullptr) {
+        rtmp_log_error(RTMP_LOG_EMERG, log, 0, "%s", error);
+        return nullptr;
+    }
+    cycle->log = log;
+
+    rtmp_core_conf_t *ccf = rtmp_core_conf(cycle);
+    const char *path = reinterpret_cast<const char *>(ccf->error_log.data);
+    if (rtmp_log_file_open(&cycle->log_file, path) != RTMP_OK) {
+        rtmp_log_error(RTMP_LOG_EMERG, log, errno, "cannot open error_log \"%s\"", path);
+        rtmp_pool_destroy(cycle->pool);
+        return nullptr;
+    }
+    cycle->new_log.level = (rtmp_uint_t)ccf->log_level;
+    cycle->new_log.file = &cycle->log_file;
+
+    if (rtmp_cycle_open_listening(cycle, old) != RTMP_OK) {
+        rtmp_log_file_close(&cycle->log_file);
+        rtmp_pool_destroy(cycle->pool);
+        return nullptr;
+    }
+    cycle->log = &cycle->new_log;
+    return cycle;
+}
+
+void rtmp_cycle_destroy(rtmp_cycle_t *cycle)
+{
+    rtmp_cycle_close_listening(cycle);
+    rtmp_log_file_close(&cycle->log_file);
+    rtmp_pool_destroy(cycle->pool);
+}

@@ -1,0 +1,137 @@
+// A worker: one epoll loop serving its clients until told to quit or terminate.
+#include "core/rtmp_module.h"
+#include "core/rtmp_time.h"
+#include "event/rtmp_channel.h"
+#include "event/rtmp_connection.h"
+#include "os/rtmp_process.h"
+
+#include <cstdlib>
+#include <unistd.h>
+
+static constexpr size_t RTMP_EPOLL_BATCH = 512;
+
+static bool rtmp_worker_exiting;
+static rtmp_event_t rtmp_worker_shutdown_ev;
+
+static void rtmp_worker_channel_handler(rtmp_event_t *ev)
+{
+    auto *c = static_cast<rtmp_connection_t *>(ev->data);
+    for (;;) {
+        rtmp_channel_msg_t msg;
+        rtmp_int_t rc = rtmp_channel_read(c->fd, &msg);
+        if (rc == RTMP_AGAIN) {
+            return;
+        }
+        if (rc != RTMP_OK) {
+            // the master is gone: nobody would respawn or reload us, so wind down
+            rtmp_log_error(RTMP_LOG_ALERT, &c->log, 0, "master channel closed; shutting down");
+            rtmp_sig_quit = 1;
+            rtmp_connection_close(c);
+            return;
+        }
+        switch (msg.command) {
+        case rtmp_channel_cmd::quit:
+            rtmp_sig_quit = 1;
+            break;
+        case rtmp_channel_cmd::terminate:
+            rtmp_sig_terminate = 1;
+            break;
+        case rtmp_channel_cmd::reopen:
+            rtmp_sig_reopen = 1;
+            break;
+        }
+    }
+}
+
+// Asks every client connection's owner to finish now (shutdown_timeout passed or TERM).
+static void rtmp_worker_close_all()
+{
+    rtmp_queue_t *q = rtmp_connection_active();
+    while (!rtmp_queue_empty(q)) {
+        rtmp_connection_t *c = rtmp_queue_data(q->next, rtmp_connection_t, queue);
+        c->close = 1;
+        c->read->handler(c->read);
+        if (c->fd != -1) {
+            rtmp_connection_close(c); // an owner that did not close it
+        }
+    }
+}
+
+static void rtmp_worker_shutdown_timeout(rtmp_event_t *ev)
+{
+    rtmp_log_error(RTMP_LOG_NOTICE, ev->log, 0, "shutdown_timeout: closing %zu connections",
+                   rtmp_connection_active_count());
+    rtmp_worker_close_all();
+}
+
+[[noreturn]] static void rtmp_worker_exit(rtmp_cycle_t *cycle)
+{
+    for (size_t m = 0; rtmp_modules[m]; m++) {
+        if (rtmp_modules[m]->exit_worker) {
+            rtmp_modules[m]->exit_worker(cycle);
+        }
+    }
+    rtmp_log_error(RTMP_LOG_NOTICE, cycle->log, 0, "worker exit");
+    rtmp_event_done();
+    rtmp_connections_done();
+    exit(EXIT_SUCCESS);
+}
+
+void rtmp_worker_process_cycle(rtmp_cycle_t *cycle, int slot, int channel)
+{
+    rtmp_log_pid = (int)getpid();
+    rtmp_log_worker = slot;
+    rtmp_cycle = cycle;
+    rtmp_core_conf_t *ccf = rtmp_core_conf(cycle);
+
+    // slots: clients, one per listener, the channel
+    size_t nslots = (size_t)ccf->worker_connections + cycle->nlistening + 1;
+    if (rtmp_event_init(RTMP_EPOLL_BATCH, cycle->log) != RTMP_OK ||
+        rtmp_connections_init(nslots, cycle->log) != RTMP_OK ||
+        rtmp_event_listen(cycle) != RTMP_OK) {
+        exit(2);
+    }
+
+    rtmp_connection_t *ch = rtmp_connection_get(channel);
+    ch->log = *cycle->log;
+    ch->read->handler = rtmp_worker_channel_handler;
+    ch->write->handler = [](rtmp_event_t *) {};
+    if (rtmp_event_add_connection(ch) != RTMP_OK) {
+        exit(2);
+    }
+
+    for (size_t m = 0; rtmp_modules[m]; m++) {
+        if (rtmp_modules[m]->init_worker && rtmp_modules[m]->init_worker(cycle) != RTMP_OK) {
+            exit(2);
+        }
+    }
+
+    rtmp_worker_shutdown_ev.handler = rtmp_worker_shutdown_timeout;
+    rtmp_worker_shutdown_ev.log = cycle->log;
+
+    for (;;) {
+        if (rtmp_sig_terminate) {
+            rtmp_worker_close_all();
+            rtmp_worker_exit(cycle);
+        }
+        if (rtmp_sig_quit && !rtmp_worker_exiting) {
+            rtmp_worker_exiting = true;
+            rtmp_log_error(RTMP_LOG_NOTICE, cycle->log, 0,
+                           "gracefully shutting down: %zu connections left",
+                           rtmp_connection_active_count());
+            rtmp_event_stop_listening(cycle);
+            rtmp_event_add_timer(&rtmp_worker_shutdown_ev, ccf->shutdown_timeout);
+        }
+        if (rtmp_worker_exiting && rtmp_connection_active_count() == 0) {
+            rtmp_event_del_timer(&rtmp_worker_shutdown_ev);
+            rtmp_worker_exit(cycle);
+        }
+        if (rtmp_sig_reopen) {
+            rtmp_sig_reopen = 0;
+            if (rtmp_log_file_reopen(&cycle->log_file) != RTMP_OK) {
+                rtmp_log_error(RTMP_LOG_ALERT, cycle->log, errno, "reopening the error_log failed");
+            }
+        }
+        rtmp_event_process(&rtmp_signals_wait_mask);
+    }
+}

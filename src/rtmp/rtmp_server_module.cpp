@@ -1,0 +1,138 @@
+// The server module: listen addresses and per-server settings.
+#include "rtmp/rtmp_server_module.h"
+#include "event/rtmp_connection.h"
+
+#include <arpa/inet.h>
+#include <cstdio>
+#include <netinet/in.h>
+
+static constexpr int RTMP_LISTEN_BACKLOG = 511;
+
+// Parses "1935", "*:1935", "127.0.0.1:1935" or "[::1]:1935" into a listening slot.
+static bool rtmp_server_parse_listen(std::string_view v, rtmp_listening_t *ls)
+{
+    std::string_view host, port = v;
+    if (!v.empty() && v.front() == '[') {
+        size_t close = v.find("]:");
+        if (close == std::string_view::npos) {
+            return false;
+        }
+        host = v.substr(1, close - 1);
+        port = v.substr(close + 2);
+    } else if (size_t colon = v.rfind(':'); colon != std::string_view::npos) {
+        host = v.substr(0, colon);
+        port = v.substr(colon + 1);
+    }
+    int64_t p = rtmp_atoi(port);
+    if (p < 1 || p > 65535 || host.size() >= 64) {
+        return false;
+    }
+    char h[64];
+    memcpy(h, host.data(), host.size());
+    h[host.size()] = '\0';
+
+    memset(&ls->sockaddr, 0, sizeof(ls->sockaddr));
+    if (!v.empty() && v.front() == '[') {
+        auto *sin6 = reinterpret_cast<struct sockaddr_in6 *>(&ls->sockaddr);
+        sin6->sin6_family = AF_INET6;
+        sin6->sin6_port = htons((uint16_t)p);
+        if (inet_pton(AF_INET6, h, &sin6->sin6_addr) != 1) {
+            return false;
+        }
+        ls->socklen = sizeof(*sin6);
+        ls->ipv6only = 1;
+        snprintf(ls->addr_text, sizeof(ls->addr_text), "[%s]:%d", h, (int)p);
+    } else {
+        auto *sin = reinterpret_cast<struct sockaddr_in *>(&ls->sockaddr);
+        sin->sin_family = AF_INET;
+        sin->sin_port = htons((uint16_t)p);
+        if (host.empty() || host == "*") {
+            sin->sin_addr.s_addr = htonl(INADDR_ANY);
+            snprintf(h, sizeof(h), "0.0.0.0");
+        } else if (inet_pton(AF_INET, h, &sin->sin_addr) != 1) {
+            return false;
+        }
+        ls->socklen = sizeof(*sin);
+        snprintf(ls->addr_text, sizeof(ls->addr_text), "%s:%d", h, (int)p);
+    }
+    ls->backlog = RTMP_LISTEN_BACKLOG;
+    ls->handler = rtmp_server_init_connection;
+    return true;
+}
+
+static const char *rtmp_server_set_listen(rtmp_conf_t *cf, const rtmp_directive_t *,
+                                          config_setting_t *s, void *conf)
+{
+    static constexpr const char *expected =
+        "a port, \"addr:port\" or \"[ipv6]:port\", or a list of them";
+    auto *scf = static_cast<rtmp_server_conf_t *>(conf);
+    int type = config_setting_type(s);
+    bool many = type == CONFIG_TYPE_ARRAY || type == CONFIG_TYPE_LIST;
+    int n = many ? config_setting_length(s) : 1;
+
+    for (int i = 0; i < n; i++) {
+        config_setting_t *e = many ? config_setting_get_elem(s, (unsigned)i) : s;
+        char port[16];
+        std::string_view v;
+        if (config_setting_type(e) == CONFIG_TYPE_INT) {
+            snprintf(port, sizeof(port), "%d", config_setting_get_int(e));
+            v = port;
+        } else {
+            v = rtmp_conf_string(e);
+        }
+        if (scf->nlisten == RTMP_MAX_LISTEN) {
+            rtmp_conf_error(cf, e, "too many listen addresses in one server (at most %zu)",
+                            RTMP_MAX_LISTEN);
+            return expected;
+        }
+        if (!rtmp_server_parse_listen(v, &scf->listen[scf->nlisten])) {
+            return expected;
+        }
+        scf->nlisten++;
+    }
+    return nullptr;
+}
+
+static void *rtmp_server_create_srv_conf(rtmp_conf_t *cf)
+{
+    return rtmp_palloc<rtmp_server_conf_t>(cf->pool);
+}
+
+static const rtmp_directive_t rtmp_server_directives[] = {
+    {"listen", RTMP_CONF_SRV, rtmp_conf_level::srv, rtmp_conf_type::custom, 0, 0, 0,
+     rtmp_server_set_listen},
+    {nullptr, 0, rtmp_conf_level::srv, rtmp_conf_type::flag, 0, 0, 0, nullptr},
+};
+
+rtmp_module_t rtmp_server_module = {
+    .name = "server",
+    .index = 0,
+    .directives = rtmp_server_directives,
+    .create_srv_conf = rtmp_server_create_srv_conf,
+};
+
+// Until the session layer takes over: hold the connection, discard input, close on EOF.
+static void rtmp_server_discard(rtmp_event_t *ev)
+{
+    auto *c = static_cast<rtmp_connection_t *>(ev->data);
+    u_char buf[4096];
+    while (!c->close) {
+        ssize_t n = c->recv(c, buf, sizeof(buf));
+        if (n == RTMP_AGAIN) {
+            return;
+        }
+        if (n <= 0) {
+            break;
+        }
+    }
+    rtmp_connection_close(c);
+}
+
+void rtmp_server_init_connection(rtmp_connection_t *c)
+{
+    c->read->handler = rtmp_server_discard;
+    c->write->handler = [](rtmp_event_t *) {};
+    if (rtmp_event_add_connection(c) != RTMP_OK) {
+        rtmp_connection_close(c);
+    }
+}
