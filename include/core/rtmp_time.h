@@ -5,7 +5,7 @@
 
 #include <ctime>
 
-extern volatile rtmp_msec_t rtmp_current_msec; // monotonic milliseconds
+extern rtmp_msec_t rtmp_current_msec; // monotonic milliseconds
 extern time_t rtmp_cached_time_sec;            // wall clock seconds
 extern char rtmp_cached_log_time[];            // "2026/11/22 00:34:48"
 

@@ -28,7 +28,7 @@ struct rtmp_connection_s {
     rtmp_listening_t *listening;
     struct sockaddr_storage sockaddr;
     socklen_t socklen;
-    char addr_text[64];
+    char addr_text[80];
 
     rtmp_pool_t *pool;
     rtmp_log_t log;  // the worker's log plus this connection's context
@@ -53,6 +53,8 @@ void rtmp_connection_close(rtmp_connection_t *c);
 // Counts the connection among the clients a graceful shutdown waits for.
 void rtmp_connection_activate(rtmp_connection_t *c);
 size_t rtmp_connection_active_count();
+// Fewer than an eighth of the slots are free: time to leave new clients to other workers.
+bool rtmp_connection_nearly_full();
 // Every active client connection (not accept slots or channels).
 rtmp_queue_t *rtmp_connection_active();
 

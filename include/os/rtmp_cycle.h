@@ -14,7 +14,7 @@ struct rtmp_listening_s {
     int fd;
     struct sockaddr_storage sockaddr;
     socklen_t socklen;
-    char addr_text[64]; // "127.0.0.1:1935", "[::1]:1935"
+    char addr_text[80]; // "127.0.0.1:1935", "[::1]:1935"
     int backlog;
     rtmp_conf_srv_t *server;
     rtmp_connection_handler_pt handler;
@@ -58,6 +58,10 @@ extern rtmp_module_t rtmp_core_module;
 [[nodiscard]] rtmp_cycle_t *rtmp_cycle_init(const char *conf_file, rtmp_cycle_t *old,
                                             rtmp_log_t *log);
 void rtmp_cycle_destroy(rtmp_cycle_t *cycle);
+
+// Parses and checks the file without opening anything; on failure `error` says why.
+// Free the result with rtmp_pool_destroy(cycle->pool).
+[[nodiscard]] rtmp_cycle_t *rtmp_cycle_read(const char *conf_file, char *error, size_t len);
 
 // Only parses and checks the file (for -t); on failure, `error` holds the reason.
 [[nodiscard]] rtmp_int_t rtmp_cycle_test(const char *conf_file, char *error, size_t len);

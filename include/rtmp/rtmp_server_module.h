@@ -9,6 +9,15 @@ constexpr size_t RTMP_MAX_LISTEN = 16;
 struct rtmp_server_conf_t {
     rtmp_listening_t listen[RTMP_MAX_LISTEN];
     size_t nlisten;
+
+    rtmp_int_t chunk_size;  // we send with this chunk size
+    rtmp_int_t max_message; // largest message a peer may declare
+    rtmp_int_t max_chunk_streams;
+    rtmp_int_t ack_window;
+    rtmp_msec_t handshake_timeout;
+    rtmp_msec_t timeout; // no input at all for this long closes the session
+    rtmp_msec_t ping;    // ping a peer quiet for this long (0: never)
+    rtmp_msec_t ping_timeout;
 };
 
 extern rtmp_module_t rtmp_server_module;

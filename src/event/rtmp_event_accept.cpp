@@ -53,6 +53,10 @@ void rtmp_event_accept(rtmp_event_t *ev)
 
     if (ev->timedout) {
         ev->timedout = 0;
+        if (rtmp_connection_nearly_full()) {
+            rtmp_event_add_timer(ev, RTMP_ACCEPT_PAUSE);
+            return;
+        }
         ls->paused = 0;
         if (rtmp_event_add_listening(lc) != RTMP_OK) {
             return;
@@ -105,6 +109,15 @@ void rtmp_event_accept(rtmp_event_t *ev)
 
         rtmp_log_debug(&c->log, "accepted on %s", ls->addr_text);
         ls->handler(c);
+
+        // Like nginx's accept_disabled: a worker close to its limit stops taking new
+        // clients, so the exclusive wake-ups go to workers with room.
+        if (rtmp_connection_nearly_full()) {
+            rtmp_log_error(RTMP_LOG_INFO, &lc->log, 0,
+                           "close to worker_connections: pausing accept on %s", ls->addr_text);
+            rtmp_accept_pause(lc);
+            return;
+        }
     }
 }
 

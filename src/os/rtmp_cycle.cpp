@@ -226,7 +226,7 @@ static void rtmp_cycle_close_listening(rtmp_cycle_t *cycle)
 
 // ---- cycle ------------------------------------------------------------------------------
 
-static rtmp_cycle_t *rtmp_cycle_parse(const char *conf_file, char *error, size_t len)
+rtmp_cycle_t *rtmp_cycle_read(const char *conf_file, char *error, size_t len)
 {
     rtmp_pool_t *pool = rtmp_pool_create(16384, &rtmp_log_stderr_log);
     auto *cycle = rtmp_palloc<rtmp_cycle_t>(pool);
@@ -252,7 +252,7 @@ static rtmp_cycle_t *rtmp_cycle_parse(const char *conf_file, char *error, size_t
 
 rtmp_int_t rtmp_cycle_test(const char *conf_file, char *error, size_t len)
 {
-    rtmp_cycle_t *cycle = rtmp_cycle_parse(conf_file, error, len);
+    rtmp_cycle_t *cycle = rtmp_cycle_read(conf_file, error, len);
     if (cycle == nullptr) {
         return RTMP_ERROR;
     }
@@ -263,7 +263,7 @@ rtmp_int_t rtmp_cycle_test(const char *conf_file, char *error, size_t len)
 rtmp_cycle_t *rtmp_cycle_init(const char *conf_file, rtmp_cycle_t *old, rtmp_log_t *log)
 {
     char error[600];
-    rtmp_cycle_t *cycle = rtmp_cycle_parse(conf_file, error, sizeof(error));
+    rtmp_cycle_t *cycle = rtmp_cycle_read(conf_file, error, sizeof(error));
     if (cycle == nullptr) {
         rtmp_log_error(RTMP_LOG_EMERG, log, 0, "%s", error);
         return nullptr;

@@ -27,9 +27,11 @@ static bool rtmp_server_parse_listen(std::string_view v, rtmp_listening_t *ls)
     if (p < 1 || p > 65535 || host.size() >= 64) {
         return false;
     }
-    char h[64];
-    memcpy(h, host.data(), host.size());
-    h[host.size()] = '\0';
+    char h[64] = "";
+    if (!host.empty()) {
+        memcpy(h, host.data(), host.size());
+        h[host.size()] = '\0';
+    }
 
     memset(&ls->sockaddr, 0, sizeof(ls->sockaddr));
     if (!v.empty() && v.front() == '[') {
@@ -95,12 +97,55 @@ static const char *rtmp_server_set_listen(rtmp_conf_t *cf, const rtmp_directive_
 
 static void *rtmp_server_create_srv_conf(rtmp_conf_t *cf)
 {
-    return rtmp_palloc<rtmp_server_conf_t>(cf->pool);
+    auto *scf = rtmp_palloc<rtmp_server_conf_t>(cf->pool);
+    scf->chunk_size = RTMP_CONF_UNSET;
+    scf->max_message = RTMP_CONF_UNSET;
+    scf->max_chunk_streams = RTMP_CONF_UNSET;
+    scf->ack_window = RTMP_CONF_UNSET;
+    scf->handshake_timeout = RTMP_CONF_UNSET_MSEC;
+    scf->timeout = RTMP_CONF_UNSET_MSEC;
+    scf->ping = RTMP_CONF_UNSET_MSEC;
+    scf->ping_timeout = RTMP_CONF_UNSET_MSEC;
+    return scf;
 }
+
+static const char *rtmp_server_merge_srv_conf(rtmp_conf_t *, void *parent, void *child)
+{
+    auto *prev = static_cast<rtmp_server_conf_t *>(parent);
+    auto *conf = static_cast<rtmp_server_conf_t *>(child);
+    rtmp_conf_merge_value(conf->chunk_size, prev->chunk_size, 4096);
+    rtmp_conf_merge_value(conf->max_message, prev->max_message, 1024 * 1024);
+    rtmp_conf_merge_value(conf->max_chunk_streams, prev->max_chunk_streams, 32);
+    rtmp_conf_merge_value(conf->ack_window, prev->ack_window, 5000000);
+    rtmp_conf_merge_msec(conf->handshake_timeout, prev->handshake_timeout, 10000);
+    rtmp_conf_merge_msec(conf->timeout, prev->timeout, 60000);
+    rtmp_conf_merge_msec(conf->ping, prev->ping, 60000);
+    rtmp_conf_merge_msec(conf->ping_timeout, prev->ping_timeout, 30000);
+    return nullptr;
+}
+
+#define SRV_OFF(field) offsetof(rtmp_server_conf_t, field)
+#define SRV_BLOCKS (RTMP_CONF_RTMP | RTMP_CONF_SRV)
 
 static const rtmp_directive_t rtmp_server_directives[] = {
     {"listen", RTMP_CONF_SRV, rtmp_conf_level::srv, rtmp_conf_type::custom, 0, 0, 0,
      rtmp_server_set_listen},
+    {"chunk_size", SRV_BLOCKS, rtmp_conf_level::srv, rtmp_conf_type::size, SRV_OFF(chunk_size),
+     128, 65536, nullptr},
+    {"max_message", SRV_BLOCKS, rtmp_conf_level::srv, rtmp_conf_type::size, SRV_OFF(max_message),
+     1024, 64 * 1024 * 1024, nullptr},
+    {"max_chunk_streams", SRV_BLOCKS, rtmp_conf_level::srv, rtmp_conf_type::number,
+     SRV_OFF(max_chunk_streams), 4, 65600, nullptr},
+    {"ack_window", SRV_BLOCKS, rtmp_conf_level::srv, rtmp_conf_type::size, SRV_OFF(ack_window),
+     4096, 0x7fffffff, nullptr},
+    {"handshake_timeout", SRV_BLOCKS, rtmp_conf_level::srv, rtmp_conf_type::msec,
+     SRV_OFF(handshake_timeout), 100, 600000, nullptr},
+    {"timeout", SRV_BLOCKS, rtmp_conf_level::srv, rtmp_conf_type::msec, SRV_OFF(timeout), 1000,
+     86400000, nullptr},
+    {"ping", SRV_BLOCKS, rtmp_conf_level::srv, rtmp_conf_type::msec, SRV_OFF(ping), 0, 86400000,
+     nullptr},
+    {"ping_timeout", SRV_BLOCKS, rtmp_conf_level::srv, rtmp_conf_type::msec,
+     SRV_OFF(ping_timeout), 100, 86400000, nullptr},
     {nullptr, 0, rtmp_conf_level::srv, rtmp_conf_type::flag, 0, 0, 0, nullptr},
 };
 
@@ -109,6 +154,7 @@ rtmp_module_t rtmp_server_module = {
     .index = 0,
     .directives = rtmp_server_directives,
     .create_srv_conf = rtmp_server_create_srv_conf,
+    .merge_srv_conf = rtmp_server_merge_srv_conf,
 };
 
 // Until the session layer takes over: hold the connection, discard input, close on EOF.
