@@ -26,6 +26,3 @@ inline rtmp_server_conf_t *rtmp_server_conf(rtmp_conf_srv_t *srv)
 {
     return static_cast<rtmp_server_conf_t *>(srv->srv_conf[rtmp_server_module.index]);
 }
-
-// Called for every connection accepted on an RTMP listener.
-void rtmp_server_init_connection(rtmp_connection_t *c);

@@ -1,6 +1,6 @@
 // The server module: listen addresses and per-server settings.
 #include "rtmp/rtmp_server_module.h"
-#include "event/rtmp_connection.h"
+#include "rtmp/rtmp_session.h"
 
 #include <arpa/inet.h>
 #include <cstdio>
@@ -58,7 +58,7 @@ static bool rtmp_server_parse_listen(std::string_view v, rtmp_listening_t *ls)
         snprintf(ls->addr_text, sizeof(ls->addr_text), "%s:%d", h, (int)p);
     }
     ls->backlog = RTMP_LISTEN_BACKLOG;
-    ls->handler = rtmp_server_init_connection;
+    ls->handler = rtmp_session_init;
     return true;
 }
 
@@ -156,29 +156,3 @@ rtmp_module_t rtmp_server_module = {
     .create_srv_conf = rtmp_server_create_srv_conf,
     .merge_srv_conf = rtmp_server_merge_srv_conf,
 };
-
-// Until the session layer takes over: hold the connection, discard input, close on EOF.
-static void rtmp_server_discard(rtmp_event_t *ev)
-{
-    auto *c = static_cast<rtmp_connection_t *>(ev->data);
-    u_char buf[4096];
-    while (!c->close) {
-        ssize_t n = c->recv(c, buf, sizeof(buf));
-        if (n == RTMP_AGAIN) {
-            return;
-        }
-        if (n <= 0) {
-            break;
-        }
-    }
-    rtmp_connection_close(c);
-}
-
-void rtmp_server_init_connection(rtmp_connection_t *c)
-{
-    c->read->handler = rtmp_server_discard;
-    c->write->handler = [](rtmp_event_t *) {};
-    if (rtmp_event_add_connection(c) != RTMP_OK) {
-        rtmp_connection_close(c);
-    }
-}

@@ -1,0 +1,78 @@
+// An RTMP session: one client connection driven through handshake, connect and its streams.
+#pragma once
+
+#include "core/rtmp_buf.h"
+#include "core/rtmp_core.h"
+#include "event/rtmp_connection.h"
+#include "rtmp/rtmp_chunk.h"
+#include "rtmp/rtmp_handshake.h"
+#include "rtmp/rtmp_server_module.h"
+
+constexpr size_t RTMP_MAX_NAME = 256;      // app and stream names
+constexpr size_t RTMP_MAX_ARGS = 1024;     // query strings after a stream name
+constexpr uint32_t RTMP_SESSION_STREAMS = 8; // NetStreams per connection
+
+enum class rtmp_session_state : uint8_t {
+    handshake, // exchanging C0-C2 / S0-S2
+    connect,   // handshake done, waiting for "connect"
+    connected, // NetConnection up: streams may be created, published, played
+    closing,   // finalizing at the next safe point
+};
+
+enum class rtmp_stream_state : uint8_t {
+    free,
+    created,    // createStream answered
+    publishing, // publish answered with NetStream.Publish.Start
+    playing,    // play answered with NetStream.Play.Start
+};
+
+typedef struct rtmp_stream_s rtmp_stream_t;
+struct rtmp_stream_s {
+    uint32_t msid; // message stream id, 1..RTMP_SESSION_STREAMS
+    rtmp_stream_state state;
+    bool paused;
+    bool receive_audio;
+    bool receive_video;
+    uint64_t media_messages; // audio/video/data messages received while publishing
+    char name[RTMP_MAX_NAME + 1];
+    char args[RTMP_MAX_ARGS + 1];
+};
+
+typedef struct rtmp_session_s rtmp_session_t;
+struct rtmp_session_s {
+    rtmp_connection_t *c;
+    rtmp_conf_srv_t *srv;
+    rtmp_server_conf_t *scf;
+    rtmp_conf_app_t *app; // after connect
+    rtmp_session_state state;
+
+    rtmp_handshake_t *hs; // heap, only while handshaking
+    rtmp_chunk_reader_t *reader;
+    rtmp_chunk_writer_t writer;
+    rtmp_buf_t *out; // chunked control and command output not yet sent
+
+    uint32_t peer_ack_window; // we acknowledge every this many bytes (peer's Window Ack Size)
+    uint64_t acked;           // bytes_read at our last Acknowledgement
+    rtmp_msec_t last_input;   // for the idle timeout and pings
+    rtmp_msec_t ping_sent;    // 0: no ping outstanding
+    bool close_after_flush;   // the last reply is queued: close once it is sent
+
+    double object_encoding;
+    char app_name[RTMP_MAX_NAME + 1];
+    char tc_url[RTMP_MAX_NAME * 2 + 1];
+    char flashver[64];
+
+    rtmp_stream_t streams[RTMP_SESSION_STREAMS];
+};
+
+// Takes a freshly accepted connection through the RTMP session's life.
+void rtmp_session_init(rtmp_connection_t *c);
+
+// Queues a message for sending, chunked with this session's output state.
+[[nodiscard]] rtmp_int_t rtmp_session_send_message(rtmp_session_t *s, const rtmp_message_t *m);
+
+// Logs why and closes the session at the next safe point.
+void rtmp_session_close(rtmp_session_t *s, const char *reason);
+
+// Handles one complete command message (type 20 or 17).
+[[nodiscard]] rtmp_int_t rtmp_session_command(rtmp_session_t *s, const rtmp_message_t *m);

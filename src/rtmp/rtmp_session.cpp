@@ -1,0 +1,413 @@
+// The session: socket I/O, handshake, chunk stream, protocol control, timeouts and closing.
+#include "rtmp/rtmp_session.h"
+#include "core/rtmp_time.h"
+#include "rtmp/rtmp_control.h"
+
+#include <sys/uio.h>
+
+// One receive buffer per worker: the handshake and the chunk reader copy what they keep,
+// so an idle connection costs no input memory at all.
+static u_char rtmp_session_recv_buf[65536];
+
+// A wakeup reads at most this much before letting other connections run.
+static constexpr size_t RTMP_SESSION_READ_CAP = 4 * sizeof(rtmp_session_recv_buf);
+// Replies and control messages waiting for a slow reader; media has its own queues.
+static constexpr size_t RTMP_SESSION_OUT_SIZE = 8192;
+
+static void rtmp_session_read_handler(rtmp_event_t *ev);
+static void rtmp_session_write_handler(rtmp_event_t *ev);
+static void rtmp_session_finalize(rtmp_session_t *s);
+
+static const char *rtmp_session_state_name(rtmp_session_state st)
+{
+    switch (st) {
+    case rtmp_session_state::handshake:
+        return "handshake";
+    case rtmp_session_state::connect:
+        return "connect";
+    case rtmp_session_state::connected:
+        return "connected";
+    default:
+        return "closing";
+    }
+}
+
+void rtmp_session_init(rtmp_connection_t *c)
+{
+    auto *s = rtmp_palloc<rtmp_session_t>(c->pool);
+    s->c = c;
+    s->srv = c->listening->server;
+    s->scf = rtmp_server_conf(s->srv);
+    s->state = rtmp_session_state::handshake;
+    s->last_input = rtmp_current_msec;
+    c->data = s;
+    c->read->handler = rtmp_session_read_handler;
+    c->write->handler = rtmp_session_write_handler;
+    c->read->log = &c->log;
+    c->write->log = &c->log;
+
+    if (rtmp_event_add_connection(c) != RTMP_OK) {
+        rtmp_connection_close(c);
+        return;
+    }
+    rtmp_event_add_timer(c->read, s->scf->handshake_timeout);
+}
+
+void rtmp_session_close(rtmp_session_t *s, const char *reason)
+{
+    if (s->state == rtmp_session_state::closing) {
+        return;
+    }
+    rtmp_log_error(RTMP_LOG_INFO, &s->c->log, 0, "session closed: %s (state %s, in %llu B, "
+                   "out %llu B)", reason, rtmp_session_state_name(s->state),
+                   (unsigned long long)s->c->received, (unsigned long long)s->c->sent);
+    s->state = rtmp_session_state::closing;
+    // handlers up the stack may still touch the session: finish it after them
+    s->c->read->handler = [](rtmp_event_t *ev) {
+        auto *c = static_cast<rtmp_connection_t *>(ev->data);
+        rtmp_session_finalize(static_cast<rtmp_session_t *>(c->data));
+    };
+    rtmp_event_post(s->c->read);
+}
+
+static void rtmp_session_finalize(rtmp_session_t *s)
+{
+    if (s->hs) {
+        rtmp_free(s->hs);
+        s->hs = nullptr;
+    }
+    rtmp_connection_close(s->c);
+}
+
+// ---- output ---------------------------------------------------------------------------
+
+static rtmp_int_t rtmp_session_flush(rtmp_session_t *s)
+{
+    rtmp_connection_t *c = s->c;
+    rtmp_buf_t *b = s->hs && s->state == rtmp_session_state::handshake ? &s->hs->out : s->out;
+
+    while (b && rtmp_buf_size(b) > 0) {
+        struct iovec iov = {b->pos, rtmp_buf_size(b)};
+        ssize_t n = c->send_iov(c, &iov, 1);
+        if (n == RTMP_AGAIN) {
+            return RTMP_AGAIN; // EPOLLOUT will call us again
+        }
+        if (n < 0) {
+            rtmp_session_close(s, "send failed");
+            return RTMP_ERROR;
+        }
+        b->pos += n;
+    }
+    if (b) {
+        rtmp_buf_reset(b);
+    }
+    if (s->close_after_flush) {
+        rtmp_session_close(s, "reply sent, closing as told");
+        return RTMP_DONE;
+    }
+    return RTMP_OK;
+}
+
+rtmp_int_t rtmp_session_send_message(rtmp_session_t *s, const rtmp_message_t *m)
+{
+    if (s->out == nullptr) {
+        s->out = rtmp_buf_create(s->c->pool, RTMP_SESSION_OUT_SIZE);
+    }
+    size_t need = rtmp_chunk_write_size(&s->writer, &m->h);
+    if (need > rtmp_buf_free(s->out)) {
+        rtmp_buf_compact(s->out);
+    }
+    if (need > rtmp_buf_free(s->out) || rtmp_chunk_write(&s->writer, m, s->out) != RTMP_OK) {
+        rtmp_session_close(s, "peer does not read our replies (output buffer full)");
+        return RTMP_ERROR;
+    }
+    return RTMP_OK;
+}
+
+static void rtmp_session_write_handler(rtmp_event_t *ev)
+{
+    auto *c = static_cast<rtmp_connection_t *>(ev->data);
+    auto *s = static_cast<rtmp_session_t *>(c->data);
+    if (s->state != rtmp_session_state::closing) {
+        (void)rtmp_session_flush(s);
+    }
+}
+
+// ---- protocol control ---------------------------------------------------------------------
+
+static rtmp_int_t rtmp_session_send_control(rtmp_session_t *s, rtmp_message_t m)
+{
+    return rtmp_session_send_message(s, &m);
+}
+
+static rtmp_int_t rtmp_session_control(rtmp_session_t *s, const rtmp_message_t *m)
+{
+    rtmp_control_t ctl;
+    const char *reason = nullptr;
+    rtmp_int_t rc = rtmp_control_parse(m, &ctl, &reason);
+    if (rc == RTMP_DECLINED) {
+        return RTMP_OK; // a user control event we do not know: ignored, as the spec allows
+    }
+    if (rc != RTMP_OK) {
+        rtmp_session_close(s, reason);
+        return RTMP_ERROR;
+    }
+    rtmp_control_buf_t cb;
+    switch (ctl.type) {
+    case RTMP_MSG_ACK_SIZE:
+        s->peer_ack_window = ctl.value;
+        break;
+    case RTMP_MSG_USER:
+        if (ctl.event == RTMP_USER_PING_REQUEST) {
+            return rtmp_session_send_control(
+                s, rtmp_control_user(&cb, RTMP_USER_PING_RESPONSE, ctl.value));
+        }
+        if (ctl.event == RTMP_USER_PING_RESPONSE) {
+            s->ping_sent = 0;
+        }
+        break;
+    default:
+        // Set Chunk Size and Abort took effect in the reader; acknowledgements of our
+        // output and Set Peer Bandwidth need no answer from a server
+        break;
+    }
+    return RTMP_OK;
+}
+
+static rtmp_int_t rtmp_session_media(rtmp_session_t *s, const rtmp_message_t *m)
+{
+    uint32_t msid = m->h.msid;
+    if (msid == 0 || msid > RTMP_SESSION_STREAMS) {
+        return RTMP_OK; // not on any stream of ours: nothing to do with it
+    }
+    rtmp_stream_t *st = &s->streams[msid - 1];
+    if (st->state == rtmp_stream_state::publishing) {
+        st->media_messages++;
+    }
+    return RTMP_OK;
+}
+
+static rtmp_int_t rtmp_session_message(rtmp_session_t *s, const rtmp_message_t *m)
+{
+    switch (m->h.type) {
+    case RTMP_MSG_CHUNK_SIZE:
+    case RTMP_MSG_ABORT:
+    case RTMP_MSG_ACK:
+    case RTMP_MSG_USER:
+    case RTMP_MSG_ACK_SIZE:
+    case RTMP_MSG_BANDWIDTH:
+        return rtmp_session_control(s, m);
+
+    case RTMP_MSG_AMF_CMD:
+    case RTMP_MSG_AMF3_CMD:
+        return rtmp_session_command(s, m);
+
+    case RTMP_MSG_AUDIO:
+    case RTMP_MSG_VIDEO:
+    case RTMP_MSG_AMF_META:
+    case RTMP_MSG_AMF3_META:
+        if (s->state != rtmp_session_state::connected) {
+            rtmp_session_close(s, "media before connect");
+            return RTMP_ERROR;
+        }
+        return rtmp_session_media(s, m);
+
+    case RTMP_MSG_AGGREGATE: {
+        rtmp_aggregate_t agg;
+        rtmp_message_t sub;
+        const char *reason = nullptr;
+        rtmp_aggregate_init(&agg, m);
+        rtmp_int_t rc;
+        while ((rc = rtmp_aggregate_next(&agg, &sub, &reason)) == RTMP_OK) {
+            if (rtmp_session_media(s, &sub) != RTMP_OK) {
+                return RTMP_ERROR;
+            }
+        }
+        if (rc == RTMP_ERROR) {
+            rtmp_session_close(s, reason);
+            return RTMP_ERROR;
+        }
+        return RTMP_OK;
+    }
+
+    default:
+        // shared objects (16, 19) and unknown types: no server behaviour defined
+        rtmp_log_debug(&s->c->log, "ignoring message type %u", m->h.type);
+        return RTMP_OK;
+    }
+}
+
+// ---- input --------------------------------------------------------------------------------
+
+static rtmp_int_t rtmp_session_start_chunks(rtmp_session_t *s)
+{
+    rtmp_server_conf_t *scf = s->scf;
+    rtmp_chunk_reader_conf_t rc = {};
+    rc.max_chunk_size = 65536;
+    rc.max_message = (uint32_t)scf->max_message;
+    rc.max_streams = (uint32_t)scf->max_chunk_streams;
+    s->reader = rtmp_chunk_reader_create(s->c->pool, &rc);
+    rtmp_chunk_writer_init(&s->writer, s->c->pool, RTMP_CHUNK_DEFAULT_SIZE);
+
+    rtmp_log_error(RTMP_LOG_INFO, &s->c->log, 0, "handshake done (%s, C2 %s)",
+                   rtmp_handshake_type_name(s->hs->type),
+                   rtmp_handshake_reply_name(s->hs->reply));
+    rtmp_free(s->hs);
+    s->hs = nullptr;
+    s->state = rtmp_session_state::connect;
+    s->last_input = rtmp_current_msec;
+    // from now on the read timer watches for silence and sends pings
+    rtmp_event_add_timer(s->c->read, s->scf->ping ? s->scf->ping : s->scf->timeout);
+    return RTMP_OK;
+}
+
+static rtmp_int_t rtmp_session_handshake(rtmp_session_t *s, std::span<const u_char> *in)
+{
+    if (s->hs == nullptr) {
+        s->hs = static_cast<rtmp_handshake_t *>(rtmp_alloc(sizeof(rtmp_handshake_t)));
+        if (rtmp_handshake_init_server(s->hs, &s->c->log) != RTMP_OK) {
+            rtmp_session_close(s, "handshake setup failed");
+            return RTMP_ERROR;
+        }
+    }
+    size_t consumed = 0;
+    rtmp_int_t rc = rtmp_handshake_feed(s->hs, *in, &consumed);
+    *in = in->subspan(consumed);
+    if (rc == RTMP_ERROR) {
+        rtmp_session_close(s, s->hs->reason);
+        return RTMP_ERROR;
+    }
+    rtmp_int_t frc = rtmp_session_flush(s);
+    if (frc == RTMP_ERROR) {
+        return RTMP_ERROR;
+    }
+    if (rc == RTMP_DONE) {
+        if (frc == RTMP_AGAIN) {
+            // S2 not fully sent while the client already talks: rare; keep it simple
+            rtmp_session_close(s, "client too slow to take the handshake reply");
+            return RTMP_ERROR;
+        }
+        return rtmp_session_start_chunks(s);
+    }
+    return RTMP_OK;
+}
+
+static rtmp_int_t rtmp_session_chunks(rtmp_session_t *s, std::span<const u_char> in)
+{
+    // Called again even with no input left: the reader may hold a complete message
+    // back after peeking for an omitted extended timestamp.
+    while (s->state != rtmp_session_state::closing) {
+        size_t consumed = 0;
+        rtmp_message_t m;
+        rtmp_int_t rc = rtmp_chunk_read(s->reader, in, &consumed, &m);
+        in = in.subspan(consumed);
+        if (rc == RTMP_AGAIN) {
+            break;
+        }
+        if (rc != RTMP_OK) {
+            rtmp_session_close(s, s->reader->reason);
+            return RTMP_ERROR;
+        }
+        if (rtmp_session_message(s, &m) != RTMP_OK) {
+            return RTMP_ERROR;
+        }
+    }
+    // RTMP 1.0 spec 5.4.3: acknowledge once a window's worth of bytes has arrived
+    uint64_t read = s->reader->bytes_read;
+    if (s->peer_ack_window && read - s->acked >= s->peer_ack_window) {
+        s->acked = read;
+        rtmp_control_buf_t cb;
+        return rtmp_session_send_control(s, rtmp_control_ack(&cb, (uint32_t)read));
+    }
+    return RTMP_OK;
+}
+
+// Fires on silence: ping a quiet peer, drop one that stays silent or never answers.
+static void rtmp_session_timer(rtmp_session_t *s)
+{
+    rtmp_server_conf_t *scf = s->scf;
+    if (s->state == rtmp_session_state::handshake) {
+        rtmp_session_close(s, "handshake timed out");
+        return;
+    }
+    rtmp_msec_t quiet = rtmp_current_msec - s->last_input;
+    if (quiet >= scf->timeout) {
+        rtmp_session_close(s, "timed out: no input");
+        return;
+    }
+    if (s->ping_sent && rtmp_current_msec - s->ping_sent >= scf->ping_timeout) {
+        rtmp_session_close(s, "ping timed out");
+        return;
+    }
+    rtmp_msec_t next = scf->timeout - quiet;
+    if (scf->ping && s->state == rtmp_session_state::connected) {
+        if (!s->ping_sent && quiet >= scf->ping) {
+            rtmp_control_buf_t cb;
+            s->ping_sent = rtmp_current_msec;
+            if (rtmp_session_send_control(s, rtmp_control_user(&cb, RTMP_USER_PING_REQUEST,
+                                                               (uint32_t)rtmp_current_msec)) !=
+                    RTMP_OK ||
+                rtmp_session_flush(s) == RTMP_ERROR) {
+                return;
+            }
+        }
+        rtmp_msec_t until = s->ping_sent ? s->ping_sent + scf->ping_timeout - rtmp_current_msec
+                                         : scf->ping - quiet;
+        next = until < next ? until : next;
+    }
+    rtmp_event_add_timer(s->c->read, next ? next : 1);
+}
+
+static void rtmp_session_read_handler(rtmp_event_t *ev)
+{
+    auto *c = static_cast<rtmp_connection_t *>(ev->data);
+    auto *s = static_cast<rtmp_session_t *>(c->data);
+
+    if (c->close) {
+        rtmp_session_close(s, "server shutting down");
+        rtmp_session_finalize(s);
+        return;
+    }
+    if (ev->timedout) {
+        ev->timedout = 0;
+        rtmp_session_timer(s);
+        return;
+    }
+
+    size_t total = 0;
+    while (s->state != rtmp_session_state::closing) {
+        if (total >= RTMP_SESSION_READ_CAP) {
+            rtmp_event_post(ev); // more may be waiting: continue after the others had a turn
+            break;
+        }
+        ssize_t n = c->recv(c, rtmp_session_recv_buf, sizeof(rtmp_session_recv_buf));
+        if (n == RTMP_AGAIN) {
+            break;
+        }
+        if (n == 0) {
+            rtmp_session_close(s, "client closed the connection");
+            break;
+        }
+        if (n < 0) {
+            rtmp_session_close(s, "recv failed");
+            break;
+        }
+        total += (size_t)n;
+        s->last_input = rtmp_current_msec;
+        s->ping_sent = 0; // any input proves the peer alive
+
+        std::span<const u_char> in(rtmp_session_recv_buf, (size_t)n);
+        if (s->state == rtmp_session_state::handshake) {
+            if (rtmp_session_handshake(s, &in) != RTMP_OK ||
+                s->state == rtmp_session_state::handshake) {
+                continue;
+            }
+        }
+        if (rtmp_session_chunks(s, in) != RTMP_OK) {
+            break;
+        }
+    }
+    if (s->state != rtmp_session_state::closing && s->state != rtmp_session_state::handshake) {
+        (void)rtmp_session_flush(s);
+    }
+}

@@ -1,0 +1,443 @@
+// NetConnection and NetStream command handlers: connect, streams, publish, play and the rest.
+#include "rtmp/rtmp_cmd.h"
+#include "rtmp/rtmp_control.h"
+#include "rtmp/rtmp_session.h"
+
+#include <cstdio>
+
+// Command output is written here, then chunked into the session's output.
+static constexpr size_t RTMP_CMD_REPLY_SIZE = 1024;
+
+typedef rtmp_int_t (*rtmp_cmd_handler_pt)(rtmp_session_t *s, const rtmp_message_t *m,
+                                         const rtmp_cmd_t *cmd);
+
+// A reply payload under construction on the stack.
+struct rtmp_reply_t {
+    rtmp_buf_t b;
+    u_char data[RTMP_CMD_REPLY_SIZE];
+};
+
+static rtmp_buf_t *rtmp_reply_init(rtmp_reply_t *r)
+{
+    r->b = {};
+    r->b.start = r->b.pos = r->b.last = r->data;
+    r->b.end = r->data + sizeof(r->data);
+    return &r->b;
+}
+
+// Sends a payload as a message of `type` on the command chunk stream of `msid`.
+static rtmp_int_t rtmp_cmd_send(rtmp_session_t *s, uint32_t msid, uint8_t type, rtmp_reply_t *r)
+{
+    rtmp_message_t m;
+    // nginx-rtmp and FMS answer on csid 3; stream-level status on the stream's own
+    m.h.csid = msid ? 5 : 3;
+    m.h.timestamp = 0;
+    m.h.mlen = (uint32_t)rtmp_buf_size(&r->b);
+    m.h.type = type;
+    m.h.msid = msid;
+    m.payload = rtmp_buf_span(&r->b);
+    return rtmp_session_send_message(s, &m);
+}
+
+static rtmp_int_t rtmp_cmd_status(rtmp_session_t *s, uint32_t msid, rtmp_cmd_status_id id,
+                                  const char *details)
+{
+    rtmp_reply_t r;
+    rtmp_cmd_status_t st = rtmp_cmd_status(id);
+    st.details = details;
+    if (rtmp_cmd_on_status(rtmp_reply_init(&r), &st) != RTMP_OK) {
+        return RTMP_ERROR;
+    }
+    return rtmp_cmd_send(s, msid, RTMP_MSG_AMF_CMD, &r);
+}
+
+static rtmp_int_t rtmp_cmd_control(rtmp_session_t *s, rtmp_message_t m)
+{
+    return rtmp_session_send_message(s, &m);
+}
+
+// Copies a name into a fixed field; false when it does not fit.
+static bool rtmp_cmd_copy(char *dst, size_t size, rtmp_str_t src)
+{
+    if (src.len >= size) {
+        return false;
+    }
+    memcpy(dst, src.data, src.len);
+    dst[src.len] = '\0';
+    return true;
+}
+
+static rtmp_stream_t *rtmp_cmd_stream(rtmp_session_t *s, uint32_t msid)
+{
+    if (msid == 0 || msid > RTMP_SESSION_STREAMS) {
+        return nullptr;
+    }
+    rtmp_stream_t *st = &s->streams[msid - 1];
+    return st->state == rtmp_stream_state::free ? nullptr : st;
+}
+
+// ---- NetConnection ----------------------------------------------------------------------
+
+static rtmp_conf_app_t *rtmp_cmd_find_app(rtmp_session_t *s, std::string_view name)
+{
+    // "live/" from some encoders means "live"
+    while (!name.empty() && name.back() == '/') {
+        name.remove_suffix(1);
+    }
+    for (size_t i = 0; i < s->srv->napps; i++) {
+        if (s->srv->apps[i]->name.sv() == name) {
+            return s->srv->apps[i];
+        }
+    }
+    return nullptr;
+}
+
+static rtmp_int_t rtmp_cmd_connect(rtmp_session_t *s, const rtmp_message_t *, const rtmp_cmd_t *cmd)
+{
+    rtmp_cmd_connect_t v;
+    const char *err = nullptr;
+    if (s->state != rtmp_session_state::connect) {
+        rtmp_session_close(s, "connect sent twice");
+        return RTMP_ERROR;
+    }
+    if (rtmp_cmd_get_connect(cmd, &v, &err) != RTMP_OK) {
+        rtmp_session_close(s, err);
+        return RTMP_ERROR;
+    }
+    if (!rtmp_cmd_copy(s->app_name, sizeof(s->app_name), v.app) ||
+        !rtmp_cmd_copy(s->tc_url, sizeof(s->tc_url), v.tc_url)) {
+        rtmp_session_close(s, "connect: app or tcUrl too long");
+        return RTMP_ERROR;
+    }
+    (void)rtmp_cmd_copy(s->flashver, sizeof(s->flashver), v.flashver);
+    s->object_encoding = v.object_encoding;
+
+    rtmp_log_error(RTMP_LOG_INFO, &s->c->log, 0, "connect app=\"%s\" tcUrl=\"%s\" flashVer=\"%s\"",
+                   s->app_name, s->tc_url, s->flashver);
+
+    rtmp_reply_t r;
+    s->app = rtmp_cmd_find_app(s, s->app_name);
+    if (s->app == nullptr) {
+        char why[RTMP_MAX_NAME + 32];
+        snprintf(why, sizeof(why), "No such application: %s", s->app_name);
+        if (rtmp_cmd_connect_error(rtmp_reply_init(&r), v.tid, why) != RTMP_OK ||
+            rtmp_cmd_send(s, 0, RTMP_MSG_AMF_CMD, &r) != RTMP_OK) {
+            return RTMP_ERROR;
+        }
+        rtmp_log_error(RTMP_LOG_INFO, &s->c->log, 0, "connect rejected: no application \"%s\"",
+                       s->app_name);
+        s->close_after_flush = true;
+        return RTMP_OK;
+    }
+
+    // as FMS and nginx-rtmp: window, peer bandwidth and chunk size before the result
+    rtmp_control_buf_t cb;
+    uint32_t window = (uint32_t)s->scf->ack_window;
+    uint32_t chunk = (uint32_t)s->scf->chunk_size;
+    if (rtmp_cmd_control(s, rtmp_control_ack_size(&cb, window)) != RTMP_OK ||
+        rtmp_cmd_control(s, rtmp_control_bandwidth(&cb, window, RTMP_LIMIT_DYNAMIC)) != RTMP_OK ||
+        rtmp_cmd_control(s, rtmp_control_chunk_size(&cb, chunk)) != RTMP_OK) {
+        return RTMP_ERROR;
+    }
+    s->writer.chunk_size = chunk;
+
+    if (rtmp_cmd_connect_result(rtmp_reply_init(&r), v.tid, v.object_encoding) != RTMP_OK ||
+        rtmp_cmd_send(s, 0, RTMP_MSG_AMF_CMD, &r) != RTMP_OK) {
+        return RTMP_ERROR;
+    }
+    s->state = rtmp_session_state::connected;
+    return RTMP_OK;
+}
+
+static rtmp_int_t rtmp_cmd_create_stream(rtmp_session_t *s, const rtmp_message_t *,
+                                         const rtmp_cmd_t *cmd)
+{
+    rtmp_stream_t *st = nullptr;
+    for (uint32_t i = 0; i < RTMP_SESSION_STREAMS; i++) {
+        if (s->streams[i].state == rtmp_stream_state::free) {
+            st = &s->streams[i];
+            *st = {};
+            st->msid = i + 1;
+            st->state = rtmp_stream_state::created;
+            st->receive_audio = st->receive_video = true;
+            break;
+        }
+    }
+    rtmp_reply_t r;
+    if (st == nullptr) {
+        if (rtmp_cmd_call_error(rtmp_reply_init(&r), cmd->tid, "createStream: too many streams") !=
+            RTMP_OK) {
+            return RTMP_ERROR;
+        }
+        return rtmp_cmd_send(s, 0, RTMP_MSG_AMF_CMD, &r);
+    }
+    if (rtmp_cmd_create_stream_result(rtmp_reply_init(&r), cmd->tid, st->msid) != RTMP_OK) {
+        return RTMP_ERROR;
+    }
+    return rtmp_cmd_send(s, 0, RTMP_MSG_AMF_CMD, &r);
+}
+
+// releaseStream, FCPublish, FCUnpublish: ffmpeg and OBS send them before publishing
+// and some wait for a _result; FCPublish/FCUnpublish also get onFCPublish/onFCUnpublish.
+static rtmp_int_t rtmp_cmd_fc(rtmp_session_t *s, const rtmp_message_t *, const rtmp_cmd_t *cmd)
+{
+    rtmp_cmd_stream_t v;
+    const char *err = nullptr;
+    if (rtmp_cmd_get_stream(cmd, &v, &err) != RTMP_OK) {
+        rtmp_session_close(s, err);
+        return RTMP_ERROR;
+    }
+    rtmp_reply_t r;
+    if (cmd->kind == rtmp_cmd_kind::fc_publish || cmd->kind == rtmp_cmd_kind::fc_unpublish) {
+        rtmp_buf_t *b = rtmp_reply_init(&r);
+        rtmp_int_t rc = cmd->kind == rtmp_cmd_kind::fc_publish
+                            ? rtmp_cmd_on_fc_publish(b, v.name.sv())
+                            : rtmp_cmd_on_fc_unpublish(b, v.name.sv());
+        if (rc != RTMP_OK || rtmp_cmd_send(s, 0, RTMP_MSG_AMF_CMD, &r) != RTMP_OK) {
+            return RTMP_ERROR;
+        }
+    }
+    if (cmd->tid == 0) {
+        return RTMP_OK;
+    }
+    if (rtmp_cmd_result(rtmp_reply_init(&r), cmd->tid, nullptr) != RTMP_OK) {
+        return RTMP_ERROR;
+    }
+    return rtmp_cmd_send(s, 0, RTMP_MSG_AMF_CMD, &r);
+}
+
+static rtmp_int_t rtmp_cmd_call(rtmp_session_t *s, const rtmp_message_t *, const rtmp_cmd_t *cmd)
+{
+    if (cmd->tid == 0) {
+        return RTMP_OK; // a notification: nothing to answer
+    }
+    rtmp_reply_t r;
+    if (cmd->kind == rtmp_cmd_kind::get_stream_length) {
+        if (rtmp_cmd_stream_length_result(rtmp_reply_init(&r), cmd->tid, 0) != RTMP_OK) {
+            return RTMP_ERROR;
+        }
+    } else if (cmd->kind == rtmp_cmd_kind::check_bw) {
+        if (rtmp_cmd_result(rtmp_reply_init(&r), cmd->tid, nullptr) != RTMP_OK) {
+            return RTMP_ERROR;
+        }
+    } else if (rtmp_cmd_call_error(rtmp_reply_init(&r), cmd->tid, cmd->name.sv()) != RTMP_OK) {
+        return RTMP_ERROR;
+    }
+    return rtmp_cmd_send(s, 0, RTMP_MSG_AMF_CMD, &r);
+}
+
+// ---- NetStream ------------------------------------------------------------------------------
+
+static rtmp_int_t rtmp_cmd_stream_names(rtmp_session_t *s, rtmp_stream_t *st,
+                                        const rtmp_cmd_stream_t *v)
+{
+    if (v->name.len == 0 || !rtmp_cmd_copy(st->name, sizeof(st->name), v->name) ||
+        !rtmp_cmd_copy(st->args, sizeof(st->args), v->args)) {
+        return RTMP_ERROR;
+    }
+    (void)s;
+    return RTMP_OK;
+}
+
+static rtmp_int_t rtmp_cmd_publish(rtmp_session_t *s, const rtmp_message_t *m,
+                                   const rtmp_cmd_t *cmd)
+{
+    rtmp_cmd_stream_t v;
+    const char *err = nullptr;
+    if (rtmp_cmd_get_stream(cmd, &v, &err) != RTMP_OK) {
+        rtmp_session_close(s, err);
+        return RTMP_ERROR;
+    }
+    rtmp_stream_t *st = rtmp_cmd_stream(s, m->h.msid);
+    if (st == nullptr || st->state != rtmp_stream_state::created) {
+        rtmp_session_close(s, "publish on a stream that was not created or is busy");
+        return RTMP_ERROR;
+    }
+    if (rtmp_cmd_stream_names(s, st, &v) != RTMP_OK) {
+        rtmp_log_error(RTMP_LOG_INFO, &s->c->log, 0, "publish: empty or too long stream name");
+        return rtmp_cmd_status(s, st->msid, rtmp_cmd_status_id::publish_bad_name, "");
+    }
+    st->state = rtmp_stream_state::publishing;
+    rtmp_log_error(RTMP_LOG_INFO, &s->c->log, 0, "publish \"%s/%s\" type=%.*s", s->app_name,
+                   st->name, (int)v.type.len, v.type.data);
+
+    rtmp_control_buf_t cb;
+    if (rtmp_cmd_control(s, rtmp_control_user(&cb, RTMP_USER_STREAM_BEGIN, st->msid)) !=
+        RTMP_OK) {
+        return RTMP_ERROR;
+    }
+    return rtmp_cmd_status(s, st->msid, rtmp_cmd_status_id::publish_start, st->name);
+}
+
+static rtmp_int_t rtmp_cmd_play(rtmp_session_t *s, const rtmp_message_t *m, const rtmp_cmd_t *cmd)
+{
+    rtmp_cmd_stream_t v;
+    const char *err = nullptr;
+    if (rtmp_cmd_get_stream(cmd, &v, &err) != RTMP_OK) {
+        rtmp_session_close(s, err);
+        return RTMP_ERROR;
+    }
+    rtmp_stream_t *st = rtmp_cmd_stream(s, m->h.msid);
+    if (st == nullptr || st->state == rtmp_stream_state::publishing) {
+        rtmp_session_close(s, "play on a stream that was not created or is publishing");
+        return RTMP_ERROR;
+    }
+    if (rtmp_cmd_stream_names(s, st, &v) != RTMP_OK) {
+        return rtmp_cmd_status(s, st->msid, rtmp_cmd_status_id::play_stream_not_found, "");
+    }
+    st->state = rtmp_stream_state::playing;
+    rtmp_log_error(RTMP_LOG_INFO, &s->c->log, 0, "play \"%s/%s\" start=%g duration=%g reset=%d",
+                   s->app_name, st->name, v.start, v.duration, (int)v.reset);
+
+    rtmp_control_buf_t cb;
+    rtmp_reply_t r;
+    if (rtmp_cmd_control(s, rtmp_control_user(&cb, RTMP_USER_STREAM_BEGIN, st->msid)) !=
+            RTMP_OK ||
+        (v.reset && rtmp_cmd_status(s, st->msid, rtmp_cmd_status_id::play_reset, st->name) !=
+                        RTMP_OK) ||
+        rtmp_cmd_status(s, st->msid, rtmp_cmd_status_id::play_start, st->name) != RTMP_OK ||
+        rtmp_cmd_sample_access(rtmp_reply_init(&r), true, true) != RTMP_OK) {
+        return RTMP_ERROR;
+    }
+    return rtmp_cmd_send(s, st->msid, RTMP_MSG_AMF_META, &r);
+}
+
+// Ends what a stream was doing; the stream id stays allocated (closeStream) or not (deleteStream).
+static rtmp_int_t rtmp_cmd_stop_stream(rtmp_session_t *s, rtmp_stream_t *st)
+{
+    rtmp_stream_state was = st->state;
+    st->state = rtmp_stream_state::created;
+    st->paused = false;
+    if (was == rtmp_stream_state::publishing) {
+        rtmp_log_error(RTMP_LOG_INFO, &s->c->log, 0, "unpublish \"%s/%s\" after %llu messages",
+                       s->app_name, st->name, (unsigned long long)st->media_messages);
+        return rtmp_cmd_status(s, st->msid, rtmp_cmd_status_id::unpublish_success, st->name);
+    }
+    if (was == rtmp_stream_state::playing) {
+        rtmp_log_error(RTMP_LOG_INFO, &s->c->log, 0, "stop playing \"%s/%s\"", s->app_name,
+                       st->name);
+    }
+    return RTMP_OK;
+}
+
+static rtmp_int_t rtmp_cmd_close_stream(rtmp_session_t *s, const rtmp_message_t *m,
+                                        const rtmp_cmd_t *cmd)
+{
+    rtmp_cmd_control_t v;
+    const char *err = nullptr;
+    if (rtmp_cmd_get_control(cmd, &v, &err) != RTMP_OK) {
+        rtmp_session_close(s, err);
+        return RTMP_ERROR;
+    }
+    // deleteStream names its stream in an argument, closeStream by the message stream
+    uint32_t msid = cmd->kind == rtmp_cmd_kind::delete_stream ? (uint32_t)v.stream_id : m->h.msid;
+    rtmp_stream_t *st = rtmp_cmd_stream(s, msid);
+    if (st == nullptr) {
+        return RTMP_OK; // already gone: clients send both
+    }
+    rtmp_int_t rc = rtmp_cmd_stop_stream(s, st);
+    if (cmd->kind == rtmp_cmd_kind::delete_stream) {
+        st->state = rtmp_stream_state::free;
+    }
+    return rc;
+}
+
+static rtmp_int_t rtmp_cmd_pause(rtmp_session_t *s, const rtmp_message_t *m, const rtmp_cmd_t *cmd)
+{
+    rtmp_cmd_control_t v;
+    const char *err = nullptr;
+    if (rtmp_cmd_get_control(cmd, &v, &err) != RTMP_OK) {
+        rtmp_session_close(s, err);
+        return RTMP_ERROR;
+    }
+    rtmp_stream_t *st = rtmp_cmd_stream(s, m->h.msid);
+    if (st == nullptr || st->state != rtmp_stream_state::playing) {
+        return RTMP_OK;
+    }
+    st->paused = v.flag;
+    return rtmp_cmd_status(s, st->msid,
+                           v.flag ? rtmp_cmd_status_id::pause_notify
+                                  : rtmp_cmd_status_id::unpause_notify,
+                           st->name);
+}
+
+static rtmp_int_t rtmp_cmd_receive(rtmp_session_t *s, const rtmp_message_t *m,
+                                   const rtmp_cmd_t *cmd)
+{
+    rtmp_cmd_control_t v;
+    const char *err = nullptr;
+    if (rtmp_cmd_get_control(cmd, &v, &err) != RTMP_OK) {
+        rtmp_session_close(s, err);
+        return RTMP_ERROR;
+    }
+    rtmp_stream_t *st = rtmp_cmd_stream(s, m->h.msid);
+    if (st) {
+        (cmd->kind == rtmp_cmd_kind::receive_audio ? st->receive_audio : st->receive_video) =
+            v.flag;
+    }
+    return RTMP_OK;
+}
+
+static rtmp_int_t rtmp_cmd_ignore(rtmp_session_t *, const rtmp_message_t *, const rtmp_cmd_t *)
+{
+    return RTMP_OK;
+}
+
+// Indexed by rtmp_cmd_kind; what is only allowed after connect is checked by the caller.
+static constexpr struct {
+    rtmp_cmd_kind kind;
+    rtmp_cmd_handler_pt handler;
+} rtmp_cmd_handlers[] = {
+    {rtmp_cmd_kind::connect, rtmp_cmd_connect},
+    {rtmp_cmd_kind::create_stream, rtmp_cmd_create_stream},
+    {rtmp_cmd_kind::release_stream, rtmp_cmd_fc},
+    {rtmp_cmd_kind::fc_publish, rtmp_cmd_fc},
+    {rtmp_cmd_kind::fc_unpublish, rtmp_cmd_fc},
+    {rtmp_cmd_kind::fc_subscribe, rtmp_cmd_fc},
+    {rtmp_cmd_kind::publish, rtmp_cmd_publish},
+    {rtmp_cmd_kind::play, rtmp_cmd_play},
+    {rtmp_cmd_kind::play2, rtmp_cmd_play},
+    {rtmp_cmd_kind::delete_stream, rtmp_cmd_close_stream},
+    {rtmp_cmd_kind::close_stream, rtmp_cmd_close_stream},
+    {rtmp_cmd_kind::pause, rtmp_cmd_pause},
+    {rtmp_cmd_kind::receive_audio, rtmp_cmd_receive},
+    {rtmp_cmd_kind::receive_video, rtmp_cmd_receive},
+    {rtmp_cmd_kind::get_stream_length, rtmp_cmd_call},
+    {rtmp_cmd_kind::check_bw, rtmp_cmd_call},
+    // replies to our own calls (onBWDone, pings) and status echoes need nothing
+    {rtmp_cmd_kind::result, rtmp_cmd_ignore},
+    {rtmp_cmd_kind::error, rtmp_cmd_ignore},
+    {rtmp_cmd_kind::on_status, rtmp_cmd_ignore},
+};
+
+rtmp_int_t rtmp_session_command(rtmp_session_t *s, const rtmp_message_t *m)
+{
+    // A short-lived pool per command: a storm of commands costs no lasting memory.
+    rtmp_pool_t *pool = rtmp_pool_create(4096, &s->c->log);
+    rtmp_amf_limits_t limits = RTMP_AMF_LIMITS_DEFAULT;
+    rtmp_cmd_t cmd;
+    const char *err = nullptr;
+    rtmp_int_t rc;
+
+    if (rtmp_cmd_parse(pool, m->h.type, m->payload, &limits, &cmd, &err) != RTMP_OK) {
+        rtmp_session_close(s, err);
+        rc = RTMP_ERROR;
+    } else if (s->state == rtmp_session_state::connect && cmd.kind != rtmp_cmd_kind::connect) {
+        rtmp_log_error(RTMP_LOG_INFO, &s->c->log, 0, "\"%.*s\" before connect",
+                       (int)cmd.name.len, cmd.name.data);
+        rtmp_session_close(s, "command before connect");
+        rc = RTMP_ERROR;
+    } else {
+        rtmp_cmd_handler_pt handler = rtmp_cmd_call;
+        for (const auto &h : rtmp_cmd_handlers) {
+            if (h.kind == cmd.kind) {
+                handler = h.handler;
+            }
+        }
+        rtmp_log_debug(&s->c->log, "command \"%.*s\" tid %g msid %u", (int)cmd.name.len,
+                       cmd.name.data, cmd.tid, m->h.msid);
+        rc = handler(s, m, &cmd);
+    }
+    rtmp_pool_destroy(pool);
+    return rc;
+}
