@@ -58,11 +58,12 @@ struct rtmp_session_s {
     bool close_after_flush;   // the last reply is queued: close once it is sent
 
     double object_encoding;
-    char app_name[RTMP_MAX_NAME + 1];
-    char tc_url[RTMP_MAX_NAME * 2 + 1];
-    char flashver[64];
+    rtmp_str_t app_name; // from connect, in the pool
+    rtmp_str_t tc_url;
+    rtmp_str_t flashver;
 
-    rtmp_stream_t streams[RTMP_SESSION_STREAMS];
+    // allocated on first use and reused, so idle sessions stay small
+    rtmp_stream_t *streams[RTMP_SESSION_STREAMS];
 };
 
 // Takes a freshly accepted connection through the RTMP session's life.

@@ -9,6 +9,8 @@
 #include <unistd.h>
 
 static constexpr rtmp_msec_t RTMP_ACCEPT_PAUSE = 100;
+// Enough for an idle session; a busy one grows its pool as it goes.
+static constexpr size_t RTMP_CONNECTION_POOL_SIZE = 1024;
 
 static size_t rtmp_accept_log_context(rtmp_log_t *log, char *buf, size_t len)
 {
@@ -104,7 +106,7 @@ void rtmp_event_accept(rtmp_event_t *ev)
         c->log = lc->log;
         c->log.handler = rtmp_accept_log_context;
         c->log.data = c;
-        c->pool = rtmp_pool_create(RTMP_POOL_DEFAULT_SIZE, &c->log);
+        c->pool = rtmp_pool_create(RTMP_CONNECTION_POOL_SIZE, &c->log);
         rtmp_connection_activate(c);
 
         rtmp_log_debug(&c->log, "accepted on %s", ls->addr_text);

@@ -180,8 +180,8 @@ static rtmp_int_t rtmp_session_media(rtmp_session_t *s, const rtmp_message_t *m)
     if (msid == 0 || msid > RTMP_SESSION_STREAMS) {
         return RTMP_OK; // not on any stream of ours: nothing to do with it
     }
-    rtmp_stream_t *st = &s->streams[msid - 1];
-    if (st->state == rtmp_stream_state::publishing) {
+    rtmp_stream_t *st = s->streams[msid - 1];
+    if (st && st->state == rtmp_stream_state::publishing) {
         st->media_messages++;
     }
     return RTMP_OK;

@@ -72,8 +72,8 @@ static rtmp_stream_t *rtmp_cmd_stream(rtmp_session_t *s, uint32_t msid)
     if (msid == 0 || msid > RTMP_SESSION_STREAMS) {
         return nullptr;
     }
-    rtmp_stream_t *st = &s->streams[msid - 1];
-    return st->state == rtmp_stream_state::free ? nullptr : st;
+    rtmp_stream_t *st = s->streams[msid - 1];
+    return st == nullptr || st->state == rtmp_stream_state::free ? nullptr : st;
 }
 
 // ---- NetConnection ----------------------------------------------------------------------
@@ -104,28 +104,31 @@ static rtmp_int_t rtmp_cmd_connect(rtmp_session_t *s, const rtmp_message_t *, co
         rtmp_session_close(s, err);
         return RTMP_ERROR;
     }
-    if (!rtmp_cmd_copy(s->app_name, sizeof(s->app_name), v.app) ||
-        !rtmp_cmd_copy(s->tc_url, sizeof(s->tc_url), v.tc_url)) {
-        rtmp_session_close(s, "connect: app or tcUrl too long");
+    if (v.app.len > RTMP_MAX_NAME || v.tc_url.len > 2 * RTMP_MAX_NAME ||
+        v.flashver.len > RTMP_MAX_NAME) {
+        rtmp_session_close(s, "connect: app, tcUrl or flashVer too long");
         return RTMP_ERROR;
     }
-    (void)rtmp_cmd_copy(s->flashver, sizeof(s->flashver), v.flashver);
+    // connect is accepted once per session, so these copies are bounded
+    s->app_name = rtmp_pstr(s->c->pool, v.app.sv());
+    s->tc_url = rtmp_pstr(s->c->pool, v.tc_url.sv());
+    s->flashver = rtmp_pstr(s->c->pool, v.flashver.sv());
     s->object_encoding = v.object_encoding;
 
     rtmp_log_error(RTMP_LOG_INFO, &s->c->log, 0, "connect app=\"%s\" tcUrl=\"%s\" flashVer=\"%s\"",
-                   s->app_name, s->tc_url, s->flashver);
+                   s->app_name.data, s->tc_url.data, s->flashver.data);
 
     rtmp_reply_t r;
-    s->app = rtmp_cmd_find_app(s, s->app_name);
+    s->app = rtmp_cmd_find_app(s, s->app_name.sv());
     if (s->app == nullptr) {
         char why[RTMP_MAX_NAME + 32];
-        snprintf(why, sizeof(why), "No such application: %s", s->app_name);
+        snprintf(why, sizeof(why), "No such application: %s", s->app_name.data);
         if (rtmp_cmd_connect_error(rtmp_reply_init(&r), v.tid, why) != RTMP_OK ||
             rtmp_cmd_send(s, 0, RTMP_MSG_AMF_CMD, &r) != RTMP_OK) {
             return RTMP_ERROR;
         }
         rtmp_log_error(RTMP_LOG_INFO, &s->c->log, 0, "connect rejected: no application \"%s\"",
-                       s->app_name);
+                       s->app_name.data);
         s->close_after_flush = true;
         return RTMP_OK;
     }
@@ -154,8 +157,11 @@ static rtmp_int_t rtmp_cmd_create_stream(rtmp_session_t *s, const rtmp_message_t
 {
     rtmp_stream_t *st = nullptr;
     for (uint32_t i = 0; i < RTMP_SESSION_STREAMS; i++) {
-        if (s->streams[i].state == rtmp_stream_state::free) {
-            st = &s->streams[i];
+        if (s->streams[i] == nullptr) {
+            s->streams[i] = rtmp_palloc<rtmp_stream_t>(s->c->pool);
+        }
+        if (s->streams[i]->state == rtmp_stream_state::free) {
+            st = s->streams[i];
             *st = {};
             st->msid = i + 1;
             st->state = rtmp_stream_state::created;
@@ -258,7 +264,7 @@ static rtmp_int_t rtmp_cmd_publish(rtmp_session_t *s, const rtmp_message_t *m,
         return rtmp_cmd_status(s, st->msid, rtmp_cmd_status_id::publish_bad_name, "");
     }
     st->state = rtmp_stream_state::publishing;
-    rtmp_log_error(RTMP_LOG_INFO, &s->c->log, 0, "publish \"%s/%s\" type=%.*s", s->app_name,
+    rtmp_log_error(RTMP_LOG_INFO, &s->c->log, 0, "publish \"%s/%s\" type=%.*s", s->app_name.data,
                    st->name, (int)v.type.len, v.type.data);
 
     rtmp_control_buf_t cb;
@@ -287,7 +293,7 @@ static rtmp_int_t rtmp_cmd_play(rtmp_session_t *s, const rtmp_message_t *m, cons
     }
     st->state = rtmp_stream_state::playing;
     rtmp_log_error(RTMP_LOG_INFO, &s->c->log, 0, "play \"%s/%s\" start=%g duration=%g reset=%d",
-                   s->app_name, st->name, v.start, v.duration, (int)v.reset);
+                   s->app_name.data, st->name, v.start, v.duration, (int)v.reset);
 
     rtmp_control_buf_t cb;
     rtmp_reply_t r;
@@ -310,11 +316,11 @@ static rtmp_int_t rtmp_cmd_stop_stream(rtmp_session_t *s, rtmp_stream_t *st)
     st->paused = false;
     if (was == rtmp_stream_state::publishing) {
         rtmp_log_error(RTMP_LOG_INFO, &s->c->log, 0, "unpublish \"%s/%s\" after %llu messages",
-                       s->app_name, st->name, (unsigned long long)st->media_messages);
+                       s->app_name.data, st->name, (unsigned long long)st->media_messages);
         return rtmp_cmd_status(s, st->msid, rtmp_cmd_status_id::unpublish_success, st->name);
     }
     if (was == rtmp_stream_state::playing) {
-        rtmp_log_error(RTMP_LOG_INFO, &s->c->log, 0, "stop playing \"%s/%s\"", s->app_name,
+        rtmp_log_error(RTMP_LOG_INFO, &s->c->log, 0, "stop playing \"%s/%s\"", s->app_name.data,
                        st->name);
     }
     return RTMP_OK;
