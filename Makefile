@@ -126,14 +126,20 @@ $(FUZZ_OUT)/%.o: %.cpp
 $(FUZZ_OUT)/fuzz_%: $(FUZZ_OUT)/tests/fuzz/fuzz_%.o $(FUZZ_LIB_OBJS)
 	$(FUZZ_CXX) $(FUZZ_FLAGS) -fsanitize=fuzzer -o $@ $^ $(PKG_LIBS)
 
-# Replays the kept corpus, then explores for FUZZ_SECONDS per harness.
+# Replays the kept corpus, then explores for FUZZ_SECONDS per harness. New inputs go to
+# build/fuzz/new-<name> (the checkout stays clean); crashes to tests/fuzz/artifacts/ —
+# fix them, then keep each one in tests/fuzz/corpus/<name>/.
 fuzz: $(FUZZ_BINS)
 	@set -e; for f in $(FUZZ_BINS); do \
-	  n=$${f##*/fuzz_}; mkdir -p tests/fuzz/corpus/$$n tests/fuzz/artifacts; \
+	  n=$${f##*/fuzz_}; mkdir -p $(FUZZ_OUT)/new-$$n tests/fuzz/corpus/$$n tests/fuzz/artifacts; \
 	  echo "fuzz $$n: $(FUZZ_SECONDS) s"; \
 	  $$f -max_total_time=$(FUZZ_SECONDS) -print_final_stats=1 -artifact_prefix=tests/fuzz/artifacts/ \
-	      tests/fuzz/corpus/$$n 2>&1 | tail -n 12; \
+	      $(FUZZ_OUT)/new-$$n tests/fuzz/corpus/$$n > $(FUZZ_OUT)/$$n.log 2>&1 \
+	      || { tail -n 40 $(FUZZ_OUT)/$$n.log; exit 1; }; \
+	  grep -E "stat::number_of_executed_units|Done" $(FUZZ_OUT)/$$n.log | tr '\n' ' '; echo; \
 	done
+
+.SECONDARY: $(FUZZ_LIB_OBJS) $(FUZZ_SRCS:%.cpp=$(FUZZ_OUT)/%.o)
 
 fuzz-replay: $(FUZZ_BINS)
 	@$(MAKE) --no-print-directory fuzz FUZZ_SECONDS=10
