@@ -5,6 +5,8 @@
 #include "core/rtmp_core.h"
 #include "event/rtmp_connection.h"
 #include "rtmp/rtmp_chunk.h"
+#include "rtmp/rtmp_cmd.h"
+#include "rtmp/rtmp_frame.h"
 #include "rtmp/rtmp_handshake.h"
 #include "rtmp/rtmp_server_module.h"
 
@@ -26,6 +28,8 @@ enum class rtmp_stream_state : uint8_t {
     playing,    // play answered with NetStream.Play.Start
 };
 
+typedef struct rtmp_live_ctx_s rtmp_live_ctx_t;
+
 typedef struct rtmp_stream_s rtmp_stream_t;
 struct rtmp_stream_s {
     uint32_t msid; // message stream id, 1..RTMP_SESSION_STREAMS
@@ -34,8 +38,15 @@ struct rtmp_stream_s {
     bool receive_audio;
     bool receive_video;
     uint64_t media_messages; // audio/video/data messages received while publishing
+    rtmp_live_ctx_t *live;   // the live module's state while publishing or playing
     char name[RTMP_MAX_NAME + 1];
     char args[RTMP_MAX_ARGS + 1];
+};
+
+// A queued shared frame and the player's message stream id it goes out on.
+struct rtmp_session_out_t {
+    rtmp_frame_t *frame;
+    uint32_t msid;
 };
 
 typedef struct rtmp_session_s rtmp_session_t;
@@ -50,6 +61,14 @@ struct rtmp_session_s {
     rtmp_chunk_reader_t *reader;
     rtmp_chunk_writer_t writer;
     rtmp_buf_t *out; // chunked control and command output not yet sent
+
+    // Shared media frames waiting to be sent, oldest first, in a ring that grows on demand.
+    rtmp_session_out_t *queue;
+    uint32_t qhead;
+    uint32_t qcount;
+    uint32_t qcap;
+    size_t qbytes;    // bytes of the queued frames not yet sent
+    size_t head_sent; // bytes of the head frame already sent
 
     uint32_t peer_ack_window; // we acknowledge every this many bytes (peer's Window Ack Size)
     uint64_t acked;           // bytes_read at our last Acknowledgement
@@ -71,6 +90,20 @@ void rtmp_session_init(rtmp_connection_t *c);
 
 // Queues a message for sending, chunked with this session's output state.
 [[nodiscard]] rtmp_int_t rtmp_session_send_message(rtmp_session_t *s, const rtmp_message_t *m);
+
+// Queues a protocol control message built by rtmp_control_*().
+[[nodiscard]] rtmp_int_t rtmp_session_send_control(rtmp_session_t *s, rtmp_message_t m);
+
+// Queues an onStatus for stream `msid` with the usual level, code and description.
+[[nodiscard]] rtmp_int_t rtmp_session_status(rtmp_session_t *s, uint32_t msid,
+                                             rtmp_cmd_status_id id, const char *details);
+
+// Queues a shared frame for this session's stream `msid` (a reference is taken) and
+// schedules a flush after the current batch of events.
+void rtmp_session_enqueue(rtmp_session_t *s, rtmp_frame_t *f, uint32_t msid);
+
+// How long the oldest queued frame has waited, in milliseconds.
+rtmp_msec_t rtmp_session_queue_lag(const rtmp_session_t *s);
 
 // Logs why and closes the session at the next safe point.
 void rtmp_session_close(rtmp_session_t *s, const char *reason);

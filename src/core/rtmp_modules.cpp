@@ -1,11 +1,13 @@
 // The module list: the order here is the order handlers chain in.
 #include "core/rtmp_module.h"
 #include "os/rtmp_cycle.h"
+#include "rtmp/rtmp_live.h"
 #include "rtmp/rtmp_server_module.h"
 
 rtmp_module_t *rtmp_modules[] = {
     &rtmp_core_module,
     &rtmp_server_module,
+    &rtmp_live_module,
     nullptr,
 };
 

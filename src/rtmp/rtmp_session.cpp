@@ -2,6 +2,7 @@
 #include "rtmp/rtmp_session.h"
 #include "core/rtmp_time.h"
 #include "rtmp/rtmp_control.h"
+#include "rtmp/rtmp_live.h"
 
 #include <sys/uio.h>
 
@@ -72,6 +73,17 @@ void rtmp_session_close(rtmp_session_t *s, const char *reason)
 
 static void rtmp_session_finalize(rtmp_session_t *s)
 {
+    for (rtmp_stream_t *st : s->streams) {
+        if (st && st->live) {
+            rtmp_live_close_stream(s, st);
+        }
+    }
+    for (uint32_t i = 0; i < s->qcount; i++) {
+        rtmp_frame_unref(s->queue[(s->qhead + i) % s->qcap].frame);
+    }
+    rtmp_free(s->queue);
+    s->queue = nullptr;
+    s->qcount = 0;
     if (s->hs) {
         rtmp_free(s->hs);
         s->hs = nullptr;
@@ -81,16 +93,15 @@ static void rtmp_session_finalize(rtmp_session_t *s)
 
 // ---- output ---------------------------------------------------------------------------
 
-static rtmp_int_t rtmp_session_flush(rtmp_session_t *s)
+// Sends from the buffer until it is empty; RTMP_AGAIN when the socket is full.
+static rtmp_int_t rtmp_session_send_buf(rtmp_session_t *s, rtmp_buf_t *b)
 {
     rtmp_connection_t *c = s->c;
-    rtmp_buf_t *b = s->hs && s->state == rtmp_session_state::handshake ? &s->hs->out : s->out;
-
     while (b && rtmp_buf_size(b) > 0) {
         struct iovec iov = {b->pos, rtmp_buf_size(b)};
         ssize_t n = c->send_iov(c, &iov, 1);
         if (n == RTMP_AGAIN) {
-            return RTMP_AGAIN; // EPOLLOUT will call us again
+            return RTMP_AGAIN;
         }
         if (n < 0) {
             rtmp_session_close(s, "send failed");
@@ -101,11 +112,119 @@ static rtmp_int_t rtmp_session_flush(rtmp_session_t *s)
     if (b) {
         rtmp_buf_reset(b);
     }
-    if (s->close_after_flush) {
+    return RTMP_OK;
+}
+
+// Frames per writev: enough to batch a flush, few enough for the stack.
+static constexpr int RTMP_SESSION_IOV = 64;
+
+// Sends queued frames with writev; with head_only, just the rest of a partly sent head
+// frame, so other chunk streams' messages never land inside one of its chunks.
+static rtmp_int_t rtmp_session_send_queue(rtmp_session_t *s, bool head_only)
+{
+    rtmp_connection_t *c = s->c;
+    struct iovec iov[RTMP_SESSION_IOV * 2];
+    u_char patched[RTMP_SESSION_IOV][20]; // first chunk headers with the player's msid
+
+    while (s->qcount > 0) {
+        int niov = 0;
+        uint32_t nframes = head_only ? 1 : s->qcount;
+        if (nframes > RTMP_SESSION_IOV) {
+            nframes = RTMP_SESSION_IOV;
+        }
+        for (uint32_t i = 0; i < nframes; i++) {
+            auto &e = s->queue[(s->qhead + i) % s->qcap];
+            rtmp_frame_t *f = e.frame;
+            size_t skip = i == 0 ? s->head_sent : 0;
+            if (e.msid != RTMP_FRAME_MSID && skip < f->header_len) {
+                // the shared encoding names stream 1: patch a copy of its first header
+                memcpy(patched[i], f->data, f->header_len);
+                uint32_t msid = e.msid;
+                memcpy(patched[i] + rtmp_frame_msid_offset(f), &msid, 4); // little endian
+                iov[niov++] = {patched[i] + skip, f->header_len - skip};
+                skip = f->header_len;
+            }
+            iov[niov++] = {f->data + skip, f->len - skip};
+        }
+        ssize_t n = c->send_iov(c, iov, niov);
+        if (n == RTMP_AGAIN) {
+            return RTMP_AGAIN;
+        }
+        if (n < 0) {
+            rtmp_session_close(s, "send failed");
+            return RTMP_ERROR;
+        }
+        size_t sent = (size_t)n;
+        s->qbytes -= sent;
+        while (sent > 0) {
+            auto &e = s->queue[s->qhead];
+            size_t left = e.frame->len - s->head_sent;
+            if (sent < left) {
+                s->head_sent += sent;
+                break;
+            }
+            sent -= left;
+            s->head_sent = 0;
+            rtmp_frame_unref(e.frame);
+            s->qhead = (s->qhead + 1) % s->qcap;
+            s->qcount--;
+            if (head_only) {
+                return RTMP_OK;
+            }
+        }
+    }
+    return RTMP_OK;
+}
+
+static rtmp_int_t rtmp_session_flush(rtmp_session_t *s)
+{
+    if (s->state == rtmp_session_state::handshake) {
+        return rtmp_session_send_buf(s, s->hs ? &s->hs->out : nullptr);
+    }
+    rtmp_int_t rc = RTMP_OK;
+    if (s->head_sent > 0) {
+        rc = rtmp_session_send_queue(s, true);
+    }
+    if (rc == RTMP_OK) {
+        rc = rtmp_session_send_buf(s, s->out);
+    }
+    if (rc == RTMP_OK) {
+        rc = rtmp_session_send_queue(s, false);
+    }
+    if (rc == RTMP_OK && s->close_after_flush) {
         rtmp_session_close(s, "reply sent, closing as told");
         return RTMP_DONE;
     }
-    return RTMP_OK;
+    return rc;
+}
+
+void rtmp_session_enqueue(rtmp_session_t *s, rtmp_frame_t *f, uint32_t msid)
+{
+    if (s->qcount == s->qcap) {
+        // grow the ring, unrolling it so qhead becomes 0
+        uint32_t cap = s->qcap ? s->qcap * 2 : 64;
+        auto *q = static_cast<rtmp_session_out_t *>(rtmp_alloc(cap * sizeof(rtmp_session_out_t)));
+        for (uint32_t i = 0; i < s->qcount; i++) {
+            q[i] = s->queue[(s->qhead + i) % s->qcap];
+        }
+        rtmp_free(s->queue);
+        s->queue = q;
+        s->qcap = cap;
+        s->qhead = 0;
+    }
+    s->queue[(s->qhead + s->qcount) % s->qcap] = {rtmp_frame_ref(f), msid};
+    s->qcount++;
+    s->qbytes += f->len;
+    // flushed once after the current batch of events, however many frames arrive in it
+    rtmp_event_post(s->c->write);
+}
+
+rtmp_msec_t rtmp_session_queue_lag(const rtmp_session_t *s)
+{
+    if (s->qcount == 0) {
+        return 0;
+    }
+    return rtmp_current_msec - s->queue[s->qhead].frame->created;
 }
 
 rtmp_int_t rtmp_session_send_message(rtmp_session_t *s, const rtmp_message_t *m)
@@ -135,7 +254,7 @@ static void rtmp_session_write_handler(rtmp_event_t *ev)
 
 // ---- protocol control ---------------------------------------------------------------------
 
-static rtmp_int_t rtmp_session_send_control(rtmp_session_t *s, rtmp_message_t m)
+rtmp_int_t rtmp_session_send_control(rtmp_session_t *s, rtmp_message_t m)
 {
     return rtmp_session_send_message(s, &m);
 }
@@ -181,10 +300,11 @@ static rtmp_int_t rtmp_session_media(rtmp_session_t *s, const rtmp_message_t *m)
         return RTMP_OK; // not on any stream of ours: nothing to do with it
     }
     rtmp_stream_t *st = s->streams[msid - 1];
-    if (st && st->state == rtmp_stream_state::publishing) {
-        st->media_messages++;
+    if (st == nullptr || st->state != rtmp_stream_state::publishing) {
+        return RTMP_OK; // media for a stream that is not publishing: dropped, as FMS does
     }
-    return RTMP_OK;
+    st->media_messages++;
+    return st->live ? rtmp_live_media(s, st, m) : RTMP_OK;
 }
 
 static rtmp_int_t rtmp_session_message(rtmp_session_t *s, const rtmp_message_t *m)

@@ -1,6 +1,7 @@
 // NetConnection and NetStream command handlers: connect, streams, publish, play and the rest.
 #include "rtmp/rtmp_cmd.h"
 #include "rtmp/rtmp_control.h"
+#include "rtmp/rtmp_live.h"
 #include "rtmp/rtmp_session.h"
 
 #include <cstdio>
@@ -39,8 +40,8 @@ static rtmp_int_t rtmp_cmd_send(rtmp_session_t *s, uint32_t msid, uint8_t type, 
     return rtmp_session_send_message(s, &m);
 }
 
-static rtmp_int_t rtmp_cmd_status(rtmp_session_t *s, uint32_t msid, rtmp_cmd_status_id id,
-                                  const char *details)
+rtmp_int_t rtmp_session_status(rtmp_session_t *s, uint32_t msid, rtmp_cmd_status_id id,
+                               const char *details)
 {
     rtmp_reply_t r;
     rtmp_cmd_status_t st = rtmp_cmd_status(id);
@@ -49,11 +50,6 @@ static rtmp_int_t rtmp_cmd_status(rtmp_session_t *s, uint32_t msid, rtmp_cmd_sta
         return RTMP_ERROR;
     }
     return rtmp_cmd_send(s, msid, RTMP_MSG_AMF_CMD, &r);
-}
-
-static rtmp_int_t rtmp_cmd_control(rtmp_session_t *s, rtmp_message_t m)
-{
-    return rtmp_session_send_message(s, &m);
 }
 
 // Copies a name into a fixed field; false when it does not fit.
@@ -137,9 +133,9 @@ static rtmp_int_t rtmp_cmd_connect(rtmp_session_t *s, const rtmp_message_t *, co
     rtmp_control_buf_t cb;
     uint32_t window = (uint32_t)s->scf->ack_window;
     uint32_t chunk = (uint32_t)s->scf->chunk_size;
-    if (rtmp_cmd_control(s, rtmp_control_ack_size(&cb, window)) != RTMP_OK ||
-        rtmp_cmd_control(s, rtmp_control_bandwidth(&cb, window, RTMP_LIMIT_DYNAMIC)) != RTMP_OK ||
-        rtmp_cmd_control(s, rtmp_control_chunk_size(&cb, chunk)) != RTMP_OK) {
+    if (rtmp_session_send_control(s, rtmp_control_ack_size(&cb, window)) != RTMP_OK ||
+        rtmp_session_send_control(s, rtmp_control_bandwidth(&cb, window, RTMP_LIMIT_DYNAMIC)) != RTMP_OK ||
+        rtmp_session_send_control(s, rtmp_control_chunk_size(&cb, chunk)) != RTMP_OK) {
         return RTMP_ERROR;
     }
     s->writer.chunk_size = chunk;
@@ -261,18 +257,9 @@ static rtmp_int_t rtmp_cmd_publish(rtmp_session_t *s, const rtmp_message_t *m,
     }
     if (rtmp_cmd_stream_names(s, st, &v) != RTMP_OK) {
         rtmp_log_error(RTMP_LOG_INFO, &s->c->log, 0, "publish: empty or too long stream name");
-        return rtmp_cmd_status(s, st->msid, rtmp_cmd_status_id::publish_bad_name, "");
+        return rtmp_session_status(s, st->msid, rtmp_cmd_status_id::publish_bad_name, "");
     }
-    st->state = rtmp_stream_state::publishing;
-    rtmp_log_error(RTMP_LOG_INFO, &s->c->log, 0, "publish \"%s/%s\" type=%.*s", s->app_name.data,
-                   st->name, (int)v.type.len, v.type.data);
-
-    rtmp_control_buf_t cb;
-    if (rtmp_cmd_control(s, rtmp_control_user(&cb, RTMP_USER_STREAM_BEGIN, st->msid)) !=
-        RTMP_OK) {
-        return RTMP_ERROR;
-    }
-    return rtmp_cmd_status(s, st->msid, rtmp_cmd_status_id::publish_start, st->name);
+    return rtmp_live_publish(s, st);
 }
 
 static rtmp_int_t rtmp_cmd_play(rtmp_session_t *s, const rtmp_message_t *m, const rtmp_cmd_t *cmd)
@@ -289,20 +276,16 @@ static rtmp_int_t rtmp_cmd_play(rtmp_session_t *s, const rtmp_message_t *m, cons
         return RTMP_ERROR;
     }
     if (rtmp_cmd_stream_names(s, st, &v) != RTMP_OK) {
-        return rtmp_cmd_status(s, st->msid, rtmp_cmd_status_id::play_stream_not_found, "");
+        return rtmp_session_status(s, st->msid, rtmp_cmd_status_id::play_stream_not_found, "");
     }
-    st->state = rtmp_stream_state::playing;
-    rtmp_log_error(RTMP_LOG_INFO, &s->c->log, 0, "play \"%s/%s\" start=%g duration=%g reset=%d",
-                   s->app_name.data, st->name, v.start, v.duration, (int)v.reset);
-
-    rtmp_control_buf_t cb;
+    if (rtmp_live_play(s, st) != RTMP_OK) {
+        return RTMP_ERROR;
+    }
+    if (st->state != rtmp_stream_state::playing) {
+        return RTMP_OK;
+    }
     rtmp_reply_t r;
-    if (rtmp_cmd_control(s, rtmp_control_user(&cb, RTMP_USER_STREAM_BEGIN, st->msid)) !=
-            RTMP_OK ||
-        (v.reset && rtmp_cmd_status(s, st->msid, rtmp_cmd_status_id::play_reset, st->name) !=
-                        RTMP_OK) ||
-        rtmp_cmd_status(s, st->msid, rtmp_cmd_status_id::play_start, st->name) != RTMP_OK ||
-        rtmp_cmd_sample_access(rtmp_reply_init(&r), true, true) != RTMP_OK) {
+    if (rtmp_cmd_sample_access(rtmp_reply_init(&r), true, true) != RTMP_OK) {
         return RTMP_ERROR;
     }
     return rtmp_cmd_send(s, st->msid, RTMP_MSG_AMF_META, &r);
@@ -312,16 +295,11 @@ static rtmp_int_t rtmp_cmd_play(rtmp_session_t *s, const rtmp_message_t *m, cons
 static rtmp_int_t rtmp_cmd_stop_stream(rtmp_session_t *s, rtmp_stream_t *st)
 {
     rtmp_stream_state was = st->state;
+    rtmp_live_close_stream(s, st);
     st->state = rtmp_stream_state::created;
     st->paused = false;
     if (was == rtmp_stream_state::publishing) {
-        rtmp_log_error(RTMP_LOG_INFO, &s->c->log, 0, "unpublish \"%s/%s\" after %llu messages",
-                       s->app_name.data, st->name, (unsigned long long)st->media_messages);
-        return rtmp_cmd_status(s, st->msid, rtmp_cmd_status_id::unpublish_success, st->name);
-    }
-    if (was == rtmp_stream_state::playing) {
-        rtmp_log_error(RTMP_LOG_INFO, &s->c->log, 0, "stop playing \"%s/%s\"", s->app_name.data,
-                       st->name);
+        return rtmp_session_status(s, st->msid, rtmp_cmd_status_id::unpublish_success, st->name);
     }
     return RTMP_OK;
 }
@@ -361,7 +339,7 @@ static rtmp_int_t rtmp_cmd_pause(rtmp_session_t *s, const rtmp_message_t *m, con
         return RTMP_OK;
     }
     st->paused = v.flag;
-    return rtmp_cmd_status(s, st->msid,
+    return rtmp_session_status(s, st->msid,
                            v.flag ? rtmp_cmd_status_id::pause_notify
                                   : rtmp_cmd_status_id::unpause_notify,
                            st->name);

@@ -1,0 +1,42 @@
+// The live module: one publisher per stream name fanned out to its players.
+#pragma once
+
+#include "core/rtmp_module.h"
+#include "rtmp/rtmp_session.h"
+
+struct rtmp_live_app_conf_t {
+    rtmp_int_t live;
+    rtmp_int_t gop_cache;
+    rtmp_int_t gop_cache_max_bytes;
+    rtmp_int_t gop_cache_max_frames;
+    rtmp_int_t wait_key;
+    rtmp_int_t wait_video;
+    rtmp_int_t idle_streams;
+    rtmp_int_t publisher_takeover;
+    rtmp_msec_t drop_idle_publisher;
+    rtmp_int_t player_queue;
+    rtmp_msec_t player_max_lag;
+};
+
+extern rtmp_module_t rtmp_live_module;
+
+inline rtmp_live_app_conf_t *rtmp_live_app_conf(rtmp_conf_app_t *app)
+{
+    return static_cast<rtmp_live_app_conf_t *>(app->app_conf[rtmp_live_module.index]);
+}
+
+// Starts publishing st->name: answers the client (Publish.Start or Publish.BadName).
+[[nodiscard]] rtmp_int_t rtmp_live_publish(rtmp_session_t *s, rtmp_stream_t *st);
+
+// Starts playing st->name: answers the client and queues what a new player needs.
+[[nodiscard]] rtmp_int_t rtmp_live_play(rtmp_session_t *s, rtmp_stream_t *st);
+
+// A media or data message from a publisher.
+[[nodiscard]] rtmp_int_t rtmp_live_media(rtmp_session_t *s, rtmp_stream_t *st,
+                                         const rtmp_message_t *m);
+
+// Ends publishing or playing on st (deleteStream, closeStream, the session's end).
+void rtmp_live_close_stream(rtmp_session_t *s, rtmp_stream_t *st);
+
+// Streams alive in this worker, for tests.
+size_t rtmp_live_stream_count();

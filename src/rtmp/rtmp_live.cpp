@@ -1,0 +1,620 @@
+// The live module: streams by name, the GOP cache, timestamps and fan-out of shared frames.
+#include "rtmp/rtmp_live.h"
+#include "core/rtmp_time.h"
+#include "rtmp/rtmp_codec.h"
+#include "rtmp/rtmp_control.h"
+
+#include <cstdio>
+
+// A jump in publisher timestamps larger than this is a discontinuity, not time passing.
+static constexpr int64_t RTMP_LIVE_MAX_JUMP = 10000;
+static constexpr size_t RTMP_LIVE_HASH = 1024;
+
+typedef struct rtmp_live_stream_s rtmp_live_stream_t;
+
+// One publishing or playing NetStream.
+struct rtmp_live_ctx_s {
+    rtmp_session_t *s;
+    rtmp_stream_t *st;
+    rtmp_live_stream_t *ls;
+    rtmp_queue_t link; // in ls->players
+    rtmp_msec_t started;
+    bool publishing;
+    bool video_started; // a key frame went out (wait_key)
+    bool skipping;      // too slow: inter frames are dropped until the next key frame
+    uint64_t dropped;
+};
+
+struct rtmp_live_stream_s {
+    rtmp_live_stream_t *next; // hash chain
+    rtmp_conf_app_t *app;
+    rtmp_live_app_conf_t *lacf;
+    uint32_t chunk_size; // of the server: every player of the stream uses it
+    char name[RTMP_MAX_NAME + 1];
+
+    rtmp_live_ctx_t *publisher;
+    rtmp_queue_t players;
+    size_t nplayers;
+
+    // what a new player is sent first
+    rtmp_frame_t *meta;
+    rtmp_frame_t *video_header;
+    rtmp_frame_t *audio_header;
+    rtmp_frame_t **gop; // since the last key frame
+    uint32_t ngop;
+    uint32_t gop_cap;
+    size_t gop_bytes;
+    bool gop_full; // over its bounds: no cache until the next key frame
+
+    // publisher timestamps map to output ones by an offset that changes only at a
+    // discontinuity or a new publisher, so output is monotonic across both
+    bool ts_started;
+    bool ts_rebase; // next message starts a new publisher's timeline
+    uint32_t last_in;
+    int64_t in_ext; // last_in unwrapped to 64 bits
+    int64_t offset;
+    int64_t out_max;
+
+    rtmp_msec_t last_media;
+    rtmp_event_t idle_ev; // drop_idle_publisher
+    uint64_t messages;
+    uint64_t bytes;
+};
+
+static rtmp_live_stream_t *rtmp_live_streams[RTMP_LIVE_HASH];
+static size_t rtmp_live_nstreams;
+
+// ---- configuration ------------------------------------------------------------------------
+
+static void *rtmp_live_create_app_conf(rtmp_conf_t *cf)
+{
+    auto *c = rtmp_palloc<rtmp_live_app_conf_t>(cf->pool);
+    c->live = c->gop_cache = c->gop_cache_max_bytes = c->gop_cache_max_frames = RTMP_CONF_UNSET;
+    c->wait_key = c->wait_video = c->idle_streams = c->publisher_takeover = RTMP_CONF_UNSET;
+    c->player_queue = RTMP_CONF_UNSET;
+    c->drop_idle_publisher = c->player_max_lag = RTMP_CONF_UNSET_MSEC;
+    return c;
+}
+
+static const char *rtmp_live_merge_app_conf(rtmp_conf_t *, void *parent, void *child)
+{
+    auto *p = static_cast<rtmp_live_app_conf_t *>(parent);
+    auto *c = static_cast<rtmp_live_app_conf_t *>(child);
+    rtmp_conf_merge_value(c->live, p->live, 0);
+    rtmp_conf_merge_value(c->gop_cache, p->gop_cache, 1);
+    rtmp_conf_merge_value(c->gop_cache_max_bytes, p->gop_cache_max_bytes, 16 * 1024 * 1024);
+    rtmp_conf_merge_value(c->gop_cache_max_frames, p->gop_cache_max_frames, 4096);
+    rtmp_conf_merge_value(c->wait_key, p->wait_key, 1);
+    rtmp_conf_merge_value(c->wait_video, p->wait_video, 0);
+    rtmp_conf_merge_value(c->idle_streams, p->idle_streams, 1);
+    rtmp_conf_merge_value(c->publisher_takeover, p->publisher_takeover, 0);
+    rtmp_conf_merge_msec(c->drop_idle_publisher, p->drop_idle_publisher, 0);
+    rtmp_conf_merge_value(c->player_queue, p->player_queue, 8 * 1024 * 1024);
+    rtmp_conf_merge_msec(c->player_max_lag, p->player_max_lag, 10000);
+    return nullptr;
+}
+
+#define LIVE_OFF(field) offsetof(rtmp_live_app_conf_t, field)
+#define LIVE_BLOCKS (RTMP_CONF_RTMP | RTMP_CONF_SRV | RTMP_CONF_APP)
+
+static const rtmp_directive_t rtmp_live_directives[] = {
+    {"live", LIVE_BLOCKS, rtmp_conf_level::app, rtmp_conf_type::flag, LIVE_OFF(live), 0, 0,
+     nullptr},
+    {"gop_cache", LIVE_BLOCKS, rtmp_conf_level::app, rtmp_conf_type::flag, LIVE_OFF(gop_cache), 0,
+     0, nullptr},
+    {"gop_cache_max_bytes", LIVE_BLOCKS, rtmp_conf_level::app, rtmp_conf_type::size,
+     LIVE_OFF(gop_cache_max_bytes), 64 * 1024, 1024 * 1024 * 1024, nullptr},
+    {"gop_cache_max_frames", LIVE_BLOCKS, rtmp_conf_level::app, rtmp_conf_type::number,
+     LIVE_OFF(gop_cache_max_frames), 16, 1 << 20, nullptr},
+    {"wait_key", LIVE_BLOCKS, rtmp_conf_level::app, rtmp_conf_type::flag, LIVE_OFF(wait_key), 0,
+     0, nullptr},
+    {"wait_video", LIVE_BLOCKS, rtmp_conf_level::app, rtmp_conf_type::flag, LIVE_OFF(wait_video),
+     0, 0, nullptr},
+    {"idle_streams", LIVE_BLOCKS, rtmp_conf_level::app, rtmp_conf_type::flag,
+     LIVE_OFF(idle_streams), 0, 0, nullptr},
+    {"publisher_takeover", LIVE_BLOCKS, rtmp_conf_level::app, rtmp_conf_type::flag,
+     LIVE_OFF(publisher_takeover), 0, 0, nullptr},
+    {"drop_idle_publisher", LIVE_BLOCKS, rtmp_conf_level::app, rtmp_conf_type::msec,
+     LIVE_OFF(drop_idle_publisher), 0, 86400000, nullptr},
+    {"player_queue", LIVE_BLOCKS, rtmp_conf_level::app, rtmp_conf_type::size,
+     LIVE_OFF(player_queue), 64 * 1024, 1024 * 1024 * 1024, nullptr},
+    {"player_max_lag", LIVE_BLOCKS, rtmp_conf_level::app, rtmp_conf_type::msec,
+     LIVE_OFF(player_max_lag), 100, 3600000, nullptr},
+    {nullptr, 0, rtmp_conf_level::app, rtmp_conf_type::flag, 0, 0, 0, nullptr},
+};
+
+rtmp_module_t rtmp_live_module = {
+    .name = "live",
+    .index = 0,
+    .directives = rtmp_live_directives,
+    .create_app_conf = rtmp_live_create_app_conf,
+    .merge_app_conf = rtmp_live_merge_app_conf,
+};
+
+// ---- the stream table ----------------------------------------------------------------------
+
+static size_t rtmp_live_hash(const rtmp_conf_app_t *app, std::string_view name)
+{
+    size_t h = reinterpret_cast<uintptr_t>(app) >> 4;
+    for (char ch : name) {
+        h = h * 31 + (u_char)ch;
+    }
+    return h % RTMP_LIVE_HASH;
+}
+
+static rtmp_live_stream_t *rtmp_live_find(rtmp_conf_app_t *app, std::string_view name,
+                                          bool create, uint32_t chunk_size)
+{
+    size_t h = rtmp_live_hash(app, name);
+    for (rtmp_live_stream_t *ls = rtmp_live_streams[h]; ls; ls = ls->next) {
+        if (ls->app == app && name == ls->name) {
+            return ls;
+        }
+    }
+    if (!create) {
+        return nullptr;
+    }
+    auto *ls = static_cast<rtmp_live_stream_t *>(rtmp_calloc(sizeof(rtmp_live_stream_t)));
+    ls->app = app;
+    ls->lacf = rtmp_live_app_conf(app);
+    ls->chunk_size = chunk_size;
+    memcpy(ls->name, name.data(), name.size());
+    rtmp_queue_init(&ls->players);
+    ls->next = rtmp_live_streams[h];
+    rtmp_live_streams[h] = ls;
+    rtmp_live_nstreams++;
+    return ls;
+}
+
+static void rtmp_live_reset_cache(rtmp_live_stream_t *ls)
+{
+    for (uint32_t i = 0; i < ls->ngop; i++) {
+        rtmp_frame_unref(ls->gop[i]);
+    }
+    ls->ngop = 0;
+    ls->gop_bytes = 0;
+    for (rtmp_frame_t **f : {&ls->meta, &ls->video_header, &ls->audio_header}) {
+        if (*f) {
+            rtmp_frame_unref(*f);
+            *f = nullptr;
+        }
+    }
+}
+
+// Frees a stream nobody publishes or plays any more.
+static void rtmp_live_release(rtmp_live_stream_t *ls)
+{
+    if (ls->publisher || ls->nplayers) {
+        return;
+    }
+    rtmp_live_stream_t **pp = &rtmp_live_streams[rtmp_live_hash(ls->app, ls->name)];
+    while (*pp != ls) {
+        pp = &(*pp)->next;
+    }
+    *pp = ls->next;
+    rtmp_event_del_timer(&ls->idle_ev);
+    rtmp_live_reset_cache(ls);
+    rtmp_free(ls->gop);
+    rtmp_free(ls);
+    rtmp_live_nstreams--;
+}
+
+size_t rtmp_live_stream_count() { return rtmp_live_nstreams; }
+
+// ---- players -------------------------------------------------------------------------------
+
+// Queues a frame to one player, applying wait_key/wait_video and the slow-player rules.
+static void rtmp_live_send(rtmp_live_ctx_t *p, rtmp_frame_t *f)
+{
+    rtmp_session_t *s = p->s;
+    rtmp_live_app_conf_t *lacf = p->ls->lacf;
+    if (s->state == rtmp_session_state::closing || p->st->paused) {
+        return;
+    }
+    bool video = f->flags & RTMP_FRAME_VIDEO;
+    bool audio = f->flags & RTMP_FRAME_AUDIO;
+    bool header = f->flags & RTMP_FRAME_HEADER;
+    bool key = f->flags & RTMP_FRAME_KEY;
+
+    if ((video && !p->st->receive_video) || (audio && !p->st->receive_audio)) {
+        return;
+    }
+    if (video && !header && !p->video_started) {
+        if (!key && lacf->wait_key) {
+            return;
+        }
+        p->video_started = true;
+    }
+    if (audio && !header && lacf->wait_video && !p->video_started) {
+        return;
+    }
+
+    size_t limit = (size_t)lacf->player_queue;
+    rtmp_msec_t lag = rtmp_session_queue_lag(s);
+    if (s->qbytes + f->len > limit || lag > lacf->player_max_lag) {
+        char why[128];
+        snprintf(why, sizeof(why), "player too slow: %zu bytes queued, %llums behind", s->qbytes,
+                 (unsigned long long)lag);
+        rtmp_session_close(s, why);
+        return;
+    }
+    // Over half the queue: lose inter frames until the next key frame, which costs
+    // picture for a moment rather than the connection.
+    if (key) {
+        p->skipping = false;
+    } else if ((f->flags & RTMP_FRAME_DROPPABLE) && (p->skipping || s->qbytes > limit / 2)) {
+        if (!p->skipping) {
+            rtmp_log_error(RTMP_LOG_INFO, &s->c->log, 0,
+                           "player falls behind (%zu bytes queued): skipping to the next key "
+                           "frame",
+                           s->qbytes);
+        }
+        p->skipping = true;
+        p->dropped++;
+        return;
+    }
+    rtmp_session_enqueue(s, f, p->st->msid);
+}
+
+// What a player joining a running stream gets first: metadata, sequence headers, the GOP.
+static void rtmp_live_join(rtmp_live_ctx_t *p)
+{
+    rtmp_live_stream_t *ls = p->ls;
+    for (rtmp_frame_t *f : {ls->meta, ls->video_header, ls->audio_header}) {
+        if (f) {
+            rtmp_live_send(p, f);
+        }
+    }
+    if (ls->lacf->gop_cache && !ls->gop_full) {
+        for (uint32_t i = 0; i < ls->ngop; i++) {
+            rtmp_live_send(p, ls->gop[i]);
+        }
+    }
+}
+
+// ---- publishing ----------------------------------------------------------------------------
+
+static void rtmp_live_idle_check(rtmp_event_t *ev)
+{
+    auto *ls = static_cast<rtmp_live_stream_t *>(ev->data);
+    rtmp_msec_t limit = ls->lacf->drop_idle_publisher;
+    if (ls->publisher == nullptr || limit == 0) {
+        return;
+    }
+    rtmp_msec_t idle = rtmp_current_msec - ls->last_media;
+    if (idle >= limit) {
+        rtmp_session_close(ls->publisher->s, "drop_idle_publisher: no media");
+        return;
+    }
+    rtmp_event_add_timer(ev, limit - idle);
+}
+
+static rtmp_live_ctx_t *rtmp_live_ctx(rtmp_session_t *s, rtmp_stream_t *st, rtmp_live_stream_t *ls)
+{
+    auto *ctx = static_cast<rtmp_live_ctx_t *>(rtmp_calloc(sizeof(rtmp_live_ctx_t)));
+    ctx->s = s;
+    ctx->st = st;
+    ctx->ls = ls;
+    ctx->started = rtmp_current_msec;
+    st->live = ctx;
+    return ctx;
+}
+
+// Detaches the publisher; players stay, told the stream stopped.
+static void rtmp_live_unpublish(rtmp_live_stream_t *ls)
+{
+    rtmp_live_ctx_t *pub = ls->publisher;
+    rtmp_log_error(RTMP_LOG_INFO, &pub->s->c->log, 0,
+                   "publish ended \"%s/%s\": %.1fs, %llu messages, %llu bytes, %zu players",
+                   pub->s->app->name.data, ls->name,
+                   (double)(rtmp_current_msec - pub->started) / 1000.0,
+                   (unsigned long long)ls->messages, (unsigned long long)ls->bytes, ls->nplayers);
+    ls->publisher = nullptr;
+    pub->st->live = nullptr;
+    rtmp_free(pub);
+    rtmp_event_del_timer(&ls->idle_ev);
+    rtmp_live_reset_cache(ls);
+    ls->ts_rebase = true;
+
+    for (rtmp_queue_t *q = ls->players.next; q != &ls->players; q = q->next) {
+        rtmp_live_ctx_t *p = rtmp_queue_data(q, rtmp_live_ctx_t, link);
+        rtmp_control_buf_t cb;
+        p->video_started = false;
+        (void)rtmp_session_send_control(p->s, rtmp_control_user(&cb, RTMP_USER_STREAM_EOF,
+                                                                p->st->msid));
+        (void)rtmp_session_status(p->s, p->st->msid, rtmp_cmd_status_id::play_unpublish_notify,
+                                  ls->name);
+        rtmp_event_post(p->s->c->write);
+    }
+}
+
+rtmp_int_t rtmp_live_publish(rtmp_session_t *s, rtmp_stream_t *st)
+{
+    rtmp_live_app_conf_t *lacf = rtmp_live_app_conf(s->app);
+    if (!lacf->live) {
+        rtmp_log_error(RTMP_LOG_INFO, &s->c->log, 0, "publish \"%s/%s\" refused: live is off",
+                       s->app->name.data, st->name);
+        return rtmp_session_status(s, st->msid, rtmp_cmd_status_id::publish_bad_name, st->name);
+    }
+    rtmp_live_stream_t *ls = rtmp_live_find(s->app, st->name, true, (uint32_t)s->scf->chunk_size);
+    if (ls->publisher) {
+        if (!lacf->publisher_takeover) {
+            rtmp_log_error(RTMP_LOG_INFO, &s->c->log, 0,
+                           "publish \"%s/%s\" refused: already publishing", s->app->name.data,
+                           st->name);
+            return rtmp_session_status(s, st->msid, rtmp_cmd_status_id::publish_bad_name,
+                                       st->name);
+        }
+        rtmp_session_t *old = ls->publisher->s;
+        rtmp_stream_t *old_st = ls->publisher->st;
+        rtmp_log_error(RTMP_LOG_INFO, &s->c->log, 0,
+                       "publish \"%s/%s\" takes over from connection %llu", s->app->name.data,
+                       st->name, (unsigned long long)old->c->number);
+        rtmp_live_unpublish(ls);
+        old_st->state = rtmp_stream_state::created;
+        rtmp_session_close(old, "publisher taken over by a new connection");
+    }
+
+    rtmp_live_ctx_t *ctx = rtmp_live_ctx(s, st, ls);
+    ctx->publishing = true;
+    ls->publisher = ctx;
+    ls->last_media = rtmp_current_msec;
+    ls->messages = ls->bytes = 0;
+    ls->gop_full = false;
+    ls->ts_rebase = true;
+    st->state = rtmp_stream_state::publishing;
+    rtmp_log_error(RTMP_LOG_INFO, &s->c->log, 0, "publish \"%s/%s\"%s%s, %zu players waiting",
+                   s->app->name.data, st->name, st->args[0] ? " args " : "", st->args,
+                   ls->nplayers);
+
+    if (lacf->drop_idle_publisher) {
+        ls->idle_ev.data = ls;
+        ls->idle_ev.handler = rtmp_live_idle_check;
+        ls->idle_ev.log = &s->c->log;
+        rtmp_event_add_timer(&ls->idle_ev, lacf->drop_idle_publisher);
+    }
+
+    for (rtmp_queue_t *q = ls->players.next; q != &ls->players; q = q->next) {
+        rtmp_live_ctx_t *p = rtmp_queue_data(q, rtmp_live_ctx_t, link);
+        rtmp_control_buf_t cb;
+        (void)rtmp_session_send_control(p->s, rtmp_control_user(&cb, RTMP_USER_STREAM_BEGIN,
+                                                                p->st->msid));
+        (void)rtmp_session_status(p->s, p->st->msid, rtmp_cmd_status_id::play_publish_notify,
+                                  ls->name);
+        rtmp_event_post(p->s->c->write);
+    }
+
+    rtmp_control_buf_t cb;
+    if (rtmp_session_send_control(s, rtmp_control_user(&cb, RTMP_USER_STREAM_BEGIN, st->msid)) !=
+        RTMP_OK) {
+        return RTMP_ERROR;
+    }
+    return rtmp_session_status(s, st->msid, rtmp_cmd_status_id::publish_start, st->name);
+}
+
+// Maps a publisher timestamp to the stream's monotonic output timeline.
+static uint32_t rtmp_live_timestamp(rtmp_live_stream_t *ls, uint32_t in)
+{
+    if (!ls->ts_started) {
+        ls->ts_started = true;
+        ls->ts_rebase = false;
+        ls->last_in = in;
+        ls->in_ext = in;
+        ls->offset = 0; // the first publisher's timeline is kept as it is
+        ls->out_max = in;
+        return in;
+    }
+    // signed 32-bit difference: a wrap of the publisher's clock is a small step forward
+    int64_t delta = (int32_t)(in - ls->last_in);
+    ls->last_in = in;
+    ls->in_ext += delta;
+    if (ls->ts_rebase || delta > RTMP_LIVE_MAX_JUMP || delta < -RTMP_LIVE_MAX_JUMP) {
+        // a new publisher or a jump: continue right after what players last saw
+        ls->ts_rebase = false;
+        ls->offset = ls->out_max + 1 - ls->in_ext;
+    }
+    int64_t out = ls->in_ext + ls->offset;
+    if (out > ls->out_max) {
+        ls->out_max = out;
+    }
+    return (uint32_t)out;
+}
+
+static void rtmp_live_gop_add(rtmp_live_stream_t *ls, rtmp_frame_t *f)
+{
+    rtmp_live_app_conf_t *lacf = ls->lacf;
+    if (f->flags & RTMP_FRAME_KEY) {
+        for (uint32_t i = 0; i < ls->ngop; i++) {
+            rtmp_frame_unref(ls->gop[i]);
+        }
+        ls->ngop = 0;
+        ls->gop_bytes = 0;
+        ls->gop_full = false;
+    } else if (ls->ngop == 0 || ls->gop_full) {
+        return; // the cache starts at a key frame
+    }
+    if (ls->ngop + 1 > (uint32_t)lacf->gop_cache_max_frames ||
+        ls->gop_bytes + f->len > (size_t)lacf->gop_cache_max_bytes) {
+        for (uint32_t i = 0; i < ls->ngop; i++) {
+            rtmp_frame_unref(ls->gop[i]);
+        }
+        ls->ngop = 0;
+        ls->gop_bytes = 0;
+        ls->gop_full = true;
+        return;
+    }
+    if (ls->ngop == ls->gop_cap) {
+        ls->gop_cap = ls->gop_cap ? ls->gop_cap * 2 : 256;
+        ls->gop = static_cast<rtmp_frame_t **>(
+            rtmp_realloc(ls->gop, ls->gop_cap * sizeof(rtmp_frame_t *)));
+    }
+    ls->gop[ls->ngop++] = rtmp_frame_ref(f);
+    ls->gop_bytes += f->len;
+}
+
+// Rewrites "@setDataFrame onMetaData {...}" into the "onMetaData {...}" players expect.
+static rtmp_frame_t *rtmp_live_metadata(rtmp_live_stream_t *ls, const rtmp_message_t *m,
+                                        rtmp_log_t *log)
+{
+    rtmp_pool_t *pool = rtmp_pool_create(4096, log);
+    rtmp_amf_limits_t limits = RTMP_AMF_LIMITS_DEFAULT;
+    rtmp_codec_meta_t meta;
+    const char *err = nullptr;
+    rtmp_frame_t *f = nullptr;
+
+    if (rtmp_codec_parse_metadata(pool, m->h.type, m->payload, &limits, &meta, &err) != RTMP_OK ||
+        meta.kind == rtmp_codec_data::pass_through) {
+        rtmp_log_error(RTMP_LOG_INFO, log, 0, "metadata of \"%s\" not understood: %s", ls->name,
+                       err ? err : "not an object");
+    } else {
+        size_t size = m->payload.size() + 64;
+        auto *data = static_cast<u_char *>(rtmp_palloc(pool, size));
+        rtmp_buf_t b = {};
+        b.start = b.pos = b.last = data;
+        b.end = data + size;
+        if (rtmp_codec_write_metadata(&b, &meta, nullptr, 0) == RTMP_OK) {
+            rtmp_message_t out = *m;
+            out.h.type = RTMP_MSG_AMF_META;
+            out.h.mlen = (uint32_t)rtmp_buf_size(&b);
+            out.payload = rtmp_buf_span(&b);
+            f = rtmp_frame_create(&out, ls->chunk_size, RTMP_FRAME_HEADER);
+        }
+    }
+    rtmp_pool_destroy(pool);
+    return f;
+}
+
+rtmp_int_t rtmp_live_media(rtmp_session_t *s, rtmp_stream_t *st, const rtmp_message_t *m)
+{
+    rtmp_live_ctx_t *ctx = st->live;
+    rtmp_live_stream_t *ls = ctx->ls;
+    rtmp_codec_info_t info = rtmp_codec_classify(m);
+
+    rtmp_message_t out = *m;
+    out.h.msid = RTMP_FRAME_MSID;
+    out.h.timestamp = rtmp_live_timestamp(ls, m->h.timestamp);
+    uint8_t flags = 0;
+    switch (info.kind) {
+    case rtmp_codec_kind::video:
+        out.h.csid = RTMP_CSID_VIDEO;
+        flags = RTMP_FRAME_VIDEO;
+        break;
+    case rtmp_codec_kind::audio:
+        out.h.csid = RTMP_CSID_AUDIO;
+        flags = RTMP_FRAME_AUDIO;
+        break;
+    default:
+        out.h.csid = RTMP_CSID_DATA;
+        break;
+    }
+    if (info.is_key_frame) {
+        flags |= RTMP_FRAME_KEY;
+    }
+    if (info.is_sequence_header || info.is_metadata || info.is_config) {
+        flags |= RTMP_FRAME_HEADER;
+    }
+    if (info.droppable) {
+        flags |= RTMP_FRAME_DROPPABLE;
+    }
+
+    rtmp_frame_t *f;
+    if (info.is_metadata) {
+        f = rtmp_live_metadata(ls, &out, &s->c->log);
+        if (f == nullptr) {
+            return RTMP_OK; // players do without it
+        }
+    } else {
+        f = rtmp_frame_create(&out, ls->chunk_size, flags);
+        if (f == nullptr) {
+            rtmp_session_close(s, "message too large to chunk");
+            return RTMP_ERROR;
+        }
+    }
+    ls->messages++;
+    ls->bytes += m->payload.size();
+    ls->last_media = rtmp_current_msec;
+
+    // remembered for players who join later
+    if (info.is_metadata) {
+        if (ls->meta) {
+            rtmp_frame_unref(ls->meta);
+        }
+        ls->meta = rtmp_frame_ref(f);
+    } else if (info.is_sequence_header) {
+        rtmp_frame_t **slot = info.kind == rtmp_codec_kind::video ? &ls->video_header
+                                                                  : &ls->audio_header;
+        if (*slot) {
+            rtmp_frame_unref(*slot);
+        }
+        *slot = rtmp_frame_ref(f);
+    } else if (ls->lacf->gop_cache && info.kind != rtmp_codec_kind::other) {
+        rtmp_live_gop_add(ls, f);
+    }
+
+    for (rtmp_queue_t *q = ls->players.next; q != &ls->players; q = q->next) {
+        rtmp_live_send(rtmp_queue_data(q, rtmp_live_ctx_t, link), f);
+    }
+    rtmp_frame_unref(f);
+    return RTMP_OK;
+}
+
+// ---- playing -------------------------------------------------------------------------------
+
+rtmp_int_t rtmp_live_play(rtmp_session_t *s, rtmp_stream_t *st)
+{
+    rtmp_live_app_conf_t *lacf = rtmp_live_app_conf(s->app);
+    rtmp_live_stream_t *ls =
+        lacf->live ? rtmp_live_find(s->app, st->name, false, 0) : nullptr;
+    bool published = ls && ls->publisher;
+
+    if (!lacf->live || (!published && !lacf->idle_streams)) {
+        rtmp_log_error(RTMP_LOG_INFO, &s->c->log, 0, "play \"%s/%s\": no such stream",
+                       s->app->name.data, st->name);
+        return rtmp_session_status(s, st->msid, rtmp_cmd_status_id::play_stream_not_found,
+                                   st->name);
+    }
+    if (ls == nullptr) {
+        ls = rtmp_live_find(s->app, st->name, true, (uint32_t)s->scf->chunk_size);
+    }
+    rtmp_live_ctx_t *p = rtmp_live_ctx(s, st, ls);
+    rtmp_queue_insert_tail(&ls->players, &p->link);
+    ls->nplayers++;
+    st->state = rtmp_stream_state::playing;
+    rtmp_log_error(RTMP_LOG_INFO, &s->c->log, 0, "play \"%s/%s\"%s", s->app->name.data,
+                   st->name, published ? "" : " (waiting for a publisher)");
+
+    rtmp_control_buf_t cb;
+    if (rtmp_session_send_control(s, rtmp_control_user(&cb, RTMP_USER_STREAM_BEGIN, st->msid)) !=
+            RTMP_OK ||
+        rtmp_session_status(s, st->msid, rtmp_cmd_status_id::play_reset, st->name) != RTMP_OK ||
+        rtmp_session_status(s, st->msid, rtmp_cmd_status_id::play_start, st->name) != RTMP_OK) {
+        return RTMP_ERROR;
+    }
+    if (published) {
+        rtmp_live_join(p);
+    }
+    return RTMP_OK;
+}
+
+void rtmp_live_close_stream(rtmp_session_t *s, rtmp_stream_t *st)
+{
+    rtmp_live_ctx_t *ctx = st->live;
+    if (ctx == nullptr) {
+        return;
+    }
+    rtmp_live_stream_t *ls = ctx->ls;
+    if (ctx->publishing) {
+        rtmp_live_unpublish(ls);
+    } else {
+        rtmp_log_error(RTMP_LOG_INFO, &s->c->log, 0,
+                       "play ended \"%s/%s\": %.1fs, %llu bytes sent, %llu frames skipped",
+                       s->app->name.data, ls->name,
+                       (double)(rtmp_current_msec - ctx->started) / 1000.0,
+                       (unsigned long long)s->c->sent, (unsigned long long)ctx->dropped);
+        rtmp_queue_remove(&ctx->link);
+        ls->nplayers--;
+        st->live = nullptr;
+        rtmp_free(ctx);
+    }
+    rtmp_live_release(ls);
+}
