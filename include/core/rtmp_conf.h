@@ -55,6 +55,7 @@ struct rtmp_conf_srv_s;
 typedef struct rtmp_conf_app_s {
     rtmp_str_t name;
     void **app_conf;
+    struct rtmp_conf_srv_s *server;
 } rtmp_conf_app_t;
 
 // One server block: per-module server and application-default confs, and its applications.
@@ -63,6 +64,7 @@ typedef struct rtmp_conf_srv_s {
     void **app_conf;
     rtmp_conf_app_t **apps;
     size_t napps;
+    size_t index;     // position in the file: names the server to other workers
     const char *file; // where the block starts, for messages
     int line;
 } rtmp_conf_srv_t;

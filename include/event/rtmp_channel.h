@@ -3,16 +3,22 @@
 
 #include "core/rtmp_core.h"
 
+// "server/app/name" of a stream, as the registry keys it.
+constexpr size_t RTMP_CHANNEL_NAME = 600;
+
 enum class rtmp_channel_cmd : uint32_t {
-    quit = 1,  // stop accepting, finish sessions, exit
-    terminate, // exit now
-    reopen,    // reopen log files
+    quit = 1,    // stop accepting, finish sessions, exit
+    terminate,   // exit now
+    reopen,      // reopen log files
+    stream_up,   // worker -> master: I publish `name`; master -> workers: `slot` publishes it
+    stream_down, // the same for the end of publishing
 };
 
 struct rtmp_channel_msg_t {
     rtmp_channel_cmd command;
     int32_t pid;
     int32_t slot;
+    char name[RTMP_CHANNEL_NAME]; // NUL-terminated; stream commands only
 };
 
 // fds[0] stays in the master, fds[1] goes to the worker; both non-blocking.

@@ -16,8 +16,14 @@ extern volatile sig_atomic_t rtmp_sig_child;       // CHLD
 // loop waits, so a flag is never set between its check and the wait.
 [[nodiscard]] rtmp_int_t rtmp_signals_init(rtmp_log_t *log);
 extern sigset_t rtmp_signals_wait_mask;
+// Runs the handlers of signals still pending after a wait that returned events.
+void rtmp_signals_deliver();
 
 [[noreturn]] void rtmp_master_process_cycle(rtmp_cycle_t *cycle);
+
+extern int rtmp_worker_slot; // this worker's slot; -1 in the master
+// Tells the master this worker started or stopped publishing `key`.
+void rtmp_worker_announce(bool up, std::string_view key);
 [[noreturn]] void rtmp_worker_process_cycle(rtmp_cycle_t *cycle, int slot, int channel);
 
 [[nodiscard]] rtmp_int_t rtmp_pid_file_write(const char *path, rtmp_log_t *log);

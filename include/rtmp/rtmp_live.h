@@ -38,5 +38,12 @@ inline rtmp_live_app_conf_t *rtmp_live_app_conf(rtmp_conf_app_t *app)
 // Ends publishing or playing on st (deleteStream, closeStream, the session's end).
 void rtmp_live_close_stream(rtmp_session_t *s, rtmp_stream_t *st);
 
+// Attaches a relay session's stream as the local publisher of st->name, without replies;
+// RTMP_DECLINED when the stream has a publisher already.
+[[nodiscard]] rtmp_int_t rtmp_live_relay_attach(rtmp_session_t *s, rtmp_stream_t *st);
+
+// The master says worker `slot` started (up) or stopped publishing "server/app/name".
+void rtmp_live_registry_update(bool up, const char *key, int slot);
+
 // Streams alive in this worker, for tests.
 size_t rtmp_live_stream_count();

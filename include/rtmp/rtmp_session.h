@@ -29,6 +29,7 @@ enum class rtmp_stream_state : uint8_t {
 };
 
 typedef struct rtmp_live_ctx_s rtmp_live_ctx_t;
+typedef struct rtmp_relay_s rtmp_relay_t;
 
 typedef struct rtmp_stream_s rtmp_stream_t;
 struct rtmp_stream_s {
@@ -56,6 +57,7 @@ struct rtmp_session_s {
     rtmp_server_conf_t *scf;
     rtmp_conf_app_t *app; // after connect
     rtmp_session_state state;
+    rtmp_relay_t *relay; // set when we are the client, pulling from another worker
 
     rtmp_handshake_t *hs; // heap, only while handshaking
     rtmp_chunk_reader_t *reader;
@@ -87,6 +89,9 @@ struct rtmp_session_s {
 
 // Takes a freshly accepted connection through the RTMP session's life.
 void rtmp_session_init(rtmp_connection_t *c);
+
+// A session we open as the client (relays); it starts by sending C0 and C1.
+[[nodiscard]] rtmp_session_t *rtmp_session_init_client(rtmp_connection_t *c, rtmp_conf_srv_t *srv);
 
 // Queues a message for sending, chunked with this session's output state.
 [[nodiscard]] rtmp_int_t rtmp_session_send_message(rtmp_session_t *s, const rtmp_message_t *m);

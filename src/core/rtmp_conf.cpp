@@ -298,6 +298,7 @@ static rtmp_int_t rtmp_conf_applications(rtmp_conf_t *cf, rtmp_conf_ctx_t *ctx,
         auto *app = rtmp_palloc<rtmp_conf_app_t>(cf->pool);
         app->name = rtmp_pstr(cf->pool, v);
         app->app_conf = rtmp_conf_create(cf, &rtmp_module_t::create_app_conf);
+        app->server = srv;
         srv->apps[srv->napps++] = app;
 
         rtmp_conf_ctx_t inner = {RTMP_CONF_APP, ctx->srv_conf, app->app_conf};
@@ -329,6 +330,7 @@ static rtmp_int_t rtmp_conf_servers(rtmp_conf_t *cf, config_setting_t *s)
         const char *file = config_setting_source_file(g);
         srv->file = file ? reinterpret_cast<const char *>(rtmp_pstrdup(cf->pool, file)) : "?";
         srv->line = config_setting_source_line(g);
+        srv->index = cycle->nservers;
         cycle->servers[cycle->nservers++] = srv;
 
         rtmp_conf_ctx_t inner = {RTMP_CONF_SRV, srv->srv_conf, srv->app_conf};

@@ -2,11 +2,13 @@
 #include "core/rtmp_module.h"
 #include "os/rtmp_cycle.h"
 #include "rtmp/rtmp_live.h"
+#include "rtmp/rtmp_relay.h"
 #include "rtmp/rtmp_server_module.h"
 
 rtmp_module_t *rtmp_modules[] = {
     &rtmp_core_module,
     &rtmp_server_module,
+    &rtmp_relay_module,
     &rtmp_live_module,
     nullptr,
 };

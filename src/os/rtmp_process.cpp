@@ -41,10 +41,23 @@ static void rtmp_signal_handler(int signo)
     errno = saved;
 }
 
+static sigset_t rtmp_signals_blocked;
+
+void rtmp_signals_deliver()
+{
+    // epoll_pwait() that returns events leaves signals pending (see epoll_pwait(2)),
+    // so a loop that is never idle would never see them: let them in here
+    sigset_t pending;
+    if (sigpending(&pending) == 0 && !sigisemptyset(&pending)) {
+        sigprocmask(SIG_UNBLOCK, &rtmp_signals_blocked, nullptr);
+        sigprocmask(SIG_BLOCK, &rtmp_signals_blocked, nullptr);
+    }
+}
+
 rtmp_int_t rtmp_signals_init(rtmp_log_t *log)
 {
     static constexpr int signals[] = {SIGHUP, SIGTERM, SIGINT, SIGQUIT, SIGUSR1, SIGCHLD};
-    sigset_t block;
+    sigset_t &block = rtmp_signals_blocked;
     sigemptyset(&block);
     for (int signo : signals) {
         struct sigaction sa = {};

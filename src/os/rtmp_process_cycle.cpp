@@ -3,6 +3,7 @@
 #include "core/rtmp_time.h"
 #include "event/rtmp_channel.h"
 #include "os/rtmp_process.h"
+#include "rtmp/rtmp_registry.h"
 
 #include <cstdio>
 #include <cstdlib>
@@ -30,6 +31,8 @@ struct rtmp_worker_slot_t {
 };
 
 static rtmp_worker_slot_t rtmp_slots[RTMP_MAX_SLOTS];
+// Waits for signals and for the workers' channels; no client socket is ever in it.
+static int rtmp_master_ep = -1;
 static unsigned rtmp_generation; // bumped by every successful reload
 
 static void rtmp_master_send(rtmp_worker_slot_t *w, rtmp_channel_cmd cmd, rtmp_log_t *log)
@@ -68,9 +71,16 @@ static rtmp_int_t rtmp_master_spawn(rtmp_worker_slot_t *w, rtmp_cycle_t *cycle)
             }
         }
         close(fds[0]);
+        close(rtmp_master_ep);
         rtmp_worker_process_cycle(cycle, slot, fds[1]);
     }
     close(fds[1]);
+    struct epoll_event ee = {};
+    ee.events = EPOLLIN;
+    ee.data.u32 = (uint32_t)slot;
+    if (epoll_ctl(rtmp_master_ep, EPOLL_CTL_ADD, fds[0], &ee) == -1) {
+        rtmp_log_error(RTMP_LOG_ALERT, cycle->log, errno, "epoll_ctl() for a channel failed");
+    }
     w->pid = pid;
     w->channel = fds[0];
     w->generation = rtmp_generation;
@@ -78,7 +88,55 @@ static rtmp_int_t rtmp_master_spawn(rtmp_worker_slot_t *w, rtmp_cycle_t *cycle)
     w->respawn_at = 0;
     w->exiting = false;
     rtmp_log_error(RTMP_LOG_NOTICE, cycle->log, 0, "started worker %d (slot %d)", (int)pid, slot);
+    // a new worker learns every stream published so far, in whichever generation
+    rtmp_registry_each(
+        [](const char *key, int owner, void *data) {
+            auto *nw = static_cast<rtmp_worker_slot_t *>(data);
+            rtmp_channel_msg_t msg = {rtmp_channel_cmd::stream_up, 0, owner, {}};
+            snprintf(msg.name, sizeof(msg.name), "%s", key);
+            (void)rtmp_channel_write(nw->channel, &msg);
+        },
+        w);
     return RTMP_OK;
+}
+
+// Tells every worker but `except` about a stream going up or down.
+static void rtmp_master_broadcast(rtmp_channel_cmd cmd, const char *key, int owner, int except)
+{
+    rtmp_channel_msg_t msg = {cmd, 0, owner, {}};
+    snprintf(msg.name, sizeof(msg.name), "%s", key);
+    for (int i = 0; i < RTMP_MAX_SLOTS; i++) {
+        if (rtmp_slots[i].pid > 0 && i != except) {
+            (void)rtmp_channel_write(rtmp_slots[i].channel, &msg);
+        }
+    }
+}
+
+static void rtmp_master_channel(int slot, rtmp_log_t *log)
+{
+    rtmp_worker_slot_t *w = &rtmp_slots[slot];
+    rtmp_channel_msg_t msg;
+    rtmp_int_t rc;
+    while (w->pid > 0 && (rc = rtmp_channel_read(w->channel, &msg)) == RTMP_OK) {
+        msg.name[sizeof(msg.name) - 1] = '\0';
+        if (msg.command == rtmp_channel_cmd::stream_up) {
+            if (rtmp_registry_set(msg.name, slot) != RTMP_OK) {
+                rtmp_log_error(RTMP_LOG_WARN, log, 0,
+                               "stream \"%s\" published in worker slots %d and %d at once",
+                               msg.name, rtmp_registry_owner(msg.name), slot);
+                continue;
+            }
+            rtmp_master_broadcast(msg.command, msg.name, slot, slot);
+        } else if (msg.command == rtmp_channel_cmd::stream_down) {
+            if (rtmp_registry_del(msg.name, slot)) {
+                rtmp_master_broadcast(msg.command, msg.name, slot, slot);
+            }
+        }
+    }
+    if (w->pid > 0 && rc != RTMP_AGAIN) {
+        // the worker is gone: stop watching until SIGCHLD reaps it, or this would spin
+        epoll_ctl(rtmp_master_ep, EPOLL_CTL_DEL, w->channel, nullptr);
+    }
 }
 
 static rtmp_worker_slot_t *rtmp_master_free_slot()
@@ -125,6 +183,13 @@ static void rtmp_master_reap(rtmp_cycle_t *cycle)
         close(w->channel);
         w->pid = 0;
         w->channel = -1;
+        int slot = (int)(w - rtmp_slots);
+        rtmp_registry_drop_slot(
+            slot,
+            [](const char *key, int owner, void *) {
+                rtmp_master_broadcast(rtmp_channel_cmd::stream_down, key, owner, owner);
+            },
+            nullptr);
 
         if (WIFSIGNALED(status)) {
             rtmp_log_error(w->exiting ? RTMP_LOG_NOTICE : RTMP_LOG_ALERT, cycle->log, 0,
@@ -254,8 +319,8 @@ void rtmp_master_process_cycle(rtmp_cycle_t *cycle)
     rtmp_cycle = cycle;
     rtmp_master_set_rlimit(cycle);
 
-    // epoll without descriptors: a sleep that lets signals in atomically
-    int ep = epoll_create1(EPOLL_CLOEXEC);
+    // signals are let in only while waiting here, atomically
+    rtmp_master_ep = epoll_create1(EPOLL_CLOEXEC);
     rtmp_master_spawn_all(cycle);
     rtmp_log_error(RTMP_LOG_NOTICE, cycle->log, 0, "%s/%s started", RTMP_NAME, RTMP_VERSION);
     rtmp_sd_notify("READY=1");
@@ -268,9 +333,14 @@ void rtmp_master_process_cycle(rtmp_cycle_t *cycle)
              reinterpret_cast<const char *>(rtmp_core_conf(cycle)->pid.data));
 
     for (;;) {
-        struct epoll_event ev;
-        (void)epoll_pwait(ep, &ev, 1, rtmp_master_next_wakeup(kill_at), &rtmp_signals_wait_mask);
+        struct epoll_event evs[16];
+        int n = epoll_pwait(rtmp_master_ep, evs, 16, rtmp_master_next_wakeup(kill_at),
+                            &rtmp_signals_wait_mask);
         rtmp_time_update();
+        for (int i = 0; i < n; i++) {
+            rtmp_master_channel((int)evs[i].data.u32, cycle->log);
+        }
+        rtmp_signals_deliver();
 
         if (rtmp_sig_child) {
             rtmp_sig_child = 0;
@@ -328,7 +398,7 @@ void rtmp_master_process_cycle(rtmp_cycle_t *cycle)
 
     rtmp_log_error(RTMP_LOG_NOTICE, cycle->log, 0, "exit");
     rtmp_pid_file_delete(pid_path);
-    close(ep);
+    close(rtmp_master_ep);
     rtmp_cycle_destroy(cycle);
     exit(EXIT_SUCCESS);
 }

@@ -4,12 +4,15 @@
 #include "event/rtmp_channel.h"
 #include "event/rtmp_connection.h"
 #include "os/rtmp_process.h"
+#include "rtmp/rtmp_live.h"
 
 #include <cstdlib>
 #include <unistd.h>
 
 static constexpr size_t RTMP_EPOLL_BATCH = 512;
 
+int rtmp_worker_slot = -1;
+static int rtmp_worker_channel = -1;
 static bool rtmp_worker_exiting;
 static rtmp_event_t rtmp_worker_shutdown_ev;
 
@@ -26,6 +29,7 @@ static void rtmp_worker_channel_handler(rtmp_event_t *ev)
             // the master is gone: nobody would respawn or reload us, so wind down
             rtmp_log_error(RTMP_LOG_ALERT, &c->log, 0, "master channel closed; shutting down");
             rtmp_sig_quit = 1;
+            rtmp_worker_channel = -1;
             rtmp_connection_close(c);
             return;
         }
@@ -38,6 +42,12 @@ static void rtmp_worker_channel_handler(rtmp_event_t *ev)
             break;
         case rtmp_channel_cmd::reopen:
             rtmp_sig_reopen = 1;
+            break;
+        case rtmp_channel_cmd::stream_up:
+        case rtmp_channel_cmd::stream_down:
+            msg.name[sizeof(msg.name) - 1] = '\0';
+            rtmp_live_registry_update(msg.command == rtmp_channel_cmd::stream_up, msg.name,
+                                      msg.slot);
             break;
         }
     }
@@ -77,8 +87,25 @@ static void rtmp_worker_shutdown_timeout(rtmp_event_t *ev)
     exit(EXIT_SUCCESS);
 }
 
+void rtmp_worker_announce(bool up, std::string_view key)
+{
+    rtmp_channel_msg_t msg = {up ? rtmp_channel_cmd::stream_up : rtmp_channel_cmd::stream_down,
+                              rtmp_log_pid, rtmp_worker_slot, {}};
+    if (key.size() >= sizeof(msg.name) || rtmp_worker_channel == -1) {
+        return;
+    }
+    memcpy(msg.name, key.data(), key.size());
+    if (rtmp_channel_write(rtmp_worker_channel, &msg) != RTMP_OK) {
+        rtmp_log_error(RTMP_LOG_ALERT, rtmp_cycle->log, errno,
+                       "cannot tell the master about stream \"%.*s\"", (int)key.size(),
+                       key.data());
+    }
+}
+
 void rtmp_worker_process_cycle(rtmp_cycle_t *cycle, int slot, int channel)
 {
+    rtmp_worker_slot = slot;
+    rtmp_worker_channel = channel;
     rtmp_log_pid = (int)getpid();
     rtmp_log_worker = slot;
     rtmp_cycle = cycle;
@@ -133,5 +160,6 @@ void rtmp_worker_process_cycle(rtmp_cycle_t *cycle, int slot, int channel)
             }
         }
         rtmp_event_process(&rtmp_signals_wait_mask);
+        rtmp_signals_deliver();
     }
 }

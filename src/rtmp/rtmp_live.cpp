@@ -3,6 +3,9 @@
 #include "core/rtmp_time.h"
 #include "rtmp/rtmp_codec.h"
 #include "rtmp/rtmp_control.h"
+#include "rtmp/rtmp_registry.h"
+#include "rtmp/rtmp_relay.h"
+#include "os/rtmp_process.h"
 
 #include <cstdio>
 
@@ -20,6 +23,7 @@ struct rtmp_live_ctx_s {
     rtmp_queue_t link; // in ls->players
     rtmp_msec_t started;
     bool publishing;
+    bool relay;         // the publisher is a pull from another worker
     bool video_started; // a key frame went out (wait_key)
     bool skipping;      // too slow: inter frames are dropped until the next key frame
     uint64_t dropped;
@@ -33,6 +37,7 @@ struct rtmp_live_stream_s {
     char name[RTMP_MAX_NAME + 1];
 
     rtmp_live_ctx_t *publisher;
+    rtmp_msec_t pull_started; // a pull from the owning worker is on its way
     rtmp_queue_t players;
     size_t nplayers;
 
@@ -201,6 +206,30 @@ static void rtmp_live_release(rtmp_live_stream_t *ls)
 
 size_t rtmp_live_stream_count() { return rtmp_live_nstreams; }
 
+// "server/app/name": how the master's registry names a stream across workers.
+static std::string_view rtmp_live_key(rtmp_conf_app_t *app, const char *name, char *buf,
+                                      size_t len)
+{
+    int n = snprintf(buf, len, "%zu/%s/%s", app->server->index, app->name.data, name);
+    return std::string_view(buf, n > 0 && (size_t)n < len ? (size_t)n : 0);
+}
+
+// A pull is retried only after this long without an answer.
+static constexpr rtmp_msec_t RTMP_LIVE_PULL_RETRY = 3000;
+
+// Pulls the stream from the worker that publishes it, for the players waiting here.
+static void rtmp_live_pull(rtmp_live_stream_t *ls, int owner, rtmp_log_t *log)
+{
+    if (ls->publisher || owner < 0 || owner == rtmp_worker_slot ||
+        (ls->pull_started && rtmp_current_msec - ls->pull_started < RTMP_LIVE_PULL_RETRY)) {
+        return;
+    }
+    ls->pull_started = rtmp_current_msec;
+    if (rtmp_relay_pull(ls->app, ls->name, owner, log) != RTMP_OK) {
+        ls->pull_started = 0;
+    }
+}
+
 // ---- players -------------------------------------------------------------------------------
 
 // Queues a frame to one player, applying wait_key/wait_video and the slow-player rules.
@@ -311,6 +340,12 @@ static void rtmp_live_unpublish(rtmp_live_stream_t *ls)
                    (unsigned long long)ls->messages, (unsigned long long)ls->bytes, ls->nplayers);
     ls->publisher = nullptr;
     pub->st->live = nullptr;
+    if (!pub->relay) {
+        char key[RTMP_MAX_NAME * 2 + 32];
+        std::string_view k = rtmp_live_key(ls->app, ls->name, key, sizeof(key));
+        (void)rtmp_registry_del(k, rtmp_worker_slot);
+        rtmp_worker_announce(false, k);
+    }
     rtmp_free(pub);
     rtmp_event_del_timer(&ls->idle_ev);
     rtmp_live_reset_cache(ls);
@@ -336,7 +371,22 @@ rtmp_int_t rtmp_live_publish(rtmp_session_t *s, rtmp_stream_t *st)
                        s->app->name.data, st->name);
         return rtmp_session_status(s, st->msid, rtmp_cmd_status_id::publish_bad_name, st->name);
     }
+    char key[RTMP_MAX_NAME * 2 + 32];
+    std::string_view k = rtmp_live_key(s->app, st->name, key, sizeof(key));
+    int owner = rtmp_registry_owner(k);
+    if (owner >= 0 && owner != rtmp_worker_slot) {
+        rtmp_log_error(RTMP_LOG_INFO, &s->c->log, 0,
+                       "publish \"%s/%s\" refused: already publishing in worker %d",
+                       s->app->name.data, st->name, owner);
+        return rtmp_session_status(s, st->msid, rtmp_cmd_status_id::publish_bad_name, st->name);
+    }
     rtmp_live_stream_t *ls = rtmp_live_find(s->app, st->name, true, (uint32_t)s->scf->chunk_size);
+    if (ls->publisher && ls->publisher->relay) {
+        // the pull raced with a publish here: this publisher wins, the pull goes
+        rtmp_session_t *relay = ls->publisher->s;
+        rtmp_live_unpublish(ls);
+        rtmp_session_close(relay, "a local publisher took the stream");
+    }
     if (ls->publisher) {
         if (!lacf->publisher_takeover) {
             rtmp_log_error(RTMP_LOG_INFO, &s->c->log, 0,
@@ -363,6 +413,8 @@ rtmp_int_t rtmp_live_publish(rtmp_session_t *s, rtmp_stream_t *st)
     ls->gop_full = false;
     ls->ts_rebase = true;
     st->state = rtmp_stream_state::publishing;
+    (void)rtmp_registry_set(k, rtmp_worker_slot);
+    rtmp_worker_announce(true, k);
     rtmp_log_error(RTMP_LOG_INFO, &s->c->log, 0, "publish \"%s/%s\"%s%s, %zu players waiting",
                    s->app->name.data, st->name, st->args[0] ? " args " : "", st->args,
                    ls->nplayers);
@@ -565,7 +617,10 @@ rtmp_int_t rtmp_live_play(rtmp_session_t *s, rtmp_stream_t *st)
     rtmp_live_app_conf_t *lacf = rtmp_live_app_conf(s->app);
     rtmp_live_stream_t *ls =
         lacf->live ? rtmp_live_find(s->app, st->name, false, 0) : nullptr;
-    bool published = ls && ls->publisher;
+    char key[RTMP_MAX_NAME * 2 + 32];
+    int owner = rtmp_registry_owner(rtmp_live_key(s->app, st->name, key, sizeof(key)));
+    bool remote = owner >= 0 && owner != rtmp_worker_slot;
+    bool published = (ls && ls->publisher) || remote;
 
     if (!lacf->live || (!published && !lacf->idle_streams)) {
         rtmp_log_error(RTMP_LOG_INFO, &s->c->log, 0, "play \"%s/%s\": no such stream",
@@ -590,8 +645,10 @@ rtmp_int_t rtmp_live_play(rtmp_session_t *s, rtmp_stream_t *st)
         rtmp_session_status(s, st->msid, rtmp_cmd_status_id::play_start, st->name) != RTMP_OK) {
         return RTMP_ERROR;
     }
-    if (published) {
+    if (ls->publisher) {
         rtmp_live_join(p);
+    } else if (remote) {
+        rtmp_live_pull(ls, owner, &s->c->log);
     }
     return RTMP_OK;
 }
@@ -615,6 +672,68 @@ void rtmp_live_close_stream(rtmp_session_t *s, rtmp_stream_t *st)
         ls->nplayers--;
         st->live = nullptr;
         rtmp_free(ctx);
+        if (ls->nplayers == 0 && ls->publisher && ls->publisher->relay) {
+            // nobody here watches any more: one copy per worker means none for none
+            rtmp_session_close(ls->publisher->s, "pull no longer needed");
+        }
     }
     rtmp_live_release(ls);
+}
+
+rtmp_int_t rtmp_live_relay_attach(rtmp_session_t *s, rtmp_stream_t *st)
+{
+    rtmp_live_stream_t *ls = rtmp_live_find(s->app, st->name, true, (uint32_t)s->scf->chunk_size);
+    if (ls->publisher) {
+        return RTMP_DECLINED;
+    }
+    rtmp_live_ctx_t *ctx = rtmp_live_ctx(s, st, ls);
+    ctx->publishing = true;
+    ctx->relay = true;
+    ls->publisher = ctx;
+    ls->pull_started = 0;
+    ls->last_media = rtmp_current_msec;
+    ls->messages = ls->bytes = 0;
+    ls->gop_full = false;
+    ls->ts_rebase = true;
+    st->state = rtmp_stream_state::publishing;
+    for (rtmp_queue_t *q = ls->players.next; q != &ls->players; q = q->next) {
+        rtmp_live_ctx_t *p = rtmp_queue_data(q, rtmp_live_ctx_t, link);
+        rtmp_control_buf_t cb;
+        (void)rtmp_session_send_control(p->s, rtmp_control_user(&cb, RTMP_USER_STREAM_BEGIN,
+                                                                p->st->msid));
+        rtmp_event_post(p->s->c->write);
+    }
+    return RTMP_OK;
+}
+
+void rtmp_live_registry_update(bool up, const char *key, int slot)
+{
+    std::string_view k(key);
+    if (!up) {
+        (void)rtmp_registry_del(k, slot);
+        return;
+    }
+    if (rtmp_registry_set(k, slot) != RTMP_OK) {
+        return;
+    }
+    // "server/app/name": players waiting here for this stream now pull it
+    size_t a = k.find('/');
+    size_t b = a == std::string_view::npos ? a : k.find('/', a + 1);
+    if (b == std::string_view::npos || rtmp_cycle == nullptr) {
+        return;
+    }
+    int64_t index = rtmp_atoi(k.substr(0, a));
+    if (index < 0 || (size_t)index >= rtmp_cycle->nservers) {
+        return;
+    }
+    rtmp_conf_srv_t *srv = rtmp_cycle->servers[index];
+    std::string_view app_name = k.substr(a + 1, b - a - 1);
+    for (size_t i = 0; i < srv->napps; i++) {
+        if (srv->apps[i]->name.sv() == app_name) {
+            rtmp_live_stream_t *ls = rtmp_live_find(srv->apps[i], k.substr(b + 1), false, 0);
+            if (ls && ls->nplayers > 0) {
+                rtmp_live_pull(ls, slot, rtmp_cycle->log);
+            }
+        }
+    }
 }

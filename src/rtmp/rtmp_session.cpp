@@ -3,6 +3,7 @@
 #include "core/rtmp_time.h"
 #include "rtmp/rtmp_control.h"
 #include "rtmp/rtmp_live.h"
+#include "rtmp/rtmp_relay.h"
 
 #include <sys/uio.h>
 
@@ -33,12 +34,12 @@ static const char *rtmp_session_state_name(rtmp_session_state st)
     }
 }
 
-void rtmp_session_init(rtmp_connection_t *c)
+static rtmp_session_t *rtmp_session_create(rtmp_connection_t *c, rtmp_conf_srv_t *srv)
 {
     auto *s = rtmp_palloc<rtmp_session_t>(c->pool);
     s->c = c;
-    s->srv = c->listening->server;
-    s->scf = rtmp_server_conf(s->srv);
+    s->srv = srv;
+    s->scf = rtmp_server_conf(srv);
     s->state = rtmp_session_state::handshake;
     s->last_input = rtmp_current_msec;
     c->data = s;
@@ -47,11 +48,32 @@ void rtmp_session_init(rtmp_connection_t *c)
     c->read->log = &c->log;
     c->write->log = &c->log;
 
+    return s;
+}
+
+void rtmp_session_init(rtmp_connection_t *c)
+{
+    rtmp_session_t *s = rtmp_session_create(c, c->listening->server);
     if (rtmp_event_add_connection(c) != RTMP_OK) {
         rtmp_connection_close(c);
         return;
     }
     rtmp_event_add_timer(c->read, s->scf->handshake_timeout);
+}
+
+rtmp_session_t *rtmp_session_init_client(rtmp_connection_t *c, rtmp_conf_srv_t *srv)
+{
+    rtmp_session_t *s = rtmp_session_create(c, srv);
+    s->hs = static_cast<rtmp_handshake_t *>(rtmp_alloc(sizeof(rtmp_handshake_t)));
+    if (rtmp_handshake_init_client(s->hs, &c->log) != RTMP_OK ||
+        rtmp_event_add_connection(c) != RTMP_OK) {
+        rtmp_free(s->hs);
+        rtmp_connection_close(c);
+        return nullptr;
+    }
+    rtmp_event_add_timer(c->read, s->scf->handshake_timeout);
+    rtmp_event_post(c->write); // C0 and C1 go out from the write handler
+    return s;
 }
 
 void rtmp_session_close(rtmp_session_t *s, const char *reason)
@@ -109,7 +131,8 @@ static rtmp_int_t rtmp_session_send_buf(rtmp_session_t *s, rtmp_buf_t *b)
         }
         b->pos += n;
     }
-    if (b) {
+    // the handshake appends C2 after C0C1 in its own buffer: only ours is rewound
+    if (b && b == s->out) {
         rtmp_buf_reset(b);
     }
     return RTMP_OK;
@@ -369,8 +392,8 @@ static rtmp_int_t rtmp_session_start_chunks(rtmp_session_t *s)
     s->reader = rtmp_chunk_reader_create(s->c->pool, &rc);
     rtmp_chunk_writer_init(&s->writer, s->c->pool, RTMP_CHUNK_DEFAULT_SIZE);
 
-    rtmp_log_error(RTMP_LOG_INFO, &s->c->log, 0, "handshake done (%s, C2 %s)",
-                   rtmp_handshake_type_name(s->hs->type),
+    rtmp_log_error(RTMP_LOG_INFO, &s->c->log, 0, "handshake done (%s, %s %s)",
+                   rtmp_handshake_type_name(s->hs->type), s->relay ? "S2" : "C2",
                    rtmp_handshake_reply_name(s->hs->reply));
     rtmp_free(s->hs);
     s->hs = nullptr;
@@ -378,7 +401,7 @@ static rtmp_int_t rtmp_session_start_chunks(rtmp_session_t *s)
     s->last_input = rtmp_current_msec;
     // from now on the read timer watches for silence and sends pings
     rtmp_event_add_timer(s->c->read, s->scf->ping ? s->scf->ping : s->scf->timeout);
-    return RTMP_OK;
+    return s->relay ? rtmp_relay_handshake_done(s) : RTMP_OK;
 }
 
 static rtmp_int_t rtmp_session_handshake(rtmp_session_t *s, std::span<const u_char> *in)

@@ -2,6 +2,7 @@
 #include "rtmp/rtmp_cmd.h"
 #include "rtmp/rtmp_control.h"
 #include "rtmp/rtmp_live.h"
+#include "rtmp/rtmp_relay.h"
 #include "rtmp/rtmp_session.h"
 
 #include <cstdio>
@@ -406,6 +407,8 @@ rtmp_int_t rtmp_session_command(rtmp_session_t *s, const rtmp_message_t *m)
     if (rtmp_cmd_parse(pool, m->h.type, m->payload, &limits, &cmd, &err) != RTMP_OK) {
         rtmp_session_close(s, err);
         rc = RTMP_ERROR;
+    } else if (s->relay) {
+        rc = rtmp_relay_command(s, m, &cmd);
     } else if (s->state == rtmp_session_state::connect && cmd.kind != rtmp_cmd_kind::connect) {
         rtmp_log_error(RTMP_LOG_INFO, &s->c->log, 0, "\"%.*s\" before connect",
                        (int)cmd.name.len, cmd.name.data);

@@ -1,0 +1,225 @@
+// Relay pulls between workers: connect, createStream and play over a unix socket, then
+// republish what arrives into the local live stream.
+#include "rtmp/rtmp_relay.h"
+#include "event/rtmp_connection.h"
+#include "os/rtmp_process.h"
+#include "rtmp/rtmp_live.h"
+
+#include <cstdio>
+#include <sys/socket.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+enum class rtmp_relay_stage : uint8_t { handshake, connect, create_stream, play };
+
+struct rtmp_relay_s {
+    rtmp_relay_stage stage;
+    rtmp_conf_app_t *app;
+    char name[RTMP_MAX_NAME + 1];
+};
+
+// Workers listen on an abstract unix socket per server: nothing to clean up on disk,
+// and the master's pid keeps two servers on one machine apart.
+static socklen_t rtmp_relay_address(struct sockaddr_un *sa, int slot, size_t server)
+{
+    memset(sa, 0, sizeof(*sa));
+    sa->sun_family = AF_UNIX;
+    int n = snprintf(sa->sun_path + 1, sizeof(sa->sun_path) - 1, "rtmp_server/%d/%d/%zu",
+                     (int)getppid(), slot, server);
+    return (socklen_t)(offsetof(struct sockaddr_un, sun_path) + 1 + (size_t)n);
+}
+
+static rtmp_int_t rtmp_relay_listen(rtmp_cycle_t *cycle)
+{
+    for (size_t i = 0; i < cycle->nservers; i++) {
+        struct sockaddr_un sa;
+        socklen_t len = rtmp_relay_address(&sa, rtmp_worker_slot, i);
+        int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+        if (fd == -1 || bind(fd, reinterpret_cast<struct sockaddr *>(&sa), len) == -1 ||
+            listen(fd, 511) == -1) {
+            rtmp_log_error(RTMP_LOG_EMERG, cycle->log, errno,
+                           "cannot listen for other workers on @%s", sa.sun_path + 1);
+            if (fd != -1) {
+                close(fd);
+            }
+            return RTMP_ERROR;
+        }
+        auto *ls = rtmp_palloc<rtmp_listening_t>(cycle->pool);
+        ls->fd = fd;
+        ls->server = cycle->servers[i];
+        ls->handler = rtmp_session_init;
+        snprintf(ls->addr_text, sizeof(ls->addr_text), "@%.70s", sa.sun_path + 1);
+        rtmp_connection_t *c = rtmp_connection_get(fd);
+        if (c == nullptr) {
+            close(fd);
+            return RTMP_ERROR;
+        }
+        c->listening = ls;
+        c->log = *cycle->log;
+        c->read->handler = rtmp_event_accept;
+        c->read->accept = 1;
+        c->read->log = &c->log;
+        ls->connection = c;
+        if (rtmp_event_add_listening(c) != RTMP_OK) {
+            return RTMP_ERROR;
+        }
+    }
+    return RTMP_OK;
+}
+
+rtmp_module_t rtmp_relay_module = {
+    .name = "relay",
+    .index = 0,
+    .directives = nullptr,
+    .init_worker = rtmp_relay_listen,
+};
+
+rtmp_int_t rtmp_relay_pull(rtmp_conf_app_t *app, std::string_view name, int slot,
+                             rtmp_log_t *log)
+{
+    struct sockaddr_un sa;
+    socklen_t len = rtmp_relay_address(&sa, slot, app->server->index);
+    int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+    if (fd == -1) {
+        rtmp_log_error(RTMP_LOG_ALERT, log, errno, "socket() for a pull failed");
+        return RTMP_ERROR;
+    }
+    // a unix connect completes at once or fails at once (EAGAIN: the backlog is full)
+    if (connect(fd, reinterpret_cast<struct sockaddr *>(&sa), len) == -1) {
+        rtmp_log_error(RTMP_LOG_WARN, log, errno, "cannot pull \"%s/%.*s\" from worker %d",
+                       app->name.data, (int)name.size(), name.data(), slot);
+        close(fd);
+        return RTMP_ERROR;
+    }
+    rtmp_connection_t *c = rtmp_connection_get(fd);
+    if (c == nullptr) {
+        close(fd);
+        return RTMP_ERROR;
+    }
+    c->log = *log;
+    c->log.handler = nullptr;
+    snprintf(c->addr_text, sizeof(c->addr_text), "worker %d", slot);
+    c->pool = rtmp_pool_create(1024, &c->log);
+    rtmp_connection_activate(c);
+
+    auto *r = rtmp_palloc<rtmp_relay_t>(c->pool);
+    r->app = app;
+    memcpy(r->name, name.data(), name.size() < RTMP_MAX_NAME ? name.size() : RTMP_MAX_NAME);
+
+    rtmp_session_t *s = rtmp_session_init_client(c, app->server);
+    if (s == nullptr) {
+        return RTMP_ERROR;
+    }
+    s->relay = r;
+    s->app = app;
+    s->app_name = app->name;
+    rtmp_log_error(RTMP_LOG_INFO, &c->log, 0, "pulling \"%s/%s\" from worker %d",
+                   app->name.data, r->name, slot);
+    return RTMP_OK;
+}
+
+// Sends an AMF0 command on the NetConnection (msid 0) or a NetStream.
+static rtmp_int_t rtmp_relay_send(rtmp_session_t *s, uint32_t msid, rtmp_buf_t *b)
+{
+    rtmp_message_t m;
+    m.h.csid = msid ? 8 : 3;
+    m.h.timestamp = 0;
+    m.h.mlen = (uint32_t)rtmp_buf_size(b);
+    m.h.type = RTMP_MSG_AMF_CMD;
+    m.h.msid = msid;
+    m.payload = rtmp_buf_span(b);
+    return rtmp_session_send_message(s, &m);
+}
+
+struct rtmp_relay_buf_t {
+    rtmp_buf_t b;
+    u_char data[1024];
+};
+
+static rtmp_buf_t *rtmp_relay_buf(rtmp_relay_buf_t *rb)
+{
+    rb->b = {};
+    rb->b.start = rb->b.pos = rb->b.last = rb->data;
+    rb->b.end = rb->data + sizeof(rb->data);
+    return &rb->b;
+}
+
+rtmp_int_t rtmp_relay_handshake_done(rtmp_session_t *s)
+{
+    rtmp_relay_t *r = s->relay;
+    rtmp_relay_buf_t rb;
+    rtmp_buf_t *b = rtmp_relay_buf(&rb);
+    char tc_url[RTMP_MAX_NAME + 32];
+    snprintf(tc_url, sizeof(tc_url), "rtmp://localhost/%s", r->app->name.data);
+    if (rtmp_amf0_write_string(b, "connect") != RTMP_OK || rtmp_amf0_write_number(b, 1) ||
+        rtmp_amf0_write_object_start(b) || rtmp_amf0_write_key(b, "app") ||
+        rtmp_amf0_write_string(b, r->app->name.sv()) || rtmp_amf0_write_key(b, "flashVer") ||
+        rtmp_amf0_write_string(b, "rtmp_server relay") || rtmp_amf0_write_key(b, "tcUrl") ||
+        rtmp_amf0_write_string(b, tc_url) || rtmp_amf0_write_object_end(b)) {
+        return RTMP_ERROR;
+    }
+    r->stage = rtmp_relay_stage::connect;
+    s->state = rtmp_session_state::connected;
+    return rtmp_relay_send(s, 0, b);
+}
+
+static rtmp_int_t rtmp_relay_fail(rtmp_session_t *s, const char *why)
+{
+    rtmp_session_close(s, why);
+    return RTMP_ERROR;
+}
+
+rtmp_int_t rtmp_relay_command(rtmp_session_t *s, const rtmp_message_t *, const rtmp_cmd_t *cmd)
+{
+    rtmp_relay_t *r = s->relay;
+    rtmp_relay_buf_t rb;
+    rtmp_buf_t *b = rtmp_relay_buf(&rb);
+
+    if (cmd->kind == rtmp_cmd_kind::error) {
+        return rtmp_relay_fail(s, "the origin refused the pull");
+    }
+    if (cmd->kind == rtmp_cmd_kind::result && r->stage == rtmp_relay_stage::connect) {
+        if (rtmp_amf0_write_string(b, "createStream") || rtmp_amf0_write_number(b, 2) ||
+            rtmp_amf0_write_null(b)) {
+            return RTMP_ERROR;
+        }
+        r->stage = rtmp_relay_stage::create_stream;
+        return rtmp_relay_send(s, 0, b);
+    }
+    if (cmd->kind == rtmp_cmd_kind::result && r->stage == rtmp_relay_stage::create_stream) {
+        double id = 0;
+        if (cmd->nargs < 1 || !rtmp_amf_as_number(&cmd->args[0], &id) || id < 1 ||
+            id > RTMP_SESSION_STREAMS) {
+            return rtmp_relay_fail(s, "the origin gave no usable stream id");
+        }
+        uint32_t msid = (uint32_t)id;
+        rtmp_stream_t *st = rtmp_palloc<rtmp_stream_t>(s->c->pool);
+        st->msid = msid;
+        st->receive_audio = st->receive_video = true;
+        memcpy(st->name, r->name, sizeof(r->name));
+        s->streams[msid - 1] = st;
+        if (rtmp_live_relay_attach(s, st) != RTMP_OK) {
+            return rtmp_relay_fail(s, "the stream got a local publisher meanwhile");
+        }
+        if (rtmp_amf0_write_string(b, "play") || rtmp_amf0_write_number(b, 0) ||
+            rtmp_amf0_write_null(b) || rtmp_amf0_write_string(b, r->name) ||
+            rtmp_amf0_write_number(b, -1000)) {
+            return RTMP_ERROR;
+        }
+        r->stage = rtmp_relay_stage::play;
+        return rtmp_relay_send(s, msid, b);
+    }
+    if (cmd->kind == rtmp_cmd_kind::on_status && cmd->nargs >= 1) {
+        rtmp_str_t code = {};
+        if (rtmp_amf_get_string(&cmd->args[0], "code", &code)) {
+            std::string_view v = code.sv();
+            if (v == "NetStream.Play.UnpublishNotify" || v == "NetStream.Play.StreamNotFound" ||
+                v == "NetStream.Play.Stop" || v == "NetStream.Play.Failed") {
+                char why[96];
+                snprintf(why, sizeof(why), "origin says %.*s", (int)v.size(), v.data());
+                return rtmp_relay_fail(s, why);
+            }
+        }
+    }
+    return RTMP_OK; // onBWDone, Play.Reset/Start, |RtmpSampleAccess and the like
+}
