@@ -119,8 +119,8 @@ static const char *rtmp_server_merge_srv_conf(rtmp_conf_t *, void *parent, void 
     rtmp_conf_merge_value(conf->ack_window, prev->ack_window, 5000000);
     rtmp_conf_merge_msec(conf->handshake_timeout, prev->handshake_timeout, 10000);
     rtmp_conf_merge_msec(conf->timeout, prev->timeout, 60000);
-    rtmp_conf_merge_msec(conf->ping, prev->ping, 60000);
-    rtmp_conf_merge_msec(conf->ping_timeout, prev->ping_timeout, 30000);
+    rtmp_conf_merge_msec(conf->ping, prev->ping, 30000);
+    rtmp_conf_merge_msec(conf->ping_timeout, prev->ping_timeout, 15000);
     return nullptr;
 }
 
