@@ -116,7 +116,7 @@ static void rtmp_master_channel(int slot, rtmp_log_t *log)
 {
     rtmp_worker_slot_t *w = &rtmp_slots[slot];
     rtmp_channel_msg_t msg;
-    rtmp_int_t rc;
+    rtmp_int_t rc = RTMP_AGAIN;
     while (w->pid > 0 && (rc = rtmp_channel_read(w->channel, &msg)) == RTMP_OK) {
         msg.name[sizeof(msg.name) - 1] = '\0';
         if (msg.command == rtmp_channel_cmd::stream_up) {

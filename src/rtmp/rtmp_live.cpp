@@ -524,12 +524,16 @@ static rtmp_frame_t *rtmp_live_metadata(rtmp_live_stream_t *ls, const rtmp_messa
         rtmp_buf_t b = {};
         b.start = b.pos = b.last = data;
         b.end = data + size;
-        if (rtmp_codec_write_metadata(&b, &meta, nullptr, 0) == RTMP_OK) {
+        rtmp_int_t rc = rtmp_codec_write_metadata(&b, &meta, nullptr, 0);
+        if (rc == RTMP_OK) {
             rtmp_message_t out = *m;
             out.h.type = RTMP_MSG_AMF_META;
             out.h.mlen = (uint32_t)rtmp_buf_size(&b);
             out.payload = rtmp_buf_span(&b);
             f = rtmp_frame_create(&out, ls->chunk_size, RTMP_FRAME_HEADER);
+        } else if (rc == RTMP_DECLINED) {
+            // AMF3 with references cannot be rewritten piecewise: pass it on as sent
+            f = rtmp_frame_create(m, ls->chunk_size, RTMP_FRAME_HEADER);
         }
     }
     rtmp_pool_destroy(pool);
