@@ -1,0 +1,672 @@
+// rtmp_bench: single-threaded epoll RTMP load client — fan-out, idle and setup-rate runs.
+#include "rtmp_bench.h"
+
+#include <arpa/inet.h>
+#include <csignal>
+#include <cstdlib>
+#include <getopt.h>
+#include <sys/epoll.h>
+#include <sys/resource.h>
+#include <unistd.h>
+
+// Connects plus handshakes in flight at once: keeps well inside a listen backlog (nginx
+// uses 511) so a burst of 10,000 sessions is paced by the server's accept rate, not by
+// SYN drops and retransmit timeouts.
+static constexpr uint32_t RTMP_BENCH_INFLIGHT = 256;
+static constexpr uint64_t RTMP_BENCH_SEC = 1000000;
+static constexpr double RTMP_BENCH_PASS = 0.98;
+
+enum class rtmp_bench_mode : uint8_t {
+    fanout,
+    idle,
+    setup,
+};
+
+typedef struct rtmp_bench_opts_s rtmp_bench_opts_t;
+struct rtmp_bench_opts_s {
+    const char *host;
+    int port;
+    const char *app;
+    uint32_t streams;
+    uint32_t players;
+    double duration;
+    const char *flv;
+    rtmp_bench_mode mode;
+    uint32_t burst;
+    uint32_t chunk_size;
+    const char *json;
+    bool verbose;
+};
+
+static rtmp_bench_session_t *rtmp_bench_sessions;
+static uint32_t rtmp_bench_nsessions;
+static rtmp_bench_stream_t *rtmp_bench_streams;
+static uint32_t rtmp_bench_nstreams;
+static volatile sig_atomic_t rtmp_bench_interrupted;
+
+static void rtmp_bench_usage(FILE *f)
+{
+    fprintf(f,
+            "usage: rtmp_bench [options]\n"
+            "  --host ADDR        server address, a literal loopback IP (default 127.0.0.1)\n"
+            "  --port N           server port (default 1935)\n"
+            "  --app NAME         application (default live)\n"
+            "  --streams K        streams s0..sK-1, one publisher each (default 1)\n"
+            "  --players N        players, spread over the streams (default 10)\n"
+            "  --duration SEC     measured time (default 10)\n"
+            "  --flv FILE         source published in real time, looped (fanout, setup)\n"
+            "  --mode MODE        fanout | idle | setup (default fanout)\n"
+            "  --burst N          setup: sessions started together per burst (default 10)\n"
+            "  --chunk-size N     publisher's output chunk size (default 4096)\n"
+            "  --json FILE        also write the results as JSON\n"
+            "  --verbose          progress and every error on stderr\n"
+            "  -h, --help         this text\n"
+            "\n"
+            "fanout: publish FILE and play it with N players for SEC seconds; every player must\n"
+            "        receive >= 98%% of the media sent after its first key frame.\n"
+            "idle:   N sessions handshake, connect and stay quiet for SEC seconds.\n"
+            "setup:  bursts of full play sessions (connect .. first key frame) for SEC seconds.\n"
+            "Exit status: 0 when the run passes, 1 when it fails, 2 on bad usage.\n");
+}
+
+static bool rtmp_bench_uint(const char *s, uint32_t lo, uint32_t hi, uint32_t *out)
+{
+    int64_t v = rtmp_atoi(s);
+    if (v < lo || v > hi) {
+        return false;
+    }
+    *out = (uint32_t)v;
+    return true;
+}
+
+// Literal addresses only, and only loopback ones: the tool loads a local server.
+static bool rtmp_bench_resolve(const char *host, int port)
+{
+    rtmp_bench_ctx_t *c = &rtmp_bench_ctx;
+    if (strcmp(host, "localhost") == 0) {
+        host = "127.0.0.1";
+    }
+    auto *in4 = reinterpret_cast<struct sockaddr_in *>(&c->addr);
+    auto *in6 = reinterpret_cast<struct sockaddr_in6 *>(&c->addr);
+    if (inet_pton(AF_INET, host, &in4->sin_addr) == 1) {
+        if ((ntohl(in4->sin_addr.s_addr) >> 24) != 127) {
+            return false;
+        }
+        in4->sin_family = AF_INET;
+        in4->sin_port = htons((uint16_t)port);
+        c->addrlen = sizeof(*in4);
+        return true;
+    }
+    if (inet_pton(AF_INET6, host, &in6->sin6_addr) == 1) {
+        if (!IN6_IS_ADDR_LOOPBACK(&in6->sin6_addr)) {
+            return false;
+        }
+        in6->sin6_family = AF_INET6;
+        in6->sin6_port = htons((uint16_t)port);
+        c->addrlen = sizeof(*in6);
+        return true;
+    }
+    return false;
+}
+
+static int rtmp_bench_parse(int argc, char **argv, rtmp_bench_opts_t *o)
+{
+    static const struct option longopts[] = {
+        {"host", required_argument, nullptr, 'H'},
+        {"port", required_argument, nullptr, 'p'},
+        {"app", required_argument, nullptr, 'a'},
+        {"streams", required_argument, nullptr, 's'},
+        {"players", required_argument, nullptr, 'n'},
+        {"duration", required_argument, nullptr, 'd'},
+        {"flv", required_argument, nullptr, 'f'},
+        {"mode", required_argument, nullptr, 'm'},
+        {"burst", required_argument, nullptr, 'b'},
+        {"chunk-size", required_argument, nullptr, 'c'},
+        {"json", required_argument, nullptr, 'j'},
+        {"verbose", no_argument, nullptr, 'v'},
+        {"help", no_argument, nullptr, 'h'},
+        {nullptr, 0, nullptr, 0},
+    };
+    *o = rtmp_bench_opts_t{};
+    o->host = "127.0.0.1";
+    o->port = 1935;
+    o->app = "live";
+    o->streams = 1;
+    o->players = 10;
+    o->duration = 10;
+    o->mode = rtmp_bench_mode::fanout;
+    o->burst = 10;
+    o->chunk_size = 4096;
+    int ch;
+    uint32_t port = 0;
+    while ((ch = getopt_long(argc, argv, "hv", longopts, nullptr)) != -1) {
+        bool ok = true;
+        switch (ch) {
+        case 'H': o->host = optarg; break;
+        case 'p': ok = rtmp_bench_uint(optarg, 1, 65535, &port); o->port = (int)port; break;
+        case 'a': o->app = optarg; ok = *optarg && strlen(optarg) < 128; break;
+        case 's': ok = rtmp_bench_uint(optarg, 1, 10000, &o->streams); break;
+        case 'n': ok = rtmp_bench_uint(optarg, 0, 100000, &o->players); break;
+        case 'd': {
+            char *end = nullptr;
+            o->duration = strtod(optarg, &end);
+            ok = end && *end == '\0' && o->duration > 0 && o->duration <= 86400;
+            break;
+        }
+        case 'f': o->flv = optarg; break;
+        case 'm':
+            if (strcmp(optarg, "fanout") == 0) {
+                o->mode = rtmp_bench_mode::fanout;
+            } else if (strcmp(optarg, "idle") == 0) {
+                o->mode = rtmp_bench_mode::idle;
+            } else if (strcmp(optarg, "setup") == 0) {
+                o->mode = rtmp_bench_mode::setup;
+            } else {
+                ok = false;
+            }
+            break;
+        case 'b': ok = rtmp_bench_uint(optarg, 1, 10000, &o->burst); break;
+        case 'c': ok = rtmp_bench_uint(optarg, 128, 16 * 1024 * 1024, &o->chunk_size); break;
+        case 'j': o->json = optarg; break;
+        case 'v': o->verbose = true; break;
+        case 'h': rtmp_bench_usage(stdout); exit(0);
+        default: rtmp_bench_usage(stderr); return RTMP_ERROR;
+        }
+        if (!ok) {
+            const char *name = "?";
+            for (const struct option *lo = longopts; lo->name; lo++) {
+                if (lo->val == ch) {
+                    name = lo->name;
+                }
+            }
+            fprintf(stderr, "rtmp_bench: bad value for --%s: %s\n", name, optarg);
+            return RTMP_ERROR;
+        }
+    }
+    if (optind < argc) {
+        fprintf(stderr, "rtmp_bench: unexpected argument: %s\n", argv[optind]);
+        return RTMP_ERROR;
+    }
+    if (o->mode != rtmp_bench_mode::idle && o->flv == nullptr) {
+        fprintf(stderr, "rtmp_bench: --flv FILE is needed for fanout and setup\n");
+        return RTMP_ERROR;
+    }
+    if (!rtmp_bench_resolve(o->host, o->port)) {
+        fprintf(stderr, "rtmp_bench: --host must be a literal loopback address "
+                        "(127.0.0.0/8, ::1): %s\n", o->host);
+        return RTMP_ERROR;
+    }
+    return RTMP_OK;
+}
+
+// Room for every socket plus slack; root may raise the hard limit too.
+static rtmp_int_t rtmp_bench_nofile(uint64_t need)
+{
+    struct rlimit rl;
+    if (getrlimit(RLIMIT_NOFILE, &rl) != 0) {
+        return RTMP_ERROR;
+    }
+    if (rl.rlim_cur >= need) {
+        return RTMP_OK;
+    }
+    struct rlimit want = rl;
+    want.rlim_cur = need;
+    if (want.rlim_max < need) {
+        want.rlim_max = need;
+    }
+    if (setrlimit(RLIMIT_NOFILE, &want) == 0) {
+        return RTMP_OK;
+    }
+    want = rl;
+    want.rlim_cur = rl.rlim_max;
+    (void)setrlimit(RLIMIT_NOFILE, &want);
+    fprintf(stderr, "rtmp_bench: RLIMIT_NOFILE is %llu, %llu needed\n",
+            (unsigned long long)want.rlim_cur, (unsigned long long)need);
+    return want.rlim_cur >= need ? RTMP_OK : RTMP_ERROR;
+}
+
+static void rtmp_bench_on_signal(int)
+{
+    rtmp_bench_interrupted = 1;
+}
+
+// ---- the loop -------------------------------------------------------------------------------
+
+// Pending opens: sessions [next, end) wait for a slot under the in-flight cap.
+typedef struct rtmp_bench_opener_s rtmp_bench_opener_t;
+struct rtmp_bench_opener_s {
+    uint32_t next;
+    uint32_t end;
+    rtmp_bench_role role;
+};
+
+static rtmp_bench_stream_t *rtmp_bench_stream_of(uint32_t player)
+{
+    return &rtmp_bench_streams[player % rtmp_bench_nstreams];
+}
+
+static void rtmp_bench_open_some(rtmp_bench_opener_t *op, uint32_t first_player)
+{
+    while (op->next < op->end && rtmp_bench_ctx.inflight < RTMP_BENCH_INFLIGHT) {
+        uint32_t i = op->next++;
+        rtmp_bench_stream_t *st = op->role == rtmp_bench_role::idle
+                                      ? nullptr
+                                      : rtmp_bench_stream_of(i - first_player);
+        (void)rtmp_bench_session_open(&rtmp_bench_sessions[i], op->role, st);
+    }
+}
+
+// Expired stage deadlines; cheap enough to scan every session ten times a second.
+static void rtmp_bench_timeouts(uint64_t now)
+{
+    for (uint32_t i = 0; i < rtmp_bench_nsessions; i++) {
+        rtmp_bench_session_t *s = &rtmp_bench_sessions[i];
+        if (s->deadline && now > s->deadline && s->state != rtmp_bench_state::free &&
+            s->state != rtmp_bench_state::done && s->state != rtmp_bench_state::failed) {
+            char why[64];
+            snprintf(why, sizeof(why), "timed out%s",
+                     s->state == rtmp_bench_state::active ? " waiting for a key frame" : "");
+            rtmp_bench_session_close(s, why);
+        }
+    }
+}
+
+// One pass: due media out, pending connects started, events handled, deadlines checked.
+static void rtmp_bench_poll(rtmp_bench_opener_t *op, uint32_t first_player)
+{
+    static uint64_t last_scan;
+    static struct epoll_event events[1024];
+    uint64_t now = rtmp_bench_now_us();
+    uint64_t wait = 100000;
+    for (uint32_t i = 0; i < rtmp_bench_nstreams; i++) {
+        uint64_t w = rtmp_bench_publish_tick(&rtmp_bench_streams[i], now);
+        wait = w < wait ? w : wait;
+    }
+    if (op) {
+        rtmp_bench_open_some(op, first_player);
+    }
+    // epoll waits in milliseconds: round up so a tag is never sent early
+    int timeout = (int)((wait + 999) / 1000);
+    int n = epoll_wait(rtmp_bench_ctx.ep, events, (int)rtmp_nelems(events), timeout);
+    for (int i = 0; i < n; i++) {
+        uint32_t idx = (uint32_t)events[i].data.u64;
+        uint32_t gen = (uint32_t)(events[i].data.u64 >> 32);
+        if (idx >= rtmp_bench_nsessions) {
+            continue;
+        }
+        rtmp_bench_session_t *s = &rtmp_bench_sessions[idx];
+        if (s->gen != gen || s->fd < 0) {
+            continue; // closed earlier in this batch, maybe reused
+        }
+        rtmp_bench_session_event(s, events[i].events);
+    }
+    now = rtmp_bench_now_us();
+    if (now - last_scan > 100000) {
+        last_scan = now;
+        rtmp_bench_timeouts(now);
+    }
+}
+
+static bool rtmp_bench_settled(rtmp_bench_state st)
+{
+    return st == rtmp_bench_state::active || st == rtmp_bench_state::done ||
+           st == rtmp_bench_state::failed;
+}
+
+// Counts sessions [from, to) that are settled; *ok gets the active/done ones.
+static uint32_t rtmp_bench_count(uint32_t from, uint32_t to, uint32_t *ok)
+{
+    uint32_t settled = 0;
+    *ok = 0;
+    for (uint32_t i = from; i < to; i++) {
+        rtmp_bench_state st = rtmp_bench_sessions[i].state;
+        if (rtmp_bench_settled(st)) {
+            settled++;
+        }
+        if (st == rtmp_bench_state::active || st == rtmp_bench_state::done) {
+            (*ok)++;
+        }
+    }
+    return settled;
+}
+
+// Publishers first: players of a stream not yet published would only wait.
+static rtmp_int_t rtmp_bench_start_publishers()
+{
+    for (uint32_t i = 0; i < rtmp_bench_nstreams; i++) {
+        rtmp_bench_stream_t *st = &rtmp_bench_streams[i];
+        st->publisher = &rtmp_bench_sessions[i];
+        if (rtmp_bench_session_open(st->publisher, rtmp_bench_role::publisher, st) != RTMP_OK) {
+            return RTMP_ERROR;
+        }
+    }
+    uint64_t deadline = rtmp_bench_now_us() + 15 * RTMP_BENCH_SEC;
+    while (!rtmp_bench_interrupted && rtmp_bench_now_us() < deadline) {
+        rtmp_bench_poll(nullptr, 0);
+        uint32_t ok = 0;
+        uint32_t settled = rtmp_bench_count(0, rtmp_bench_nstreams, &ok);
+        if (settled == rtmp_bench_nstreams) {
+            if (ok == rtmp_bench_nstreams) {
+                return RTMP_OK;
+            }
+            break;
+        }
+    }
+    fprintf(stderr, "rtmp_bench: not every publisher could start\n");
+    return RTMP_ERROR;
+}
+
+static void rtmp_bench_progress(const char *what, uint64_t t0)
+{
+    uint32_t ok = 0;
+    uint32_t settled = rtmp_bench_count(0, rtmp_bench_nsessions, &ok);
+    fprintf(stderr, "rtmp_bench: %s %.1f s: %u sessions settled, %u ok, %u in flight\n", what,
+            (double)(rtmp_bench_now_us() - t0) / 1e6, settled, ok, rtmp_bench_ctx.inflight);
+}
+
+// Runs the loop until `until`, with a progress line a second when verbose.
+static void rtmp_bench_run_for(uint64_t until, const char *what, uint64_t t0)
+{
+    uint64_t next_progress = rtmp_bench_now_us() + RTMP_BENCH_SEC;
+    while (!rtmp_bench_interrupted) {
+        uint64_t now = rtmp_bench_now_us();
+        if (now >= until) {
+            break;
+        }
+        if (rtmp_bench_ctx.verbose && now >= next_progress) {
+            next_progress += RTMP_BENCH_SEC;
+            rtmp_bench_progress(what, t0);
+        }
+        rtmp_bench_poll(nullptr, 0);
+    }
+}
+
+// Opens sessions [from, to) paced, until every one settled or the ramp time ran out.
+static void rtmp_bench_ramp(uint32_t from, uint32_t to, rtmp_bench_role role)
+{
+    rtmp_bench_opener_t op{from, to, role};
+    uint64_t t0 = rtmp_bench_now_us();
+    uint64_t deadline = t0 + (30 + (to - from) / 200) * RTMP_BENCH_SEC;
+    uint64_t next_progress = t0 + RTMP_BENCH_SEC;
+    while (!rtmp_bench_interrupted && rtmp_bench_now_us() < deadline) {
+        rtmp_bench_poll(&op, from);
+        uint32_t ok = 0;
+        if (op.next == to && rtmp_bench_count(from, to, &ok) == to - from) {
+            break;
+        }
+        if (rtmp_bench_ctx.verbose && rtmp_bench_now_us() >= next_progress) {
+            next_progress += RTMP_BENCH_SEC;
+            rtmp_bench_progress("ramp-up", t0);
+        }
+    }
+    for (uint32_t i = from; i < to; i++) {
+        rtmp_bench_session_t *s = &rtmp_bench_sessions[i];
+        if (s->state == rtmp_bench_state::free) {
+            s->role = role;
+            s->state = rtmp_bench_state::failed;
+            rtmp_bench_error("ramp-up", "not started before the ramp-up time ran out");
+        }
+    }
+}
+
+static void rtmp_bench_close_all()
+{
+    rtmp_bench_ctx.stopping = true;
+    for (uint32_t i = 0; i < rtmp_bench_nsessions; i++) {
+        rtmp_bench_session_close(&rtmp_bench_sessions[i], nullptr);
+    }
+}
+
+static double rtmp_bench_source_mbps()
+{
+    const rtmp_bench_flv_t *flv = &rtmp_bench_ctx.flv;
+    return flv->loop_ms ? (double)flv->media_bytes * 8 / ((double)flv->loop_ms / 1000) / 1e6 : 0;
+}
+
+static uint64_t rtmp_bench_player_bytes(uint32_t from)
+{
+    uint64_t b = 0;
+    for (uint32_t i = from; i < rtmp_bench_nsessions; i++) {
+        b += rtmp_bench_sessions[i].bytes_in;
+    }
+    return b;
+}
+
+static void rtmp_bench_fanout(const rtmp_bench_opts_t *o, rtmp_bench_report_t *r)
+{
+    uint32_t first = rtmp_bench_nstreams;
+    uint64_t t0 = rtmp_bench_now_us();
+    rtmp_bench_ramp(first, rtmp_bench_nsessions, rtmp_bench_role::player);
+    uint64_t t1 = rtmp_bench_now_us();
+    r->ramp = (double)(t1 - t0) / 1e6;
+    uint64_t b0 = rtmp_bench_player_bytes(first);
+    rtmp_bench_run_for(t1 + (uint64_t)(o->duration * 1e6), "fanout", t1);
+    uint64_t t2 = rtmp_bench_now_us();
+    r->bytes = rtmp_bench_player_bytes(first) - b0;
+    r->elapsed = (double)(t2 - t1) / 1e6;
+    r->mbps = r->elapsed > 0 ? (double)r->bytes * 8 / r->elapsed / 1e6 : 0;
+
+    // Stop the source and let what is in flight arrive, so the tail is not counted lost.
+    for (uint32_t i = 0; i < rtmp_bench_nstreams; i++) {
+        rtmp_bench_streams[i].stopped = true;
+    }
+    uint64_t drain_end = t2 + 5 * RTMP_BENCH_SEC;
+    while (!rtmp_bench_interrupted && rtmp_bench_now_us() < drain_end) {
+        bool waiting = false;
+        for (uint32_t i = first; i < rtmp_bench_nsessions && !waiting; i++) {
+            const rtmp_bench_session_t *s = &rtmp_bench_sessions[i];
+            waiting = s->state == rtmp_bench_state::active && s->key_seq &&
+                      s->last_seq < s->stream->seq;
+        }
+        if (!waiting) {
+            break;
+        }
+        rtmp_bench_poll(nullptr, 0);
+    }
+
+    double sum = 0, min = 1;
+    uint32_t nplayers = 0;
+    for (uint32_t i = first; i < rtmp_bench_nsessions; i++) {
+        const rtmp_bench_session_t *s = &rtmp_bench_sessions[i];
+        double c = rtmp_bench_completeness(s);
+        bool alive = s->state == rtmp_bench_state::active;
+        if (alive) {
+            r->ok++;
+        } else {
+            r->failed++;
+        }
+        if (c >= RTMP_BENCH_PASS && alive) {
+            r->complete_ok++;
+        }
+        sum += c;
+        min = c < min ? c : min;
+        nplayers++;
+    }
+    r->complete_min = nplayers ? min : 0;
+    r->complete_avg = nplayers ? sum / nplayers : 0;
+    r->pass = r->failed == 0 && r->complete_ok == nplayers && nplayers > 0 &&
+              rtmp_bench_ctx.latency.count > 0;
+}
+
+static void rtmp_bench_idle(const rtmp_bench_opts_t *o, rtmp_bench_report_t *r)
+{
+    uint64_t t0 = rtmp_bench_now_us();
+    rtmp_bench_ramp(0, rtmp_bench_nsessions, rtmp_bench_role::idle);
+    uint64_t t1 = rtmp_bench_now_us();
+    r->ramp = (double)(t1 - t0) / 1e6;
+    uint32_t ok = 0;
+    (void)rtmp_bench_count(0, rtmp_bench_nsessions, &ok);
+    if (o->verbose) {
+        fprintf(stderr, "rtmp_bench: %u of %u sessions connected in %.2f s, holding %.0f s\n", ok,
+                rtmp_bench_nsessions, r->ramp, o->duration);
+    }
+    rtmp_bench_run_for(t1 + (uint64_t)(o->duration * 1e6), "idle", t1);
+    r->elapsed = (double)(rtmp_bench_now_us() - t1) / 1e6;
+    for (uint32_t i = 0; i < rtmp_bench_nsessions; i++) {
+        if (rtmp_bench_sessions[i].state == rtmp_bench_state::active) {
+            r->ok++;
+        } else {
+            r->failed++;
+        }
+    }
+    r->pass = r->failed == 0 && r->ok > 0;
+}
+
+static void rtmp_bench_setup(const rtmp_bench_opts_t *o, rtmp_bench_report_t *r)
+{
+    uint32_t first = rtmp_bench_nstreams;
+    uint64_t t0 = rtmp_bench_now_us();
+    uint64_t end = t0 + (uint64_t)(o->duration * 1e6);
+    uint64_t next_progress = t0 + RTMP_BENCH_SEC;
+    uint32_t bursts = 0;
+    while (!rtmp_bench_interrupted && rtmp_bench_now_us() < end) {
+        for (uint32_t i = first; i < rtmp_bench_nsessions; i++) {
+            rtmp_bench_sessions[i].state = rtmp_bench_state::free;
+        }
+        rtmp_bench_opener_t op{first, rtmp_bench_nsessions, rtmp_bench_role::player};
+        // a burst runs to its end (bounded by the session deadlines) even past the duration
+        while (!rtmp_bench_interrupted) {
+            rtmp_bench_poll(&op, first);
+            bool busy = op.next < op.end;
+            for (uint32_t i = first; i < rtmp_bench_nsessions && !busy; i++) {
+                rtmp_bench_state st = rtmp_bench_sessions[i].state;
+                busy = st != rtmp_bench_state::done && st != rtmp_bench_state::failed;
+            }
+            if (!busy) {
+                break;
+            }
+            if (o->verbose && rtmp_bench_now_us() >= next_progress) {
+                next_progress += RTMP_BENCH_SEC;
+                fprintf(stderr, "rtmp_bench: setup %.1f s: %llu sessions done, %u bursts\n",
+                        (double)(rtmp_bench_now_us() - t0) / 1e6, (unsigned long long)r->ok,
+                        bursts);
+            }
+        }
+        bursts++;
+        for (uint32_t i = first; i < rtmp_bench_nsessions; i++) {
+            if (rtmp_bench_sessions[i].state == rtmp_bench_state::done) {
+                r->ok++;
+            } else {
+                r->failed++;
+            }
+        }
+    }
+    r->elapsed = (double)(rtmp_bench_now_us() - t0) / 1e6;
+    r->setup_rate = r->elapsed > 0 ? (double)r->ok / r->elapsed : 0;
+    r->players = (uint32_t)(r->ok + r->failed);
+    r->pass = r->failed == 0 && r->ok > 0;
+}
+
+int main(int argc, char **argv)
+{
+    rtmp_bench_opts_t o;
+    if (rtmp_bench_parse(argc, argv, &o) != RTMP_OK) {
+        return 2;
+    }
+    rtmp_bench_ctx_t *c = &rtmp_bench_ctx;
+    rtmp_log_stderr_log.level = o.verbose ? RTMP_LOG_WARN : RTMP_LOG_ERR;
+    c->log = &rtmp_log_stderr_log;
+    c->host = o.host;
+    c->port = o.port;
+    c->app = o.app;
+    c->chunk_size = o.chunk_size;
+    c->verbose = o.verbose;
+    c->setup = o.mode == rtmp_bench_mode::setup;
+    snprintf(c->tc_url, sizeof(c->tc_url), "rtmp://%s%s%s:%d/%s",
+             c->addr.ss_family == AF_INET6 ? "[" : "", o.host,
+             c->addr.ss_family == AF_INET6 ? "]" : "", o.port, o.app);
+    c->rbuf_size = 256 * 1024;
+    c->rbuf = static_cast<u_char *>(rtmp_alloc(c->rbuf_size));
+
+    if (o.mode != rtmp_bench_mode::idle && rtmp_bench_flv_load(&c->flv, o.flv) != RTMP_OK) {
+        return 2;
+    }
+
+    switch (o.mode) {
+    case rtmp_bench_mode::fanout:
+        rtmp_bench_nstreams = o.streams;
+        rtmp_bench_nsessions = o.streams + o.players;
+        break;
+    case rtmp_bench_mode::idle:
+        rtmp_bench_nstreams = 0;
+        rtmp_bench_nsessions = o.players;
+        break;
+    case rtmp_bench_mode::setup:
+        rtmp_bench_nstreams = o.streams;
+        rtmp_bench_nsessions = o.streams + o.burst;
+        break;
+    }
+    if (rtmp_bench_nofile((uint64_t)rtmp_bench_nsessions + 64) != RTMP_OK) {
+        return 2;
+    }
+    struct sigaction sa{};
+    sa.sa_handler = SIG_IGN;
+    sigaction(SIGPIPE, &sa, nullptr);
+    sa.sa_handler = rtmp_bench_on_signal;
+    sigaction(SIGINT, &sa, nullptr);
+    sigaction(SIGTERM, &sa, nullptr);
+
+    c->ep = epoll_create1(EPOLL_CLOEXEC);
+    if (c->ep < 0) {
+        fprintf(stderr, "rtmp_bench: epoll_create1: %s\n", strerror(errno));
+        return 2;
+    }
+    rtmp_bench_sessions = static_cast<rtmp_bench_session_t *>(
+        rtmp_calloc(sizeof(rtmp_bench_session_t) * (rtmp_bench_nsessions + 1)));
+    for (uint32_t i = 0; i < rtmp_bench_nsessions; i++) {
+        rtmp_bench_sessions[i].index = i;
+        rtmp_bench_sessions[i].fd = -1;
+    }
+    rtmp_bench_streams = static_cast<rtmp_bench_stream_t *>(
+        rtmp_calloc(sizeof(rtmp_bench_stream_t) * (rtmp_bench_nstreams + 1)));
+    for (uint32_t i = 0; i < rtmp_bench_nstreams; i++) {
+        snprintf(rtmp_bench_streams[i].name, sizeof(rtmp_bench_streams[i].name), "s%u", i);
+        rtmp_bench_streams[i].ring = static_cast<rtmp_bench_sent_t *>(
+            rtmp_alloc(sizeof(rtmp_bench_sent_t) * RTMP_BENCH_RING));
+    }
+
+    static const char *const mode_names[] = {"fanout", "idle", "setup"};
+    rtmp_bench_report_t r{};
+    r.mode = mode_names[(int)o.mode];
+    r.host = o.host;
+    r.port = o.port;
+    r.app = o.app;
+    r.flv = o.flv ? o.flv : "";
+    r.streams = rtmp_bench_nstreams;
+    r.players = o.mode == rtmp_bench_mode::setup ? 0 : o.players;
+    r.burst = o.burst;
+    r.duration = o.duration;
+    r.source_mbps = rtmp_bench_source_mbps();
+    r.latency = &c->latency;
+    r.startup = &c->startup;
+    r.first_media = &c->first_media;
+
+    bool started = rtmp_bench_nstreams == 0 || rtmp_bench_start_publishers() == RTMP_OK;
+    if (started) {
+        switch (o.mode) {
+        case rtmp_bench_mode::fanout: rtmp_bench_fanout(&o, &r); break;
+        case rtmp_bench_mode::idle: rtmp_bench_idle(&o, &r); break;
+        case rtmp_bench_mode::setup: rtmp_bench_setup(&o, &r); break;
+        }
+    }
+    if (rtmp_bench_interrupted) {
+        rtmp_bench_error("run", "interrupted");
+        r.pass = false;
+    }
+    r.lat_misses = c->lat_misses;
+    if (o.mode == rtmp_bench_mode::fanout) {
+        // setup mode reuses its slots burst after burst, so only fan-out has per-player rows
+        r.sessions = rtmp_bench_sessions;
+        r.nsessions = rtmp_bench_nsessions;
+    }
+    struct rusage ru;
+    if (getrusage(RUSAGE_SELF, &ru) == 0) {
+        r.cpu_user = (double)ru.ru_utime.tv_sec + (double)ru.ru_utime.tv_usec / 1e6;
+        r.cpu_sys = (double)ru.ru_stime.tv_sec + (double)ru.ru_stime.tv_usec / 1e6;
+    }
+    // the JSON names player states as they were at the end, so close afterwards
+    rtmp_bench_report_print(&r);
+    rtmp_int_t jrc = o.json ? rtmp_bench_report_json(&r, o.json) : RTMP_OK;
+    rtmp_bench_close_all();
+    return jrc == RTMP_OK && r.pass ? 0 : 1;
+}

@@ -1,0 +1,131 @@
+"""rtmp_bench against a throwaway nginx-rtmp: a small fan-out must pass with every player
+complete and latency figures in its JSON report."""
+
+import json
+import os
+import shutil
+import signal
+import subprocess
+import tempfile
+import time
+
+from harness import BENCH, check, fail, free_port, port_accepts, skip, wait_for
+
+NGINX_MODULE = "/usr/lib/nginx/modules/ngx_rtmp_module.so"
+PLAYERS = 20
+SECONDS = 5
+
+NGINX_CONF = """load_module %(module)s;
+daemon off;
+master_process off;
+error_log %(dir)s/error.log warn;
+pid %(dir)s/nginx.pid;
+events { worker_connections 1024; }
+rtmp {
+    server {
+        listen 127.0.0.1:%(port)d;
+        chunk_size 4096;
+        application live { live on; }
+    }
+}
+"""
+
+
+def _tools():
+    nginx = shutil.which("nginx") or ("/usr/sbin/nginx" if os.access("/usr/sbin/nginx", os.X_OK)
+                                      else None)
+    ffmpeg = shutil.which("ffmpeg")
+    if not nginx or not os.path.exists(NGINX_MODULE):
+        skip("nginx with libnginx-mod-rtmp is not installed")
+    if not ffmpeg:
+        skip("ffmpeg is not installed")
+    if not os.access(BENCH, os.X_OK):
+        skip("RTMP_BENCH=%s is not an executable (build it with make)" % BENCH)
+    return nginx, ffmpeg
+
+
+def _stop(proc):
+    """TERM by pid, bounded wait, then KILL."""
+    if proc is None or proc.poll() is not None:
+        return
+    try:
+        os.kill(proc.pid, signal.SIGTERM)
+    except ProcessLookupError:
+        return
+    try:
+        proc.wait(5)
+    except subprocess.TimeoutExpired:
+        os.kill(proc.pid, signal.SIGKILL)
+        proc.wait(5)
+
+
+def test_bench_fanout_nginx_rtmp():
+    nginx, ffmpeg = _tools()
+    tmp = tempfile.mkdtemp(prefix="rtmp_bench_e2e_")
+    proc = None
+    try:
+        # a 5 s clip: key frame every second, so players start quickly on a server with no
+        # GOP cache
+        clip = os.path.join(tmp, "clip.flv")
+        subprocess.run([ffmpeg, "-nostdin", "-loglevel", "error", "-y",
+                        "-f", "lavfi", "-i", "testsrc2=size=640x360:rate=30",
+                        "-f", "lavfi", "-i", "sine", "-t", "5",
+                        "-c:v", "libx264", "-preset", "ultrafast", "-g", "30", "-b:v", "1000k",
+                        "-c:a", "aac", "-f", "flv", clip],
+                       check=True, timeout=20, stdin=subprocess.DEVNULL,
+                       capture_output=True)
+
+        port = free_port()
+        conf = os.path.join(tmp, "nginx.conf")
+        with open(conf, "w") as f:
+            f.write(NGINX_CONF % {"module": NGINX_MODULE, "dir": tmp, "port": port})
+        out = open(os.path.join(tmp, "nginx.out"), "wb")
+        proc = subprocess.Popen([nginx, "-p", tmp, "-c", conf], stdin=subprocess.DEVNULL,
+                                stdout=out, stderr=subprocess.STDOUT, cwd=tmp)
+        out.close()
+
+        def ready():
+            if proc.poll() is not None:
+                fail("nginx exited with %s: %s" % (proc.returncode,
+                                                   open(os.path.join(tmp, "nginx.out")).read()))
+            return port_accepts(port, 0.2)
+        wait_for(ready, 5.0, "nginx-rtmp on port %d" % port)
+
+        report = os.path.join(tmp, "bench.json")
+        t0 = time.monotonic()
+        run = subprocess.run([BENCH, "--port", str(port), "--flv", clip, "--players",
+                              str(PLAYERS), "--duration", str(SECONDS), "--json", report],
+                             capture_output=True, text=True, timeout=25,
+                             stdin=subprocess.DEVNULL)
+        took = time.monotonic() - t0
+        check(os.path.exists(report),
+              "no JSON report; rtmp_bench said:\n%s%s" % (run.stdout, run.stderr))
+        with open(report) as f:
+            r = json.load(f)
+        check(run.returncode == 0 and r["pass"],
+              "run failed (exit %d):\n%s%s" % (run.returncode, run.stdout, run.stderr))
+        check(r["sessions_ok"] == PLAYERS and r["sessions_failed"] == 0,
+              "sessions: %d ok, %d failed" % (r["sessions_ok"], r["sessions_failed"]))
+        players = r["per_player"]
+        check(len(players) == PLAYERS, "%d players in the report" % len(players))
+        low = [p for p in players if p["complete"] < 0.98]
+        check(not low, "players under 98%%: %s" % low[:5])
+        check(all(p["received"] > 0 for p in players), "a player received no media")
+        lat = r["latency"]
+        check(lat is not None and lat["samples"] > 0, "no latency samples")
+        for k in ("p50_ms", "p99_ms", "max_ms"):
+            check(k in lat and 0 <= lat[k] < 5000, "latency %s: %r" % (k, lat.get(k)))
+        check(lat["p50_ms"] <= lat["p99_ms"] <= lat["max_ms"] + 0.001,
+              "latency percentiles out of order: %r" % lat)
+        start = r["startup"]
+        check(start is not None and start["samples"] == PLAYERS,
+              "startup samples: %r" % start)
+        check(r["delivered_mbps"] > 0 and r["source_mbps"] > 0, "no bit rates")
+        check(r["errors"] == [], "errors: %r" % r["errors"])
+        check(took < 25, "rtmp_bench took %.1f s" % took)
+    finally:
+        _stop(proc)
+        shutil.rmtree(tmp, ignore_errors=True)
+
+
+test_bench_fanout_nginx_rtmp.TIME_LIMIT = 30
