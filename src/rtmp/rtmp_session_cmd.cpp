@@ -59,7 +59,9 @@ static bool rtmp_cmd_copy(char *dst, size_t size, rtmp_str_t src)
     if (src.len >= size) {
         return false;
     }
-    memcpy(dst, src.data, src.len);
+    if (src.len) {
+        memcpy(dst, src.data, src.len);
+    }
     dst[src.len] = '\0';
     return true;
 }

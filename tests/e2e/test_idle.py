@@ -77,7 +77,7 @@ def test_10k_idle_connections():
                 h = held()
                 return sum(h.values()) >= CONNECTIONS and h
 
-            counts = wait_for(all_held, 10.0, "the workers to hold %d connections (they hold "
+            counts = wait_for(all_held, 30.0, "the workers to hold %d connections (they hold "
                               "%s)" % (CONNECTIONS, held()))
             rss = {p: vm_rss_kib(p) for p in workers}
 
