@@ -5,12 +5,11 @@
 #include "rtmp/rtmp_control.h"
 #include "rtmp/rtmp_registry.h"
 #include "rtmp/rtmp_relay.h"
+#include "rtmp/rtmp_timeline.h"
 #include "os/rtmp_process.h"
 
 #include <cstdio>
 
-// A jump in publisher timestamps larger than this is a discontinuity, not time passing.
-static constexpr int64_t RTMP_LIVE_MAX_JUMP = 10000;
 static constexpr size_t RTMP_LIVE_HASH = 1024;
 
 typedef struct rtmp_live_stream_s rtmp_live_stream_t;
@@ -51,14 +50,7 @@ struct rtmp_live_stream_s {
     size_t gop_bytes;
     bool gop_full; // over its bounds: no cache until the next key frame
 
-    // publisher timestamps map to output ones by an offset that changes only at a
-    // discontinuity or a new publisher, so output is monotonic across both
-    bool ts_started;
-    bool ts_rebase; // next message starts a new publisher's timeline
-    uint32_t last_in;
-    int64_t in_ext; // last_in unwrapped to 64 bits
-    int64_t offset;
-    int64_t out_max;
+    rtmp_timeline_t timeline; // monotonic across publisher reconnects
 
     rtmp_msec_t last_media;
     rtmp_event_t idle_ev; // drop_idle_publisher
@@ -349,7 +341,7 @@ static void rtmp_live_unpublish(rtmp_live_stream_t *ls)
     rtmp_free(pub);
     rtmp_event_del_timer(&ls->idle_ev);
     rtmp_live_reset_cache(ls);
-    ls->ts_rebase = true;
+    rtmp_timeline_restart(&ls->timeline);
 
     for (rtmp_queue_t *q = ls->players.next; q != &ls->players; q = q->next) {
         rtmp_live_ctx_t *p = rtmp_queue_data(q, rtmp_live_ctx_t, link);
@@ -411,7 +403,7 @@ rtmp_int_t rtmp_live_publish(rtmp_session_t *s, rtmp_stream_t *st)
     ls->last_media = rtmp_current_msec;
     ls->messages = ls->bytes = 0;
     ls->gop_full = false;
-    ls->ts_rebase = true;
+    rtmp_timeline_restart(&ls->timeline);
     st->state = rtmp_stream_state::publishing;
     (void)rtmp_registry_set(k, rtmp_worker_slot);
     rtmp_worker_announce(true, k);
@@ -442,34 +434,6 @@ rtmp_int_t rtmp_live_publish(rtmp_session_t *s, rtmp_stream_t *st)
         return RTMP_ERROR;
     }
     return rtmp_session_status(s, st->msid, rtmp_cmd_status_id::publish_start, st->name);
-}
-
-// Maps a publisher timestamp to the stream's monotonic output timeline.
-static uint32_t rtmp_live_timestamp(rtmp_live_stream_t *ls, uint32_t in)
-{
-    if (!ls->ts_started) {
-        ls->ts_started = true;
-        ls->ts_rebase = false;
-        ls->last_in = in;
-        ls->in_ext = in;
-        ls->offset = 0; // the first publisher's timeline is kept as it is
-        ls->out_max = in;
-        return in;
-    }
-    // signed 32-bit difference: a wrap of the publisher's clock is a small step forward
-    int64_t delta = (int32_t)(in - ls->last_in);
-    ls->last_in = in;
-    ls->in_ext += delta;
-    if (ls->ts_rebase || delta > RTMP_LIVE_MAX_JUMP || delta < -RTMP_LIVE_MAX_JUMP) {
-        // a new publisher or a jump: continue right after what players last saw
-        ls->ts_rebase = false;
-        ls->offset = ls->out_max + 1 - ls->in_ext;
-    }
-    int64_t out = ls->in_ext + ls->offset;
-    if (out > ls->out_max) {
-        ls->out_max = out;
-    }
-    return (uint32_t)out;
 }
 
 static void rtmp_live_gop_add(rtmp_live_stream_t *ls, rtmp_frame_t *f)
@@ -548,7 +512,7 @@ rtmp_int_t rtmp_live_media(rtmp_session_t *s, rtmp_stream_t *st, const rtmp_mess
 
     rtmp_message_t out = *m;
     out.h.msid = RTMP_FRAME_MSID;
-    out.h.timestamp = rtmp_live_timestamp(ls, m->h.timestamp);
+    out.h.timestamp = rtmp_timeline_map(&ls->timeline, m->h.timestamp);
     uint8_t flags = 0;
     switch (info.kind) {
     case rtmp_codec_kind::video:
@@ -698,7 +662,7 @@ rtmp_int_t rtmp_live_relay_attach(rtmp_session_t *s, rtmp_stream_t *st)
     ls->last_media = rtmp_current_msec;
     ls->messages = ls->bytes = 0;
     ls->gop_full = false;
-    ls->ts_rebase = true;
+    rtmp_timeline_restart(&ls->timeline);
     st->state = rtmp_stream_state::publishing;
     for (rtmp_queue_t *q = ls->players.next; q != &ls->players; q = q->next) {
         rtmp_live_ctx_t *p = rtmp_queue_data(q, rtmp_live_ctx_t, link);

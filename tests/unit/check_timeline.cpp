@@ -1,0 +1,64 @@
+// Stream timelines: kept as sent, unwrapped at 2^32, stitched across jumps and reconnects.
+#include "rtmp/rtmp_timeline.h"
+
+#include <check.h>
+
+START_TEST(test_first_publisher_kept)
+{
+    rtmp_timeline_t t = {};
+    ck_assert_uint_eq(rtmp_timeline_map(&t, 1000), 1000);
+    ck_assert_uint_eq(rtmp_timeline_map(&t, 1040), 1040);
+    // audio and video interleave slightly out of order: kept, not rebased
+    ck_assert_uint_eq(rtmp_timeline_map(&t, 1021), 1021);
+    ck_assert_uint_eq(rtmp_timeline_map(&t, 1080), 1080);
+}
+END_TEST
+
+START_TEST(test_32bit_wrap_is_a_small_step)
+{
+    rtmp_timeline_t t = {};
+    ck_assert_uint_eq(rtmp_timeline_map(&t, 0xffffffd0u), 0xffffffd0u);
+    // 0x30 after the wrap is 0x60 ms later: the output wraps the same way, no rebase
+    ck_assert_uint_eq(rtmp_timeline_map(&t, 0x30), 0x30);
+    ck_assert_int_eq(t.in_ext, 0x100000030LL);
+}
+END_TEST
+
+START_TEST(test_jump_continues_after_last)
+{
+    rtmp_timeline_t t = {};
+    (void)rtmp_timeline_map(&t, 5000);
+    (void)rtmp_timeline_map(&t, 5040);
+    // the encoder's clock leaps 1 h ahead, then back to 0
+    ck_assert_uint_eq(rtmp_timeline_map(&t, 3605040), 5041);
+    ck_assert_uint_eq(rtmp_timeline_map(&t, 3605080), 5081);
+    ck_assert_uint_eq(rtmp_timeline_map(&t, 0), 5082);
+    ck_assert_uint_eq(rtmp_timeline_map(&t, 40), 5122);
+}
+END_TEST
+
+START_TEST(test_reconnect_stays_monotonic)
+{
+    rtmp_timeline_t t = {};
+    uint32_t last = 0;
+    for (uint32_t ts = 0; ts <= 8000; ts += 40) {
+        last = rtmp_timeline_map(&t, ts);
+    }
+    rtmp_timeline_restart(&t); // a new publisher, starting again at 0
+    uint32_t first = rtmp_timeline_map(&t, 0);
+    ck_assert_uint_gt(first, last);
+    ck_assert_uint_eq(rtmp_timeline_map(&t, 40), first + 40);
+}
+END_TEST
+
+Suite *rtmp_timeline_suite(void)
+{
+    Suite *s = suite_create("timeline");
+    TCase *tc = tcase_create("timeline");
+    tcase_add_test(tc, test_first_publisher_kept);
+    tcase_add_test(tc, test_32bit_wrap_is_a_small_step);
+    tcase_add_test(tc, test_jump_continues_after_last);
+    tcase_add_test(tc, test_reconnect_stays_monotonic);
+    suite_add_tcase(s, tc);
+    return s;
+}
