@@ -248,8 +248,9 @@ def vm_rss_kib(pid):
 _servers = []
 
 
-def conf_text(ports, workers=2, log_level="info", main_extra="", server_extra=""):
-    """A complete config; paths are filled in by Server.write_conf."""
+def conf_text(ports, workers=2, log_level="info", main_extra="", server_extra="", app_extra=""):
+    """A complete config; paths are filled in by Server.write_conf. app_extra goes inside
+    the application block of "live" (e.g. 'live = true; ')."""
     listen = ", ".join('"127.0.0.1:%d"' % p for p in ports)
     return (
         "worker_processes = %s;\n"
@@ -263,11 +264,11 @@ def conf_text(ports, workers=2, log_level="info", main_extra="", server_extra=""
         "        {\n"
         "            listen = [ %s ];\n"
         "%s"
-        "            application = ( { name = \"live\"; } );\n"
+        "            application = ( { name = \"live\"; %s} );\n"
         "        }\n"
         "    );\n"
         "};\n"
-    ) % (workers, log_level, main_extra, listen, server_extra)
+    ) % (workers, log_level, main_extra, listen, server_extra, app_extra)
 
 
 class Server:
@@ -275,7 +276,7 @@ class Server:
     stopped (TERM, then KILL, by pid) on leaving, whether the test passed or not."""
 
     def __init__(self, workers=2, ports=None, log_level="info", main_extra="",
-                 server_extra="", conf=None):
+                 server_extra="", conf=None, app_extra=""):
         self.dir = tempfile.mkdtemp(prefix="rtmp_e2e_")
         self.conf = os.path.join(self.dir, "rtmp.conf")
         self.log_path = os.path.join(self.dir, "error.log")
@@ -288,7 +289,8 @@ class Server:
         self.seen_workers = set()
         self._out = None
         if conf is None:
-            conf = conf_text(self.ports, workers, log_level, main_extra, server_extra)
+            conf = conf_text(self.ports, workers, log_level, main_extra, server_extra,
+                             app_extra)
         self.write_conf(conf)
         _servers.append(self)
 
@@ -449,7 +451,9 @@ def servers_started():
 
 
 def cleanup(keep_dirs=False):
-    """Stops every server started so far and removes their temp dirs (unless kept)."""
+    """Stops every client program and every server started so far and removes the servers'
+    temp dirs (unless kept)."""
+    stop_clients()
     while _servers:
         s = _servers.pop()
         try:
@@ -481,3 +485,134 @@ def raise_nofile(want):
         except (ValueError, OSError):
             pass
     return resource.getrlimit(resource.RLIMIT_NOFILE)[0]
+
+
+# ---- client programs (ffmpeg, rtmpdump, gst-launch-1.0) --------------------------------------
+
+# Every client program started in this process, so cleanup() can stop what a test left
+# running (by pid) whatever happened in it.
+_clients = []
+
+
+def need_tools(*names):
+    """Skips the test unless every named program is on PATH."""
+    missing = [n for n in names if shutil.which(n) is None]
+    if missing:
+        skip("not installed: %s" % ", ".join(missing))
+
+
+class ClientProc:
+    """A client program with its stdout and stderr in files under `dir`; stopped by pid
+    (stop() is bounded: the signal, then KILL). Use as a context manager."""
+
+    def __init__(self, args, dir, name):
+        self.args = list(args)
+        self.name = name
+        self.out_path = os.path.join(dir, name + ".stdout")
+        self.err_path = os.path.join(dir, name + ".stderr")
+        with open(self.out_path, "wb") as out, open(self.err_path, "wb") as err:
+            self.proc = subprocess.Popen(self.args, stdin=subprocess.DEVNULL, stdout=out,
+                                         stderr=err, cwd=dir)
+        _clients.append(self)
+
+    @property
+    def pid(self):
+        return self.proc.pid
+
+    def running(self):
+        return self.proc.poll() is None
+
+    def wait(self, timeout):
+        """Exit code; fails the test (after killing it) if it runs longer than timeout."""
+        try:
+            return self.proc.wait(timeout)
+        except subprocess.TimeoutExpired:
+            self.stop(signal.SIGKILL)
+            fail("%s (pid %d) still running after %.1fs" % (self.name, self.pid, timeout))
+
+    def stop(self, sig=signal.SIGTERM, timeout=5.0):
+        """Sends sig (if still running), waits up to timeout, then KILLs; returns the exit
+        code. Safe to call more than once."""
+        if self.proc.poll() is None:
+            try:
+                os.kill(self.proc.pid, sig)
+            except ProcessLookupError:
+                pass
+            try:
+                self.proc.wait(timeout)
+            except subprocess.TimeoutExpired:
+                try:
+                    os.kill(self.proc.pid, signal.SIGKILL)
+                except ProcessLookupError:
+                    pass
+                self.proc.wait(5)
+        return self.proc.returncode
+
+    def stdout(self):
+        return _read(self.out_path)
+
+    def stderr(self):
+        return _read(self.err_path)
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.stop(signal.SIGKILL)
+        return False
+
+
+def stop_clients():
+    while _clients:
+        c = _clients.pop()
+        try:
+            c.stop(signal.SIGKILL)
+        except Exception:
+            pass
+
+
+# ---- test media --------------------------------------------------------------------------
+
+_clip_dir = None
+_clips = {}
+
+
+def _remove_clip_dir():
+    if _clip_dir and not os.environ.get("E2E_CACHE_DIR"):
+        shutil.rmtree(_clip_dir, ignore_errors=True)
+
+
+def media_clip(seconds=4):
+    """An FLV test clip (lavfi testsrc 320x240 at 25 fps + a 440 Hz sine; H.264 with a 2 s
+    GOP, AAC), made with ffmpeg once per run (or kept in $E2E_CACHE_DIR if set) and shared
+    by the tests. Skips the test when ffmpeg is not installed."""
+    global _clip_dir
+    need_tools("ffmpeg")
+    path = _clips.get(seconds)
+    if path and os.path.getsize(path) > 0:
+        return path
+    if _clip_dir is None:
+        _clip_dir = os.environ.get("E2E_CACHE_DIR")
+        if _clip_dir:
+            os.makedirs(_clip_dir, exist_ok=True)
+        else:
+            import atexit
+            _clip_dir = tempfile.mkdtemp(prefix="rtmp_e2e_media_")
+            atexit.register(_remove_clip_dir)
+    path = os.path.join(_clip_dir, "clip_%ds.flv" % seconds)
+    if os.path.exists(path) and os.path.getsize(path) > 0:
+        _clips[seconds] = path
+        return path
+    tmp = path + ".tmp.flv"
+    r = subprocess.run(
+        ["ffmpeg", "-nostdin", "-hide_banner", "-loglevel", "error", "-y",
+         "-f", "lavfi", "-i", "testsrc=size=320x240:rate=25",
+         "-f", "lavfi", "-i", "sine=frequency=440:sample_rate=44100",
+         "-t", str(seconds), "-c:v", "libx264", "-preset", "ultrafast", "-pix_fmt", "yuv420p",
+         "-g", "50", "-c:a", "aac", "-b:a", "64k", "-f", "flv", tmp],
+        capture_output=True, text=True, timeout=60, stdin=subprocess.DEVNULL)
+    check(r.returncode == 0 and os.path.exists(tmp),
+          "ffmpeg could not make the test clip (exit %d): %s" % (r.returncode, r.stderr[-500:]))
+    os.replace(tmp, path)
+    _clips[seconds] = path
+    return path
