@@ -99,9 +99,11 @@ void rtmp_session_init(rtmp_connection_t *c);
 // Queues a protocol control message built by rtmp_control_*().
 [[nodiscard]] rtmp_int_t rtmp_session_send_control(rtmp_session_t *s, rtmp_message_t m);
 
-// Queues an onStatus for stream `msid` with the usual level, code and description.
+// Queues an onStatus for stream `msid` with the usual level and code, and the usual
+// description unless one is given.
 [[nodiscard]] rtmp_int_t rtmp_session_status(rtmp_session_t *s, uint32_t msid,
-                                             rtmp_cmd_status_id id, const char *details);
+                                             rtmp_cmd_status_id id, const char *details,
+                                             const char *description = nullptr);
 
 // Queues a shared frame for this session's stream `msid` (a reference is taken) and
 // schedules a flush after the current batch of events.

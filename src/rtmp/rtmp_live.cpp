@@ -361,7 +361,8 @@ rtmp_int_t rtmp_live_publish(rtmp_session_t *s, rtmp_stream_t *st)
     if (!lacf->live) {
         rtmp_log_error(RTMP_LOG_INFO, &s->c->log, 0, "publish \"%s/%s\" refused: live is off",
                        s->app->name.data, st->name);
-        return rtmp_session_status(s, st->msid, rtmp_cmd_status_id::publish_bad_name, st->name);
+        return rtmp_session_status(s, st->msid, rtmp_cmd_status_id::publish_bad_name, st->name,
+                                   "Live streaming is off in this application");
     }
     char key[RTMP_MAX_NAME * 2 + 32];
     std::string_view k = rtmp_live_key(s->app, st->name, key, sizeof(key));

@@ -42,11 +42,14 @@ static rtmp_int_t rtmp_cmd_send(rtmp_session_t *s, uint32_t msid, uint8_t type, 
 }
 
 rtmp_int_t rtmp_session_status(rtmp_session_t *s, uint32_t msid, rtmp_cmd_status_id id,
-                               const char *details)
+                               const char *details, const char *description)
 {
     rtmp_reply_t r;
     rtmp_cmd_status_t st = rtmp_cmd_status(id);
     st.details = details;
+    if (description) {
+        st.description = description;
+    }
     if (rtmp_cmd_on_status(rtmp_reply_init(&r), &st) != RTMP_OK) {
         return RTMP_ERROR;
     }
