@@ -16,6 +16,7 @@ struct rtmp_live_app_conf_t {
     rtmp_msec_t drop_idle_publisher;
     rtmp_int_t player_queue;
     rtmp_msec_t player_max_lag;
+    rtmp_msec_t flush_interval;
 };
 
 extern rtmp_module_t rtmp_live_module;

@@ -105,9 +105,9 @@ void rtmp_session_init(rtmp_connection_t *c);
                                              rtmp_cmd_status_id id, const char *details,
                                              const char *description = nullptr);
 
-// Queues a shared frame for this session's stream `msid` (a reference is taken) and
-// schedules a flush after the current batch of events.
-void rtmp_session_enqueue(rtmp_session_t *s, rtmp_frame_t *f, uint32_t msid);
+// Queues a shared frame for this session's stream `msid` (a reference is taken); with
+// flush, schedules sending it after the current batch of events.
+void rtmp_session_enqueue(rtmp_session_t *s, rtmp_frame_t *f, uint32_t msid, bool flush);
 
 // How long the oldest queued frame has waited, in milliseconds.
 rtmp_msec_t rtmp_session_queue_lag(const rtmp_session_t *s);

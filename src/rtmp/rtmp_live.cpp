@@ -53,7 +53,8 @@ struct rtmp_live_stream_s {
     rtmp_timeline_t timeline; // monotonic across publisher reconnects
 
     rtmp_msec_t last_media;
-    rtmp_event_t idle_ev; // drop_idle_publisher
+    rtmp_event_t idle_ev;  // drop_idle_publisher
+    rtmp_event_t flush_ev; // flush_interval: sends what queued up to every player
     uint64_t messages;
     uint64_t bytes;
 };
@@ -69,7 +70,7 @@ static void *rtmp_live_create_app_conf(rtmp_conf_t *cf)
     c->live = c->gop_cache = c->gop_cache_max_bytes = c->gop_cache_max_frames = RTMP_CONF_UNSET;
     c->wait_key = c->wait_video = c->idle_streams = c->publisher_takeover = RTMP_CONF_UNSET;
     c->player_queue = RTMP_CONF_UNSET;
-    c->drop_idle_publisher = c->player_max_lag = RTMP_CONF_UNSET_MSEC;
+    c->drop_idle_publisher = c->player_max_lag = c->flush_interval = RTMP_CONF_UNSET_MSEC;
     return c;
 }
 
@@ -88,6 +89,7 @@ static const char *rtmp_live_merge_app_conf(rtmp_conf_t *, void *parent, void *c
     rtmp_conf_merge_msec(c->drop_idle_publisher, p->drop_idle_publisher, 0);
     rtmp_conf_merge_value(c->player_queue, p->player_queue, 8 * 1024 * 1024);
     rtmp_conf_merge_msec(c->player_max_lag, p->player_max_lag, 10000);
+    rtmp_conf_merge_msec(c->flush_interval, p->flush_interval, 20);
     return nullptr;
 }
 
@@ -117,6 +119,8 @@ static const rtmp_directive_t rtmp_live_directives[] = {
      LIVE_OFF(player_queue), 64 * 1024, 1024 * 1024 * 1024, nullptr},
     {"player_max_lag", LIVE_BLOCKS, rtmp_conf_level::app, rtmp_conf_type::msec,
      LIVE_OFF(player_max_lag), 100, 3600000, nullptr},
+    {"flush_interval", LIVE_BLOCKS, rtmp_conf_level::app, rtmp_conf_type::msec,
+     LIVE_OFF(flush_interval), 0, 1000, nullptr},
     {nullptr, 0, rtmp_conf_level::app, rtmp_conf_type::flag, 0, 0, 0, nullptr},
 };
 
@@ -190,6 +194,7 @@ static void rtmp_live_release(rtmp_live_stream_t *ls)
     }
     *pp = ls->next;
     rtmp_event_del_timer(&ls->idle_ev);
+    rtmp_event_del_timer(&ls->flush_ev);
     rtmp_live_reset_cache(ls);
     rtmp_free(ls->gop);
     rtmp_free(ls);
@@ -224,8 +229,21 @@ static void rtmp_live_pull(rtmp_live_stream_t *ls, int owner, rtmp_log_t *log)
 
 // ---- players -------------------------------------------------------------------------------
 
-// Queues a frame to one player, applying wait_key/wait_video and the slow-player rules.
-static void rtmp_live_send(rtmp_live_ctx_t *p, rtmp_frame_t *f)
+// Posts a flush to every player with frames waiting: the end of a flush_interval.
+static void rtmp_live_flush(rtmp_event_t *ev)
+{
+    auto *ls = static_cast<rtmp_live_stream_t *>(ev->data);
+    for (rtmp_queue_t *q = ls->players.next; q != &ls->players; q = q->next) {
+        rtmp_session_t *s = rtmp_queue_data(q, rtmp_live_ctx_t, link)->s;
+        if (s->qcount) {
+            rtmp_event_post(s->c->write);
+        }
+    }
+}
+
+// Queues a frame to one player, applying wait_key/wait_video and the slow-player rules;
+// sent after this batch of events (now) or at the stream's next flush_interval tick.
+static void rtmp_live_send(rtmp_live_ctx_t *p, rtmp_frame_t *f, bool now)
 {
     rtmp_session_t *s = p->s;
     rtmp_live_app_conf_t *lacf = p->ls->lacf;
@@ -274,7 +292,15 @@ static void rtmp_live_send(rtmp_live_ctx_t *p, rtmp_frame_t *f)
         p->dropped++;
         return;
     }
-    rtmp_session_enqueue(s, f, p->st->msid);
+    rtmp_live_stream_t *ls = p->ls;
+    now = now || lacf->flush_interval == 0;
+    rtmp_session_enqueue(s, f, p->st->msid, now);
+    if (!now && !ls->flush_ev.timer_set) {
+        ls->flush_ev.data = ls;
+        ls->flush_ev.handler = rtmp_live_flush;
+        ls->flush_ev.log = rtmp_cycle->log;
+        rtmp_event_add_timer(&ls->flush_ev, lacf->flush_interval);
+    }
 }
 
 // What a player joining a running stream gets first: metadata, sequence headers, the GOP.
@@ -283,12 +309,12 @@ static void rtmp_live_join(rtmp_live_ctx_t *p)
     rtmp_live_stream_t *ls = p->ls;
     for (rtmp_frame_t *f : {ls->meta, ls->video_header, ls->audio_header}) {
         if (f) {
-            rtmp_live_send(p, f);
+            rtmp_live_send(p, f, true); // a new player starts at once
         }
     }
     if (ls->lacf->gop_cache && !ls->gop_full) {
         for (uint32_t i = 0; i < ls->ngop; i++) {
-            rtmp_live_send(p, ls->gop[i]);
+            rtmp_live_send(p, ls->gop[i], true);
         }
     }
 }
@@ -573,7 +599,7 @@ rtmp_int_t rtmp_live_media(rtmp_session_t *s, rtmp_stream_t *st, const rtmp_mess
     }
 
     for (rtmp_queue_t *q = ls->players.next; q != &ls->players; q = q->next) {
-        rtmp_live_send(rtmp_queue_data(q, rtmp_live_ctx_t, link), f);
+        rtmp_live_send(rtmp_queue_data(q, rtmp_live_ctx_t, link), f, false);
     }
     rtmp_frame_unref(f);
     return RTMP_OK;

@@ -221,7 +221,7 @@ static rtmp_int_t rtmp_session_flush(rtmp_session_t *s)
     return rc;
 }
 
-void rtmp_session_enqueue(rtmp_session_t *s, rtmp_frame_t *f, uint32_t msid)
+void rtmp_session_enqueue(rtmp_session_t *s, rtmp_frame_t *f, uint32_t msid, bool flush)
 {
     if (s->qcount == s->qcap) {
         // grow the ring, unrolling it so qhead becomes 0
@@ -238,8 +238,10 @@ void rtmp_session_enqueue(rtmp_session_t *s, rtmp_frame_t *f, uint32_t msid)
     s->queue[(s->qhead + s->qcount) % s->qcap] = {rtmp_frame_ref(f), msid};
     s->qcount++;
     s->qbytes += f->len;
-    // flushed once after the current batch of events, however many frames arrive in it
-    rtmp_event_post(s->c->write);
+    if (flush) {
+        // once after the current batch of events, however many frames arrive in it
+        rtmp_event_post(s->c->write);
+    }
 }
 
 rtmp_msec_t rtmp_session_queue_lag(const rtmp_session_t *s)
