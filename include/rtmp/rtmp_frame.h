@@ -39,6 +39,9 @@ struct rtmp_frame_s {
 [[nodiscard]] rtmp_frame_t *rtmp_frame_create(const rtmp_message_t *m, uint32_t chunk_size,
                                               uint8_t flags);
 
+// A frame for `size` bytes the caller writes into data (and sets len); one reference.
+[[nodiscard]] rtmp_frame_t *rtmp_frame_alloc(size_t size);
+
 inline rtmp_frame_t *rtmp_frame_ref(rtmp_frame_t *f)
 {
     f->refs++;

@@ -5,6 +5,15 @@
 
 static size_t rtmp_frames_alive;
 
+rtmp_frame_t *rtmp_frame_alloc(size_t size)
+{
+    auto *f = static_cast<rtmp_frame_t *>(rtmp_calloc(sizeof(rtmp_frame_t) + size));
+    f->refs = 1;
+    f->created = rtmp_current_msec;
+    rtmp_frames_alive++;
+    return f;
+}
+
 rtmp_frame_t *rtmp_frame_create(const rtmp_message_t *m, uint32_t chunk_size, uint8_t flags)
 {
     size_t size = rtmp_chunk_fmt0_size(&m->h, chunk_size);

@@ -254,10 +254,27 @@ rtmp_msec_t rtmp_session_queue_lag(const rtmp_session_t *s)
 
 rtmp_int_t rtmp_session_send_message(rtmp_session_t *s, const rtmp_message_t *m)
 {
+    size_t need = rtmp_chunk_write_size(&s->writer, &m->h);
+    if (s->qcount > 0) {
+        // media is queued: this message goes behind it, so a status such as
+        // UnpublishNotify never overtakes the frames it follows
+        rtmp_frame_t *f = rtmp_frame_alloc(need);
+        rtmp_buf_t b = {};
+        b.start = b.pos = b.last = f->data;
+        b.end = f->data + need;
+        if (rtmp_chunk_write(&s->writer, m, &b) != RTMP_OK) {
+            rtmp_frame_unref(f);
+            rtmp_session_close(s, "cannot chunk a reply");
+            return RTMP_ERROR;
+        }
+        f->len = (uint32_t)rtmp_buf_size(&b);
+        rtmp_session_enqueue(s, f, RTMP_FRAME_MSID, true); // chunked for this session alone
+        rtmp_frame_unref(f);
+        return RTMP_OK;
+    }
     if (s->out == nullptr) {
         s->out = rtmp_buf_create(s->c->pool, RTMP_SESSION_OUT_SIZE);
     }
-    size_t need = rtmp_chunk_write_size(&s->writer, &m->h);
     if (need > rtmp_buf_free(s->out)) {
         rtmp_buf_compact(s->out);
     }
