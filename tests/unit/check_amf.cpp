@@ -2,6 +2,7 @@
 #include <check.h>
 
 #include "core/rtmp_log.h"
+#include "test_util.h"
 #include "rtmp/rtmp_amf.h"
 
 static rtmp_pool_t *pool;
@@ -16,27 +17,7 @@ static void teardown(void)
 }
 
 // Hex digits to bytes in the pool; spaces are ignored.
-static std::span<const u_char> hex(const char *h)
-{
-    size_t n = strlen(h);
-    u_char *p = static_cast<u_char *>(rtmp_pnalloc(pool, n / 2 + 1));
-    size_t len = 0;
-    int hi = -1;
-    for (size_t i = 0; i < n; i++) {
-        char c = h[i];
-        int x = c >= '0' && c <= '9' ? c - '0' : c >= 'a' && c <= 'f' ? c - 'a' + 10 : -1;
-        if (x < 0) {
-            continue;
-        }
-        if (hi < 0) {
-            hi = x;
-        } else {
-            p[len++] = (u_char)(hi << 4 | x);
-            hi = -1;
-        }
-    }
-    return {p, len};
-}
+static std::span<const u_char> hex(const char *h) { return rtmp_test_hex(pool, h); }
 
 static bool same(rtmp_buf_t *b, std::span<const u_char> want)
 {

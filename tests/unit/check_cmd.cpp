@@ -3,6 +3,7 @@
 #include <cstdio>
 
 #include "core/rtmp_log.h"
+#include "test_util.h"
 #include "rtmp/rtmp_cmd.h"
 
 static rtmp_pool_t *pool;
@@ -16,39 +17,14 @@ static void teardown(void)
     rtmp_pool_destroy(pool);
 }
 
-static std::span<const u_char> hex(const char *h)
-{
-    size_t n = strlen(h);
-    u_char *p = static_cast<u_char *>(rtmp_pnalloc(pool, n / 2 + 1));
-    size_t len = 0;
-    int hi = -1;
-    for (size_t i = 0; i < n; i++) {
-        char c = h[i];
-        int x = c >= '0' && c <= '9' ? c - '0' : c >= 'a' && c <= 'f' ? c - 'a' + 10 : -1;
-        if (x < 0) {
-            continue;
-        }
-        if (hi < 0) {
-            hi = x;
-        } else {
-            p[len++] = (u_char)(hi << 4 | x);
-            hi = -1;
-        }
-    }
-    return {p, len};
-}
+static std::span<const u_char> hex(const char *h) { return rtmp_test_hex(pool, h); }
 
 // Payloads captured from ffmpeg 5 and rtmpdump 2.4 talking to nginx-rtmp (tests/data/cmd/).
 static std::span<const u_char> load(const char *name)
 {
     char path[256];
     snprintf(path, sizeof(path), "tests/data/cmd/%s.bin", name);
-    FILE *f = fopen(path, "rb");
-    ck_assert_msg(f != nullptr, "cannot open %s (run from the repository root)", path);
-    u_char *p = static_cast<u_char *>(rtmp_pnalloc(pool, 4096));
-    size_t n = fread(p, 1, 4096, f);
-    fclose(f);
-    return {p, n};
+    return rtmp_test_file(pool, path);
 }
 
 static rtmp_cmd_t parse(std::span<const u_char> in, rtmp_cmd_kind kind)

@@ -3,6 +3,7 @@
 #include <cstdio>
 
 #include "core/rtmp_log.h"
+#include "test_util.h"
 #include "rtmp/rtmp_codec.h"
 
 static rtmp_pool_t *pool;
@@ -17,40 +18,14 @@ static void teardown(void)
 }
 
 // Hex digits to bytes in the pool; anything else is ignored.
-static std::span<const u_char> hex(const char *h)
-{
-    size_t n = strlen(h);
-    u_char *p = static_cast<u_char *>(rtmp_pnalloc(pool, n / 2 + 1));
-    size_t len = 0;
-    int hi = -1;
-    for (size_t i = 0; i < n; i++) {
-        char c = h[i];
-        int x = c >= '0' && c <= '9' ? c - '0' : c >= 'a' && c <= 'f' ? c - 'a' + 10 : -1;
-        if (x < 0) {
-            continue;
-        }
-        if (hi < 0) {
-            hi = x;
-        } else {
-            p[len++] = (u_char)(hi << 4 | x);
-            hi = -1;
-        }
-    }
-    return {p, len};
-}
+static std::span<const u_char> hex(const char *h) { return rtmp_test_hex(pool, h); }
 
 // Tag payloads made by tests/data/codec/make_vectors.py (see the README there).
 static std::span<const u_char> load(const char *name)
 {
     char path[256];
     snprintf(path, sizeof(path), "tests/data/codec/%s.bin", name);
-    FILE *f = fopen(path, "rb");
-    ck_assert_msg(f != nullptr, "cannot open %s (run from the repository root)", path);
-    u_char *p = static_cast<u_char *>(rtmp_pnalloc(pool, 8192));
-    size_t n = fread(p, 1, 8192, f);
-    fclose(f);
-    ck_assert_uint_lt(n, 8192);
-    return {p, n};
+    return rtmp_test_file(pool, path);
 }
 
 // Joins byte spans (for payloads with a FourCC or a long run in the middle).
