@@ -166,7 +166,8 @@ install: all
 	chmod 644 $(DESTDIR)$(PREFIX)/lib/systemd/system/rtmp_server.service
 
 format:
-	clang-format -i $(LIB_SRCS) src/main.cpp $(wildcard include/*/*.h) $(UNIT_SRCS) $(FUZZ_SRCS)
+	clang-format -i $(LIB_SRCS) src/main.cpp $(wildcard include/*/*.h) $(BENCH_SRCS) \
+	    $(wildcard src/bench/*.h) $(UNIT_SRCS) $(wildcard tests/unit/*.h) $(FUZZ_SRCS)
 
 clean:
 	rm -rf build rtmp_server rtmp_bench

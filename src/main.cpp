@@ -17,14 +17,13 @@
 
 static void rtmp_usage(FILE *out)
 {
-    fprintf(out,
-            "Usage: rtmp_server [-c file] [-t] [-v] [-h]\n"
-            "  -c file   configuration file (default: " RTMP_CONF_PATH ")\n"
-            "  -t        test the configuration and exit\n"
-            "  -v        print the version and build details and exit\n"
-            "  -h        print this help and exit\n"
-            "Signals to the master: HUP reload, TERM/INT fast stop, QUIT graceful stop,\n"
-            "USR1 reopen logs.\n");
+    fprintf(out, "Usage: rtmp_server [-c file] [-t] [-v] [-h]\n"
+                 "  -c file   configuration file (default: " RTMP_CONF_PATH ")\n"
+                 "  -t        test the configuration and exit\n"
+                 "  -v        print the version and build details and exit\n"
+                 "  -h        print this help and exit\n"
+                 "Signals to the master: HUP reload, TERM/INT fast stop, QUIT graceful stop,\n"
+                 "USR1 reopen logs.\n");
 }
 
 static void rtmp_version()

@@ -20,9 +20,18 @@ struct rtmp_chain_s {
     rtmp_chain_t *next;
 };
 
-inline size_t rtmp_buf_size(const rtmp_buf_t *b) { return (size_t)(b->last - b->pos); }
-inline size_t rtmp_buf_free(const rtmp_buf_t *b) { return (size_t)(b->end - b->last); }
-inline void rtmp_buf_reset(rtmp_buf_t *b) { b->pos = b->last = b->start; }
+inline size_t rtmp_buf_size(const rtmp_buf_t *b)
+{
+    return (size_t)(b->last - b->pos);
+}
+inline size_t rtmp_buf_free(const rtmp_buf_t *b)
+{
+    return (size_t)(b->end - b->last);
+}
+inline void rtmp_buf_reset(rtmp_buf_t *b)
+{
+    b->pos = b->last = b->start;
+}
 inline std::span<const u_char> rtmp_buf_span(const rtmp_buf_t *b)
 {
     return {b->pos, rtmp_buf_size(b)};

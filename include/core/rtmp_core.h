@@ -29,7 +29,10 @@ enum : rtmp_int_t {
 #define rtmp_align_ptr(p, a) (u_char *)(((uintptr_t)(p) + ((uintptr_t)(a)-1)) & ~((uintptr_t)(a)-1))
 #define RTMP_ALIGNMENT sizeof(unsigned long)
 
-template <typename T, size_t N> constexpr size_t rtmp_nelems(T (&)[N]) { return N; }
+template <typename T, size_t N> constexpr size_t rtmp_nelems(T (&)[N])
+{
+    return N;
+}
 
 typedef struct rtmp_pool_s rtmp_pool_t;
 typedef struct rtmp_log_s rtmp_log_t;
@@ -49,8 +52,16 @@ struct rtmp_str_t {
     std::string_view sv() const { return {reinterpret_cast<const char *>(data), len}; }
 };
 
-#define rtmp_string(s) rtmp_str_t{sizeof(s) - 1, (u_char *)(s)}
-#define rtmp_null_string rtmp_str_t{0, nullptr}
+#define rtmp_string(s)                                                                             \
+    rtmp_str_t                                                                                     \
+    {                                                                                              \
+        sizeof(s) - 1, (u_char *)(s)                                                               \
+    }
+#define rtmp_null_string                                                                           \
+    rtmp_str_t                                                                                     \
+    {                                                                                              \
+        0, nullptr                                                                                 \
+    }
 
 // Out of memory is fatal: callers never check allocation results.
 [[nodiscard]] void *rtmp_alloc(size_t size);

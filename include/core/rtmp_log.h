@@ -51,7 +51,7 @@ void rtmp_log_error_core(rtmp_uint_t level, rtmp_log_t *log, rtmp_err_t err, con
 #define rtmp_log_debug(lg, ...)                                                                    \
     do {                                                                                           \
         if (0) {                                                                                   \
-            rtmp_log_error_core(RTMP_LOG_DEBUG, lg, 0, __VA_ARGS__);                              \
+            rtmp_log_error_core(RTMP_LOG_DEBUG, lg, 0, __VA_ARGS__);                               \
         }                                                                                          \
     } while (0)
 #endif
@@ -65,4 +65,3 @@ const char *rtmp_log_level_name(rtmp_uint_t level);
 // Reopens the file in place (after logrotate moved it); keeps the old fd on failure.
 rtmp_int_t rtmp_log_file_reopen(rtmp_log_file_t *file);
 void rtmp_log_file_close(rtmp_log_file_t *file);
-

@@ -6,7 +6,7 @@
 
 struct rtmp_module_s {
     const char *name;
-    rtmp_uint_t index; // position in rtmp_modules, the key into every conf array
+    rtmp_uint_t index;                  // position in rtmp_modules, the key into every conf array
     const rtmp_directive_t *directives; // ends with a nullptr name
 
     // Conf structs start "unset"; merge fills them from the outer block or defaults.

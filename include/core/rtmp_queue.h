@@ -8,9 +8,18 @@ struct rtmp_queue_t {
     rtmp_queue_t *next;
 };
 
-inline void rtmp_queue_init(rtmp_queue_t *q) { q->prev = q->next = q; }
-inline bool rtmp_queue_empty(const rtmp_queue_t *h) { return h->next == h; }
-inline bool rtmp_queue_linked(const rtmp_queue_t *q) { return q->next != nullptr && q->next != q; }
+inline void rtmp_queue_init(rtmp_queue_t *q)
+{
+    q->prev = q->next = q;
+}
+inline bool rtmp_queue_empty(const rtmp_queue_t *h)
+{
+    return h->next == h;
+}
+inline bool rtmp_queue_linked(const rtmp_queue_t *q)
+{
+    return q->next != nullptr && q->next != q;
+}
 
 inline void rtmp_queue_insert_tail(rtmp_queue_t *h, rtmp_queue_t *x)
 {

@@ -6,8 +6,8 @@
 #include <ctime>
 
 extern rtmp_msec_t rtmp_current_msec; // monotonic milliseconds
-extern time_t rtmp_cached_time_sec;            // wall clock seconds
-extern char rtmp_cached_log_time[];            // "2026/11/22 00:34:48"
+extern time_t rtmp_cached_time_sec;   // wall clock seconds
+extern char rtmp_cached_log_time[];   // "2026/11/22 00:34:48"
 
 constexpr size_t RTMP_LOG_TIME_LEN = sizeof("1970/09/28 12:00:00") - 1;
 

@@ -38,7 +38,7 @@ struct rtmp_connection_s {
     uint64_t sent;
     rtmp_queue_t queue; // in the worker's list of active connections
 
-    unsigned close : 1;     // the owner asked for the connection to be closed at a safe point
+    unsigned close : 1; // the owner asked for the connection to be closed at a safe point
     unsigned destroyed : 1;
 };
 

@@ -15,9 +15,9 @@ struct rtmp_event_s {
     rtmp_log_t *log;
 
     unsigned write : 1;
-    unsigned active : 1;   // registered with epoll
-    unsigned ready : 1;    // readable/writable until an operation says EAGAIN
-    unsigned eof : 1;      // the peer closed its side
+    unsigned active : 1; // registered with epoll
+    unsigned ready : 1;  // readable/writable until an operation says EAGAIN
+    unsigned eof : 1;    // the peer closed its side
     unsigned error : 1;
     unsigned timedout : 1; // the handler runs because the timer fired
     unsigned timer_set : 1;

@@ -24,13 +24,13 @@ enum rtmp_frame_flags : uint8_t {
 typedef struct rtmp_frame_s rtmp_frame_t;
 struct rtmp_frame_s {
     uint32_t refs;
-    uint32_t timestamp;      // as sent
-    uint32_t len;            // bytes in data: every chunk, headers included
-    uint32_t mlen;           // the message's payload length
-    uint16_t header_len;     // the first chunk's header length
-    uint8_t type;            // rtmp_msg_type
-    uint8_t flags;           // rtmp_frame_flags
-    rtmp_msec_t created;     // arrival, for measuring how far a player lags
+    uint32_t timestamp;  // as sent
+    uint32_t len;        // bytes in data: every chunk, headers included
+    uint32_t mlen;       // the message's payload length
+    uint16_t header_len; // the first chunk's header length
+    uint8_t type;        // rtmp_msg_type
+    uint8_t flags;       // rtmp_frame_flags
+    rtmp_msec_t created; // arrival, for measuring how far a player lags
     u_char data[];
 };
 

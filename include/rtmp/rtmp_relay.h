@@ -11,7 +11,7 @@ extern rtmp_module_t rtmp_relay_module;
 // Pulls app/name from worker `slot` over its internal socket; the stream is attached as the
 // local stream's publisher once the origin accepts the play.
 [[nodiscard]] rtmp_int_t rtmp_relay_pull(rtmp_conf_app_t *app, std::string_view name, int slot,
-                                             rtmp_log_t *log);
+                                         rtmp_log_t *log);
 
 // The session's handshake completed: start the connect.
 [[nodiscard]] rtmp_int_t rtmp_relay_handshake_done(rtmp_session_t *s);

@@ -10,8 +10,8 @@
 #include "rtmp/rtmp_handshake.h"
 #include "rtmp/rtmp_server_module.h"
 
-constexpr size_t RTMP_MAX_NAME = 256;      // app and stream names
-constexpr size_t RTMP_MAX_ARGS = 1024;     // query strings after a stream name
+constexpr size_t RTMP_MAX_NAME = 256;        // app and stream names
+constexpr size_t RTMP_MAX_ARGS = 1024;       // query strings after a stream name
 constexpr uint32_t RTMP_SESSION_STREAMS = 8; // NetStreams per connection
 
 enum class rtmp_session_state : uint8_t {

@@ -20,4 +20,7 @@ struct rtmp_timeline_t {
 uint32_t rtmp_timeline_map(rtmp_timeline_t *t, uint32_t in);
 
 // A new publisher: its first timestamp continues the timeline.
-inline void rtmp_timeline_restart(rtmp_timeline_t *t) { t->rebase = true; }
+inline void rtmp_timeline_restart(rtmp_timeline_t *t)
+{
+    t->rebase = true;
+}

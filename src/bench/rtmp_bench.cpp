@@ -142,18 +142,32 @@ static int rtmp_bench_parse(int argc, char **argv, rtmp_bench_opts_t *o)
     while ((ch = getopt_long(argc, argv, "hv", longopts, nullptr)) != -1) {
         bool ok = true;
         switch (ch) {
-        case 'H': o->host = optarg; break;
-        case 'p': ok = rtmp_bench_uint(optarg, 1, 65535, &port); o->port = (int)port; break;
-        case 'a': o->app = optarg; ok = *optarg && strlen(optarg) < 128; break;
-        case 's': ok = rtmp_bench_uint(optarg, 1, 10000, &o->streams); break;
-        case 'n': ok = rtmp_bench_uint(optarg, 0, 100000, &o->players); break;
+        case 'H':
+            o->host = optarg;
+            break;
+        case 'p':
+            ok = rtmp_bench_uint(optarg, 1, 65535, &port);
+            o->port = (int)port;
+            break;
+        case 'a':
+            o->app = optarg;
+            ok = *optarg && strlen(optarg) < 128;
+            break;
+        case 's':
+            ok = rtmp_bench_uint(optarg, 1, 10000, &o->streams);
+            break;
+        case 'n':
+            ok = rtmp_bench_uint(optarg, 0, 100000, &o->players);
+            break;
         case 'd': {
             char *end = nullptr;
             o->duration = strtod(optarg, &end);
             ok = end && *end == '\0' && o->duration > 0 && o->duration <= 86400;
             break;
         }
-        case 'f': o->flv = optarg; break;
+        case 'f':
+            o->flv = optarg;
+            break;
         case 'm':
             if (strcmp(optarg, "fanout") == 0) {
                 o->mode = rtmp_bench_mode::fanout;
@@ -165,12 +179,24 @@ static int rtmp_bench_parse(int argc, char **argv, rtmp_bench_opts_t *o)
                 ok = false;
             }
             break;
-        case 'b': ok = rtmp_bench_uint(optarg, 1, 10000, &o->burst); break;
-        case 'c': ok = rtmp_bench_uint(optarg, 128, 16 * 1024 * 1024, &o->chunk_size); break;
-        case 'j': o->json = optarg; break;
-        case 'v': o->verbose = true; break;
-        case 'h': rtmp_bench_usage(stdout); exit(0);
-        default: rtmp_bench_usage(stderr); return RTMP_ERROR;
+        case 'b':
+            ok = rtmp_bench_uint(optarg, 1, 10000, &o->burst);
+            break;
+        case 'c':
+            ok = rtmp_bench_uint(optarg, 128, 16 * 1024 * 1024, &o->chunk_size);
+            break;
+        case 'j':
+            o->json = optarg;
+            break;
+        case 'v':
+            o->verbose = true;
+            break;
+        case 'h':
+            rtmp_bench_usage(stdout);
+            exit(0);
+        default:
+            rtmp_bench_usage(stderr);
+            return RTMP_ERROR;
         }
         if (!ok) {
             const char *name = "?";
@@ -192,8 +218,10 @@ static int rtmp_bench_parse(int argc, char **argv, rtmp_bench_opts_t *o)
         return RTMP_ERROR;
     }
     if (!rtmp_bench_resolve(o->host, o->port)) {
-        fprintf(stderr, "rtmp_bench: --host must be a literal loopback address "
-                        "(127.0.0.0/8, ::1): %s\n", o->host);
+        fprintf(stderr,
+                "rtmp_bench: --host must be a literal loopback address "
+                "(127.0.0.0/8, ::1): %s\n",
+                o->host);
         return RTMP_ERROR;
     }
     return RTMP_OK;
@@ -249,9 +277,8 @@ static void rtmp_bench_open_some(rtmp_bench_opener_t *op, uint32_t first_player)
 {
     while (op->next < op->end && rtmp_bench_ctx.inflight < RTMP_BENCH_INFLIGHT) {
         uint32_t i = op->next++;
-        rtmp_bench_stream_t *st = op->role == rtmp_bench_role::idle
-                                      ? nullptr
-                                      : rtmp_bench_stream_of(i - first_player);
+        rtmp_bench_stream_t *st =
+            op->role == rtmp_bench_role::idle ? nullptr : rtmp_bench_stream_of(i - first_player);
         (void)rtmp_bench_session_open(&rtmp_bench_sessions[i], op->role, st);
     }
 }
@@ -455,8 +482,8 @@ static void rtmp_bench_fanout(const rtmp_bench_opts_t *o, rtmp_bench_report_t *r
         bool waiting = false;
         for (uint32_t i = first; i < rtmp_bench_nsessions && !waiting; i++) {
             const rtmp_bench_session_t *s = &rtmp_bench_sessions[i];
-            waiting = s->state == rtmp_bench_state::active && s->key_seq &&
-                      s->last_seq < s->stream->seq;
+            waiting =
+                s->state == rtmp_bench_state::active && s->key_seq && s->last_seq < s->stream->seq;
         }
         if (!waiting) {
             break;
@@ -599,7 +626,8 @@ int main(int argc, char **argv)
     if (rtmp_bench_nofile((uint64_t)rtmp_bench_nsessions + 64) != RTMP_OK) {
         return 2;
     }
-    struct sigaction sa{};
+    struct sigaction sa {
+    };
     sa.sa_handler = SIG_IGN;
     sigaction(SIGPIPE, &sa, nullptr);
     sa.sa_handler = rtmp_bench_on_signal;
@@ -644,9 +672,15 @@ int main(int argc, char **argv)
     bool started = rtmp_bench_nstreams == 0 || rtmp_bench_start_publishers() == RTMP_OK;
     if (started) {
         switch (o.mode) {
-        case rtmp_bench_mode::fanout: rtmp_bench_fanout(&o, &r); break;
-        case rtmp_bench_mode::idle: rtmp_bench_idle(&o, &r); break;
-        case rtmp_bench_mode::setup: rtmp_bench_setup(&o, &r); break;
+        case rtmp_bench_mode::fanout:
+            rtmp_bench_fanout(&o, &r);
+            break;
+        case rtmp_bench_mode::idle:
+            rtmp_bench_idle(&o, &r);
+            break;
+        case rtmp_bench_mode::setup:
+            rtmp_bench_setup(&o, &r);
+            break;
         }
     }
     if (rtmp_bench_interrupted) {

@@ -22,10 +22,10 @@ typedef struct rtmp_bench_tag_s rtmp_bench_tag_t;
 typedef struct rtmp_bench_flv_s rtmp_bench_flv_t;
 
 struct rtmp_bench_tag_s {
-    uint32_t ts;      // milliseconds from the file's first tag
+    uint32_t ts; // milliseconds from the file's first tag
     uint32_t size;
     const u_char *data;
-    uint8_t type;     // 8 audio, 9 video, 18 script
+    uint8_t type;        // 8 audio, 9 video, 18 script
     unsigned header : 1; // codec sequence header (AVC/HEVC/AAC config): sent on the first loop only
     unsigned key : 1;    // video key frame
 };
@@ -35,7 +35,7 @@ struct rtmp_bench_flv_s {
     size_t file_size;
     rtmp_bench_tag_t *tags;
     uint32_t ntags;
-    uint32_t loop_ms;  // one pass of the file, including the last frame's duration
+    uint32_t loop_ms;     // one pass of the file, including the last frame's duration
     uint64_t media_bytes; // audio+video payload per pass, for the source bit rate
 };
 
@@ -81,7 +81,7 @@ typedef struct rtmp_bench_sent_s rtmp_bench_sent_t;
 struct rtmp_bench_sent_s {
     uint32_t ts;
     uint8_t type;
-    uint64_t seq;     // 1-based count of media messages sent on this stream
+    uint64_t seq; // 1-based count of media messages sent on this stream
     uint64_t send_us;
 };
 
@@ -92,11 +92,11 @@ struct rtmp_bench_stream_s {
     rtmp_bench_sent_t *ring;
     uint64_t seq; // last media seq sent
     uint64_t bytes;
-    uint32_t next_tag;   // index into the FLV tags
-    uint32_t loop;       // passes over the file so far
-    uint64_t start_us;   // when timestamp 0 was due
+    uint32_t next_tag; // index into the FLV tags
+    uint32_t loop;     // passes over the file so far
+    uint64_t start_us; // when timestamp 0 was due
     bool publishing;
-    bool stopped;        // duration over: no more tags
+    bool stopped; // duration over: no more tags
 };
 
 // The record of (ts, type) in the stream's recent sends, or nullptr.
@@ -112,14 +112,14 @@ enum class rtmp_bench_role : uint8_t {
 };
 
 enum class rtmp_bench_state : uint8_t {
-    free,        // slot unused
-    connecting,  // non-blocking connect in progress
+    free,       // slot unused
+    connecting, // non-blocking connect in progress
     handshake,
-    connect,     // connect sent, waiting for _result
-    create,      // createStream sent
-    start,       // publish/play sent, waiting for onStatus
-    active,      // publishing, playing, or (idle) connected
-    done,        // finished well (setup mode: got its first key frame)
+    connect, // connect sent, waiting for _result
+    create,  // createStream sent
+    start,   // publish/play sent, waiting for onStatus
+    active,  // publishing, playing, or (idle) connected
+    done,    // finished well (setup mode: got its first key frame)
     failed,
 };
 
@@ -130,7 +130,7 @@ struct rtmp_bench_session_s {
     uint32_t gen; // bumped when the slot is reused, to skip stale epoll events
     rtmp_bench_role role;
     rtmp_bench_state state;
-    bool want_out;      // EPOLLOUT registered
+    bool want_out; // EPOLLOUT registered
     bool stream_eof;
     rtmp_bench_stream_t *stream;
 
@@ -145,18 +145,18 @@ struct rtmp_bench_session_s {
     uint32_t msid;
     double tid;
 
-    uint64_t t_start;     // connect() called
-    uint64_t t_ready;     // connect _result
-    uint64_t t_play;      // play command sent
+    uint64_t t_start; // connect() called
+    uint64_t t_ready; // connect _result
+    uint64_t t_play;  // play command sent
     uint64_t t_first_media;
     uint64_t t_first_key;
-    uint64_t deadline;    // the current stage must finish by then (0: none)
+    uint64_t deadline; // the current stage must finish by then (0: none)
 
     // player accounting, from the first key frame on
-    uint64_t bytes_in;    // every byte read from the socket
-    uint64_t media_msgs;  // audio/video (not sequence headers) received since the first key frame
-    uint64_t key_seq;     // publisher seq of that key frame (0: not matched)
-    uint64_t last_seq;    // publisher seq of the last matched message
+    uint64_t bytes_in;   // every byte read from the socket
+    uint64_t media_msgs; // audio/video (not sequence headers) received since the first key frame
+    uint64_t key_seq;    // publisher seq of that key frame (0: not matched)
+    uint64_t last_seq;   // publisher seq of the last matched message
     uint64_t latency_misses;
     uint64_t meta_msgs;
 };
@@ -173,12 +173,12 @@ struct rtmp_bench_report_s {
     uint32_t streams;
     uint32_t players;
     uint32_t burst;
-    double duration;      // configured
-    double elapsed;       // measured window, seconds
-    double ramp;          // seconds to get every session in place
+    double duration; // configured
+    double elapsed;  // measured window, seconds
+    double ramp;     // seconds to get every session in place
     uint64_t ok;
     uint64_t failed;
-    uint64_t bytes;       // player bytes in the window
+    uint64_t bytes; // player bytes in the window
     double mbps;
     double source_mbps;   // one stream's media rate
     double setup_rate;    // setup mode: sessions/s
@@ -188,8 +188,8 @@ struct rtmp_bench_report_s {
     uint64_t lat_misses;
     double cpu_user, cpu_sys;
     bool pass;
-    rtmp_bench_hist_t *latency;   // publish -> play, per message
-    rtmp_bench_hist_t *startup;   // play sent -> first key frame
+    rtmp_bench_hist_t *latency;     // publish -> play, per message
+    rtmp_bench_hist_t *startup;     // play sent -> first key frame
     rtmp_bench_hist_t *first_media; // play sent -> first media message
     rtmp_bench_session_t *sessions; // per-player completeness in JSON (fanout)
     uint32_t nsessions;
@@ -212,8 +212,8 @@ struct rtmp_bench_ctx_s {
     char tc_url[300];
     uint32_t chunk_size;
     bool verbose;
-    bool setup;     // players close after their first key frame
-    bool stopping;  // run over: closes are not errors
+    bool setup;    // players close after their first key frame
+    bool stopping; // run over: closes are not errors
     rtmp_log_t *log;
     rtmp_bench_flv_t flv;
     rtmp_bench_hist_t latency;

@@ -36,15 +36,24 @@ static constexpr double RTMP_BENCH_TID_CREATE = 4;
 const char *rtmp_bench_state_name(rtmp_bench_state state)
 {
     switch (state) {
-    case rtmp_bench_state::free: return "free";
-    case rtmp_bench_state::connecting: return "tcp connect";
-    case rtmp_bench_state::handshake: return "handshake";
-    case rtmp_bench_state::connect: return "connect";
-    case rtmp_bench_state::create: return "createStream";
-    case rtmp_bench_state::start: return "publish/play";
-    case rtmp_bench_state::active: return "active";
-    case rtmp_bench_state::done: return "done";
-    case rtmp_bench_state::failed: return "failed";
+    case rtmp_bench_state::free:
+        return "free";
+    case rtmp_bench_state::connecting:
+        return "tcp connect";
+    case rtmp_bench_state::handshake:
+        return "handshake";
+    case rtmp_bench_state::connect:
+        return "connect";
+    case rtmp_bench_state::create:
+        return "createStream";
+    case rtmp_bench_state::start:
+        return "publish/play";
+    case rtmp_bench_state::active:
+        return "active";
+    case rtmp_bench_state::done:
+        return "done";
+    case rtmp_bench_state::failed:
+        return "failed";
     }
     return "?";
 }
@@ -52,9 +61,12 @@ const char *rtmp_bench_state_name(rtmp_bench_state state)
 static const char *rtmp_bench_role_name(rtmp_bench_role role)
 {
     switch (role) {
-    case rtmp_bench_role::publisher: return "publisher";
-    case rtmp_bench_role::player: return "player";
-    case rtmp_bench_role::idle: return "idle";
+    case rtmp_bench_role::publisher:
+        return "publisher";
+    case rtmp_bench_role::player:
+        return "player";
+    case rtmp_bench_role::idle:
+        return "idle";
     }
     return "?";
 }
@@ -144,7 +156,8 @@ static void rtmp_bench_want_out(rtmp_bench_session_t *s, bool on)
     if (s->want_out == on) {
         return;
     }
-    struct epoll_event ev{};
+    struct epoll_event ev {
+    };
     ev.events = EPOLLIN | (on ? (uint32_t)EPOLLOUT : 0u);
     ev.data.u64 = (uint64_t)s->gen << 32 | s->index;
     if (epoll_ctl(rtmp_bench_ctx.ep, EPOLL_CTL_MOD, s->fd, &ev) == 0) {
@@ -195,8 +208,8 @@ static rtmp_int_t rtmp_bench_flush(rtmp_bench_session_t *s)
 }
 
 [[nodiscard]] static rtmp_int_t rtmp_bench_send_payload(rtmp_bench_session_t *s, uint32_t csid,
-                                                        uint8_t type, uint32_t msid,
-                                                        uint32_t ts, const rtmp_buf_t *b)
+                                                        uint8_t type, uint32_t msid, uint32_t ts,
+                                                        const rtmp_buf_t *b)
 {
     rtmp_message_t m{};
     m.h.csid = csid;
@@ -211,7 +224,7 @@ static rtmp_int_t rtmp_bench_flush(rtmp_bench_session_t *s)
 #define RTMP_BENCH_W(call)                                                                         \
     do {                                                                                           \
         if ((call) != RTMP_OK) {                                                                   \
-            rtmp_bench_session_close(s, "command does not fit its buffer");                       \
+            rtmp_bench_session_close(s, "command does not fit its buffer");                        \
             return RTMP_ERROR;                                                                     \
         }                                                                                          \
     } while (0)
@@ -240,8 +253,8 @@ static void rtmp_bench_buf_on(rtmp_buf_t *b, u_char *mem, size_t size)
         RTMP_BENCH_W(rtmp_amf0_write_string(&b, "nonprivate"));
     }
     RTMP_BENCH_W(rtmp_amf0_write_key(&b, "flashVer"));
-    RTMP_BENCH_W(rtmp_amf0_write_string(&b, pub ? "FMLE/3.0 (compatible; rtmp_bench)"
-                                                 : "LNX 9,0,124,2"));
+    RTMP_BENCH_W(
+        rtmp_amf0_write_string(&b, pub ? "FMLE/3.0 (compatible; rtmp_bench)" : "LNX 9,0,124,2"));
     RTMP_BENCH_W(rtmp_amf0_write_key(&b, "tcUrl"));
     RTMP_BENCH_W(rtmp_amf0_write_string(&b, rtmp_bench_ctx.tc_url));
     if (!pub) {
@@ -372,7 +385,8 @@ uint64_t rtmp_bench_publish_tick(rtmp_bench_stream_t *st, uint64_t now)
                     st->bytes += t->size;
                 }
                 rtmp_message_t m{};
-                m.h.csid = t->type == RTMP_MSG_AUDIO ? RTMP_BENCH_CSID_AUDIO : RTMP_BENCH_CSID_VIDEO;
+                m.h.csid =
+                    t->type == RTMP_MSG_AUDIO ? RTMP_BENCH_CSID_AUDIO : RTMP_BENCH_CSID_VIDEO;
                 m.h.type = t->type;
                 m.h.msid = s->msid;
                 m.h.timestamp = ts32;
@@ -415,8 +429,8 @@ static void rtmp_bench_media(rtmp_bench_session_t *s, uint8_t type, uint32_t ts,
         s->t_first_media = now;
         rtmp_bench_hist_add(&rtmp_bench_ctx.first_media, now - s->t_play);
     }
-    bool header = type == RTMP_MSG_VIDEO ? rtmp_bench_video_is_header(p)
-                                         : rtmp_bench_audio_is_header(p);
+    bool header =
+        type == RTMP_MSG_VIDEO ? rtmp_bench_video_is_header(p) : rtmp_bench_audio_is_header(p);
     if (header || p.empty()) {
         return;
     }
@@ -462,8 +476,7 @@ static void rtmp_bench_status(const rtmp_cmd_t *cmd, rtmp_str_t *code, rtmp_str_
     }
 }
 
-[[nodiscard]] static rtmp_int_t rtmp_bench_command(rtmp_bench_session_t *s,
-                                                   const rtmp_message_t *m)
+[[nodiscard]] static rtmp_int_t rtmp_bench_command(rtmp_bench_session_t *s, const rtmp_message_t *m)
 {
     rtmp_pool_t *pool = rtmp_pool_create(4096, rtmp_bench_ctx.log);
     rtmp_cmd_t cmd;
@@ -513,7 +526,8 @@ static void rtmp_bench_status(const rtmp_cmd_t *cmd, rtmp_str_t *code, rtmp_str_
         break;
 
     case rtmp_cmd_kind::error:
-        snprintf(why, sizeof(why), "_error %.*s", (int)code.len, code.data ? (char *)code.data : "");
+        snprintf(why, sizeof(why), "_error %.*s", (int)code.len,
+                 code.data ? (char *)code.data : "");
         rc = rtmp_bench_fail(s, why);
         break;
 
@@ -686,8 +700,8 @@ static void rtmp_bench_status(const rtmp_cmd_t *cmd, rtmp_str_t *code, rtmp_str_
         rtmp_bench_set_state(s, rtmp_bench_state::connect);
         if (s->role == rtmp_bench_role::publisher) {
             rtmp_control_buf_t cb;
-            if (rtmp_bench_send_control(s, rtmp_control_chunk_size(&cb, rtmp_bench_ctx.chunk_size)) !=
-                RTMP_OK) {
+            if (rtmp_bench_send_control(
+                    s, rtmp_control_chunk_size(&cb, rtmp_bench_ctx.chunk_size)) != RTMP_OK) {
                 return RTMP_ERROR;
             }
             s->writer.chunk_size = rtmp_bench_ctx.chunk_size;
@@ -799,7 +813,8 @@ rtmp_int_t rtmp_bench_session_open(rtmp_bench_session_t *s, rtmp_bench_role role
     rc.max_message = 8 * 1024 * 1024; // key frames of high bit-rate sources
     s->reader = rtmp_chunk_reader_create(s->pool, &rc);
     rtmp_chunk_writer_init(&s->writer, s->pool, RTMP_CHUNK_DEFAULT_SIZE);
-    size_t cap = role == rtmp_bench_role::publisher ? RTMP_BENCH_OUT_PUBLISHER : RTMP_BENCH_OUT_PLAYER;
+    size_t cap =
+        role == rtmp_bench_role::publisher ? RTMP_BENCH_OUT_PUBLISHER : RTMP_BENCH_OUT_PLAYER;
     u_char *mem = static_cast<u_char *>(rtmp_alloc(cap));
     rtmp_bench_buf_on(&s->out, mem, cap);
 
@@ -812,7 +827,8 @@ rtmp_int_t rtmp_bench_session_open(rtmp_bench_session_t *s, rtmp_bench_role role
         return RTMP_ERROR;
     }
 
-    struct epoll_event ev{};
+    struct epoll_event ev {
+    };
     ev.events = EPOLLIN | EPOLLOUT;
     ev.data.u64 = (uint64_t)s->gen << 32 | s->index;
     s->want_out = true;

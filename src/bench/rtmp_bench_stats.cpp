@@ -230,8 +230,7 @@ void rtmp_bench_report_print(const rtmp_bench_report_t *r)
     }
     double wall = r->elapsed + r->ramp;
     printf("  %-28s user %.2f s, sys %.2f s (%.0f%% of one core over %.1f s)\n", "tool CPU",
-           r->cpu_user, r->cpu_sys, wall > 0 ? (r->cpu_user + r->cpu_sys) * 100 / wall : 0.0,
-           wall);
+           r->cpu_user, r->cpu_sys, wall > 0 ? (r->cpu_user + r->cpu_sys) * 100 / wall : 0.0, wall);
     if (rtmp_bench_errors_total()) {
         printf("  errors (%llu):\n", (unsigned long long)rtmp_bench_errors_total());
         rtmp_bench_errors_print(stdout, false);
@@ -277,9 +276,9 @@ rtmp_int_t rtmp_bench_report_json(const rtmp_bench_report_t *r, const char *path
             "  \"completeness\": {\"players_ok\": %u, \"min\": %.5f, \"avg\": %.5f, "
             "\"threshold\": 0.98},\n  \"latency_misses\": %llu,\n",
             r->streams, r->players, r->burst, r->duration, r->elapsed, r->ramp,
-            (unsigned long long)r->ok, (unsigned long long)r->failed,
-            (unsigned long long)r->bytes, r->mbps, r->source_mbps, r->setup_rate, r->complete_ok,
-            r->complete_min, r->complete_avg, (unsigned long long)r->lat_misses);
+            (unsigned long long)r->ok, (unsigned long long)r->failed, (unsigned long long)r->bytes,
+            r->mbps, r->source_mbps, r->setup_rate, r->complete_ok, r->complete_min,
+            r->complete_avg, (unsigned long long)r->lat_misses);
     rtmp_bench_hist_json(f, "latency", r->latency, true);
     rtmp_bench_hist_json(f, "startup", r->startup, true);
     rtmp_bench_hist_json(f, "first_media", r->first_media, true);

@@ -42,4 +42,7 @@ void *rtmp_realloc(void *p, size_t size)
     return n;
 }
 
-void rtmp_free(void *p) { free(p); }
+void rtmp_free(void *p)
+{
+    free(p);
+}

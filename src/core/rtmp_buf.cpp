@@ -11,7 +11,10 @@ rtmp_buf_t *rtmp_buf_create(rtmp_pool_t *pool, size_t size)
     return b;
 }
 
-rtmp_buf_t *rtmp_buf_calloc(rtmp_pool_t *pool) { return rtmp_palloc<rtmp_buf_t>(pool); }
+rtmp_buf_t *rtmp_buf_calloc(rtmp_pool_t *pool)
+{
+    return rtmp_palloc<rtmp_buf_t>(pool);
+}
 
 void rtmp_buf_compact(rtmp_buf_t *b)
 {

@@ -46,8 +46,8 @@ rtmp_int_t rtmp_conf_error(rtmp_conf_t *cf, config_setting_t *s, const char *fmt
 
 std::string_view rtmp_conf_string(config_setting_t *s)
 {
-    const char *v = config_setting_type(s) == CONFIG_TYPE_STRING ? config_setting_get_string(s)
-                                                                  : nullptr;
+    const char *v =
+        config_setting_type(s) == CONFIG_TYPE_STRING ? config_setting_get_string(s) : nullptr;
     return v ? std::string_view(v) : std::string_view();
 }
 
@@ -66,8 +66,7 @@ static bool rtmp_conf_get_int(config_setting_t *s, int64_t *v)
 }
 
 // Reads a number, size or time: an integer, or a string the parser understands.
-static const char *rtmp_conf_get_scalar(const rtmp_directive_t *d, config_setting_t *s,
-                                        int64_t *v)
+static const char *rtmp_conf_get_scalar(const rtmp_directive_t *d, config_setting_t *s, int64_t *v)
 {
     if (rtmp_conf_get_int(s, v)) {
         if (d->type == rtmp_conf_type::msec) {
@@ -128,11 +127,11 @@ static rtmp_int_t rtmp_conf_set(rtmp_conf_t *cf, const rtmp_directive_t *d, conf
         }
         if (v < d->min || v > d->max) {
             if (d->type == rtmp_conf_type::msec) {
-                return rtmp_conf_error(cf, s, "\"%s\" must be between %lldms and %lldms",
-                                       d->name, (long long)d->min, (long long)d->max);
+                return rtmp_conf_error(cf, s, "\"%s\" must be between %lldms and %lldms", d->name,
+                                       (long long)d->min, (long long)d->max);
             }
-            return rtmp_conf_error(cf, s, "\"%s\" must be between %lld and %lld, not %lld",
-                                   d->name, (long long)d->min, (long long)d->max, (long long)v);
+            return rtmp_conf_error(cf, s, "\"%s\" must be between %lld and %lld, not %lld", d->name,
+                                   (long long)d->min, (long long)d->max, (long long)v);
         }
         if (d->type == rtmp_conf_type::msec) {
             *reinterpret_cast<rtmp_msec_t *>(field) = (rtmp_msec_t)v;
@@ -216,10 +215,9 @@ static void **rtmp_conf_create(rtmp_conf_t *cf, void *(*rtmp_module_t::*create)(
     return confs;
 }
 
-static rtmp_int_t rtmp_conf_merge(rtmp_conf_t *cf, const rtmp_conf_srv_t *where, void **prev,
-                                  void **conf,
-                                  const char *(*rtmp_module_t::*merge)(rtmp_conf_t *, void *,
-                                                                      void *))
+static rtmp_int_t
+rtmp_conf_merge(rtmp_conf_t *cf, const rtmp_conf_srv_t *where, void **prev, void **conf,
+                const char *(*rtmp_module_t::*merge)(rtmp_conf_t *, void *, void *))
 {
     for (size_t m = 0; rtmp_modules[m]; m++) {
         if (rtmp_modules[m]->*merge) {
@@ -267,8 +265,8 @@ static config_setting_t *rtmp_conf_group_at(config_setting_t *s, size_t i)
 
 static rtmp_int_t rtmp_conf_block(rtmp_conf_t *cf, rtmp_conf_ctx_t *ctx, config_setting_t *group);
 
-static rtmp_int_t rtmp_conf_applications(rtmp_conf_t *cf, rtmp_conf_ctx_t *ctx,
-                                         config_setting_t *s, rtmp_conf_srv_t *srv)
+static rtmp_int_t rtmp_conf_applications(rtmp_conf_t *cf, rtmp_conf_ctx_t *ctx, config_setting_t *s,
+                                         rtmp_conf_srv_t *srv)
 {
     if (rtmp_conf_check_groups(cf, s) != RTMP_OK) {
         return RTMP_ERROR;
@@ -291,8 +289,8 @@ static rtmp_int_t rtmp_conf_applications(rtmp_conf_t *cf, rtmp_conf_ctx_t *ctx,
         }
         for (size_t k = 0; k < srv->napps; k++) {
             if (srv->apps[k]->name.sv() == v) {
-                return rtmp_conf_error(cf, name, "duplicate application \"%.*s\"",
-                                       (int)v.size(), v.data());
+                return rtmp_conf_error(cf, name, "duplicate application \"%.*s\"", (int)v.size(),
+                                       v.data());
             }
         }
         auto *app = rtmp_palloc<rtmp_conf_app_t>(cf->pool);
@@ -424,10 +422,10 @@ rtmp_int_t rtmp_conf_parse(rtmp_conf_t *cf, const char *path)
         // Merge outward-in: rtmp -> server -> application.
         for (size_t i = 0; i < cycle->nservers; i++) {
             rtmp_conf_srv_t *srv = cycle->servers[i];
-            if (rtmp_conf_merge(cf, srv, rtmp_srv, srv->srv_conf,
-                                &rtmp_module_t::merge_srv_conf) != RTMP_OK ||
-                rtmp_conf_merge(cf, srv, rtmp_app, srv->app_conf,
-                                &rtmp_module_t::merge_app_conf) != RTMP_OK) {
+            if (rtmp_conf_merge(cf, srv, rtmp_srv, srv->srv_conf, &rtmp_module_t::merge_srv_conf) !=
+                    RTMP_OK ||
+                rtmp_conf_merge(cf, srv, rtmp_app, srv->app_conf, &rtmp_module_t::merge_app_conf) !=
+                    RTMP_OK) {
                 goto done;
             }
             for (size_t a = 0; a < srv->napps; a++) {

@@ -41,8 +41,8 @@ void rtmp_log_error_core(rtmp_uint_t level, rtmp_log_t *log, rtmp_err_t err, con
     }
     int r;
     if (rtmp_log_worker >= 0) {
-        r = snprintf(line, max, "%s [%s] %d#%d: ", rtmp_cached_log_time,
-                     rtmp_log_level_name(level), rtmp_log_pid, rtmp_log_worker);
+        r = snprintf(line, max, "%s [%s] %d#%d: ", rtmp_cached_log_time, rtmp_log_level_name(level),
+                     rtmp_log_pid, rtmp_log_worker);
     } else {
         r = snprintf(line, max, "%s [%s] %d: ", rtmp_cached_log_time, rtmp_log_level_name(level),
                      rtmp_log_pid);

@@ -6,11 +6,7 @@
 #include "rtmp/rtmp_server_module.h"
 
 rtmp_module_t *rtmp_modules[] = {
-    &rtmp_core_module,
-    &rtmp_server_module,
-    &rtmp_relay_module,
-    &rtmp_live_module,
-    nullptr,
+    &rtmp_core_module, &rtmp_server_module, &rtmp_relay_module, &rtmp_live_module, nullptr,
 };
 
 const size_t rtmp_modules_n = rtmp_nelems(rtmp_modules) - 1;

@@ -1,7 +1,6 @@
 // Cached time: one clock read per loop iteration serves every timer and log line.
 #include "core/rtmp_time.h"
 
-
 rtmp_msec_t rtmp_current_msec;
 time_t rtmp_cached_time_sec = -1;
 char rtmp_cached_log_time[RTMP_LOG_TIME_LEN + 1] = "1970/01/01 00:00:00";

@@ -108,10 +108,19 @@ void rtmp_connection_activate(rtmp_connection_t *c)
     rtmp_conn_nactive++;
 }
 
-size_t rtmp_connection_active_count() { return rtmp_conn_nactive; }
+size_t rtmp_connection_active_count()
+{
+    return rtmp_conn_nactive;
+}
 
-bool rtmp_connection_nearly_full() { return rtmp_conn_nfree < rtmp_conn_nslots / 8; }
-rtmp_queue_t *rtmp_connection_active() { return &rtmp_conn_active_q; }
+bool rtmp_connection_nearly_full()
+{
+    return rtmp_conn_nfree < rtmp_conn_nslots / 8;
+}
+rtmp_queue_t *rtmp_connection_active()
+{
+    return &rtmp_conn_active_q;
+}
 
 ssize_t rtmp_unix_recv(rtmp_connection_t *c, u_char *buf, size_t size)
 {

@@ -85,8 +85,8 @@ rtmp_int_t rtmp_event_del(rtmp_connection_t *c)
 void rtmp_event_process(const sigset_t *wait_mask)
 {
     rtmp_int_t timer = rtmp_event_find_timer();
-    int n = epoll_pwait(rtmp_epoll_fd, rtmp_epoll_events, rtmp_epoll_nevents, (int)timer,
-                        wait_mask);
+    int n =
+        epoll_pwait(rtmp_epoll_fd, rtmp_epoll_events, rtmp_epoll_nevents, (int)timer, wait_mask);
     int err = n == -1 ? errno : 0;
     rtmp_time_update();
 
@@ -121,8 +121,7 @@ void rtmp_event_process(const sigset_t *wait_mask)
             rev->handler(rev);
         }
         rtmp_event_t *wev = c->write;
-        if ((revents & EPOLLOUT) && wev->active && c->fd != -1 &&
-            c->read->instance == instance) {
+        if ((revents & EPOLLOUT) && wev->active && c->fd != -1 && c->read->instance == instance) {
             wev->ready = 1;
             wev->handler(wev);
         }

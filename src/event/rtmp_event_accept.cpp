@@ -80,13 +80,12 @@ void rtmp_event_accept(rtmp_event_t *ev)
             }
             if (err == EMFILE || err == ENFILE) {
                 rtmp_log_error(RTMP_LOG_CRIT, &lc->log, err,
-                               "accept4() on %s failed; pausing accept for %llums",
-                               ls->addr_text, (unsigned long long)RTMP_ACCEPT_PAUSE);
+                               "accept4() on %s failed; pausing accept for %llums", ls->addr_text,
+                               (unsigned long long)RTMP_ACCEPT_PAUSE);
                 rtmp_accept_pause(lc);
                 return;
             }
-            rtmp_log_error(RTMP_LOG_ALERT, &lc->log, err, "accept4() on %s failed",
-                           ls->addr_text);
+            rtmp_log_error(RTMP_LOG_ALERT, &lc->log, err, "accept4() on %s failed", ls->addr_text);
             return;
         }
 

@@ -95,4 +95,7 @@ void rtmp_event_expire_timers()
     }
 }
 
-size_t rtmp_event_timer_count() { return rtmp_timer_n; }
+size_t rtmp_event_timer_count()
+{
+    return rtmp_timer_n;
+}

@@ -96,7 +96,10 @@ rtmp_int_t rtmp_pid_file_write(const char *path, rtmp_log_t *log)
     return RTMP_OK;
 }
 
-void rtmp_pid_file_delete(const char *path) { unlink(path); }
+void rtmp_pid_file_delete(const char *path)
+{
+    unlink(path);
+}
 
 void rtmp_sd_notify(const char *state)
 {

@@ -90,15 +90,16 @@ static void rtmp_worker_shutdown_timeout(rtmp_event_t *ev)
 void rtmp_worker_announce(bool up, std::string_view key)
 {
     rtmp_channel_msg_t msg = {up ? rtmp_channel_cmd::stream_up : rtmp_channel_cmd::stream_down,
-                              rtmp_log_pid, rtmp_worker_slot, {}};
+                              rtmp_log_pid,
+                              rtmp_worker_slot,
+                              {}};
     if (key.size() >= sizeof(msg.name) || rtmp_worker_channel == -1) {
         return;
     }
     memcpy(msg.name, key.data(), key.size());
     if (rtmp_channel_write(rtmp_worker_channel, &msg) != RTMP_OK) {
         rtmp_log_error(RTMP_LOG_ALERT, rtmp_cycle->log, errno,
-                       "cannot tell the master about stream \"%.*s\"", (int)key.size(),
-                       key.data());
+                       "cannot tell the master about stream \"%.*s\"", (int)key.size(), key.data());
     }
 }
 

@@ -54,4 +54,7 @@ size_t rtmp_frame_msid_offset(const rtmp_frame_t *f)
     return basic + 7; // timestamp 3, length 3, type 1
 }
 
-size_t rtmp_frame_count() { return rtmp_frames_alive; }
+size_t rtmp_frame_count()
+{
+    return rtmp_frames_alive;
+}

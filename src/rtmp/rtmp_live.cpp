@@ -105,10 +105,10 @@ static const rtmp_directive_t rtmp_live_directives[] = {
      LIVE_OFF(gop_cache_max_bytes), 64 * 1024, 1024 * 1024 * 1024, nullptr},
     {"gop_cache_max_frames", LIVE_BLOCKS, rtmp_conf_level::app, rtmp_conf_type::number,
      LIVE_OFF(gop_cache_max_frames), 16, 1 << 20, nullptr},
-    {"wait_key", LIVE_BLOCKS, rtmp_conf_level::app, rtmp_conf_type::flag, LIVE_OFF(wait_key), 0,
+    {"wait_key", LIVE_BLOCKS, rtmp_conf_level::app, rtmp_conf_type::flag, LIVE_OFF(wait_key), 0, 0,
+     nullptr},
+    {"wait_video", LIVE_BLOCKS, rtmp_conf_level::app, rtmp_conf_type::flag, LIVE_OFF(wait_video), 0,
      0, nullptr},
-    {"wait_video", LIVE_BLOCKS, rtmp_conf_level::app, rtmp_conf_type::flag, LIVE_OFF(wait_video),
-     0, 0, nullptr},
     {"idle_streams", LIVE_BLOCKS, rtmp_conf_level::app, rtmp_conf_type::flag,
      LIVE_OFF(idle_streams), 0, 0, nullptr},
     {"publisher_takeover", LIVE_BLOCKS, rtmp_conf_level::app, rtmp_conf_type::flag,
@@ -143,8 +143,8 @@ static size_t rtmp_live_hash(const rtmp_conf_app_t *app, std::string_view name)
     return h % RTMP_LIVE_HASH;
 }
 
-static rtmp_live_stream_t *rtmp_live_find(rtmp_conf_app_t *app, std::string_view name,
-                                          bool create, uint32_t chunk_size)
+static rtmp_live_stream_t *rtmp_live_find(rtmp_conf_app_t *app, std::string_view name, bool create,
+                                          uint32_t chunk_size)
 {
     size_t h = rtmp_live_hash(app, name);
     for (rtmp_live_stream_t *ls = rtmp_live_streams[h]; ls; ls = ls->next) {
@@ -201,11 +201,13 @@ static void rtmp_live_release(rtmp_live_stream_t *ls)
     rtmp_live_nstreams--;
 }
 
-size_t rtmp_live_stream_count() { return rtmp_live_nstreams; }
+size_t rtmp_live_stream_count()
+{
+    return rtmp_live_nstreams;
+}
 
 // "server/app/name": how the master's registry names a stream across workers.
-static std::string_view rtmp_live_key(rtmp_conf_app_t *app, const char *name, char *buf,
-                                      size_t len)
+static std::string_view rtmp_live_key(rtmp_conf_app_t *app, const char *name, char *buf, size_t len)
 {
     int n = snprintf(buf, len, "%zu/%s/%s", app->server->index, app->name.data, name);
     return std::string_view(buf, n > 0 && (size_t)n < len ? (size_t)n : 0);
@@ -373,8 +375,8 @@ static void rtmp_live_unpublish(rtmp_live_stream_t *ls)
         rtmp_live_ctx_t *p = rtmp_queue_data(q, rtmp_live_ctx_t, link);
         rtmp_control_buf_t cb;
         p->video_started = false;
-        (void)rtmp_session_send_control(p->s, rtmp_control_user(&cb, RTMP_USER_STREAM_EOF,
-                                                                p->st->msid));
+        (void)rtmp_session_send_control(p->s,
+                                        rtmp_control_user(&cb, RTMP_USER_STREAM_EOF, p->st->msid));
         (void)rtmp_session_status(p->s, p->st->msid, rtmp_cmd_status_id::play_unpublish_notify,
                                   ls->name);
         rtmp_event_post(p->s->c->write);
@@ -411,8 +413,7 @@ rtmp_int_t rtmp_live_publish(rtmp_session_t *s, rtmp_stream_t *st)
             rtmp_log_error(RTMP_LOG_INFO, &s->c->log, 0,
                            "publish \"%s/%s\" refused: already publishing", s->app->name.data,
                            st->name);
-            return rtmp_session_status(s, st->msid, rtmp_cmd_status_id::publish_bad_name,
-                                       st->name);
+            return rtmp_session_status(s, st->msid, rtmp_cmd_status_id::publish_bad_name, st->name);
         }
         rtmp_session_t *old = ls->publisher->s;
         rtmp_stream_t *old_st = ls->publisher->st;
@@ -448,8 +449,8 @@ rtmp_int_t rtmp_live_publish(rtmp_session_t *s, rtmp_stream_t *st)
     for (rtmp_queue_t *q = ls->players.next; q != &ls->players; q = q->next) {
         rtmp_live_ctx_t *p = rtmp_queue_data(q, rtmp_live_ctx_t, link);
         rtmp_control_buf_t cb;
-        (void)rtmp_session_send_control(p->s, rtmp_control_user(&cb, RTMP_USER_STREAM_BEGIN,
-                                                                p->st->msid));
+        (void)rtmp_session_send_control(
+            p->s, rtmp_control_user(&cb, RTMP_USER_STREAM_BEGIN, p->st->msid));
         (void)rtmp_session_status(p->s, p->st->msid, rtmp_cmd_status_id::play_publish_notify,
                                   ls->name);
         rtmp_event_post(p->s->c->write);
@@ -588,8 +589,8 @@ rtmp_int_t rtmp_live_media(rtmp_session_t *s, rtmp_stream_t *st, const rtmp_mess
         }
         ls->meta = rtmp_frame_ref(f);
     } else if (info.is_sequence_header) {
-        rtmp_frame_t **slot = info.kind == rtmp_codec_kind::video ? &ls->video_header
-                                                                  : &ls->audio_header;
+        rtmp_frame_t **slot =
+            info.kind == rtmp_codec_kind::video ? &ls->video_header : &ls->audio_header;
         if (*slot) {
             rtmp_frame_unref(*slot);
         }
@@ -610,8 +611,7 @@ rtmp_int_t rtmp_live_media(rtmp_session_t *s, rtmp_stream_t *st, const rtmp_mess
 rtmp_int_t rtmp_live_play(rtmp_session_t *s, rtmp_stream_t *st)
 {
     rtmp_live_app_conf_t *lacf = rtmp_live_app_conf(s->app);
-    rtmp_live_stream_t *ls =
-        lacf->live ? rtmp_live_find(s->app, st->name, false, 0) : nullptr;
+    rtmp_live_stream_t *ls = lacf->live ? rtmp_live_find(s->app, st->name, false, 0) : nullptr;
     char key[RTMP_MAX_NAME * 2 + 32];
     int owner = rtmp_registry_owner(rtmp_live_key(s->app, st->name, key, sizeof(key)));
     bool remote = owner >= 0 && owner != rtmp_worker_slot;
@@ -630,8 +630,8 @@ rtmp_int_t rtmp_live_play(rtmp_session_t *s, rtmp_stream_t *st)
     rtmp_queue_insert_tail(&ls->players, &p->link);
     ls->nplayers++;
     st->state = rtmp_stream_state::playing;
-    rtmp_log_error(RTMP_LOG_INFO, &s->c->log, 0, "play \"%s/%s\"%s", s->app->name.data,
-                   st->name, published ? "" : " (waiting for a publisher)");
+    rtmp_log_error(RTMP_LOG_INFO, &s->c->log, 0, "play \"%s/%s\"%s", s->app->name.data, st->name,
+                   published ? "" : " (waiting for a publisher)");
 
     rtmp_control_buf_t cb;
     if (rtmp_session_send_control(s, rtmp_control_user(&cb, RTMP_USER_STREAM_BEGIN, st->msid)) !=
@@ -694,8 +694,8 @@ rtmp_int_t rtmp_live_relay_attach(rtmp_session_t *s, rtmp_stream_t *st)
     for (rtmp_queue_t *q = ls->players.next; q != &ls->players; q = q->next) {
         rtmp_live_ctx_t *p = rtmp_queue_data(q, rtmp_live_ctx_t, link);
         rtmp_control_buf_t cb;
-        (void)rtmp_session_send_control(p->s, rtmp_control_user(&cb, RTMP_USER_STREAM_BEGIN,
-                                                                p->st->msid));
+        (void)rtmp_session_send_control(
+            p->s, rtmp_control_user(&cb, RTMP_USER_STREAM_BEGIN, p->st->msid));
         rtmp_event_post(p->s->c->write);
     }
     return RTMP_OK;

@@ -90,4 +90,7 @@ void rtmp_registry_drop_slot(int slot, rtmp_registry_visit_pt visit, void *data)
     }
 }
 
-size_t rtmp_registry_count() { return rtmp_registry_n; }
+size_t rtmp_registry_count()
+{
+    return rtmp_registry_n;
+}

@@ -74,8 +74,7 @@ rtmp_module_t rtmp_relay_module = {
     .init_worker = rtmp_relay_listen,
 };
 
-rtmp_int_t rtmp_relay_pull(rtmp_conf_app_t *app, std::string_view name, int slot,
-                             rtmp_log_t *log)
+rtmp_int_t rtmp_relay_pull(rtmp_conf_app_t *app, std::string_view name, int slot, rtmp_log_t *log)
 {
     struct sockaddr_un sa;
     socklen_t len = rtmp_relay_address(&sa, slot, app->server->index);
@@ -113,8 +112,8 @@ rtmp_int_t rtmp_relay_pull(rtmp_conf_app_t *app, std::string_view name, int slot
     s->relay = r;
     s->app = app;
     s->app_name = app->name;
-    rtmp_log_error(RTMP_LOG_INFO, &c->log, 0, "pulling \"%s/%s\" from worker %d",
-                   app->name.data, r->name, slot);
+    rtmp_log_error(RTMP_LOG_INFO, &c->log, 0, "pulling \"%s/%s\" from worker %d", app->name.data,
+                   r->name, slot);
     return RTMP_OK;
 }
 

@@ -130,8 +130,8 @@ static const char *rtmp_server_merge_srv_conf(rtmp_conf_t *, void *parent, void 
 static const rtmp_directive_t rtmp_server_directives[] = {
     {"listen", RTMP_CONF_SRV, rtmp_conf_level::srv, rtmp_conf_type::custom, 0, 0, 0,
      rtmp_server_set_listen},
-    {"chunk_size", SRV_BLOCKS, rtmp_conf_level::srv, rtmp_conf_type::size, SRV_OFF(chunk_size),
-     128, 65536, nullptr},
+    {"chunk_size", SRV_BLOCKS, rtmp_conf_level::srv, rtmp_conf_type::size, SRV_OFF(chunk_size), 128,
+     65536, nullptr},
     {"max_message", SRV_BLOCKS, rtmp_conf_level::srv, rtmp_conf_type::size, SRV_OFF(max_message),
      1024, 64 * 1024 * 1024, nullptr},
     {"max_chunk_streams", SRV_BLOCKS, rtmp_conf_level::srv, rtmp_conf_type::number,
@@ -144,8 +144,8 @@ static const rtmp_directive_t rtmp_server_directives[] = {
      86400000, nullptr},
     {"ping", SRV_BLOCKS, rtmp_conf_level::srv, rtmp_conf_type::msec, SRV_OFF(ping), 0, 86400000,
      nullptr},
-    {"ping_timeout", SRV_BLOCKS, rtmp_conf_level::srv, rtmp_conf_type::msec,
-     SRV_OFF(ping_timeout), 100, 86400000, nullptr},
+    {"ping_timeout", SRV_BLOCKS, rtmp_conf_level::srv, rtmp_conf_type::msec, SRV_OFF(ping_timeout),
+     100, 86400000, nullptr},
     {nullptr, 0, rtmp_conf_level::srv, rtmp_conf_type::flag, 0, 0, 0, nullptr},
 };
 

@@ -81,9 +81,11 @@ void rtmp_session_close(rtmp_session_t *s, const char *reason)
     if (s->state == rtmp_session_state::closing) {
         return;
     }
-    rtmp_log_error(RTMP_LOG_INFO, &s->c->log, 0, "session closed: %s (state %s, in %llu B, "
-                   "out %llu B)", reason, rtmp_session_state_name(s->state),
-                   (unsigned long long)s->c->received, (unsigned long long)s->c->sent);
+    rtmp_log_error(RTMP_LOG_INFO, &s->c->log, 0,
+                   "session closed: %s (state %s, in %llu B, "
+                   "out %llu B)",
+                   reason, rtmp_session_state_name(s->state), (unsigned long long)s->c->received,
+                   (unsigned long long)s->c->sent);
     s->state = rtmp_session_state::closing;
     // handlers up the stack may still touch the session: finish it after them
     s->c->read->handler = [](rtmp_event_t *ev) {
@@ -513,8 +515,8 @@ static void rtmp_session_timer(rtmp_session_t *s)
                 return;
             }
         }
-        rtmp_msec_t until = s->ping_sent ? s->ping_sent + scf->ping_timeout - rtmp_current_msec
-                                         : scf->ping - quiet;
+        rtmp_msec_t until =
+            s->ping_sent ? s->ping_sent + scf->ping_timeout - rtmp_current_msec : scf->ping - quiet;
         next = until < next ? until : next;
     }
     rtmp_event_add_timer(s->c->read, next ? next : 1);

@@ -11,7 +11,7 @@
 static constexpr size_t RTMP_CMD_REPLY_SIZE = 1024;
 
 typedef rtmp_int_t (*rtmp_cmd_handler_pt)(rtmp_session_t *s, const rtmp_message_t *m,
-                                         const rtmp_cmd_t *cmd);
+                                          const rtmp_cmd_t *cmd);
 
 // A reply payload under construction on the stack.
 struct rtmp_reply_t {
@@ -140,7 +140,8 @@ static rtmp_int_t rtmp_cmd_connect(rtmp_session_t *s, const rtmp_message_t *, co
     uint32_t window = (uint32_t)s->scf->ack_window;
     uint32_t chunk = (uint32_t)s->scf->chunk_size;
     if (rtmp_session_send_control(s, rtmp_control_ack_size(&cb, window)) != RTMP_OK ||
-        rtmp_session_send_control(s, rtmp_control_bandwidth(&cb, window, RTMP_LIMIT_DYNAMIC)) != RTMP_OK ||
+        rtmp_session_send_control(s, rtmp_control_bandwidth(&cb, window, RTMP_LIMIT_DYNAMIC)) !=
+            RTMP_OK ||
         rtmp_session_send_control(s, rtmp_control_chunk_size(&cb, chunk)) != RTMP_OK) {
         return RTMP_ERROR;
     }
@@ -345,10 +346,9 @@ static rtmp_int_t rtmp_cmd_pause(rtmp_session_t *s, const rtmp_message_t *m, con
         return RTMP_OK;
     }
     st->paused = v.flag;
-    return rtmp_session_status(s, st->msid,
-                           v.flag ? rtmp_cmd_status_id::pause_notify
-                                  : rtmp_cmd_status_id::unpause_notify,
-                           st->name);
+    return rtmp_session_status(
+        s, st->msid, v.flag ? rtmp_cmd_status_id::pause_notify : rtmp_cmd_status_id::unpause_notify,
+        st->name);
 }
 
 static rtmp_int_t rtmp_cmd_receive(rtmp_session_t *s, const rtmp_message_t *m,
@@ -415,8 +415,8 @@ rtmp_int_t rtmp_session_command(rtmp_session_t *s, const rtmp_message_t *m)
     } else if (s->relay) {
         rc = rtmp_relay_command(s, m, &cmd);
     } else if (s->state == rtmp_session_state::connect && cmd.kind != rtmp_cmd_kind::connect) {
-        rtmp_log_error(RTMP_LOG_INFO, &s->c->log, 0, "\"%.*s\" before connect",
-                       (int)cmd.name.len, cmd.name.data);
+        rtmp_log_error(RTMP_LOG_INFO, &s->c->log, 0, "\"%.*s\" before connect", (int)cmd.name.len,
+                       cmd.name.data);
         rtmp_session_close(s, "command before connect");
         rc = RTMP_ERROR;
     } else {

@@ -17,7 +17,10 @@ static void teardown(void)
 }
 
 // Hex digits to bytes in the pool; spaces are ignored.
-static std::span<const u_char> hex(const char *h) { return rtmp_test_hex(pool, h); }
+static std::span<const u_char> hex(const char *h)
+{
+    return rtmp_test_hex(pool, h);
+}
 
 static bool same(rtmp_buf_t *b, std::span<const u_char> want)
 {

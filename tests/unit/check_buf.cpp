@@ -5,8 +5,14 @@
 
 static rtmp_pool_t *pool;
 
-static void setup() { pool = rtmp_pool_create(4096, nullptr); }
-static void teardown() { rtmp_pool_destroy(pool); }
+static void setup()
+{
+    pool = rtmp_pool_create(4096, nullptr);
+}
+static void teardown()
+{
+    rtmp_pool_destroy(pool);
+}
 
 static rtmp_buf_t *buf_with(const char *text)
 {

@@ -17,7 +17,10 @@ static void teardown(void)
     rtmp_pool_destroy(pool);
 }
 
-static std::span<const u_char> hex(const char *h) { return rtmp_test_hex(pool, h); }
+static std::span<const u_char> hex(const char *h)
+{
+    return rtmp_test_hex(pool, h);
+}
 
 // Payloads captured from ffmpeg 5 and rtmpdump 2.4 talking to nginx-rtmp (tests/data/cmd/).
 static std::span<const u_char> load(const char *name)

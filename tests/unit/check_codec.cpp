@@ -18,7 +18,10 @@ static void teardown(void)
 }
 
 // Hex digits to bytes in the pool; anything else is ignored.
-static std::span<const u_char> hex(const char *h) { return rtmp_test_hex(pool, h); }
+static std::span<const u_char> hex(const char *h)
+{
+    return rtmp_test_hex(pool, h);
+}
 
 // Tag payloads made by tests/data/codec/make_vectors.py (see the README there).
 static std::span<const u_char> load(const char *name)

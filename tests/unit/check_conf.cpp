@@ -213,8 +213,7 @@ END_TEST
 START_TEST(test_shipped_conf)
 {
     // the sample configuration in the checkout must always be valid
-    ck_assert_msg(rtmp_cycle_test("conf/rtmp.conf", error, sizeof(error)) == RTMP_OK, "%s",
-                  error);
+    ck_assert_msg(rtmp_cycle_test("conf/rtmp.conf", error, sizeof(error)) == RTMP_OK, "%s", error);
 }
 END_TEST
 

@@ -6,7 +6,10 @@
 static int cleanup_log[8];
 static int cleanup_n;
 
-static void record_cleanup(void *data) { cleanup_log[cleanup_n++] = *static_cast<int *>(data); }
+static void record_cleanup(void *data)
+{
+    cleanup_log[cleanup_n++] = *static_cast<int *>(data);
+}
 
 START_TEST(test_small_allocations_are_aligned_and_distinct)
 {
