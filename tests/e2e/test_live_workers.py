@@ -1,0 +1,95 @@
+"""Live streaming across workers (worker_processes = 2): a stream published in one worker plays
+complete from both, and a HUP reload during a live stream loses nothing, while a player that
+connects after the reload (served by a new worker) plays the stream too.
+
+These need cross-worker play (the registry in the master and the pull between workers); until
+that lands they fail: players on the worker without the publisher wait for a stream that never
+reaches them. The single-worker acceptance is test_live.py."""
+
+import signal
+import time
+
+from harness import check, media_clip, need_tools, wait_for
+from live_helpers import (check_players, ffmpeg_player, ffmpeg_publisher, live_server,
+                          players_of, publishers_of, rtmpdump_player, source)
+
+LIVE = {"live": "live = true;"}
+
+
+def _wait_exit(p, timeout, what):
+    code = p.wait(timeout)
+    check(code == 0, "%s exited with %d: %s" % (what, code, p.stderr()[-800:]))
+
+
+def test_players_on_both_workers():
+    need_tools("ffmpeg", "ffprobe", "rtmpdump")
+    clip = media_clip(8)
+    src = source(clip)
+    stream = "live/w"
+    with live_server(LIVE, workers=2) as srv:
+        srv.start()
+        # some players wait before the publisher comes, the others join a running stream
+        early = [ffmpeg_player(srv, stream, "ffe%d" % i) for i in range(4)]
+        early += [rtmpdump_player(srv, stream, "dumpe%d" % i) for i in range(8)]
+        wait_for(lambda: len(players_of(srv, stream)) >= len(early), 15, "the early players")
+        pub = ffmpeg_publisher(srv, clip, stream, "pub")
+        wait_for(lambda: publishers_of(srv, stream), 5, "the publisher")
+        time.sleep(1.0)
+        late = [ffmpeg_player(srv, stream, "ffl%d" % i) for i in range(4)]
+        late += [rtmpdump_player(srv, stream, "dumpl%d" % i) for i in range(8)]
+        players = early + late
+        wait_for(lambda: len(players_of(srv, stream)) >= len(players), 15, "all players")
+        pub_worker = list(publishers_of(srv, stream).values())[0]
+        served = set(players_of(srv, stream).values())
+        check(len(served) == 2, "players were served by %s only; expected both workers"
+              % sorted(served))
+        others = [p for p, w in players_of(srv, stream).items() if w != pub_worker]
+        check(others, "no player on the worker without the publisher (%s)" % pub_worker)
+
+        _wait_exit(pub, 15, "the publisher")
+        for p in players:
+            _wait_exit(p, 8, p.name)
+        check_players(players, src)
+
+
+test_players_on_both_workers.TIME_LIMIT = 60
+
+
+def test_reload_during_live_stream():
+    need_tools("ffmpeg", "ffprobe", "rtmpdump")
+    clip = media_clip(10)
+    src = source(clip)
+    stream = "live/r"
+    with live_server(LIVE, workers=2) as srv:
+        srv.start()
+        old = srv.worker_pids()
+        pub = ffmpeg_publisher(srv, clip, stream, "pub")
+        wait_for(lambda: publishers_of(srv, stream), 5, "the publisher")
+        before = [ffmpeg_player(srv, stream, "ffb%d" % i) for i in range(3)]
+        before += [rtmpdump_player(srv, stream, "dumpb%d" % i) for i in range(3)]
+        wait_for(lambda: len(players_of(srv, stream)) >= len(before), 10, "the first players")
+        time.sleep(2.0)
+
+        srv.signal(signal.SIGHUP)
+        srv.wait_log("reloaded", 5.0)
+        fresh = wait_for(lambda: [p for p in srv.worker_pids() if p not in old]
+                         if len([p for p in srv.worker_pids() if p not in old]) == 2 else None,
+                         5.0, "2 new workers after HUP")
+        time.sleep(1.0)
+        after = [ffmpeg_player(srv, stream, "ffa0"), rtmpdump_player(srv, stream, "dumpa0")]
+        wait_for(lambda: len(players_of(srv, stream)) >= len(before) + len(after), 10,
+                 "the players that came after the reload")
+        new_ports = [p for p, w in players_of(srv, stream).items()
+                     if int(w.split("#")[0]) in fresh]
+        check(len(new_ports) == len(after), "players after the reload served by new workers: "
+              "%d of %d (%s, new workers %s)" % (len(new_ports), len(after),
+                                                 players_of(srv, stream), fresh))
+
+        _wait_exit(pub, 15, "the publisher (it must not notice the reload)")
+        for p in before + after:
+            _wait_exit(p, 8, p.name)
+        check_players(before + after, src)
+        check(srv.proc.poll() is None, "the master exited")
+
+
+test_reload_during_live_stream.TIME_LIMIT = 60
