@@ -92,9 +92,17 @@ int main(int argc, char **argv)
     if (cycle == nullptr) {
         return EXIT_FAILURE;
     }
-    const char *pid = reinterpret_cast<const char *>(rtmp_core_conf(cycle)->pid.data);
+    rtmp_core_conf_t *ccf = rtmp_core_conf(cycle);
+    const char *pid = reinterpret_cast<const char *>(ccf->pid.data);
     if (rtmp_pid_file_write(pid, &rtmp_log_stderr_log) != RTMP_OK) {
         return EXIT_FAILURE;
+    }
+    if (cycle->log_file.path) {
+        // the log goes to a file from here on: say where, once, to whoever started us
+        fprintf(stderr, "%s/%s: pid %d, %zu listener%s (%s%s), log in %s\n", RTMP_NAME,
+                RTMP_VERSION, (int)getpid(), cycle->nlistening, cycle->nlistening == 1 ? "" : "s",
+                cycle->listening[0].addr_text, cycle->nlistening > 1 ? ", ..." : "",
+                cycle->log_file.path);
     }
     rtmp_master_process_cycle(cycle);
 }
