@@ -167,13 +167,11 @@ static rtmp_live_stream_t *rtmp_live_find(rtmp_conf_app_t *app, std::string_view
     return ls;
 }
 
+static void rtmp_live_gop_clear(rtmp_live_stream_t *ls);
+
 static void rtmp_live_reset_cache(rtmp_live_stream_t *ls)
 {
-    for (uint32_t i = 0; i < ls->ngop; i++) {
-        rtmp_frame_unref(ls->gop[i]);
-    }
-    ls->ngop = 0;
-    ls->gop_bytes = 0;
+    rtmp_live_gop_clear(ls);
     for (rtmp_frame_t **f : {&ls->meta, &ls->video_header, &ls->audio_header}) {
         if (*f) {
             rtmp_frame_unref(*f);
@@ -464,26 +462,43 @@ rtmp_int_t rtmp_live_publish(rtmp_session_t *s, rtmp_stream_t *st)
     return rtmp_session_status(s, st->msid, rtmp_cmd_status_id::publish_start, st->name);
 }
 
+static void rtmp_live_gop_clear(rtmp_live_stream_t *ls)
+{
+    for (uint32_t i = 0; i < ls->ngop; i++) {
+        rtmp_frame_unref(ls->gop[i]);
+    }
+    ls->ngop = 0;
+    ls->gop_bytes = 0;
+}
+
+// The cache holds everything since the last key frame, and since the start of the stream
+// before the first one (audio a late joiner can already play).
 static void rtmp_live_gop_add(rtmp_live_stream_t *ls, rtmp_frame_t *f)
 {
     rtmp_live_app_conf_t *lacf = ls->lacf;
     if (f->flags & RTMP_FRAME_KEY) {
+        // keep audio and data of the key frame's moment: encoders send the audio of
+        // time t just before the video of time t
+        uint32_t keep = 0;
+        size_t bytes = 0;
         for (uint32_t i = 0; i < ls->ngop; i++) {
-            rtmp_frame_unref(ls->gop[i]);
+            rtmp_frame_t *g = ls->gop[i];
+            if (!(g->flags & RTMP_FRAME_VIDEO) && (int32_t)(g->timestamp - f->timestamp) >= 0) {
+                ls->gop[keep++] = g;
+                bytes += g->len;
+            } else {
+                rtmp_frame_unref(g);
+            }
         }
-        ls->ngop = 0;
-        ls->gop_bytes = 0;
+        ls->ngop = keep;
+        ls->gop_bytes = bytes;
         ls->gop_full = false;
-    } else if (ls->ngop == 0 || ls->gop_full) {
-        return; // the cache starts at a key frame
+    } else if (ls->gop_full) {
+        return; // over its bounds: nothing until the next key frame
     }
     if (ls->ngop + 1 > (uint32_t)lacf->gop_cache_max_frames ||
         ls->gop_bytes + f->len > (size_t)lacf->gop_cache_max_bytes) {
-        for (uint32_t i = 0; i < ls->ngop; i++) {
-            rtmp_frame_unref(ls->gop[i]);
-        }
-        ls->ngop = 0;
-        ls->gop_bytes = 0;
+        rtmp_live_gop_clear(ls);
         ls->gop_full = true;
         return;
     }

@@ -107,12 +107,16 @@ def test_50_players_one_stopped():
     stream = "live/many"
     apps = {"live": 'live = true; player_queue = "256k"; player_max_lag = "1s";'}
     n_ff, n_dump = 12, 37
-    with live_server(apps, main_extra="worker_connections = 1024;\n") as srv:
+    # two workers of 40 connections each: one worker cannot take all 50, so both serve
+    with live_server(apps, workers=2, main_extra="worker_connections = 40;\n") as srv:
         srv.start()
         players = [ffmpeg_player(srv, stream, "ff%d" % i) for i in range(n_ff)]
         players += [rtmpdump_player(srv, stream, "dump%d" % i) for i in range(n_dump)]
         slow = rtmpdump_player(srv, stream, "slow")
         wait_players(srv, stream, n_ff + n_dump + 1, 30)
+        served = set(players_of(srv, stream).values())
+        check(len(served) == 2, "players were served by %s only; expected both workers"
+              % sorted(served))
         slow_port = client_port(slow.pid, srv.port)
         t0 = time.monotonic()
         pub = ffmpeg_publisher(srv, clip, stream, "pub")
