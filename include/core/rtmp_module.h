@@ -17,6 +17,9 @@ struct rtmp_module_s {
     void *(*create_app_conf)(rtmp_conf_t *cf);
     const char *(*merge_app_conf)(rtmp_conf_t *cf, void *prev, void *conf);
 
+    // Once at startup, in module order: where modules put their stream handlers in the chain.
+    void (*postconfiguration)();
+
     rtmp_int_t (*init_worker)(rtmp_cycle_t *cycle);
     void (*exit_worker)(rtmp_cycle_t *cycle);
 };
@@ -25,5 +28,5 @@ struct rtmp_module_s {
 extern rtmp_module_t *rtmp_modules[];
 extern const size_t rtmp_modules_n;
 
-// Assigns each module its index; call once at startup.
+// Assigns each module its index and builds the handler chains; call once at startup.
 void rtmp_modules_init();

@@ -87,6 +87,19 @@ struct rtmp_session_s {
     rtmp_stream_t *streams[RTMP_SESSION_STREAMS];
 };
 
+// Stream events pass through the modules in a chain fixed at startup, as in nginx-rtmp:
+// each module's postconfiguration saves the current handler as its "next" and puts its
+// own in front, so the last module in rtmp_modules runs first (access, then notify, ...,
+// then live, which answers the client). A handler either refuses (answering the client
+// itself), calls its next, or returns RTMP_AGAIN and calls its next later.
+typedef rtmp_int_t (*rtmp_publish_pt)(rtmp_session_t *s, rtmp_stream_t *st);
+typedef rtmp_int_t (*rtmp_play_pt)(rtmp_session_t *s, rtmp_stream_t *st);
+typedef void (*rtmp_close_stream_pt)(rtmp_session_t *s, rtmp_stream_t *st);
+
+extern rtmp_publish_pt rtmp_publish_handler;
+extern rtmp_play_pt rtmp_play_handler;
+extern rtmp_close_stream_pt rtmp_close_stream_handler; // publishing or playing ends
+
 // Takes a freshly accepted connection through the RTMP session's life.
 void rtmp_session_init(rtmp_connection_t *c);
 
@@ -104,6 +117,9 @@ void rtmp_session_init(rtmp_connection_t *c);
 [[nodiscard]] rtmp_int_t rtmp_session_status(rtmp_session_t *s, uint32_t msid,
                                              rtmp_cmd_status_id id, const char *details,
                                              const char *description = nullptr);
+
+// Queues |RtmpSampleAccess for stream `msid`, which Flash-era players want after Play.Start.
+[[nodiscard]] rtmp_int_t rtmp_session_sample_access(rtmp_session_t *s, uint32_t msid);
 
 // Queues a shared frame for this session's stream `msid` (a reference is taken); with
 // flush, schedules sending it after the current batch of events.

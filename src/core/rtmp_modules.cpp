@@ -1,4 +1,5 @@
-// The module list: the order here is the order handlers chain in.
+// The module list. Stream handlers chain in the reverse of this order: the live module
+// answers the client last, the modules listed after it run before it.
 #include "core/rtmp_module.h"
 #include "os/rtmp_cycle.h"
 #include "rtmp/rtmp_live.h"
@@ -13,7 +14,17 @@ const size_t rtmp_modules_n = rtmp_nelems(rtmp_modules) - 1;
 
 void rtmp_modules_init()
 {
+    static bool done; // chains are built once: a second prepend would loop them
+    if (done) {
+        return;
+    }
+    done = true;
     for (size_t i = 0; rtmp_modules[i]; i++) {
         rtmp_modules[i]->index = i;
+    }
+    for (size_t i = 0; rtmp_modules[i]; i++) {
+        if (rtmp_modules[i]->postconfiguration) {
+            rtmp_modules[i]->postconfiguration();
+        }
     }
 }

@@ -124,12 +124,21 @@ static const rtmp_directive_t rtmp_live_directives[] = {
     {nullptr, 0, rtmp_conf_level::app, rtmp_conf_type::flag, 0, 0, 0, nullptr},
 };
 
+// The end of every chain: the live module answers the client.
+static void rtmp_live_postconfiguration()
+{
+    rtmp_publish_handler = rtmp_live_publish;
+    rtmp_play_handler = rtmp_live_play;
+    rtmp_close_stream_handler = rtmp_live_close_stream;
+}
+
 rtmp_module_t rtmp_live_module = {
     .name = "live",
     .index = 0,
     .directives = rtmp_live_directives,
     .create_app_conf = rtmp_live_create_app_conf,
     .merge_app_conf = rtmp_live_merge_app_conf,
+    .postconfiguration = rtmp_live_postconfiguration,
 };
 
 // ---- the stream table ----------------------------------------------------------------------
@@ -653,6 +662,9 @@ rtmp_int_t rtmp_live_play(rtmp_session_t *s, rtmp_stream_t *st)
             RTMP_OK ||
         rtmp_session_status(s, st->msid, rtmp_cmd_status_id::play_reset, st->name) != RTMP_OK ||
         rtmp_session_status(s, st->msid, rtmp_cmd_status_id::play_start, st->name) != RTMP_OK) {
+        return RTMP_ERROR;
+    }
+    if (rtmp_session_sample_access(s, st->msid) != RTMP_OK) {
         return RTMP_ERROR;
     }
     if (ls->publisher) {

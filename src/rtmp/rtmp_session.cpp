@@ -98,8 +98,8 @@ void rtmp_session_close(rtmp_session_t *s, const char *reason)
 static void rtmp_session_finalize(rtmp_session_t *s)
 {
     for (rtmp_stream_t *st : s->streams) {
-        if (st && st->live) {
-            rtmp_live_close_stream(s, st);
+        if (st && st->state != rtmp_stream_state::free) {
+            rtmp_close_stream_handler(s, st);
         }
     }
     for (uint32_t i = 0; i < s->qcount; i++) {

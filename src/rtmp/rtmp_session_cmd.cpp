@@ -1,11 +1,14 @@
 // NetConnection and NetStream command handlers: connect, streams, publish, play and the rest.
 #include "rtmp/rtmp_cmd.h"
 #include "rtmp/rtmp_control.h"
-#include "rtmp/rtmp_live.h"
 #include "rtmp/rtmp_relay.h"
 #include "rtmp/rtmp_session.h"
 
 #include <cstdio>
+
+rtmp_publish_pt rtmp_publish_handler;
+rtmp_play_pt rtmp_play_handler;
+rtmp_close_stream_pt rtmp_close_stream_handler;
 
 // Command output is written here, then chunked into the session's output.
 static constexpr size_t RTMP_CMD_REPLY_SIZE = 1024;
@@ -266,7 +269,7 @@ static rtmp_int_t rtmp_cmd_publish(rtmp_session_t *s, const rtmp_message_t *m,
         rtmp_log_error(RTMP_LOG_INFO, &s->c->log, 0, "publish: empty or too long stream name");
         return rtmp_session_status(s, st->msid, rtmp_cmd_status_id::publish_bad_name, "");
     }
-    return rtmp_live_publish(s, st);
+    return rtmp_publish_handler(s, st);
 }
 
 static rtmp_int_t rtmp_cmd_play(rtmp_session_t *s, const rtmp_message_t *m, const rtmp_cmd_t *cmd)
@@ -285,24 +288,23 @@ static rtmp_int_t rtmp_cmd_play(rtmp_session_t *s, const rtmp_message_t *m, cons
     if (rtmp_cmd_stream_names(s, st, &v) != RTMP_OK) {
         return rtmp_session_status(s, st->msid, rtmp_cmd_status_id::play_stream_not_found, "");
     }
-    if (rtmp_live_play(s, st) != RTMP_OK) {
-        return RTMP_ERROR;
-    }
-    if (st->state != rtmp_stream_state::playing) {
-        return RTMP_OK;
-    }
+    return rtmp_play_handler(s, st);
+}
+
+rtmp_int_t rtmp_session_sample_access(rtmp_session_t *s, uint32_t msid)
+{
     rtmp_reply_t r;
     if (rtmp_cmd_sample_access(rtmp_reply_init(&r), true, true) != RTMP_OK) {
         return RTMP_ERROR;
     }
-    return rtmp_cmd_send(s, st->msid, RTMP_MSG_AMF_META, &r);
+    return rtmp_cmd_send(s, msid, RTMP_MSG_AMF_META, &r);
 }
 
 // Ends what a stream was doing; the stream id stays allocated (closeStream) or not (deleteStream).
 static rtmp_int_t rtmp_cmd_stop_stream(rtmp_session_t *s, rtmp_stream_t *st)
 {
     rtmp_stream_state was = st->state;
-    rtmp_live_close_stream(s, st);
+    rtmp_close_stream_handler(s, st);
     st->state = rtmp_stream_state::created;
     st->paused = false;
     if (was == rtmp_stream_state::publishing) {
