@@ -486,3 +486,34 @@ def test_v_and_h():
     r = run_server_cmd(["-Z"])
     check(r.returncode != 0, "an unknown option exited 0")
     check("Usage" in r.stderr, "an unknown option prints no usage on stderr: %r" % r.stderr)
+
+
+def test_systemd_notify():
+    """Type=notify: READY=1 once listening, RELOADING=1 then READY=1 around a reload,
+    STOPPING=1 on the way out, each with the master's pid."""
+    d = tempfile.mkdtemp(prefix="rtmp_notify_")
+    path = os.path.join(d, "notify.sock")
+    sock = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+    sock.bind(path)
+    sock.settimeout(5.0)
+    os.environ["NOTIFY_SOCKET"] = path
+    try:
+        with Server(workers=1).start() as srv:
+            os.environ.pop("NOTIFY_SOCKET", None)
+            msg = sock.recv(256).decode()
+            check("READY=1" in msg and ("MAINPID=%d" % srv.pid) in msg,
+                  "first notification %r" % msg)
+            # listening already: a client connects at once
+            connect(srv.port).close()
+            os.kill(srv.pid, signal.SIGHUP)
+            got = [sock.recv(256).decode() for _ in range(2)]
+            check("RELOADING=1" in got[0] and "READY=1" in got[1],
+                  "around a reload: %r" % got)
+            os.kill(srv.pid, signal.SIGQUIT)
+            msg = sock.recv(256).decode()
+            check("STOPPING=1" in msg, "on QUIT: %r" % msg)
+    finally:
+        os.environ.pop("NOTIFY_SOCKET", None)
+        sock.close()
+        os.unlink(path)
+        os.rmdir(d)
