@@ -30,7 +30,6 @@ struct rtmp_frame_s {
     uint16_t header_len; // the first chunk's header length
     uint8_t type;        // rtmp_msg_type
     uint8_t flags;       // rtmp_frame_flags
-    rtmp_msec_t created; // arrival, for measuring how far a player lags
     u_char data[];
 };
 

@@ -48,6 +48,7 @@ struct rtmp_stream_s {
 struct rtmp_session_out_t {
     rtmp_frame_t *frame;
     uint32_t msid;
+    rtmp_msec_t queued; // when it was queued here: cached frames are older than that
 };
 
 typedef struct rtmp_session_s rtmp_session_t;

@@ -1,6 +1,5 @@
 // Shared, reference-counted chunked messages: chunked once, sent to every player.
 #include "rtmp/rtmp_frame.h"
-#include "core/rtmp_time.h"
 #include "rtmp/rtmp_chunk.h"
 
 static size_t rtmp_frames_alive;
@@ -9,7 +8,6 @@ rtmp_frame_t *rtmp_frame_alloc(size_t size)
 {
     auto *f = static_cast<rtmp_frame_t *>(rtmp_calloc(sizeof(rtmp_frame_t) + size));
     f->refs = 1;
-    f->created = rtmp_current_msec;
     rtmp_frames_alive++;
     return f;
 }
@@ -35,7 +33,6 @@ rtmp_frame_t *rtmp_frame_create(const rtmp_message_t *m, uint32_t chunk_size, ui
     f->header_len = (uint16_t)(basic + 11 + (m->h.timestamp >= 0xffffff ? 4 : 0));
     f->type = m->h.type;
     f->flags = flags;
-    f->created = rtmp_current_msec;
     rtmp_frames_alive++;
     return f;
 }

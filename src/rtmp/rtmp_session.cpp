@@ -237,7 +237,7 @@ void rtmp_session_enqueue(rtmp_session_t *s, rtmp_frame_t *f, uint32_t msid, boo
         s->qcap = cap;
         s->qhead = 0;
     }
-    s->queue[(s->qhead + s->qcount) % s->qcap] = {rtmp_frame_ref(f), msid};
+    s->queue[(s->qhead + s->qcount) % s->qcap] = {rtmp_frame_ref(f), msid, rtmp_current_msec};
     s->qcount++;
     s->qbytes += f->len;
     if (flush) {
@@ -251,7 +251,7 @@ rtmp_msec_t rtmp_session_queue_lag(const rtmp_session_t *s)
     if (s->qcount == 0) {
         return 0;
     }
-    return rtmp_current_msec - s->queue[s->qhead].frame->created;
+    return rtmp_current_msec - s->queue[s->qhead].queued;
 }
 
 rtmp_int_t rtmp_session_send_message(rtmp_session_t *s, const rtmp_message_t *m)
