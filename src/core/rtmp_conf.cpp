@@ -113,7 +113,7 @@ static rtmp_int_t rtmp_conf_set(rtmp_conf_t *cf, const rtmp_directive_t *d, conf
         } else if (str == "on" || str == "off") {
             *reinterpret_cast<rtmp_int_t *>(field) = str == "on";
         } else {
-            expected = "true or false";
+            expected = "true or false (or \"on\" or \"off\")";
         }
         break;
     }

@@ -28,7 +28,7 @@ static const char *rtmp_core_init_main_conf(rtmp_conf_t *, void *conf)
     rtmp_conf_merge_value(ccf->worker_processes, RTMP_CONF_UNSET, 1);
     rtmp_conf_merge_value(ccf->worker_connections, RTMP_CONF_UNSET, 1024);
     rtmp_conf_merge_value(ccf->worker_rlimit_nofile, RTMP_CONF_UNSET, 0);
-    rtmp_conf_merge_msec(ccf->shutdown_timeout, RTMP_CONF_UNSET_MSEC, 10000);
+    rtmp_conf_merge_msec(ccf->shutdown_timeout, RTMP_CONF_UNSET_MSEC, 0);
     rtmp_conf_merge_value(ccf->log_level, RTMP_CONF_UNSET, (rtmp_int_t)RTMP_LOG_INFO);
     rtmp_conf_merge_str(ccf->pid, ccf->pid, "logs/rtmp_server.pid");
     rtmp_conf_merge_str(ccf->error_log, ccf->error_log, "stderr");
@@ -250,14 +250,44 @@ rtmp_cycle_t *rtmp_cycle_read(const char *conf_file, char *error, size_t len)
     return cycle;
 }
 
+// What a start would fail on besides the file itself: the log and the pid file's place.
+static rtmp_int_t rtmp_cycle_test_paths(rtmp_cycle_t *cycle, char *error, size_t len)
+{
+    rtmp_core_conf_t *ccf = rtmp_core_conf(cycle);
+    const char *log = reinterpret_cast<const char *>(ccf->error_log.data);
+    if (strcmp(log, "stderr") != 0) {
+        int fd = open(log, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0644);
+        if (fd == -1) {
+            snprintf(error, len, "cannot open error_log \"%s\": %s", log, strerror(errno));
+            return RTMP_ERROR;
+        }
+        close(fd);
+    }
+    char dir[4096];
+    snprintf(dir, sizeof(dir), "%s", reinterpret_cast<const char *>(ccf->pid.data));
+    char *slash = strrchr(dir, '/');
+    if (slash == nullptr) {
+        snprintf(dir, sizeof(dir), ".");
+    } else {
+        slash[slash == dir ? 1 : 0] = '\0';
+    }
+    if (access(dir, W_OK) == -1) {
+        snprintf(error, len, "cannot write the pid file \"%s\": %s", ccf->pid.data,
+                 strerror(errno));
+        return RTMP_ERROR;
+    }
+    return RTMP_OK;
+}
+
 rtmp_int_t rtmp_cycle_test(const char *conf_file, char *error, size_t len)
 {
     rtmp_cycle_t *cycle = rtmp_cycle_read(conf_file, error, len);
     if (cycle == nullptr) {
         return RTMP_ERROR;
     }
+    rtmp_int_t rc = rtmp_cycle_test_paths(cycle, error, len);
     rtmp_pool_destroy(cycle->pool);
-    return RTMP_OK;
+    return rc;
 }
 
 rtmp_cycle_t *rtmp_cycle_init(const char *conf_file, rtmp_cycle_t *old, rtmp_log_t *log)

@@ -148,7 +148,9 @@ void rtmp_worker_process_cycle(rtmp_cycle_t *cycle, int slot, int channel)
                            "gracefully shutting down: %zu connections left",
                            rtmp_connection_active_count());
             rtmp_event_stop_listening(cycle);
-            rtmp_event_add_timer(&rtmp_worker_shutdown_ev, ccf->shutdown_timeout);
+            if (ccf->shutdown_timeout) {
+                rtmp_event_add_timer(&rtmp_worker_shutdown_ev, ccf->shutdown_timeout);
+            }
         }
         if (rtmp_worker_exiting && rtmp_connection_active_count() == 0) {
             rtmp_event_del_timer(&rtmp_worker_shutdown_ev);

@@ -317,7 +317,9 @@ static rtmp_int_t rtmp_handshake_version(rtmp_handshake_t *hs, u_char v)
     if (v == 6 || v == 8 || v == 9) {
         return rtmp_handshake_fail(hs, "encrypted handshake (RTMPE) not supported");
     }
-    snprintf(hs->reason_buf, sizeof(hs->reason_buf), "unsupported RTMP version %u", (unsigned)v);
+    bool http = v == 'G' || v == 'P' || v == 'H' || v == 'O' || v == 'C' || v == 'D';
+    snprintf(hs->reason_buf, sizeof(hs->reason_buf), "unsupported RTMP version %u%s", (unsigned)v,
+             http ? " (an HTTP request?)" : "");
     return rtmp_handshake_fail(hs, hs->reason_buf);
 }
 

@@ -407,7 +407,9 @@ static rtmp_int_t rtmp_session_start_chunks(rtmp_session_t *s)
 {
     rtmp_server_conf_t *scf = s->scf;
     rtmp_chunk_reader_conf_t rc = {};
-    rc.max_chunk_size = 65536;
+    // any chunk size the spec allows: chunks are bounded by max_message, which is what
+    // costs memory
+    rc.max_chunk_size = RTMP_CHUNK_MAX_SIZE;
     rc.max_message = (uint32_t)scf->max_message;
     rc.max_streams = (uint32_t)scf->max_chunk_streams;
     s->reader = rtmp_chunk_reader_create(s->c->pool, &rc);

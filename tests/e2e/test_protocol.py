@@ -525,7 +525,7 @@ def test_hostile_clients_leave_publisher_alone():
             def has(name, text):
                 check(text in reasons[name], "%s client: expected %r, the log says: %s"
                       % (name, text, reasons[name]))
-            has("http", "session closed: unsupported RTMP version %d (state handshake" % ord("G"))
+            has("http", "session closed: unsupported RTMP version %d (an HTTP request?) (state handshake" % ord("G"))
             has("rtmpe", "session closed: encrypted handshake (RTMPE) not supported")
             has("big", "session closed: message longer than the configured maximum")
             has("silent", "session closed: handshake timed out (state handshake, in 0 B")

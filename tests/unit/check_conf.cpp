@@ -65,7 +65,7 @@ START_TEST(test_valid_file_and_defaults)
     rtmp_core_conf_t *ccf = rtmp_core_conf(cycle);
     ck_assert_int_eq(ccf->worker_processes, 3);
     ck_assert_int_eq(ccf->worker_connections, 1024);
-    ck_assert_uint_eq(ccf->shutdown_timeout, 10000);
+    ck_assert_uint_eq(ccf->shutdown_timeout, 0);
     ck_assert(ccf->error_log.sv() == "stderr");
     ck_assert_uint_eq(cycle->nservers, 1);
     ck_assert_uint_eq(cycle->servers[0]->napps, 1);
