@@ -2,12 +2,20 @@
 // answers the client last, the modules listed after it run before it.
 #include "core/rtmp_module.h"
 #include "os/rtmp_cycle.h"
+#include "rtmp/rtmp_access.h"
+#include "rtmp/rtmp_key.h"
 #include "rtmp/rtmp_live.h"
 #include "rtmp/rtmp_relay.h"
 #include "rtmp/rtmp_server_module.h"
 
 rtmp_module_t *rtmp_modules[] = {
-    &rtmp_core_module, &rtmp_server_module, &rtmp_relay_module, &rtmp_live_module, nullptr,
+    &rtmp_core_module,
+    &rtmp_server_module,
+    &rtmp_relay_module,
+    &rtmp_live_module,
+    &rtmp_key_module,    // stream keys: checked before live answers
+    &rtmp_access_module, // client addresses: checked first
+    nullptr,
 };
 
 const size_t rtmp_modules_n = rtmp_nelems(rtmp_modules) - 1;

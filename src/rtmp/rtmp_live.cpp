@@ -390,6 +390,38 @@ static void rtmp_live_unpublish(rtmp_live_stream_t *ls)
     }
 }
 
+// Copies a query string for the log with the values of secrets replaced: stream keys
+// and tokens in a log file are as good as the keys themselves.
+static void rtmp_live_redact_args(const char *in, char *out, size_t len)
+{
+    static constexpr std::string_view secrets[] = {"key", "token", "secret", "auth", "password",
+                                                   "pass", "sign", "signature"};
+    size_t n = 0;
+    std::string_view rest(in);
+    while (!rest.empty() && n + 1 < len) {
+        size_t amp = rest.find('&');
+        std::string_view param = rest.substr(0, amp);
+        rest = amp == std::string_view::npos ? std::string_view() : rest.substr(amp + 1);
+        size_t eq = param.find('=');
+        std::string_view name = param.substr(0, eq);
+        bool secret = false;
+        for (std::string_view w : secrets) {
+            secret = secret || name == w;
+        }
+        int r = snprintf(out + n, len - n, "%s%.*s%s", n ? "&" : "", (int)name.size(), name.data(),
+                         eq == std::string_view::npos ? ""
+                         : secret                     ? "=***"
+                                                      : "");
+        n = r > 0 && (size_t)r < len - n ? n + (size_t)r : len - 1;
+        if (!secret && eq != std::string_view::npos && n + 1 < len) {
+            std::string_view value = param.substr(eq);
+            r = snprintf(out + n, len - n, "%.*s", (int)value.size(), value.data());
+            n = r > 0 && (size_t)r < len - n ? n + (size_t)r : len - 1;
+        }
+    }
+    out[n] = '\0';
+}
+
 rtmp_int_t rtmp_live_publish(rtmp_session_t *s, rtmp_stream_t *st)
 {
     rtmp_live_app_conf_t *lacf = rtmp_live_app_conf(s->app);
@@ -442,9 +474,10 @@ rtmp_int_t rtmp_live_publish(rtmp_session_t *s, rtmp_stream_t *st)
     st->state = rtmp_stream_state::publishing;
     (void)rtmp_registry_set(k, rtmp_worker_slot);
     rtmp_worker_announce(true, k);
+    char args[RTMP_MAX_ARGS + 1];
+    rtmp_live_redact_args(st->args, args, sizeof(args));
     rtmp_log_error(RTMP_LOG_INFO, &s->c->log, 0, "publish \"%s/%s\"%s%s, %zu players waiting",
-                   s->app->name.data, st->name, st->args[0] ? " args " : "", st->args,
-                   ls->nplayers);
+                   s->app->name.data, st->name, args[0] ? " args " : "", args, ls->nplayers);
 
     if (lacf->drop_idle_publisher) {
         ls->idle_ev.data = ls;
