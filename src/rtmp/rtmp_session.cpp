@@ -2,6 +2,7 @@
 #include "rtmp/rtmp_session.h"
 #include "core/rtmp_time.h"
 #include "rtmp/rtmp_control.h"
+#include "rtmp/rtmp_limits.h"
 #include "rtmp/rtmp_live.h"
 #include "rtmp/rtmp_relay.h"
 
@@ -14,7 +15,7 @@ static u_char rtmp_session_recv_buf[65536];
 // A wakeup reads at most this much before letting other connections run.
 static constexpr size_t RTMP_SESSION_READ_CAP = 4 * sizeof(rtmp_session_recv_buf);
 // Replies and control messages waiting for a slow reader; media has its own queues.
-static constexpr size_t RTMP_SESSION_OUT_SIZE = 8192;
+static constexpr size_t RTMP_SESSION_OUT_SIZE = 2048;
 
 static void rtmp_session_read_handler(rtmp_event_t *ev);
 static void rtmp_session_write_handler(rtmp_event_t *ev);
@@ -51,10 +52,34 @@ static rtmp_session_t *rtmp_session_create(rtmp_connection_t *c, rtmp_conf_srv_t
     return s;
 }
 
+// Counts the connection in the server-wide limits, or refuses it before the handshake.
+static rtmp_int_t rtmp_session_admit(rtmp_session_t *s)
+{
+    if (rtmp_cycle == nullptr) {
+        return RTMP_OK;
+    }
+    rtmp_core_conf_t *ccf = rtmp_core_conf(rtmp_cycle);
+    const char *limit = rtmp_limits_conn_acquire(&s->c->sockaddr, ccf->max_connections,
+                                                 ccf->max_connections_per_ip, &s->limit_ticket);
+    if (limit) {
+        rtmp_log_error(
+            RTMP_LOG_NOTICE, &s->c->log, 0, "connection refused: %s (%lld) reached", limit,
+            (long long)(strcmp(limit, "max_connections") == 0 ? ccf->max_connections
+                                                              : ccf->max_connections_per_ip));
+        return RTMP_ERROR;
+    }
+    return RTMP_OK;
+}
+
 void rtmp_session_init(rtmp_connection_t *c)
 {
     rtmp_session_t *s = rtmp_session_create(c, c->listening->server);
+    if (rtmp_session_admit(s) != RTMP_OK) {
+        rtmp_connection_close(c);
+        return;
+    }
     if (rtmp_event_add_connection(c) != RTMP_OK) {
+        rtmp_limits_conn_release(&s->limit_ticket);
         rtmp_connection_close(c);
         return;
     }
@@ -101,7 +126,11 @@ static void rtmp_session_finalize(rtmp_session_t *s)
         if (st && st->state != rtmp_stream_state::free) {
             rtmp_close_stream_handler(s, st);
         }
+        if (st) {
+            rtmp_session_stream_uncount(st);
+        }
     }
+    rtmp_limits_conn_release(&s->limit_ticket);
     for (uint32_t i = 0; i < s->qcount; i++) {
         rtmp_frame_unref(s->queue[(s->qhead + i) % s->qcap].frame);
     }
@@ -278,6 +307,10 @@ rtmp_int_t rtmp_session_send_message(rtmp_session_t *s, const rtmp_message_t *m)
         s->out = rtmp_buf_create(s->c->pool, RTMP_SESSION_OUT_SIZE);
     }
     if (need > rtmp_buf_free(s->out)) {
+        // a burst of replies: send what is there before giving up on the peer
+        if (rtmp_session_send_buf(s, s->out) == RTMP_ERROR) {
+            return RTMP_ERROR;
+        }
         rtmp_buf_compact(s->out);
     }
     if (need > rtmp_buf_free(s->out) || rtmp_chunk_write(&s->writer, m, s->out) != RTMP_OK) {
@@ -422,8 +455,13 @@ static rtmp_int_t rtmp_session_start_chunks(rtmp_session_t *s)
     s->hs = nullptr;
     s->state = rtmp_session_state::connect;
     s->last_input = rtmp_current_msec;
-    // from now on the read timer watches for silence and sends pings
-    rtmp_event_add_timer(s->c->read, s->scf->ping ? s->scf->ping : s->scf->timeout);
+    s->msg_start = s->msg_checked = rtmp_current_msec;
+    // from now on the read timer watches for silence, slow messages and sends pings
+    rtmp_msec_t next = s->scf->ping ? s->scf->ping : s->scf->timeout;
+    if (s->scf->message_timeout && s->scf->message_timeout < next) {
+        next = s->scf->message_timeout;
+    }
+    rtmp_event_add_timer(s->c->read, next);
     return s->relay ? rtmp_relay_handshake_done(s) : RTMP_OK;
 }
 
@@ -474,6 +512,7 @@ static rtmp_int_t rtmp_session_chunks(rtmp_session_t *s, std::span<const u_char>
             rtmp_session_close(s, s->reader->reason);
             return RTMP_ERROR;
         }
+        s->msg_start = rtmp_current_msec;
         if (rtmp_session_message(s, &m) != RTMP_OK) {
             return RTMP_ERROR;
         }
@@ -486,6 +525,40 @@ static rtmp_int_t rtmp_session_chunks(rtmp_session_t *s, std::span<const u_char>
         return rtmp_session_send_control(s, rtmp_control_ack(&cb, (uint32_t)read));
     }
     return RTMP_OK;
+}
+
+// Whether the reader holds part of a message: a header, a chunk or an unfinished payload.
+// Costs a walk over the chunk streams (at most max_chunk_streams), so callers ration it.
+static bool rtmp_session_partial(const rtmp_chunk_reader_t *r)
+{
+    if (r->state != rtmp_chunk_state::header || r->hlen || r->back_len) {
+        return true;
+    }
+    for (const rtmp_chunk_stream_t *head : r->hash) {
+        for (const rtmp_chunk_stream_t *st = head; st; st = st->next) {
+            if (st->active) {
+                return true;
+            }
+        }
+    }
+    return false;
+}
+
+// Slowloris after the handshake: input that keeps arriving but never completes a message.
+// The message clock restarts with each complete message and with input that begins after
+// nothing was pending; looked at about once a second while input flows, so an idle
+// connection's first message may be charged up to a second it did not use.
+static constexpr rtmp_msec_t RTMP_SESSION_PARTIAL_CHECK = 1000;
+
+static void rtmp_session_message_clock(rtmp_session_t *s)
+{
+    if (s->reader == nullptr || rtmp_current_msec - s->msg_checked < RTMP_SESSION_PARTIAL_CHECK) {
+        return;
+    }
+    s->msg_checked = rtmp_current_msec;
+    if (!rtmp_session_partial(s->reader)) {
+        s->msg_start = rtmp_current_msec;
+    }
 }
 
 // Fires on silence: ping a quiet peer, drop one that stays silent or never answers.
@@ -506,6 +579,18 @@ static void rtmp_session_timer(rtmp_session_t *s)
         return;
     }
     rtmp_msec_t next = scf->timeout - quiet;
+    if (scf->message_timeout) {
+        rtmp_msec_t left = scf->message_timeout;
+        if (rtmp_session_partial(s->reader)) {
+            rtmp_msec_t took = rtmp_current_msec - s->msg_start;
+            if (took >= scf->message_timeout) {
+                rtmp_session_close(s, "message not completed within message_timeout");
+                return;
+            }
+            left = scf->message_timeout - took;
+        }
+        next = left < next ? left : next;
+    }
     if (scf->ping && s->state == rtmp_session_state::connected) {
         if (!s->ping_sent && quiet >= scf->ping) {
             rtmp_control_buf_t cb;
@@ -559,6 +644,9 @@ static void rtmp_session_read_handler(rtmp_event_t *ev)
             break;
         }
         total += (size_t)n;
+        if (s->state != rtmp_session_state::handshake) {
+            rtmp_session_message_clock(s);
+        }
         s->last_input = rtmp_current_msec;
         s->ping_sent = 0; // any input proves the peer alive
 
