@@ -1,0 +1,333 @@
+#!/usr/bin/env python3
+"""bench_report.py: medians and ours/other ratios from scripts/bench.sh runs (runs.jsonl).
+
+Writes OUT/results.json and OUT/results.md and prints the markdown table.
+"""
+import argparse
+import json
+import os
+import statistics
+import sys
+import time
+from collections import OrderedDict
+
+GB = 1e9  # delivered gigabytes are decimal: 10^9 bytes
+BG_MAX = 0.25  # cores of background load on the server CPU beyond which no net estimate
+
+# What a reader needs to know to read a scenario's numbers.
+NOTES = {
+    "coalesce100": "nginx-rtmp has no flush_interval: it runs its default (send as frames "
+                   "arrive), so this compares our coalescing with nginx's only mode.",
+    "coalesce33": "As coalesce100: flush_interval is ours only.",
+    "setup": "nginx-rtmp has no GOP cache: its players wait for the next key frame (2 s "
+             "GOP), which bounds its sessions/s and sets its startup; ours start from the "
+             "cached key frame.",
+    "workers2": "Both servers pinned to the one server CPU: this measures the cost and "
+                "correctness of cross-worker delivery, not scaling. nginx-rtmp runs with "
+                "rtmp_auto_push on.",
+    "streams": "Pss includes our GOP cache, one GOP (~0.6 MB at 2.5 Mbit/s) per stream.",
+    "ingest": "Pss includes our GOP cache, one GOP per stream.",
+}
+
+
+def load_json(path):
+    try:
+        with open(path) as f:
+            return json.load(f)
+    except (OSError, ValueError):
+        return None
+
+
+def hist(b, name, key):
+    h = b.get(name) if b else None
+    return h.get(key) if h else None
+
+
+def run_metrics(r):
+    """One run's derived numbers (None where not applicable)."""
+    m = OrderedDict()
+    b = load_json(r.get("bench_json", "")) if r.get("started") else None
+    m["pass"] = bool(b and b.get("pass") and r.get("bench_rc") == 0)
+    if not b:
+        return m, b
+    tck = r["clk_tck"]
+    cpu0 = r["cpu_ticks"] / tck
+    proc = r["proc_ticks"] / tck
+    players = [p for p in b.get("per_player", [])]
+    delivered = sum(p.get("bytes", 0) for p in players)
+    m["players"] = b.get("players") or None
+    m["sessions_ok"] = b.get("sessions_ok")
+    m["sessions_failed"] = b.get("sessions_failed")
+    m["complete_ok"] = b.get("completeness", {}).get("players_ok")
+    m["complete_min"] = b.get("completeness", {}).get("min")
+    m["complete_avg"] = b.get("completeness", {}).get("avg")
+    m["delivered_mbps"] = b.get("delivered_mbps")
+    m["delivered_gb"] = delivered / GB if delivered else None
+    m["server_cpu_s_proc"] = proc
+    m["server_cpu_s_cpu0"] = cpu0
+    # the server CPU's background (other tenants), sampled while the server idled, scaled
+    # to the run's wall time and taken off: an estimate, on a quiet machine close to zero
+    if r.get("idle_wall_s"):
+        bg = r["idle_cpu_ticks"] / tck / r["idle_wall_s"]
+        m["cpu0_background"] = bg
+        # above BG_MAX cores the other tenants' load swamps ours: no estimate
+        cpu0_net = max(cpu0 - bg * r["wall_s"], 0.0) if bg <= BG_MAX else None
+        m["server_cpu_s_cpu0_net"] = cpu0_net
+    else:
+        cpu0_net = None
+    softirq = r.get("softirq_ticks", 0) / tck
+    m["server_softirq_s"] = softirq
+    if delivered:
+        m["cpu_s_per_gb_proc"] = proc / (delivered / GB)
+        m["cpu_s_per_gb_proc_softirq"] = (proc + softirq) / (delivered / GB)
+        m["cpu_s_per_gb_cpu0"] = cpu0 / (delivered / GB)
+        if cpu0_net is not None:
+            m["cpu_s_per_gb_cpu0_net"] = cpu0_net / (delivered / GB)
+    m["pss_base_mb"] = r["pss_base_kb"] / 1024
+    m["pss_peak_mb"] = r["pss_peak_kb"] / 1024
+    ok = b.get("sessions_ok") or 0
+    if r["mode"] == "idle" and ok:
+        m["pss_per_session_kb"] = (r["pss_peak_kb"] - r["pss_base_kb"]) / ok
+        m["cpu_ms_per_session_proc"] = proc * 1000 / ok
+    if r["mode"] == "setup" and ok:
+        m["setup_rate"] = b.get("setup_rate")
+        m["cpu_ms_per_session_proc"] = proc * 1000 / ok
+    m["latency_p50_ms"] = hist(b, "latency", "p50_ms")
+    m["latency_p99_ms"] = hist(b, "latency", "p99_ms")
+    m["latency_max_ms"] = hist(b, "latency", "max_ms")
+    m["startup_p50_ms"] = hist(b, "startup", "p50_ms")
+    m["startup_p99_ms"] = hist(b, "startup", "p99_ms")
+    cpu = b.get("cpu", {})
+    m["bench_cpu_s"] = (cpu.get("user_s") or 0) + (cpu.get("sys_s") or 0)
+    m["bench_load"] = m["bench_cpu_s"] / r["wall_s"] if r.get("wall_s") else None
+    m["server_procs"] = r.get("procs")
+    return m, b
+
+
+def median(vals):
+    vals = [v for v in vals if isinstance(v, (int, float)) and not isinstance(v, bool)]
+    return statistics.median(vals) if vals else None
+
+
+# (metric key, label, better) per mode; better: "lower" / "higher" / "" (context only)
+ROWS = {
+    "fanout": [
+        ("delivered_mbps", "delivered Mbit/s (window)", ""),
+        ("complete_ok", "players >= 98% complete", "higher"),
+        ("sessions_failed", "players failed", "lower"),
+        ("cpu_s_per_gb_proc", "CPU-s per GB, server processes", "lower"),
+        ("cpu_s_per_gb_proc_softirq", "CPU-s per GB, processes + server CPU softirq", "lower"),
+        ("cpu_s_per_gb_cpu0", "CPU-s per GB, server CPU busy (all of it)", "lower"),
+        ("cpu_s_per_gb_cpu0_net", "same, minus background load", "lower"),
+        ("cpu0_background", "background load on server CPU (cores)", ""),
+        ("pss_peak_mb", "Pss peak MB", "lower"),
+        ("latency_p50_ms", "latency p50 ms", "lower"),
+        ("latency_p99_ms", "latency p99 ms", "lower"),
+        ("latency_max_ms", "latency max ms", "lower"),
+        ("startup_p50_ms", "startup p50 ms (play -> key frame)", "lower"),
+        ("bench_load", "rtmp_bench load (cores; ~1 = client saturated)", ""),
+    ],
+    "idle": [
+        ("sessions_ok", "sessions held", "higher"),
+        ("sessions_failed", "sessions failed", "lower"),
+        ("pss_per_session_kb", "Pss per session KB", "lower"),
+        ("pss_peak_mb", "Pss peak MB", "lower"),
+        ("cpu_ms_per_session_proc", "server CPU-ms per session", "lower"),
+    ],
+    "setup": [
+        ("setup_rate", "sessions/s", "higher"),
+        ("sessions_failed", "sessions failed", "lower"),
+        ("startup_p50_ms", "play -> first key frame p50 ms", "lower"),
+        ("startup_p99_ms", "play -> first key frame p99 ms", "lower"),
+        ("cpu_ms_per_session_proc", "server CPU-ms per session", "lower"),
+        ("pss_peak_mb", "Pss peak MB", "lower"),
+    ],
+}
+
+
+SUMMARY = {
+    "fanout": [
+        ("complete_ok", "players >= 98% complete", "higher"),
+        ("cpu_s_per_gb_proc", "CPU-s per GB (processes)", "lower"),
+        ("cpu_s_per_gb_proc_softirq", "CPU-s per GB (+ softirq)", "lower"),
+        ("pss_peak_mb", "Pss peak MB", "lower"),
+        ("latency_p50_ms", "latency p50 ms", "lower"),
+        ("latency_p99_ms", "latency p99 ms", "lower"),
+    ],
+    "idle": [
+        ("pss_per_session_kb", "Pss per session KB", "lower"),
+        ("cpu_ms_per_session_proc", "CPU-ms per session", "lower"),
+    ],
+    "setup": [
+        ("setup_rate", "sessions/s (completed)", "higher"),
+        ("sessions_failed", "sessions failed", "lower"),
+        ("startup_p50_ms", "play -> key frame p50 ms", "lower"),
+        ("startup_p99_ms", "play -> key frame p99 ms", "lower"),
+    ],
+}
+
+
+def fmt(v):
+    if v is None:
+        return "—"
+    if isinstance(v, bool):
+        return "yes" if v else "no"
+    if isinstance(v, int):
+        return str(v)
+    a = abs(v)
+    if a >= 1000:
+        return f"{v:.0f}"
+    if a >= 100:
+        return f"{v:.1f}"
+    if a >= 10:
+        return f"{v:.2f}"
+    return f"{v:.3f}"
+
+
+def ratio(a, b):
+    if a is None or b is None or b == 0:
+        return None
+    return a / b
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--runs", required=True)
+    ap.add_argument("--out", required=True)
+    ap.add_argument("--machine", default="")
+    ap.add_argument("--settings", default="")
+    ap.add_argument("--nginx-version", default="")
+    a = ap.parse_args()
+
+    runs = []
+    with open(a.runs) as f:
+        for line in f:
+            line = line.strip()
+            if line:
+                runs.append(json.loads(line))
+    if not runs:
+        print("bench_report: no runs", file=sys.stderr)
+        return 1
+
+    scenarios = OrderedDict()
+    servers = []
+    for r in runs:
+        sc = scenarios.setdefault(r["scenario"], OrderedDict(
+            what=r.get("what", ""), mode=r["mode"], streams=r["streams"], players=r["players"],
+            flush_interval=r["flush_interval"], workers=r["workers"], servers=OrderedDict()))
+        if r["server"] not in servers:
+            servers.append(r["server"])
+        s = sc["servers"].setdefault(r["server"], OrderedDict(runs=[], notes=[], errors={}))
+        m, b = run_metrics(r)
+        s["runs"].append(OrderedDict(run=r["run"], started=r["started"], bench_rc=r["bench_rc"],
+                                     dir=r.get("dir"), metrics=m))
+        if r.get("note"):
+            s["notes"].append(f"run {r['run']}: {r['note'].strip()}")
+        for e in (b or {}).get("errors", []):
+            s["errors"][e["reason"]] = s["errors"].get(e["reason"], 0) + e["count"]
+    # "ours" first, then the others in the order seen
+    seen = list(servers)
+    servers.sort(key=lambda x: (x != "ours", seen.index(x)))
+    others = [x for x in servers if x != "ours"]
+
+    for sc in scenarios.values():
+        for s in sc["servers"].values():
+            keys = OrderedDict()
+            for run in s["runs"]:
+                for k in run["metrics"]:
+                    keys[k] = True
+            med = OrderedDict()
+            for k in keys:
+                if k == "pass":
+                    continue
+                med[k] = median([run["metrics"].get(k) for run in s["runs"]])
+            s["passed"] = sum(1 for run in s["runs"] if run["metrics"].get("pass"))
+            s["median"] = med
+        ours = sc["servers"].get("ours", {}).get("median", {})
+        sc["ratios"] = OrderedDict()
+        for o in others:
+            om = sc["servers"].get(o, {}).get("median", {})
+            sc["ratios"][f"ours/{o}"] = OrderedDict(
+                (k, ratio(ours.get(k), om.get(k)))
+                for k, _, _ in ROWS[sc["mode"]] + SUMMARY[sc["mode"]])
+
+    # ---- markdown ----
+    out = []
+    head = ["metric", "better"] + servers + [f"ours/{o}" for o in others]
+    out.append(f"Machine: {a.machine}  ")
+    out.append(f"Settings: {a.settings}  ")
+    if a.nginx_version:
+        out.append(f"nginx: {a.nginx_version} with libnginx-mod-rtmp  ")
+    out.append("Medians over runs; ratios are ours / other (below 1 is better for \"lower\" rows).")
+    out.append("")
+    # the summary: a few numbers per scenario, details below
+    out.append("| scenario | metric | better | " + " | ".join(servers) + " | " +
+               " | ".join(f"ours/{o}" for o in others) + " |")
+    out.append("|" + "|".join(["---"] * 3 + ["---:"] * (len(servers) + len(others))) + "|")
+    for name, sc in scenarios.items():
+        passes = ", ".join(f"{srv} {sc['servers'][srv]['passed']}/{len(sc['servers'][srv]['runs'])}"
+                           for srv in servers if srv in sc["servers"])
+        first = True
+        for key, label, better in SUMMARY[sc["mode"]]:
+            row = [f"{name} (runs passed: {passes})" if first else "", label, better]
+            first = False
+            for srv in servers:
+                row.append(fmt(sc["servers"].get(srv, {}).get("median", {}).get(key)))
+            for o in others:
+                v = sc["ratios"][f"ours/{o}"].get(key)
+                row.append("—" if v is None else f"{v:.2f}")
+            out.append("| " + " | ".join(row) + " |")
+    out.append("")
+    for name, sc in scenarios.items():
+        passes = ", ".join(
+            f"{srv} {sc['servers'][srv]['passed']}/{len(sc['servers'][srv]['runs'])}"
+            for srv in servers if srv in sc["servers"])
+        out.append(f"### {name} — {sc['what']}")
+        out.append("")
+        out.append(f"streams {sc['streams']}, players/sessions {sc['players']}, "
+                   f"flush_interval {sc['flush_interval']} (ours), workers {sc['workers']}; "
+                   f"runs passed: {passes}")
+        out.append("")
+        if name in NOTES:
+            out.append(NOTES[name])
+            out.append("")
+        out.append("| " + " | ".join(head) + " |")
+        out.append("|" + "|".join(["---"] * 2 + ["---:"] * (len(head) - 2)) + "|")
+        for key, label, better in ROWS[sc["mode"]]:
+            row = [label, better]
+            for srv in servers:
+                row.append(fmt(sc["servers"].get(srv, {}).get("median", {}).get(key)))
+            for o in others:
+                v = sc["ratios"][f"ours/{o}"].get(key)
+                row.append("—" if v is None else f"{v:.2f}")
+            out.append("| " + " | ".join(row) + " |")
+        out.append("")
+        for srv in servers:
+            s = sc["servers"].get(srv)
+            if not s:
+                continue
+            for n in s["notes"]:
+                out.append(f"- {srv} {n}")
+            if s["errors"]:
+                top = sorted(s["errors"].items(), key=lambda kv: -kv[1])[:3]
+                out.append(f"- {srv} rtmp_bench errors (all runs): " +
+                           "; ".join(f"{c} × {r}" for r, c in top))
+        out.append("")
+    md = "\n".join(out)
+
+    os.makedirs(a.out, exist_ok=True)
+    with open(os.path.join(a.out, "results.md"), "w") as f:
+        f.write(md + "\n")
+    doc = OrderedDict(generated=time.strftime("%Y-%m-%dT%H:%M:%S%z"), machine=a.machine,
+                      settings=a.settings, nginx=a.nginx_version, servers=servers,
+                      scenarios=scenarios)
+    with open(os.path.join(a.out, "results.json"), "w") as f:
+        json.dump(doc, f, indent=2)
+        f.write("\n")
+    print(md)
+    print(f"\nwritten: {os.path.join(a.out, 'results.md')}, {os.path.join(a.out, 'results.json')}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
