@@ -33,6 +33,10 @@ struct rtmp_core_conf_t {
     rtmp_str_t pid;
     rtmp_str_t error_log;
     rtmp_int_t log_level;
+    // whole-server limits over every worker (0: none); see rtmp/rtmp_limits.h
+    rtmp_int_t max_connections;
+    rtmp_int_t max_connections_per_ip;
+    rtmp_int_t max_streams;
 };
 
 struct rtmp_cycle_s {

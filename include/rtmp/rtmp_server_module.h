@@ -18,6 +18,9 @@ struct rtmp_server_conf_t {
     rtmp_msec_t timeout; // no input at all for this long closes the session
     rtmp_msec_t ping;    // ping a peer quiet for this long (0: never)
     rtmp_msec_t ping_timeout;
+    rtmp_msec_t message_timeout;        // a message started must be complete this soon (0: never)
+    rtmp_int_t max_commands_per_second; // sustained command rate per session (0: any)
+    rtmp_int_t command_burst;           // commands allowed at once above that rate
 };
 
 extern rtmp_module_t rtmp_server_module;

@@ -39,9 +39,11 @@ struct rtmp_stream_s {
     bool receive_audio;
     bool receive_video;
     uint64_t media_messages; // audio/video/data messages received while publishing
+    bool limit_counted;      // counted in max_streams from publish until it ends
     rtmp_live_ctx_t *live;   // the live module's state while publishing or playing
     char name[RTMP_MAX_NAME + 1];
     char args[RTMP_MAX_ARGS + 1];
+    char type[8]; // publish: "live", "record" or "append", as the client asked
 };
 
 // A queued shared frame and the player's message stream id it goes out on.
@@ -79,10 +81,21 @@ struct rtmp_session_s {
     rtmp_msec_t ping_sent;    // 0: no ping outstanding
     bool close_after_flush;   // the last reply is queued: close once it is sent
 
+    // hostile-peer bounds (rtmp_limits.h, message_timeout, max_commands_per_second)
+    uint32_t limit_ticket;   // counted in max_connections(_per_ip); 0: not counted
+    rtmp_msec_t msg_start;   // a message completed, or input began after none was partial
+    rtmp_msec_t msg_checked; // when the reader was last searched for partial messages
+    uint64_t cmd_tokens;     // command budget in thousandths of a command
+    rtmp_msec_t cmd_refill;
+
     double object_encoding;
     rtmp_str_t app_name; // from connect, in the pool
     rtmp_str_t tc_url;
     rtmp_str_t flashver;
+    rtmp_str_t page_url;
+    rtmp_str_t swf_url;
+    double connect_tid; // answered when the connect chain accepts
+    void *notify;       // the notify module's state (rtmp_notify.cpp), in the pool
 
     // allocated on first use and reused, so idle sessions stay small
     rtmp_stream_t *streams[RTMP_SESSION_STREAMS];
@@ -100,6 +113,13 @@ typedef void (*rtmp_close_stream_pt)(rtmp_session_t *s, rtmp_stream_t *st);
 extern rtmp_publish_pt rtmp_publish_handler;
 extern rtmp_play_pt rtmp_play_handler;
 extern rtmp_close_stream_pt rtmp_close_stream_handler; // publishing or playing ends
+
+// connect, once its application is found, runs the same kind of chain; its last step sends
+// the _result. A module that asks someone first returns RTMP_AGAIN, then calls its next or
+// rtmp_session_connect_refuse() (which sends the _error and closes the session).
+typedef rtmp_int_t (*rtmp_connect_pt)(rtmp_session_t *s);
+extern rtmp_connect_pt rtmp_connect_handler;
+[[nodiscard]] rtmp_int_t rtmp_session_connect_refuse(rtmp_session_t *s, const char *description);
 
 // Takes a freshly accepted connection through the RTMP session's life.
 void rtmp_session_init(rtmp_connection_t *c);
@@ -131,6 +151,9 @@ rtmp_msec_t rtmp_session_queue_lag(const rtmp_session_t *s);
 
 // Logs why and closes the session at the next safe point.
 void rtmp_session_close(rtmp_session_t *s, const char *reason);
+
+// Stops counting a stream in max_streams, if it was counted.
+void rtmp_session_stream_uncount(rtmp_stream_t *st);
 
 // Handles one complete command message (type 20 or 17).
 [[nodiscard]] rtmp_int_t rtmp_session_command(rtmp_session_t *s, const rtmp_message_t *m);

@@ -5,6 +5,7 @@
 #include "rtmp/rtmp_access.h"
 #include "rtmp/rtmp_key.h"
 #include "rtmp/rtmp_live.h"
+#include "rtmp/rtmp_notify.h"
 #include "rtmp/rtmp_relay.h"
 #include "rtmp/rtmp_server_module.h"
 
@@ -13,6 +14,7 @@ rtmp_module_t *rtmp_modules[] = {
     &rtmp_server_module,
     &rtmp_relay_module,
     &rtmp_live_module,
+    &rtmp_notify_module, // HTTP callbacks: asked after access and keys, just before live
     &rtmp_key_module,    // stream keys: checked before live answers
     &rtmp_access_module, // client addresses: checked first
     nullptr,

@@ -19,6 +19,9 @@ static void *rtmp_core_create_main_conf(rtmp_conf_t *cf)
     ccf->worker_rlimit_nofile = RTMP_CONF_UNSET;
     ccf->shutdown_timeout = RTMP_CONF_UNSET_MSEC;
     ccf->log_level = RTMP_CONF_UNSET;
+    ccf->max_connections = RTMP_CONF_UNSET;
+    ccf->max_connections_per_ip = RTMP_CONF_UNSET;
+    ccf->max_streams = RTMP_CONF_UNSET;
     return ccf;
 }
 
@@ -30,6 +33,9 @@ static const char *rtmp_core_init_main_conf(rtmp_conf_t *, void *conf)
     rtmp_conf_merge_value(ccf->worker_rlimit_nofile, RTMP_CONF_UNSET, 0);
     rtmp_conf_merge_msec(ccf->shutdown_timeout, RTMP_CONF_UNSET_MSEC, 0);
     rtmp_conf_merge_value(ccf->log_level, RTMP_CONF_UNSET, (rtmp_int_t)RTMP_LOG_INFO);
+    rtmp_conf_merge_value(ccf->max_connections, RTMP_CONF_UNSET, 0);
+    rtmp_conf_merge_value(ccf->max_connections_per_ip, RTMP_CONF_UNSET, 0);
+    rtmp_conf_merge_value(ccf->max_streams, RTMP_CONF_UNSET, 0);
     rtmp_conf_merge_str(ccf->pid, ccf->pid, "logs/rtmp_server.pid");
     rtmp_conf_merge_str(ccf->error_log, ccf->error_log, "stderr");
     return nullptr;
@@ -81,6 +87,12 @@ static const rtmp_directive_t rtmp_core_directives[] = {
      CORE_OFF(error_log), 0, 0, nullptr},
     {"log_level", RTMP_CONF_MAIN, rtmp_conf_level::main, rtmp_conf_type::custom,
      CORE_OFF(log_level), 0, 0, rtmp_core_set_log_level},
+    {"max_connections", RTMP_CONF_MAIN, rtmp_conf_level::main, rtmp_conf_type::number,
+     CORE_OFF(max_connections), 0, 1 << 30, nullptr},
+    {"max_connections_per_ip", RTMP_CONF_MAIN, rtmp_conf_level::main, rtmp_conf_type::number,
+     CORE_OFF(max_connections_per_ip), 0, 1 << 30, nullptr},
+    {"max_streams", RTMP_CONF_MAIN, rtmp_conf_level::main, rtmp_conf_type::number,
+     CORE_OFF(max_streams), 0, 1 << 30, nullptr},
     {nullptr, 0, rtmp_conf_level::main, rtmp_conf_type::flag, 0, 0, 0, nullptr},
 };
 

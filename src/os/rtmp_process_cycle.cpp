@@ -3,6 +3,7 @@
 #include "core/rtmp_time.h"
 #include "event/rtmp_channel.h"
 #include "os/rtmp_process.h"
+#include "rtmp/rtmp_limits.h"
 #include "rtmp/rtmp_registry.h"
 
 #include <cstdio>
@@ -14,6 +15,7 @@
 
 // Room for a full generation of workers plus the previous one draining after a reload.
 static constexpr int RTMP_MAX_SLOTS = 512;
+static_assert(RTMP_MAX_SLOTS == RTMP_LIMITS_SLOTS, "the limits keep a share per worker slot");
 // A worker that dies sooner than this after its start is respawned with back-off.
 static constexpr rtmp_msec_t RTMP_RESPAWN_QUICK_DEATH = 2000;
 static constexpr rtmp_msec_t RTMP_RESPAWN_MAX_BACKOFF = 10000;
@@ -184,6 +186,8 @@ static void rtmp_master_reap(rtmp_cycle_t *cycle)
         w->pid = 0;
         w->channel = -1;
         int slot = (int)(w - rtmp_slots);
+        // whatever it had counted (connections, streams) went with it, even after a crash
+        rtmp_limits_reset_slot(slot);
         rtmp_registry_drop_slot(
             slot,
             [](const char *key, int owner, void *) {
@@ -319,6 +323,10 @@ void rtmp_master_process_cycle(rtmp_cycle_t *cycle)
     rtmp_cycle = cycle;
     rtmp_master_set_rlimit(cycle);
 
+    // before the first fork, and never remapped: every generation of workers shares it
+    if (rtmp_limits_init(cycle->log) != RTMP_OK) {
+        exit(EXIT_FAILURE);
+    }
     // signals are let in only while waiting here, atomically
     rtmp_master_ep = epoll_create1(EPOLL_CLOEXEC);
     rtmp_master_spawn_all(cycle);

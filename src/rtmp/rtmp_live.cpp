@@ -394,8 +394,8 @@ static void rtmp_live_unpublish(rtmp_live_stream_t *ls)
 // and tokens in a log file are as good as the keys themselves.
 static void rtmp_live_redact_args(const char *in, char *out, size_t len)
 {
-    static constexpr std::string_view secrets[] = {"key", "token", "secret", "auth", "password",
-                                                   "pass", "sign", "signature"};
+    static constexpr std::string_view secrets[] = {"key",      "token", "secret", "auth",
+                                                   "password", "pass",  "sign",   "signature"};
     size_t n = 0;
     std::string_view rest(in);
     while (!rest.empty() && n + 1 < len) {

@@ -106,6 +106,9 @@ static void *rtmp_server_create_srv_conf(rtmp_conf_t *cf)
     scf->timeout = RTMP_CONF_UNSET_MSEC;
     scf->ping = RTMP_CONF_UNSET_MSEC;
     scf->ping_timeout = RTMP_CONF_UNSET_MSEC;
+    scf->message_timeout = RTMP_CONF_UNSET_MSEC;
+    scf->max_commands_per_second = RTMP_CONF_UNSET;
+    scf->command_burst = RTMP_CONF_UNSET;
     return scf;
 }
 
@@ -121,6 +124,9 @@ static const char *rtmp_server_merge_srv_conf(rtmp_conf_t *, void *parent, void 
     rtmp_conf_merge_msec(conf->timeout, prev->timeout, 60000);
     rtmp_conf_merge_msec(conf->ping, prev->ping, 30000);
     rtmp_conf_merge_msec(conf->ping_timeout, prev->ping_timeout, 15000);
+    rtmp_conf_merge_msec(conf->message_timeout, prev->message_timeout, 30000);
+    rtmp_conf_merge_value(conf->max_commands_per_second, prev->max_commands_per_second, 100);
+    rtmp_conf_merge_value(conf->command_burst, prev->command_burst, 200);
     return nullptr;
 }
 
@@ -146,6 +152,12 @@ static const rtmp_directive_t rtmp_server_directives[] = {
      nullptr},
     {"ping_timeout", SRV_BLOCKS, rtmp_conf_level::srv, rtmp_conf_type::msec, SRV_OFF(ping_timeout),
      100, 86400000, nullptr},
+    {"message_timeout", SRV_BLOCKS, rtmp_conf_level::srv, rtmp_conf_type::msec,
+     SRV_OFF(message_timeout), 0, 86400000, nullptr},
+    {"max_commands_per_second", SRV_BLOCKS, rtmp_conf_level::srv, rtmp_conf_type::number,
+     SRV_OFF(max_commands_per_second), 0, 1000000, nullptr},
+    {"command_burst", SRV_BLOCKS, rtmp_conf_level::srv, rtmp_conf_type::number,
+     SRV_OFF(command_burst), 1, 1000000, nullptr},
     {nullptr, 0, rtmp_conf_level::srv, rtmp_conf_type::flag, 0, 0, 0, nullptr},
 };
 

@@ -1,6 +1,8 @@
 // NetConnection and NetStream command handlers: connect, streams, publish, play and the rest.
 #include "rtmp/rtmp_cmd.h"
+#include "core/rtmp_time.h"
 #include "rtmp/rtmp_control.h"
+#include "rtmp/rtmp_limits.h"
 #include "rtmp/rtmp_relay.h"
 #include "rtmp/rtmp_session.h"
 
@@ -118,6 +120,13 @@ static rtmp_int_t rtmp_cmd_connect(rtmp_session_t *s, const rtmp_message_t *, co
     s->app_name = rtmp_pstr(s->c->pool, v.app.sv());
     s->tc_url = rtmp_pstr(s->c->pool, v.tc_url.sv());
     s->flashver = rtmp_pstr(s->c->pool, v.flashver.sv());
+    // pageUrl and swfUrl are only passed on (notify): cut, not refused, when long
+    if (v.page_url.len) {
+        s->page_url = rtmp_pstr(s->c->pool, v.page_url.sv().substr(0, 2 * RTMP_MAX_NAME));
+    }
+    if (v.swf_url.len) {
+        s->swf_url = rtmp_pstr(s->c->pool, v.swf_url.sv().substr(0, 2 * RTMP_MAX_NAME));
+    }
     s->object_encoding = v.object_encoding;
 
     rtmp_log_error(RTMP_LOG_INFO, &s->c->log, 0, "connect app=\"%s\" tcUrl=\"%s\" flashVer=\"%s\"",
@@ -138,6 +147,13 @@ static rtmp_int_t rtmp_cmd_connect(rtmp_session_t *s, const rtmp_message_t *, co
         return RTMP_OK;
     }
 
+    s->connect_tid = v.tid;
+    return rtmp_connect_handler(s);
+}
+
+// The end of the connect chain: the application may be used.
+static rtmp_int_t rtmp_cmd_connect_accept(rtmp_session_t *s)
+{
     // as FMS and nginx-rtmp: window, peer bandwidth and chunk size before the result
     rtmp_control_buf_t cb;
     uint32_t window = (uint32_t)s->scf->ack_window;
@@ -150,11 +166,26 @@ static rtmp_int_t rtmp_cmd_connect(rtmp_session_t *s, const rtmp_message_t *, co
     }
     s->writer.chunk_size = chunk;
 
-    if (rtmp_cmd_connect_result(rtmp_reply_init(&r), v.tid, v.object_encoding) != RTMP_OK ||
+    rtmp_reply_t r;
+    if (rtmp_cmd_connect_result(rtmp_reply_init(&r), s->connect_tid, s->object_encoding) !=
+            RTMP_OK ||
         rtmp_cmd_send(s, 0, RTMP_MSG_AMF_CMD, &r) != RTMP_OK) {
         return RTMP_ERROR;
     }
     s->state = rtmp_session_state::connected;
+    return RTMP_OK;
+}
+
+rtmp_connect_pt rtmp_connect_handler = rtmp_cmd_connect_accept;
+
+rtmp_int_t rtmp_session_connect_refuse(rtmp_session_t *s, const char *description)
+{
+    rtmp_reply_t r;
+    if (rtmp_cmd_connect_error(rtmp_reply_init(&r), s->connect_tid, description) != RTMP_OK ||
+        rtmp_cmd_send(s, 0, RTMP_MSG_AMF_CMD, &r) != RTMP_OK) {
+        return RTMP_ERROR;
+    }
+    s->close_after_flush = true;
     return RTMP_OK;
 }
 
@@ -269,7 +300,31 @@ static rtmp_int_t rtmp_cmd_publish(rtmp_session_t *s, const rtmp_message_t *m,
         rtmp_log_error(RTMP_LOG_INFO, &s->c->log, 0, "publish: empty or too long stream name");
         return rtmp_session_status(s, st->msid, rtmp_cmd_status_id::publish_bad_name, "");
     }
-    return rtmp_publish_handler(s, st);
+    snprintf(st->type, sizeof(st->type), "%.*s", (int)v.type.len, v.type.data);
+    if (!st->limit_counted) {
+        rtmp_int_t max = rtmp_cycle ? rtmp_core_conf(rtmp_cycle)->max_streams : 0;
+        if (!rtmp_limits_stream_acquire(max)) {
+            rtmp_log_error(RTMP_LOG_NOTICE, &s->c->log, 0,
+                           "publish \"%s\" refused: max_streams (%lld) reached", st->name,
+                           (long long)max);
+            return rtmp_session_status(s, st->msid, rtmp_cmd_status_id::publish_bad_name, st->name,
+                                       "Server limit reached: max_streams");
+        }
+        st->limit_counted = true;
+    }
+    rtmp_int_t rc = rtmp_publish_handler(s, st);
+    if (rc != RTMP_AGAIN && st->state != rtmp_stream_state::publishing) {
+        rtmp_session_stream_uncount(st); // refused further down the chain
+    }
+    return rc;
+}
+
+void rtmp_session_stream_uncount(rtmp_stream_t *st)
+{
+    if (st->limit_counted) {
+        st->limit_counted = false;
+        rtmp_limits_stream_release();
+    }
 }
 
 static rtmp_int_t rtmp_cmd_play(rtmp_session_t *s, const rtmp_message_t *m, const rtmp_cmd_t *cmd)
@@ -305,6 +360,7 @@ static rtmp_int_t rtmp_cmd_stop_stream(rtmp_session_t *s, rtmp_stream_t *st)
 {
     rtmp_stream_state was = st->state;
     rtmp_close_stream_handler(s, st);
+    rtmp_session_stream_uncount(st);
     st->state = rtmp_stream_state::created;
     st->paused = false;
     if (was == rtmp_stream_state::publishing) {
@@ -402,8 +458,38 @@ static constexpr struct {
     {rtmp_cmd_kind::on_status, rtmp_cmd_ignore},
 };
 
+// A token bucket per session: max_commands_per_second sustained, command_burst at once.
+// Each command costs a parse and usually a reply, so a storm is dropped, not served.
+static bool rtmp_session_command_allowed(rtmp_session_t *s)
+{
+    rtmp_server_conf_t *scf = s->scf;
+    if (scf->max_commands_per_second == 0 || s->relay) {
+        return true;
+    }
+    uint64_t cap = (uint64_t)scf->command_burst * 1000;
+    if (s->cmd_refill == 0) {
+        s->cmd_tokens = cap;
+    } else {
+        s->cmd_tokens +=
+            (rtmp_current_msec - s->cmd_refill) * (uint64_t)scf->max_commands_per_second;
+    }
+    s->cmd_refill = rtmp_current_msec;
+    if (s->cmd_tokens > cap) {
+        s->cmd_tokens = cap;
+    }
+    if (s->cmd_tokens < 1000) {
+        return false;
+    }
+    s->cmd_tokens -= 1000;
+    return true;
+}
+
 rtmp_int_t rtmp_session_command(rtmp_session_t *s, const rtmp_message_t *m)
 {
+    if (!rtmp_session_command_allowed(s)) {
+        rtmp_session_close(s, "command storm: above max_commands_per_second");
+        return RTMP_ERROR;
+    }
     // A short-lived pool per command: a storm of commands costs no lasting memory.
     rtmp_pool_t *pool = rtmp_pool_create(4096, &s->c->log);
     rtmp_amf_limits_t limits = RTMP_AMF_LIMITS_DEFAULT;
@@ -431,6 +517,9 @@ rtmp_int_t rtmp_session_command(rtmp_session_t *s, const rtmp_message_t *m)
         rtmp_log_debug(&s->c->log, "command \"%.*s\" tid %g msid %u", (int)cmd.name.len,
                        cmd.name.data, cmd.tid, m->h.msid);
         rc = handler(s, m, &cmd);
+        if (rc == RTMP_AGAIN) {
+            rc = RTMP_OK; // a module answers later (see rtmp_publish_pt): read on meanwhile
+        }
     }
     rtmp_pool_destroy(pool);
     return rc;
