@@ -40,6 +40,16 @@ def check(cond, msg):
         raise TestFailure(msg)
 
 
+def ipv6_loopback():
+    """True when ::1 can be bound here (some containers have no IPv6)."""
+    try:
+        with socket.socket(socket.AF_INET6, socket.SOCK_STREAM) as s:
+            s.bind(("::1", 0))
+        return True
+    except OSError:
+        return False
+
+
 def skip(msg):
     raise SkipTest(msg)
 

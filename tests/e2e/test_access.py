@@ -246,3 +246,43 @@ def test_pull_between_workers_needs_no_key():
 
 
 test_pull_between_workers_needs_no_key.TIME_LIMIT = 30
+
+
+def test_access_over_ipv6():
+    """Rules for IPv6 peers, over ::1: the first matching rule decides for each family."""
+    need_tools("ffmpeg")
+    if not harness.ipv6_loopback():
+        harness.skip("no IPv6 loopback here")
+    clip = media_clip(2)
+    port = harness.free_port()
+    conf = (
+        'worker_processes = 1;\npid = "{dir}/rtmp_server.pid";\n'
+        'error_log = "{dir}/error.log";\n'
+        "rtmp = { server = ( {\n"
+        '  listen = [ "127.0.0.1:%d", "[::1]:%d" ];\n'
+        '  access = ( "allow publish ::1/128", "deny publish all",\n'
+        '             "deny play ::1", "allow play all" );\n'
+        '  application = ( { name = "live"; live = true; } );\n'
+        "} ); };\n" % (port, port))
+    with harness.Server(workers=1, ports=[port], conf=conf) as srv:
+        srv.start()
+        for host, verb_ok in (("[::1]", True), ("127.0.0.1", False)):
+            p = ClientProc(FFMPEG_QUIET + ["-i", clip, "-c", "copy", "-f", "flv",
+                                           "rtmp://%s:%d/live/v6" % (host, port)],
+                           srv.dir, "pub_" + host.strip("[]").replace(":", "_"))
+            code = p.wait(20)
+            check((code == 0) == verb_ok, "publishing from %s exited %d" % (host, code))
+        srv.wait_log('publish "live/v6" denied by rule "deny publish all"')
+        # play: ::1 is denied by its own rule, 127.0.0.1 falls through to "allow play all"
+        for host, allowed in (("[::1]", False), ("127.0.0.1", True)):
+            p = ClientProc(["ffmpeg", "-loglevel", "error", "-rw_timeout", "2000000", "-i",
+                            "rtmp://%s:%d/live/none" % (host, port), "-t", "1", "-f", "null",
+                            "-"], srv.dir, "play_" + host.strip("[]").replace(":", "_"))
+            p.wait(10)
+        srv.wait_log('play "live/none" denied by rule "deny play ::1"')
+        check('play "live/none" denied by rule "deny play ::1"' in srv.log() and
+              srv.log().count('play "live/none" denied') == 1,
+              "only the ::1 player is refused: %s" % srv.log()[-1500:])
+
+
+test_access_over_ipv6.TIME_LIMIT = 40
