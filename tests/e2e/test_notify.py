@@ -238,6 +238,24 @@ def test_notify():
             check(jf.get("_json") and jf.get("app") == "json" and jf.get("addr") == "127.0.0.1",
                   "notify_json: %r" % jf)
 
+            # a client that leaves while its callback is out: the answer, or the timeout,
+            # later finds nothing of it (the sanitizer build would report a use after free)
+            workers = srv.worker_pids()
+            c = rc.RtmpClient(port, 5.0)
+            try:
+                c.handshake()
+                c.connect_app(app="slow")
+                sid = c.create_stream()
+                c.command("publish", 0, None, "gone", "live", msid=sid, csid=8)
+                time.sleep(0.2)
+            finally:
+                c.close()
+            time.sleep(1.5)  # past notify_timeout
+            check(srv.worker_pids() == workers,
+                  "a worker died after a client left during its callback")
+            code, _, _, _ = ask(port, "live", "publish", "after")
+            check(code == "NetStream.Publish.Start", "served after that: %s" % code)
+
             # on_connect 403: connect gets _error, then the connection closes
             c = rc.RtmpClient(port, 5.0)
             try:
