@@ -6,7 +6,8 @@
 #include <cstdio>
 #include <netinet/in.h>
 
-static constexpr int RTMP_LISTEN_BACKLOG = 511;
+// the kernel caps it at net.core.somaxconn; bursts of players need more than nginx's 511
+static constexpr int RTMP_LISTEN_BACKLOG = 4096;
 
 // Parses "1935", "*:1935", "127.0.0.1:1935" or "[::1]:1935" into a listening slot.
 static bool rtmp_server_parse_listen(std::string_view v, rtmp_listening_t *ls)

@@ -106,6 +106,8 @@ void rtmp_session_close(rtmp_session_t *s, const char *reason)
     if (s->state == rtmp_session_state::closing) {
         return;
     }
+    // the place is free once the close is logged, for whoever reads the log to decide
+    rtmp_limits_conn_release(&s->limit_ticket);
     rtmp_log_error(RTMP_LOG_INFO, &s->c->log, 0,
                    "session closed: %s (state %s, in %llu B, "
                    "out %llu B)",

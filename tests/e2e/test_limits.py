@@ -65,6 +65,8 @@ def _workers_of(srv):
 def test_max_connections():
     with live_server(LIVE, workers=2, main_extra="max_connections = 4;\n") as srv:
         srv.start()
+        # the start-up probe's connection must have given its place back first
+        srv.wait_log("session closed: client closed the connection")
         held = [_served(srv.port) for _ in range(4)]
         _refused(srv.port)
         srv.wait_log("connection refused: max_connections (4) reached")
@@ -90,6 +92,8 @@ def _try_served(port):
 def test_max_connections_per_ip():
     with live_server(LIVE, workers=2, main_extra="max_connections_per_ip = 3;\n") as srv:
         srv.start()
+        # the start-up probe's connection must have given its place back first
+        srv.wait_log("session closed: client closed the connection")
         held = [_served(srv.port) for _ in range(3)]
         _refused(srv.port)
         srv.wait_log("connection refused: max_connections_per_ip (3) reached")
