@@ -271,14 +271,12 @@ static rtmp_int_t rtmp_cmd_call(rtmp_session_t *s, const rtmp_message_t *, const
 
 // ---- NetStream ------------------------------------------------------------------------------
 
-static rtmp_int_t rtmp_cmd_stream_names(rtmp_session_t *s, rtmp_stream_t *st,
-                                        const rtmp_cmd_stream_t *v)
+static rtmp_int_t rtmp_cmd_stream_names(rtmp_stream_t *st, const rtmp_cmd_stream_t *v)
 {
     if (v->name.len == 0 || !rtmp_cmd_copy(st->name, sizeof(st->name), v->name) ||
         !rtmp_cmd_copy(st->args, sizeof(st->args), v->args)) {
         return RTMP_ERROR;
     }
-    (void)s;
     return RTMP_OK;
 }
 
@@ -296,7 +294,7 @@ static rtmp_int_t rtmp_cmd_publish(rtmp_session_t *s, const rtmp_message_t *m,
         rtmp_session_close(s, "publish on a stream that was not created or is busy");
         return RTMP_ERROR;
     }
-    if (rtmp_cmd_stream_names(s, st, &v) != RTMP_OK) {
+    if (rtmp_cmd_stream_names(st, &v) != RTMP_OK) {
         rtmp_log_error(RTMP_LOG_INFO, &s->c->log, 0, "publish: empty or too long stream name");
         return rtmp_session_status(s, st->msid, rtmp_cmd_status_id::publish_bad_name, "");
     }
@@ -340,7 +338,7 @@ static rtmp_int_t rtmp_cmd_play(rtmp_session_t *s, const rtmp_message_t *m, cons
         rtmp_session_close(s, "play on a stream that was not created or is publishing");
         return RTMP_ERROR;
     }
-    if (rtmp_cmd_stream_names(s, st, &v) != RTMP_OK) {
+    if (rtmp_cmd_stream_names(st, &v) != RTMP_OK) {
         return rtmp_session_status(s, st->msid, rtmp_cmd_status_id::play_stream_not_found, "");
     }
     return rtmp_play_handler(s, st);

@@ -16,6 +16,8 @@ from live_helpers import (check_players, ffmpeg_player, ffmpeg_publisher, live_s
 LIVE = {"live": "live = true;"}
 
 
+FEW_SLOTS = "worker_connections = 20;\n"
+
 def _wait_exit(p, timeout, what):
     code = p.wait(timeout)
     check(code == 0, "%s exited with %d: %s" % (what, code, p.stderr()[-800:]))
@@ -26,7 +28,9 @@ def test_players_on_both_workers():
     clip = media_clip(8)
     src = source(clip)
     stream = "live/w"
-    with live_server(LIVE, workers=2) as srv:
+    # few connection slots per worker, so that one worker cannot take every player: an idle
+    # server hands new connections to the same worker until it is close to full
+    with live_server(LIVE, workers=2, main_extra=FEW_SLOTS) as srv:
         srv.start()
         # some players wait before the publisher comes, the others join a running stream
         early = [ffmpeg_player(srv, stream, "ffe%d" % i) for i in range(4)]
@@ -60,7 +64,9 @@ def test_reload_during_live_stream():
     clip = media_clip(10)
     src = source(clip)
     stream = "live/r"
-    with live_server(LIVE, workers=2) as srv:
+    # few connection slots per worker, so that one worker cannot take every player: an idle
+    # server hands new connections to the same worker until it is close to full
+    with live_server(LIVE, workers=2, main_extra=FEW_SLOTS) as srv:
         srv.start()
         old = srv.worker_pids()
         pub = ffmpeg_publisher(srv, clip, stream, "pub")
