@@ -53,7 +53,8 @@ ALL_CXXFLAGS = $(CXXFLAGS_BASE) $(OPT) $(ALLOC_CFLAGS) $(PKG_CFLAGS) $(CXXFLAGS)
 ALL_LDFLAGS = $(OPT) $(LDFLAGS)
 LIBS = $(PKG_LIBS) $(ALLOC_LIBS) -lm
 
-LIB_SRCS := $(sort $(wildcard src/core/*.cpp src/event/*.cpp src/os/*.cpp src/rtmp/*.cpp))
+LIB_SRCS := $(sort $(wildcard src/core/*.cpp src/event/*.cpp src/os/*.cpp src/rtmp/*.cpp \
+                              src/hls/*.cpp src/http/*.cpp))
 LIB_OBJS := $(LIB_SRCS:%.cpp=$(OUT)/%.o)
 LIB := $(OUT)/librtmp.a
 BIN := $(OUT)/rtmp_server
