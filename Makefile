@@ -7,8 +7,17 @@
 #   make run                  run ./rtmp_server -c conf/rtmp.conf in the foreground
 #   make fuzz                 libFuzzer harnesses, FUZZ_SECONDS each (default 60)
 #   make install              PREFIX=/usr/local DESTDIR=
+#   make V=1 ...              show every compiler command
 
 BUILD ?= release
+V ?= 0
+ifeq ($(V),0)
+  Q := @
+  say = @echo "  $(1) $(2)"
+else
+  Q :=
+  say = @true
+endif
 SANITIZE ?=
 PREFIX ?= /usr/local
 DESTDIR ?=
@@ -78,17 +87,21 @@ deps:
 
 $(OUT)/%.o: %.cpp
 	@mkdir -p $(dir $@)
-	$(CXX) $(ALL_CXXFLAGS) -c $< -o $@
+	$(call say,CXX,$<)
+	$(Q)$(CXX) $(ALL_CXXFLAGS) -c $< -o $@
 
 $(LIB): $(LIB_OBJS)
 	@rm -f $@
-	ar rcs $@ $^
+	$(call say,AR,$@)
+	$(Q)ar rcs $@ $^
 
 $(BIN): $(OUT)/src/main.o $(LIB)
-	$(CXX) $(ALL_LDFLAGS) -o $@ $^ $(LIBS)
+	$(call say,LINK,$@)
+	$(Q)$(CXX) $(ALL_LDFLAGS) -o $@ $^ $(LIBS)
 
 $(BENCH): $(BENCH_SRCS:%.cpp=$(OUT)/%.o) $(LIB)
-	$(CXX) $(ALL_LDFLAGS) -o $@ $^ $(LIBS)
+	$(call say,LINK,$@)
+	$(Q)$(CXX) $(ALL_LDFLAGS) -o $@ $^ $(LIBS)
 
 # The unit runner adds every `Suite *rtmp_*_suite(void)` defined under tests/unit.
 $(SUITES_INC): $(UNIT_SRCS)
@@ -100,7 +113,8 @@ $(OUT)/tests/unit/check_main.o: $(SUITES_INC)
 $(OUT)/tests/unit/%.o: ALL_CXXFLAGS += -I$(OUT)/tests/unit $(shell pkg-config --cflags check)
 
 $(UNIT): $(UNIT_OBJS) $(LIB)
-	$(CXX) $(ALL_LDFLAGS) -o $@ $^ $(shell pkg-config --libs check) $(LIBS)
+	$(call say,LINK,$@)
+	$(Q)$(CXX) $(ALL_LDFLAGS) -o $@ $^ $(shell pkg-config --libs check) $(LIBS)
 
 # The fuzz harnesses are sanitizer builds already: the SANITIZE pass skips them.
 check: deps
@@ -123,10 +137,12 @@ FUZZ_LIB_OBJS := $(LIB_SRCS:%.cpp=$(FUZZ_OUT)/%.o)
 
 $(FUZZ_OUT)/%.o: %.cpp
 	@mkdir -p $(dir $@)
-	$(FUZZ_CXX) $(FUZZ_FLAGS) -c $< -o $@
+	$(call say,CXX,$< (fuzz))
+	$(Q)$(FUZZ_CXX) $(FUZZ_FLAGS) -c $< -o $@
 
 $(FUZZ_OUT)/fuzz_%: $(FUZZ_OUT)/tests/fuzz/fuzz_%.o $(FUZZ_LIB_OBJS)
-	$(FUZZ_CXX) $(FUZZ_FLAGS) -fsanitize=fuzzer -o $@ $^ $(PKG_LIBS)
+	$(call say,LINK,$@)
+	$(Q)$(FUZZ_CXX) $(FUZZ_FLAGS) -fsanitize=fuzzer -o $@ $^ $(PKG_LIBS)
 
 # Replays the kept corpus, then explores for FUZZ_SECONDS per harness. New inputs go to
 # build/fuzz/new-<name> (the checkout stays clean); crashes to tests/fuzz/artifacts/ —
