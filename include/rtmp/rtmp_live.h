@@ -43,6 +43,12 @@ void rtmp_live_close_stream(rtmp_session_t *s, rtmp_stream_t *st);
 // RTMP_DECLINED when the stream has a publisher already.
 [[nodiscard]] rtmp_int_t rtmp_live_relay_attach(rtmp_session_t *s, rtmp_stream_t *st);
 
+// Adds a push session's stream as a player of the local stream `name` (of s->app), which
+// must be publishing (else RTMP_DECLINED): Set Chunk Size, then what a joining player gets;
+// when it lags it loses frames up to the next key frame instead of its connection.
+[[nodiscard]] rtmp_int_t rtmp_live_push_attach(rtmp_session_t *s, rtmp_stream_t *st,
+                                               std::string_view name);
+
 // The master says worker `slot` started (up) or stopped publishing "server/app/name".
 void rtmp_live_registry_update(bool up, const char *key, int slot);
 

@@ -5,6 +5,7 @@
 #include "rtmp/rtmp_session.h"
 
 typedef struct rtmp_relay_s rtmp_relay_t;
+typedef struct rtmp_push_target_s rtmp_push_target_t;
 
 extern rtmp_module_t rtmp_relay_module;
 
@@ -19,3 +20,13 @@ extern rtmp_module_t rtmp_relay_module;
 // A command (reply) the origin sent to a relay session.
 [[nodiscard]] rtmp_int_t rtmp_relay_command(rtmp_session_t *s, const rtmp_message_t *m,
                                             const rtmp_cmd_t *cmd);
+
+// Makes a fresh client session a push to another server: connect(remote_app, tc_url),
+// releaseStream, FCPublish, createStream, publish(name, "live"); the strings are the
+// target's and must outlive the session. rtmp_push_publishing() runs on Publish.Start.
+void rtmp_relay_push_init(rtmp_session_t *s, rtmp_conf_app_t *app, const char *remote_app,
+                          const char *tc_url, const char *name, rtmp_push_target_t *t);
+
+// Ends a push publishing on st: FCUnpublish and deleteStream after the media still queued,
+// then the session closes once everything is sent.
+[[nodiscard]] rtmp_int_t rtmp_relay_push_end(rtmp_session_t *s, rtmp_stream_t *st);

@@ -23,6 +23,7 @@ struct rtmp_live_ctx_s {
     rtmp_msec_t started;
     bool publishing;
     bool relay;         // the publisher is a pull from another worker
+    bool push;          // a push to another server (rtmp_push.cpp): a player we are client of
     bool video_started; // a key frame went out (wait_key)
     bool skipping;      // too slow: inter frames are dropped until the next key frame
     uint64_t dropped;
@@ -279,7 +280,8 @@ static void rtmp_live_send(rtmp_live_ctx_t *p, rtmp_frame_t *f, bool now)
 
     size_t limit = (size_t)lacf->player_queue;
     rtmp_msec_t lag = rtmp_session_queue_lag(s);
-    if (s->qbytes + f->len > limit || lag > lacf->player_max_lag) {
+    bool over = s->qbytes + f->len > limit || lag > lacf->player_max_lag;
+    if (over && !p->push) {
         char why[128];
         snprintf(why, sizeof(why), "player too slow: %zu bytes queued, %llums behind", s->qbytes,
                  (unsigned long long)lag);
@@ -288,14 +290,17 @@ static void rtmp_live_send(rtmp_live_ctx_t *p, rtmp_frame_t *f, bool now)
     }
     // Over half the queue: lose inter frames until the next key frame, which costs
     // picture for a moment rather than the connection.
-    if (key) {
+    // A push over its bounds loses everything but codec headers instead: a slow target
+    // must not cost the stream it is fed, and reconnecting would not make it faster.
+    if (key && !over) {
         p->skipping = false;
-    } else if ((f->flags & RTMP_FRAME_DROPPABLE) && (p->skipping || s->qbytes > limit / 2)) {
+    } else if ((over && !header) ||
+               ((f->flags & RTMP_FRAME_DROPPABLE) && (p->skipping || s->qbytes > limit / 2))) {
         if (!p->skipping) {
-            rtmp_log_error(RTMP_LOG_INFO, &s->c->log, 0,
-                           "player falls behind (%zu bytes queued): skipping to the next key "
-                           "frame",
-                           s->qbytes);
+            rtmp_log_error(p->push ? RTMP_LOG_WARN : RTMP_LOG_INFO, &s->c->log, 0,
+                           "%s falls behind (%zu bytes queued, %llums): skipping to the next "
+                           "key frame",
+                           p->push ? "push" : "player", s->qbytes, (unsigned long long)lag);
         }
         p->skipping = true;
         p->dropped++;
@@ -382,6 +387,9 @@ static void rtmp_live_unpublish(rtmp_live_stream_t *ls)
         rtmp_live_ctx_t *p = rtmp_queue_data(q, rtmp_live_ctx_t, link);
         rtmp_control_buf_t cb;
         p->video_started = false;
+        if (p->push) {
+            continue; // we are its client: a server's status messages are not ours to send
+        }
         (void)rtmp_session_send_control(p->s,
                                         rtmp_control_user(&cb, RTMP_USER_STREAM_EOF, p->st->msid));
         (void)rtmp_session_status(p->s, p->st->msid, rtmp_cmd_status_id::play_unpublish_notify,
@@ -489,6 +497,9 @@ rtmp_int_t rtmp_live_publish(rtmp_session_t *s, rtmp_stream_t *st)
     for (rtmp_queue_t *q = ls->players.next; q != &ls->players; q = q->next) {
         rtmp_live_ctx_t *p = rtmp_queue_data(q, rtmp_live_ctx_t, link);
         rtmp_control_buf_t cb;
+        if (p->push) {
+            continue;
+        }
         (void)rtmp_session_send_control(
             p->s, rtmp_control_user(&cb, RTMP_USER_STREAM_BEGIN, p->st->msid));
         (void)rtmp_session_status(p->s, p->st->msid, rtmp_cmd_status_id::play_publish_notify,
@@ -754,10 +765,35 @@ rtmp_int_t rtmp_live_relay_attach(rtmp_session_t *s, rtmp_stream_t *st)
     for (rtmp_queue_t *q = ls->players.next; q != &ls->players; q = q->next) {
         rtmp_live_ctx_t *p = rtmp_queue_data(q, rtmp_live_ctx_t, link);
         rtmp_control_buf_t cb;
+        if (p->push) {
+            continue;
+        }
         (void)rtmp_session_send_control(
             p->s, rtmp_control_user(&cb, RTMP_USER_STREAM_BEGIN, p->st->msid));
         rtmp_event_post(p->s->c->write);
     }
+    return RTMP_OK;
+}
+
+rtmp_int_t rtmp_live_push_attach(rtmp_session_t *s, rtmp_stream_t *st, std::string_view name)
+{
+    rtmp_live_stream_t *ls = rtmp_live_find(s->app, name, false, 0);
+    if (ls == nullptr || ls->publisher == nullptr) {
+        return RTMP_DECLINED;
+    }
+    // the shared frames are chunked for the stream: the target must read them so
+    rtmp_control_buf_t cb;
+    if (rtmp_session_send_control(s, rtmp_control_chunk_size(&cb, ls->chunk_size)) != RTMP_OK) {
+        return RTMP_ERROR;
+    }
+    s->writer.chunk_size = ls->chunk_size;
+    rtmp_live_ctx_t *p = rtmp_live_ctx(s, st, ls);
+    p->push = true;
+    rtmp_queue_insert_tail(&ls->players, &p->link);
+    ls->nplayers++;
+    st->state = rtmp_stream_state::playing;
+    rtmp_live_join(p);
+    rtmp_event_post(s->c->write);
     return RTMP_OK;
 }
 

@@ -1,21 +1,34 @@
 // Relay pulls between workers: connect, createStream and play over a unix socket, then
-// republish what arrives into the local live stream.
+// republish what arrives into the local live stream; and the client commands of pushes.
 #include "rtmp/rtmp_relay.h"
 #include "event/rtmp_connection.h"
 #include "os/rtmp_process.h"
 #include "rtmp/rtmp_live.h"
+#include "rtmp/rtmp_push.h"
 
 #include <cstdio>
 #include <sys/socket.h>
 #include <sys/un.h>
 #include <unistd.h>
 
-enum class rtmp_relay_stage : uint8_t { handshake, connect, create_stream, play };
+enum class rtmp_relay_stage : uint8_t { handshake, connect, create_stream, play, publish };
+
+// Transaction ids of our calls: replies are told apart by them, since servers differ in
+// which of releaseStream and FCPublish they answer (nginx-rtmp: neither; FMS: both).
+static constexpr double RTMP_RELAY_TID_CONNECT = 1;
+static constexpr double RTMP_RELAY_TID_RELEASE = 2;
+static constexpr double RTMP_RELAY_TID_FCPUBLISH = 3;
+static constexpr double RTMP_RELAY_TID_CREATE = 4;
 
 struct rtmp_relay_s {
     rtmp_relay_stage stage;
     rtmp_conf_app_t *app;
     char name[RTMP_MAX_NAME + 1];
+    // a push: what to ask the target for; these live in the push target, which outlives us
+    rtmp_push_target_t *push;
+    const char *remote_app;
+    const char *tc_url;
+    const char *publish_name; // with its "?args"
 };
 
 // Workers listen on an abstract unix socket per server: nothing to clean up on disk,
@@ -117,6 +130,21 @@ rtmp_int_t rtmp_relay_pull(rtmp_conf_app_t *app, std::string_view name, int slot
     return RTMP_OK;
 }
 
+void rtmp_relay_push_init(rtmp_session_t *s, rtmp_conf_app_t *app, const char *remote_app,
+                          const char *tc_url, const char *name, rtmp_push_target_t *t)
+{
+    auto *r = rtmp_palloc<rtmp_relay_t>(s->c->pool);
+    r->app = app;
+    r->push = t;
+    r->remote_app = remote_app;
+    r->tc_url = tc_url;
+    r->publish_name = name;
+    snprintf(r->name, sizeof(r->name), "%s", name);
+    s->relay = r;
+    s->app = app;
+    s->app_name = app->name;
+}
+
 // Sends an AMF0 command on the NetConnection (msid 0) or a NetStream.
 static rtmp_int_t rtmp_relay_send(rtmp_session_t *s, uint32_t msid, rtmp_buf_t *b)
 {
@@ -150,11 +178,16 @@ rtmp_int_t rtmp_relay_handshake_done(rtmp_session_t *s)
     rtmp_buf_t *b = rtmp_relay_buf(&rb);
     char tc_url[RTMP_MAX_NAME + 32];
     snprintf(tc_url, sizeof(tc_url), "rtmp://localhost/%s", r->app->name.data);
-    if (rtmp_amf0_write_string(b, "connect") != RTMP_OK || rtmp_amf0_write_number(b, 1) ||
-        rtmp_amf0_write_object_start(b) || rtmp_amf0_write_key(b, "app") ||
-        rtmp_amf0_write_string(b, r->app->name.sv()) || rtmp_amf0_write_key(b, "flashVer") ||
-        rtmp_amf0_write_string(b, "rtmp_server relay") || rtmp_amf0_write_key(b, "tcUrl") ||
-        rtmp_amf0_write_string(b, tc_url) || rtmp_amf0_write_object_end(b)) {
+    std::string_view app = r->push ? std::string_view(r->remote_app) : r->app->name.sv();
+    if (rtmp_amf0_write_string(b, "connect") != RTMP_OK ||
+        rtmp_amf0_write_number(b, RTMP_RELAY_TID_CONNECT) || rtmp_amf0_write_object_start(b) ||
+        rtmp_amf0_write_key(b, "app") || rtmp_amf0_write_string(b, app) ||
+        rtmp_amf0_write_key(b, "type") || rtmp_amf0_write_string(b, "nonprivate") ||
+        rtmp_amf0_write_key(b, "flashVer") ||
+        rtmp_amf0_write_string(b, r->push ? "FMLE/3.0 (compatible; rtmp_server push)"
+                                          : "rtmp_server relay") ||
+        rtmp_amf0_write_key(b, "tcUrl") ||
+        rtmp_amf0_write_string(b, r->push ? r->tc_url : tc_url) || rtmp_amf0_write_object_end(b)) {
         return RTMP_ERROR;
     }
     r->stage = rtmp_relay_stage::connect;
@@ -164,8 +197,67 @@ rtmp_int_t rtmp_relay_handshake_done(rtmp_session_t *s)
 
 static rtmp_int_t rtmp_relay_fail(rtmp_session_t *s, const char *why)
 {
+    if (s->relay->push) {
+        rtmp_push_failed(s->relay->push, why);
+    }
     rtmp_session_close(s, why);
     return RTMP_ERROR;
+}
+
+// A push after connect: releaseStream and FCPublish as FMLE and OBS send them (some CDNs
+// want them before they allow the publish), then createStream.
+static rtmp_int_t rtmp_relay_push_stream(rtmp_session_t *s, rtmp_relay_buf_t *rb)
+{
+    rtmp_relay_t *r = s->relay;
+    const struct {
+        const char *name;
+        double tid;
+    } calls[] = {{"releaseStream", RTMP_RELAY_TID_RELEASE},
+                 {"FCPublish", RTMP_RELAY_TID_FCPUBLISH}};
+    for (const auto &call : calls) {
+        rtmp_buf_t *b = rtmp_relay_buf(rb);
+        if (rtmp_amf0_write_string(b, call.name) || rtmp_amf0_write_number(b, call.tid) ||
+            rtmp_amf0_write_null(b) || rtmp_amf0_write_string(b, r->publish_name) ||
+            rtmp_relay_send(s, 0, b) != RTMP_OK) {
+            return RTMP_ERROR;
+        }
+    }
+    return RTMP_OK;
+}
+
+rtmp_int_t rtmp_relay_push_end(rtmp_session_t *s, rtmp_stream_t *st)
+{
+    rtmp_relay_buf_t rb;
+    rtmp_buf_t *b = rtmp_relay_buf(&rb);
+    if (rtmp_amf0_write_string(b, "FCUnpublish") || rtmp_amf0_write_number(b, 0) ||
+        rtmp_amf0_write_null(b) || rtmp_amf0_write_string(b, s->relay->publish_name) ||
+        rtmp_relay_send(s, 0, b) != RTMP_OK) {
+        return RTMP_ERROR;
+    }
+    b = rtmp_relay_buf(&rb);
+    if (rtmp_amf0_write_string(b, "deleteStream") || rtmp_amf0_write_number(b, 0) ||
+        rtmp_amf0_write_null(b) || rtmp_amf0_write_number(b, st->msid) ||
+        rtmp_relay_send(s, 0, b) != RTMP_OK) {
+        return RTMP_ERROR;
+    }
+    // both went behind the queued media: close once all of it is out
+    s->close_after_flush = true;
+    rtmp_event_post(s->c->write);
+    return RTMP_OK;
+}
+
+// The push's NetStream exists: publish on it.
+static rtmp_int_t rtmp_relay_push_publish(rtmp_session_t *s, rtmp_stream_t *st,
+                                          rtmp_relay_buf_t *rb)
+{
+    rtmp_buf_t *b = rtmp_relay_buf(rb);
+    if (rtmp_amf0_write_string(b, "publish") || rtmp_amf0_write_number(b, 0) ||
+        rtmp_amf0_write_null(b) || rtmp_amf0_write_string(b, s->relay->publish_name) ||
+        rtmp_amf0_write_string(b, "live")) {
+        return RTMP_ERROR;
+    }
+    s->relay->stage = rtmp_relay_stage::publish;
+    return rtmp_relay_send(s, st->msid, b);
 }
 
 rtmp_int_t rtmp_relay_command(rtmp_session_t *s, const rtmp_message_t *, const rtmp_cmd_t *cmd)
@@ -173,23 +265,36 @@ rtmp_int_t rtmp_relay_command(rtmp_session_t *s, const rtmp_message_t *, const r
     rtmp_relay_t *r = s->relay;
     rtmp_relay_buf_t rb;
     rtmp_buf_t *b = rtmp_relay_buf(&rb);
+    double create_tid = r->push ? RTMP_RELAY_TID_CREATE : 2;
 
     if (cmd->kind == rtmp_cmd_kind::error) {
-        return rtmp_relay_fail(s, "the origin refused the pull");
+        if (r->push &&
+            (cmd->tid == RTMP_RELAY_TID_RELEASE || cmd->tid == RTMP_RELAY_TID_FCPUBLISH)) {
+            return RTMP_OK; // optional calls a server may not know
+        }
+        return rtmp_relay_fail(s, r->push ? "the target refused the push"
+                                          : "the origin refused the pull");
     }
-    if (cmd->kind == rtmp_cmd_kind::result && r->stage == rtmp_relay_stage::connect) {
-        if (rtmp_amf0_write_string(b, "createStream") || rtmp_amf0_write_number(b, 2) ||
+    if (cmd->kind == rtmp_cmd_kind::result && r->stage == rtmp_relay_stage::connect &&
+        cmd->tid == RTMP_RELAY_TID_CONNECT) {
+        if (r->push && rtmp_relay_push_stream(s, &rb) != RTMP_OK) {
+            return RTMP_ERROR;
+        }
+        b = rtmp_relay_buf(&rb);
+        if (rtmp_amf0_write_string(b, "createStream") || rtmp_amf0_write_number(b, create_tid) ||
             rtmp_amf0_write_null(b)) {
             return RTMP_ERROR;
         }
         r->stage = rtmp_relay_stage::create_stream;
         return rtmp_relay_send(s, 0, b);
     }
-    if (cmd->kind == rtmp_cmd_kind::result && r->stage == rtmp_relay_stage::create_stream) {
+    if (cmd->kind == rtmp_cmd_kind::result && r->stage == rtmp_relay_stage::create_stream &&
+        cmd->tid == create_tid) {
         double id = 0;
         if (cmd->nargs < 1 || !rtmp_amf_as_number(&cmd->args[0], &id) || id < 1 ||
             id > RTMP_SESSION_STREAMS) {
-            return rtmp_relay_fail(s, "the origin gave no usable stream id");
+            return rtmp_relay_fail(s, r->push ? "the target gave no usable stream id"
+                                              : "the origin gave no usable stream id");
         }
         uint32_t msid = (uint32_t)id;
         rtmp_stream_t *st = rtmp_palloc<rtmp_stream_t>(s->c->pool);
@@ -197,6 +302,9 @@ rtmp_int_t rtmp_relay_command(rtmp_session_t *s, const rtmp_message_t *, const r
         st->receive_audio = st->receive_video = true;
         memcpy(st->name, r->name, sizeof(r->name));
         s->streams[msid - 1] = st;
+        if (r->push) {
+            return rtmp_relay_push_publish(s, st, &rb);
+        }
         if (rtmp_live_relay_attach(s, st) != RTMP_OK) {
             return rtmp_relay_fail(s, "the stream got a local publisher meanwhile");
         }
@@ -210,12 +318,30 @@ rtmp_int_t rtmp_relay_command(rtmp_session_t *s, const rtmp_message_t *, const r
     }
     if (cmd->kind == rtmp_cmd_kind::on_status && cmd->nargs >= 1) {
         rtmp_str_t code = {};
+        rtmp_str_t level = {};
         if (rtmp_amf_get_string(&cmd->args[0], "code", &code)) {
             std::string_view v = code.sv();
+            (void)rtmp_amf_get_string(&cmd->args[0], "level", &level);
+            char why[96];
+            snprintf(why, sizeof(why), "%s says %.*s", r->push ? "target" : "origin", (int)v.size(),
+                     v.data());
+            if (r->push) {
+                if (r->stage == rtmp_relay_stage::publish && v == "NetStream.Publish.Start") {
+                    r->stage = rtmp_relay_stage::play; // media flows from now on
+                    for (rtmp_stream_t *st : s->streams) {
+                        if (st) {
+                            return rtmp_push_publishing(r->push, s, st);
+                        }
+                    }
+                }
+                if (level.sv() == "error" || v == "NetStream.Publish.BadName" ||
+                    v == "NetStream.Unpublish.Success") {
+                    return rtmp_relay_fail(s, why);
+                }
+                return RTMP_OK;
+            }
             if (v == "NetStream.Play.UnpublishNotify" || v == "NetStream.Play.StreamNotFound" ||
                 v == "NetStream.Play.Stop" || v == "NetStream.Play.Failed") {
-                char why[96];
-                snprintf(why, sizeof(why), "origin says %.*s", (int)v.size(), v.data());
                 return rtmp_relay_fail(s, why);
             }
         }

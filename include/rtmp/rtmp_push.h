@@ -1,0 +1,43 @@
+// Push: a stream published here republished to other RTMP servers, with us as their client.
+#pragma once
+
+#include "core/rtmp_module.h"
+#include "rtmp/rtmp_session.h"
+
+#include <sys/socket.h>
+
+typedef struct rtmp_push_target_s rtmp_push_target_t;
+
+extern rtmp_module_t rtmp_push_module;
+
+constexpr size_t RTMP_PUSH_MAX_URL = 1024;
+
+// One `push` URL as configured: rtmp://HOST[:PORT]/APP[/NAME][?QUERY], where HOST is an
+// IPv4 literal, a bracketed IPv6 literal or "localhost" (127.0.0.1), resolved here, so a
+// worker never waits on DNS. APP and NAME may hold ${name}, ${app} and ${args.KEY}.
+struct rtmp_push_url_t {
+    struct sockaddr_storage addr;
+    socklen_t socklen;
+    char host[64];    // "HOST:PORT" as in the URL, for tcUrl and the log
+    rtmp_str_t url;   // as written, for the log
+    rtmp_str_t app;   // template
+    rtmp_str_t name;  // template with the query; empty: the published name
+    rtmp_str_t query; // without the '?'; empty: none
+};
+
+// Parses `url` into *u (strings pointing into `url`, which must outlive u); nullptr when it
+// is good, else why it is not.
+[[nodiscard]] const char *rtmp_push_parse_url(std::string_view url, rtmp_push_url_t *u);
+
+// Expands ${name}, ${app} and ${args.KEY} (KEY's value in the query string `args`, or
+// nothing) in `tmpl`; false when the result does not fit in `len` or a variable is unknown.
+[[nodiscard]] bool rtmp_push_expand(std::string_view tmpl, std::string_view app,
+                                    std::string_view name, std::string_view args, char *out,
+                                    size_t len);
+
+// The target answered NetStream.Publish.Start on stream st of session s: media may flow.
+[[nodiscard]] rtmp_int_t rtmp_push_publishing(rtmp_push_target_t *t, rtmp_session_t *s,
+                                              rtmp_stream_t *st);
+
+// The target refused or broke the protocol: why, for the log, before the session closes.
+void rtmp_push_failed(rtmp_push_target_t *t, const char *why);

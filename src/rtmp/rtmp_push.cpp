@@ -1,0 +1,656 @@
+// Push: republishes each stream published in this worker to the application's push targets.
+#include "rtmp/rtmp_push.h"
+#include "core/rtmp_time.h"
+#include "event/rtmp_connection.h"
+#include "os/rtmp_cycle.h"
+#include "rtmp/rtmp_live.h"
+#include "rtmp/rtmp_relay.h"
+
+#include <arpa/inet.h>
+#include <cstdio>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <unistd.h>
+
+struct rtmp_push_app_conf_t {
+    rtmp_push_url_t *urls;
+    rtmp_int_t nurls; // RTMP_CONF_UNSET: inherited from the outer block
+    rtmp_msec_t connect_timeout;
+    rtmp_msec_t reconnect_max;
+};
+
+// The first retry waits this long; each failure doubles it up to push_reconnect_max.
+static constexpr rtmp_msec_t RTMP_PUSH_BACKOFF_MIN = 1000;
+// When the stream ends, a target gets this long to take what is queued for it.
+static constexpr rtmp_msec_t RTMP_PUSH_LINGER = 3000;
+
+typedef struct rtmp_push_set_s rtmp_push_set_t;
+
+struct rtmp_push_target_s {
+    rtmp_push_set_t *set;
+    const rtmp_push_url_t *url; // nullptr: its names did not fit, never connected
+    char app[RTMP_MAX_NAME + 1];
+    char name[RTMP_MAX_NAME + RTMP_MAX_ARGS + 2];
+    char tc_url[RTMP_MAX_NAME + 96];
+    rtmp_connection_t *c; // from connect() until the connection is closed
+    rtmp_session_t *s;    // once TCP is up
+    rtmp_stream_t *st;    // its stream, once publishing
+    rtmp_event_t retry;   // the back-off timer
+    rtmp_msec_t backoff;  // the next wait; 0: RTMP_PUSH_BACKOFF_MIN
+    rtmp_msec_t since;    // when publishing started
+    uint64_t bytes;       // over every connection
+    uint32_t reconnects;
+    bool publishing;
+    char why[160]; // the last failure, for the line that schedules the retry
+};
+
+// The pushes of one published stream; lives until its last connection is gone.
+struct rtmp_push_set_s {
+    rtmp_push_set_t *next;
+    rtmp_conf_app_t *app;
+    rtmp_push_app_conf_t *pcf;
+    char name[RTMP_MAX_NAME + 1];
+    bool stopping;
+    bool in_stop; // rtmp_push_stop frees the set itself
+    size_t nconn; // targets holding a connection
+    size_t n;
+    rtmp_push_target_t targets[];
+};
+
+static rtmp_push_set_t *rtmp_push_sets;
+static uint32_t rtmp_push_rand_state = 2463534242u;
+
+static rtmp_publish_pt rtmp_push_next_publish;
+static rtmp_close_stream_pt rtmp_push_next_close_stream;
+
+static rtmp_push_app_conf_t *rtmp_push_app_conf(rtmp_conf_app_t *app)
+{
+    return static_cast<rtmp_push_app_conf_t *>(app->app_conf[rtmp_push_module.index]);
+}
+
+// xorshift32: jitter only needs to keep targets of many workers from retrying in step
+static uint32_t rtmp_push_rand()
+{
+    uint32_t x = rtmp_push_rand_state;
+    x ^= x << 13;
+    x ^= x >> 17;
+    x ^= x << 5;
+    return rtmp_push_rand_state = x;
+}
+
+// ---- URLs and names -----------------------------------------------------------------------
+
+const char *rtmp_push_parse_url(std::string_view url, rtmp_push_url_t *u)
+{
+    *u = {};
+    if (!url.starts_with("rtmp://")) {
+        return "an rtmp:// URL (rtmps:// is not supported)";
+    }
+    if (url.size() > RTMP_PUSH_MAX_URL) {
+        return "a URL of at most 1024 bytes";
+    }
+    std::string_view rest = url.substr(7);
+    size_t slash = rest.find('/');
+    if (slash == std::string_view::npos) {
+        return "rtmp://HOST[:PORT]/APP[/NAME]: the application is missing";
+    }
+    std::string_view hostport = rest.substr(0, slash);
+    std::string_view path = rest.substr(slash + 1);
+    std::string_view host, port;
+    bool bracket = hostport.starts_with('[');
+    if (bracket) {
+        size_t close = hostport.find(']');
+        if (close == std::string_view::npos) {
+            return "a URL with a closing ']' after an IPv6 address";
+        }
+        host = hostport.substr(1, close - 1);
+        std::string_view after = hostport.substr(close + 1);
+        if (!after.empty() && !after.starts_with(':')) {
+            return "a URL with ':PORT' after ']'";
+        }
+        port = after.empty() ? after : after.substr(1);
+    } else {
+        size_t colon = hostport.find(':');
+        host = hostport.substr(0, colon);
+        port = colon == std::string_view::npos ? std::string_view() : hostport.substr(colon + 1);
+    }
+    int64_t p = port.empty() ? 1935 : rtmp_atoi(port);
+    if (p < 1 || p > 65535) {
+        return "a URL with a port between 1 and 65535";
+    }
+    char h[64];
+    if (host.empty() || host.size() >= sizeof(h) || hostport.size() >= sizeof(u->host)) {
+        return "a URL with a host";
+    }
+    memcpy(h, host.data(), host.size());
+    h[host.size()] = '\0';
+    if (!bracket && host == "localhost") {
+        snprintf(h, sizeof(h), "127.0.0.1");
+    }
+    auto *sin = reinterpret_cast<struct sockaddr_in *>(&u->addr);
+    auto *sin6 = reinterpret_cast<struct sockaddr_in6 *>(&u->addr);
+    if (!bracket && inet_pton(AF_INET, h, &sin->sin_addr) == 1) {
+        sin->sin_family = AF_INET;
+        sin->sin_port = htons((uint16_t)p);
+        u->socklen = sizeof(*sin);
+    } else if (bracket && inet_pton(AF_INET6, h, &sin6->sin6_addr) == 1) {
+        sin6->sin6_family = AF_INET6;
+        sin6->sin6_port = htons((uint16_t)p);
+        u->socklen = sizeof(*sin6);
+    } else {
+        // getaddrinfo() may block for seconds, and a worker must not: names are refused
+        return "a URL whose host is an IPv4 address, a [bracketed] IPv6 address or "
+               "\"localhost\" (host names are not resolved)";
+    }
+    memcpy(u->host, hostport.data(), hostport.size());
+    u->host[hostport.size()] = '\0';
+
+    size_t q = path.find('?');
+    if (q != std::string_view::npos) {
+        u->query = {path.size() - q - 1, (u_char *)path.data() + q + 1};
+        path = path.substr(0, q);
+    }
+    size_t s = path.find('/');
+    std::string_view app = path.substr(0, s);
+    std::string_view name = s == std::string_view::npos ? std::string_view() : path.substr(s + 1);
+    if (app.empty()) {
+        return "rtmp://HOST[:PORT]/APP[/NAME]: the application is missing";
+    }
+    u->app = {app.size(), (u_char *)app.data()};
+    u->name = {name.size(), (u_char *)name.data()};
+    u->url = {url.size(), (u_char *)url.data()};
+    return nullptr;
+}
+
+// The value of `key` in a query string "a=1&b=2"; empty when absent.
+static std::string_view rtmp_push_arg(std::string_view args, std::string_view key)
+{
+    while (!args.empty()) {
+        size_t amp = args.find('&');
+        std::string_view param = args.substr(0, amp);
+        args = amp == std::string_view::npos ? std::string_view() : args.substr(amp + 1);
+        size_t eq = param.find('=');
+        if (param.substr(0, eq) == key) {
+            return eq == std::string_view::npos ? std::string_view() : param.substr(eq + 1);
+        }
+    }
+    return {};
+}
+
+bool rtmp_push_expand(std::string_view tmpl, std::string_view app, std::string_view name,
+                      std::string_view args, char *out, size_t len)
+{
+    size_t n = 0;
+    while (!tmpl.empty()) {
+        std::string_view piece;
+        if (tmpl.starts_with("${")) {
+            size_t end = tmpl.find('}');
+            if (end == std::string_view::npos) {
+                return false;
+            }
+            std::string_view var = tmpl.substr(2, end - 2);
+            tmpl = tmpl.substr(end + 1);
+            if (var == "name") {
+                piece = name;
+            } else if (var == "app") {
+                piece = app;
+            } else if (var.starts_with("args.") && var.size() > 5) {
+                piece = rtmp_push_arg(args, var.substr(5));
+            } else {
+                return false;
+            }
+        } else {
+            size_t next = tmpl.find("${", 1);
+            piece = tmpl.substr(0, next);
+            tmpl = next == std::string_view::npos ? std::string_view() : tmpl.substr(next);
+        }
+        if (n + piece.size() >= len) {
+            return false;
+        }
+        if (!piece.empty()) { // an empty argument may have no data pointer at all
+            memcpy(out + n, piece.data(), piece.size());
+        }
+        n += piece.size();
+    }
+    if (len == 0) {
+        return false;
+    }
+    out[n] = '\0';
+    return true;
+}
+
+// The target's app, stream name (with query) and tcUrl for a published app/name?args.
+static bool rtmp_push_names(rtmp_push_target_t *t, const rtmp_push_url_t *u, std::string_view app,
+                            std::string_view name, std::string_view args)
+{
+    if (!rtmp_push_expand(u->app.sv(), app, name, args, t->app, sizeof(t->app)) ||
+        !rtmp_push_expand(u->name.len ? u->name.sv() : "${name}", app, name, args, t->name,
+                          sizeof(t->name))) {
+        return false;
+    }
+    if (u->query.len) {
+        size_t n = strlen(t->name);
+        if (n + 1 >= sizeof(t->name)) {
+            return false;
+        }
+        t->name[n] = '?';
+        if (!rtmp_push_expand(u->query.sv(), app, name, args, t->name + n + 1,
+                              sizeof(t->name) - n - 1)) {
+            return false;
+        }
+    }
+    int r = snprintf(t->tc_url, sizeof(t->tc_url), "rtmp://%s/%s", u->host, t->app);
+    return r > 0 && (size_t)r < sizeof(t->tc_url);
+}
+
+// ---- configuration ------------------------------------------------------------------------
+
+static void *rtmp_push_create_app_conf(rtmp_conf_t *cf)
+{
+    auto *c = rtmp_palloc<rtmp_push_app_conf_t>(cf->pool);
+    c->nurls = RTMP_CONF_UNSET;
+    c->connect_timeout = c->reconnect_max = RTMP_CONF_UNSET_MSEC;
+    return c;
+}
+
+static const char *rtmp_push_merge_app_conf(rtmp_conf_t *, void *parent, void *child)
+{
+    auto *p = static_cast<rtmp_push_app_conf_t *>(parent);
+    auto *c = static_cast<rtmp_push_app_conf_t *>(child);
+    if (c->nurls == RTMP_CONF_UNSET) {
+        c->urls = p->urls;
+        c->nurls = p->nurls == RTMP_CONF_UNSET ? 0 : p->nurls;
+    }
+    rtmp_conf_merge_msec(c->connect_timeout, p->connect_timeout, 5000);
+    rtmp_conf_merge_msec(c->reconnect_max, p->reconnect_max, 30000);
+    return nullptr;
+}
+
+// push = "URL" or ( "URL", ... ): checked whole here, so a typo fails at startup.
+static const char *rtmp_push_set_urls(rtmp_conf_t *cf, const rtmp_directive_t *d,
+                                      config_setting_t *s, void *conf)
+{
+    auto *pcf = static_cast<rtmp_push_app_conf_t *>(conf);
+    static const char *expected = "an rtmp:// URL or a list of them";
+    int type = config_setting_type(s);
+    bool list = type == CONFIG_TYPE_LIST || type == CONFIG_TYPE_ARRAY;
+    if (type != CONFIG_TYPE_STRING && !list) {
+        return expected;
+    }
+    int n = list ? config_setting_length(s) : 1;
+    pcf->urls = n ? rtmp_palloc<rtmp_push_url_t>(cf->pool, (size_t)n) : nullptr;
+    pcf->nurls = n;
+    for (int i = 0; i < n; i++) {
+        config_setting_t *e = list ? config_setting_get_elem(s, (unsigned)i) : s;
+        if (config_setting_type(e) != CONFIG_TYPE_STRING) {
+            rtmp_conf_error(cf, e, "\"%s\" must be %s", d->name, expected);
+            return "";
+        }
+        rtmp_str_t v = rtmp_pstr(cf->pool, rtmp_conf_string(e));
+        const char *bad = rtmp_push_parse_url(v.sv(), &pcf->urls[i]);
+        rtmp_push_target_t probe;
+        if (bad == nullptr && !rtmp_push_names(&probe, &pcf->urls[i], "app", "name", "")) {
+            bad = "a URL whose ${...} are ${name}, ${app} or ${args.KEY}";
+        }
+        if (bad) {
+            rtmp_conf_error(cf, e, "\"%s\" must be %s: \"%.*s\"", d->name, bad, (int)v.len,
+                            (const char *)v.data);
+            return "";
+        }
+    }
+    return nullptr;
+}
+
+#define PUSH_BLOCKS (RTMP_CONF_RTMP | RTMP_CONF_SRV | RTMP_CONF_APP)
+
+static const rtmp_directive_t rtmp_push_directives[] = {
+    {"push", PUSH_BLOCKS, rtmp_conf_level::app, rtmp_conf_type::custom, 0, 0, 0,
+     rtmp_push_set_urls},
+    {"push_connect_timeout", PUSH_BLOCKS, rtmp_conf_level::app, rtmp_conf_type::msec,
+     offsetof(rtmp_push_app_conf_t, connect_timeout), 100, 600000, nullptr},
+    {"push_reconnect_max", PUSH_BLOCKS, rtmp_conf_level::app, rtmp_conf_type::msec,
+     offsetof(rtmp_push_app_conf_t, reconnect_max), 1000, 3600000, nullptr},
+    {nullptr, 0, rtmp_conf_level::app, rtmp_conf_type::flag, 0, 0, 0, nullptr},
+};
+
+// ---- connections --------------------------------------------------------------------------
+
+static void rtmp_push_connect(rtmp_push_target_t *t);
+
+static void rtmp_push_retry_handler(rtmp_event_t *ev)
+{
+    auto *t = static_cast<rtmp_push_target_t *>(ev->data);
+    ev->timedout = 0;
+    t->reconnects++;
+    rtmp_push_connect(t);
+}
+
+// Logs the failure and waits the back-off, doubled for next time, plus up to a quarter.
+static void rtmp_push_retry(rtmp_push_target_t *t)
+{
+    rtmp_push_set_t *set = t->set;
+    rtmp_msec_t base = t->backoff ? t->backoff : RTMP_PUSH_BACKOFF_MIN;
+    rtmp_msec_t delay = base + rtmp_push_rand() % (base / 4 + 1);
+    t->backoff = base * 2 < set->pcf->reconnect_max ? base * 2 : set->pcf->reconnect_max;
+    rtmp_log_error(RTMP_LOG_WARN, rtmp_cycle->log, 0,
+                   "push \"%s/%s\" to %.*s failed: %s; retry in %llums (%u reconnects, %llu "
+                   "bytes sent)",
+                   set->app->name.data, set->name, (int)t->url->url.len,
+                   (const char *)t->url->url.data, t->why[0] ? t->why : "connection closed",
+                   (unsigned long long)delay, t->reconnects, (unsigned long long)t->bytes);
+    t->why[0] = '\0';
+    rtmp_event_add_timer(&t->retry, delay);
+}
+
+static void rtmp_push_free_set(rtmp_push_set_t *set)
+{
+    for (size_t i = 0; i < set->n; i++) {
+        rtmp_event_del_timer(&set->targets[i].retry);
+    }
+    rtmp_free(set);
+}
+
+// The connection's pool is going: the session, if any, has detached from the stream.
+static void rtmp_push_gone(void *data)
+{
+    rtmp_push_target_t *t = *static_cast<rtmp_push_target_t **>(data);
+    rtmp_push_set_t *set = t->set;
+    t->bytes += t->c->sent;
+    bool was_publishing = t->publishing;
+    t->c = nullptr;
+    t->s = nullptr;
+    t->st = nullptr;
+    t->publishing = false;
+    set->nconn--;
+    if (set->stopping) {
+        rtmp_log_error(RTMP_LOG_INFO, rtmp_cycle->log, 0,
+                       "push \"%s/%s\" to %.*s stopped: %llu bytes sent, %u reconnects",
+                       set->app->name.data, set->name, (int)t->url->url.len,
+                       (const char *)t->url->url.data, (unsigned long long)t->bytes, t->reconnects);
+        if (!set->in_stop && set->nconn == 0) {
+            rtmp_push_free_set(set);
+        }
+        return;
+    }
+    if (was_publishing && t->why[0] == '\0') {
+        snprintf(t->why, sizeof(t->why), "connection lost after %.1fs",
+                 (double)(rtmp_current_msec - t->since) / 1000.0);
+    }
+    rtmp_push_retry(t);
+}
+
+// Connect completed or failed (errors arrive as readiness too), or timed out.
+static void rtmp_push_connect_handler(rtmp_event_t *ev)
+{
+    auto *c = static_cast<rtmp_connection_t *>(ev->data);
+    auto *t = static_cast<rtmp_push_target_t *>(c->data);
+    rtmp_push_set_t *set = t->set;
+    if (ev->timedout) {
+        snprintf(t->why, sizeof(t->why), "connect timed out after %llums",
+                 (unsigned long long)set->pcf->connect_timeout);
+        rtmp_connection_close(c);
+        return;
+    }
+    int err = 0;
+    socklen_t len = sizeof(err);
+    if (getsockopt(c->fd, SOL_SOCKET, SO_ERROR, &err, &len) == -1) {
+        err = errno;
+    }
+    if (err) {
+        snprintf(t->why, sizeof(t->why), "connect() failed: %s", strerror(err));
+        rtmp_connection_close(c);
+        return;
+    }
+    rtmp_event_del_timer(c->write);
+    // the session registers the connection afresh, with its own handlers
+    (void)rtmp_event_del(c);
+    rtmp_session_t *s = rtmp_session_init_client(c, set->app->server);
+    if (s == nullptr) {
+        return; // closed: rtmp_push_gone schedules the retry
+    }
+    t->s = s;
+    rtmp_relay_push_init(s, set->app, t->app, t->tc_url, t->name, t);
+    // the name's query often holds the target's stream key: kept out of the log
+    int shown = (int)strcspn(t->name, "?");
+    rtmp_log_error(RTMP_LOG_INFO, &c->log, 0,
+                   "push \"%s/%s\" to %.*s: connected, publishing as \"%.*s%s\" in \"%s\"",
+                   set->app->name.data, set->name, (int)t->url->url.len,
+                   (const char *)t->url->url.data, shown, t->name, t->name[shown] ? "?..." : "",
+                   t->app);
+}
+
+static void rtmp_push_connect(rtmp_push_target_t *t)
+{
+    const rtmp_push_url_t *u = t->url;
+    rtmp_push_set_t *set = t->set;
+    int fd = socket(u->addr.ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+    if (fd == -1) {
+        snprintf(t->why, sizeof(t->why), "socket() failed: %s", strerror(errno));
+        rtmp_push_retry(t);
+        return;
+    }
+    int one = 1;
+    (void)setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+    int rc = connect(fd, reinterpret_cast<const struct sockaddr *>(&u->addr), u->socklen);
+    if (rc == -1 && errno != EINPROGRESS) {
+        snprintf(t->why, sizeof(t->why), "connect() failed: %s", strerror(errno));
+        close(fd);
+        rtmp_push_retry(t);
+        return;
+    }
+    rtmp_connection_t *c = rtmp_connection_get(fd);
+    if (c == nullptr) {
+        snprintf(t->why, sizeof(t->why), "no free connection (worker_connections)");
+        close(fd);
+        rtmp_push_retry(t);
+        return;
+    }
+    c->log = *rtmp_cycle->log;
+    c->log.handler = nullptr;
+    memcpy(&c->sockaddr, &u->addr, u->socklen);
+    c->socklen = u->socklen;
+    snprintf(c->addr_text, sizeof(c->addr_text), "%s", u->host);
+    c->pool = rtmp_pool_create(1024, &c->log);
+    rtmp_pool_cleanup_t *cln = rtmp_pool_cleanup_add(c->pool, sizeof(rtmp_push_target_t *));
+    *static_cast<rtmp_push_target_t **>(cln->data) = t;
+    cln->handler = rtmp_push_gone;
+    t->c = c;
+    set->nconn++;
+    rtmp_connection_activate(c);
+    c->data = t;
+    c->read->handler = rtmp_push_connect_handler;
+    c->write->handler = rtmp_push_connect_handler;
+    c->read->log = &c->log;
+    c->write->log = &c->log;
+    if (rtmp_event_add_connection(c) != RTMP_OK) {
+        snprintf(t->why, sizeof(t->why), "cannot watch the socket");
+        rtmp_connection_close(c);
+        return;
+    }
+    rtmp_event_add_timer(c->write, set->pcf->connect_timeout);
+    if (rc == 0) {
+        rtmp_event_post(c->write);
+    }
+}
+
+rtmp_int_t rtmp_push_publishing(rtmp_push_target_t *t, rtmp_session_t *s, rtmp_stream_t *st)
+{
+    rtmp_push_set_t *set = t->set;
+    rtmp_int_t rc = rtmp_live_push_attach(s, st, set->name);
+    if (rc == RTMP_DECLINED) {
+        rtmp_session_close(s, "the pushed stream ended meanwhile");
+        return RTMP_ERROR;
+    }
+    if (rc != RTMP_OK) {
+        return rc;
+    }
+    t->publishing = true;
+    t->st = st;
+    t->backoff = 0; // it worked: the next failure starts the back-off afresh
+    t->since = rtmp_current_msec;
+    rtmp_log_error(RTMP_LOG_INFO, &s->c->log, 0,
+                   "push \"%s/%s\" to %.*s: publish started (%u reconnects, %llu bytes sent "
+                   "before)",
+                   set->app->name.data, set->name, (int)t->url->url.len,
+                   (const char *)t->url->url.data, t->reconnects, (unsigned long long)t->bytes);
+    return RTMP_OK;
+}
+
+void rtmp_push_failed(rtmp_push_target_t *t, const char *why)
+{
+    snprintf(t->why, sizeof(t->why), "%s", why);
+}
+
+// ---- streams ------------------------------------------------------------------------------
+
+static rtmp_push_set_t *rtmp_push_find(rtmp_conf_app_t *app, std::string_view name)
+{
+    for (rtmp_push_set_t *set = rtmp_push_sets; set; set = set->next) {
+        if (set->app == app && name == set->name) {
+            return set;
+        }
+    }
+    return nullptr;
+}
+
+static void rtmp_push_start(rtmp_session_t *s, rtmp_stream_t *st)
+{
+    rtmp_push_app_conf_t *pcf = rtmp_push_app_conf(s->app);
+    if (pcf->nurls <= 0 || rtmp_push_find(s->app, st->name)) {
+        return; // nothing to push, or a publisher took over a stream already pushed
+    }
+    size_t n = (size_t)pcf->nurls;
+    auto *set = static_cast<rtmp_push_set_t *>(
+        rtmp_calloc(sizeof(rtmp_push_set_t) + n * sizeof(rtmp_push_target_t)));
+    set->app = s->app;
+    set->pcf = pcf;
+    set->n = n;
+    snprintf(set->name, sizeof(set->name), "%s", st->name);
+    set->next = rtmp_push_sets;
+    rtmp_push_sets = set;
+    for (size_t i = 0; i < n; i++) {
+        rtmp_push_target_t *t = &set->targets[i];
+        t->set = set;
+        t->retry.data = t;
+        t->retry.handler = rtmp_push_retry_handler;
+        t->retry.log = rtmp_cycle->log;
+        if (!rtmp_push_names(t, &pcf->urls[i], s->app->name.sv(), st->name, st->args)) {
+            rtmp_log_error(RTMP_LOG_WARN, &s->c->log, 0,
+                           "push \"%s/%s\" to %.*s: the names do not fit, not pushed",
+                           s->app->name.data, st->name, (int)pcf->urls[i].url.len,
+                           (const char *)pcf->urls[i].url.data);
+            continue;
+        }
+        t->url = &pcf->urls[i];
+        rtmp_push_connect(t);
+    }
+}
+
+static void rtmp_push_linger_handler(rtmp_event_t *ev)
+{
+    auto *t = static_cast<rtmp_push_target_t *>(ev->data);
+    ev->timedout = 0;
+    if (t->s) {
+        rtmp_session_close(t->s, "the target did not take the end of the stream in time");
+    }
+}
+
+// The end of a publishing push: what is queued still goes out, then the end of the
+// stream, so the target's players get every frame; a target too slow for that is cut.
+static void rtmp_push_end(rtmp_push_target_t *t)
+{
+    if (!t->publishing || t->s->state == rtmp_session_state::closing) {
+        rtmp_session_close(t->s, "the pushed stream ended");
+        return;
+    }
+    // a paused stream gets no more frames (rtmp_live_send): a new publisher's are not ours
+    t->st->paused = true;
+    if (rtmp_relay_push_end(t->s, t->st) != RTMP_OK) {
+        rtmp_session_close(t->s, "the pushed stream ended");
+        return;
+    }
+    t->retry.handler = rtmp_push_linger_handler;
+    rtmp_event_add_timer(&t->retry, RTMP_PUSH_LINGER);
+}
+
+static void rtmp_push_stop(rtmp_push_set_t *set)
+{
+    rtmp_push_set_t **pp = &rtmp_push_sets;
+    while (*pp != set) {
+        pp = &(*pp)->next;
+    }
+    *pp = set->next;
+    set->stopping = true;
+    set->in_stop = true;
+    for (size_t i = 0; i < set->n; i++) {
+        rtmp_push_target_t *t = &set->targets[i];
+        rtmp_event_del_timer(&t->retry);
+        if (t->s) {
+            rtmp_push_end(t); // rtmp_push_gone follows
+        } else if (t->c) {
+            rtmp_connection_close(t->c); // still connecting: rtmp_push_gone runs now
+        } else if (t->url) {
+            rtmp_log_error(RTMP_LOG_INFO, rtmp_cycle->log, 0,
+                           "push \"%s/%s\" to %.*s stopped while waiting to reconnect: %llu "
+                           "bytes sent, %u reconnects",
+                           set->app->name.data, set->name, (int)t->url->url.len,
+                           (const char *)t->url->url.data, (unsigned long long)t->bytes,
+                           t->reconnects);
+        }
+    }
+    set->in_stop = false;
+    if (set->nconn == 0) {
+        rtmp_push_free_set(set);
+    }
+}
+
+// Runs just before live in the publish chain: starts the pushes once live accepted.
+static rtmp_int_t rtmp_push_publish(rtmp_session_t *s, rtmp_stream_t *st)
+{
+    rtmp_int_t rc = rtmp_push_next_publish(s, st);
+    // pulls from other workers never come here: only the publishing worker pushes
+    if (rc == RTMP_OK && s->relay == nullptr && st->state == rtmp_stream_state::publishing &&
+        st->live) {
+        rtmp_push_start(s, st);
+    }
+    return rc;
+}
+
+static void rtmp_push_close_stream(rtmp_session_t *s, rtmp_stream_t *st)
+{
+    // a publisher taken over is "created" by now: its pushes go on for the new one
+    if (s->relay == nullptr && st->state == rtmp_stream_state::publishing && st->live) {
+        rtmp_push_set_t *set = rtmp_push_find(s->app, st->name);
+        if (set) {
+            rtmp_push_stop(set);
+        }
+    }
+    rtmp_push_next_close_stream(s, st);
+}
+
+static void rtmp_push_postconfiguration()
+{
+    rtmp_push_next_publish = rtmp_publish_handler;
+    rtmp_publish_handler = rtmp_push_publish;
+    rtmp_push_next_close_stream = rtmp_close_stream_handler;
+    rtmp_close_stream_handler = rtmp_push_close_stream;
+}
+
+static rtmp_int_t rtmp_push_init_worker(rtmp_cycle_t *)
+{
+    rtmp_push_rand_state ^= (uint32_t)getpid() * 2654435761u ^ (uint32_t)rtmp_current_msec;
+    if (rtmp_push_rand_state == 0) {
+        rtmp_push_rand_state = 1;
+    }
+    return RTMP_OK;
+}
+
+rtmp_module_t rtmp_push_module = {
+    .name = "push",
+    .index = 0,
+    .directives = rtmp_push_directives,
+    .create_app_conf = rtmp_push_create_app_conf,
+    .merge_app_conf = rtmp_push_merge_app_conf,
+    .postconfiguration = rtmp_push_postconfiguration,
+    .init_worker = rtmp_push_init_worker,
+};

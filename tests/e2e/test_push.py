@@ -1,0 +1,187 @@
+"""push: a stream published on server A is republished to B (another rtmp_server) and C
+(nginx-rtmp); players on both get complete streams; C going away for a while costs B nothing
+and the push to C comes back within the back-off."""
+
+import os
+import re
+import shutil
+import signal
+import subprocess
+import tempfile
+import time
+
+import harness
+from harness import (ClientProc, check, fail, media_clip, need_tools, port_accepts, skip,
+                     wait_for)
+from live_helpers import (FFMPEG_QUIET, check_complete, contiguous, ffmpeg_player,
+                          ffmpeg_publisher, live_server, parse_framemd5, source, url,
+                          wait_players)
+
+NGINX_MODULE = "/usr/lib/nginx/modules/ngx_rtmp_module.so"
+
+# wait_key: nginx-rtmp has no GOP cache, so a player there must start at a key frame;
+# publish_notify: players hear UnpublishNotify (and ffmpeg ends) when the push stops
+NGINX_CONF = """load_module %(module)s;
+daemon off;
+master_process off;
+error_log %(dir)s/error.log info;
+pid %(dir)s/nginx.pid;
+events { worker_connections 256; }
+rtmp {
+    server {
+        listen 127.0.0.1:%(port)d;
+        application live { live on; wait_key on; wait_video on; publish_notify on; }
+    }
+}
+"""
+
+
+def _nginx():
+    nginx = shutil.which("nginx") or ("/usr/sbin/nginx" if os.access("/usr/sbin/nginx", os.X_OK)
+                                      else None)
+    if not nginx or not os.path.exists(NGINX_MODULE):
+        skip("nginx with libnginx-mod-rtmp is not installed")
+    return nginx
+
+
+def _start_nginx(nginx, tmp, port):
+    conf = os.path.join(tmp, "nginx.conf")
+    with open(conf, "w") as f:
+        f.write(NGINX_CONF % {"module": NGINX_MODULE, "dir": tmp, "port": port})
+    out = open(os.path.join(tmp, "nginx.out"), "ab")
+    proc = subprocess.Popen([nginx, "-p", tmp, "-c", conf], stdin=subprocess.DEVNULL,
+                            stdout=out, stderr=subprocess.STDOUT, cwd=tmp)
+    out.close()
+
+    def ready():
+        if proc.poll() is not None:
+            fail("nginx exited with %s: %s" % (proc.returncode,
+                                               open(os.path.join(tmp, "nginx.out")).read()))
+        return port_accepts(port, 0.2)
+    try:
+        wait_for(ready, 5.0, "nginx-rtmp on port %d" % port)
+    except BaseException:
+        _stop(proc)
+        raise
+    return proc
+
+
+def _stop(proc):
+    if proc is None or proc.poll() is not None:
+        return
+    try:
+        os.kill(proc.pid, signal.SIGTERM)
+    except ProcessLookupError:
+        return
+    try:
+        proc.wait(5)
+    except subprocess.TimeoutExpired:
+        os.kill(proc.pid, signal.SIGKILL)
+        proc.wait(5)
+
+
+def _nginx_player(port, stream, tmp, name):
+    return ClientProc(FFMPEG_QUIET + ["-i", "rtmp://127.0.0.1:%d/%s" % (port, stream),
+                                      "-c", "copy", "-f", "framemd5", "-"], tmp, name)
+
+
+def _push_lines(log, what, target):
+    return [l for l in log.splitlines() if what in l and target in l]
+
+
+def test_push_to_rtmp_server_and_nginx():
+    need_tools("ffmpeg", "ffprobe")
+    nginx = _nginx()
+    clip = media_clip(16)
+    src = source(clip)
+    tmp = tempfile.mkdtemp(prefix="rtmp_push_e2e_")
+    c_port = harness.free_port()
+    nginx_proc = None
+    try:
+        with live_server({"live": "live = true;"}) as b:
+            b.start()
+            target_b = "rtmp://127.0.0.1:%d/live" % b.port
+            target_c = "rtmp://127.0.0.1:%d/live/${name}?key=${args.key}" % c_port
+            apps = {"live": 'live = true; push = ( "%s", "%s" );' % (target_b, target_c)}
+            with live_server(apps, workers=2) as a:
+                a.start()
+                nginx_proc = _start_nginx(nginx, tmp, c_port)
+                pb = ffmpeg_player(b, "live/s", "player_b")
+                wait_players(b, "live/s", 1)
+                pc1 = _nginx_player(c_port, "live/s", tmp, "player_c1")
+                time.sleep(0.3)  # nginx-rtmp logs no play line to wait for
+                pub = ffmpeg_publisher(a, clip, "live/s?key=secret", "pub")
+
+                short_c = "rtmp://127.0.0.1:%d/live/" % c_port
+                wait_for(lambda: len(_push_lines(a.log(), "publish started", target_b)) >= 1
+                         and len(_push_lines(a.log(), "publish started", short_c)) >= 1,
+                         5, "both pushes publishing")
+                time.sleep(3.0)
+                _stop(nginx_proc)  # C goes away for ~5 s
+                stopped = time.monotonic()
+                pc1.wait(5)
+                wait_for(lambda: _push_lines(a.log(), "failed", short_c), 5,
+                         "a warning about the push to C")
+                time.sleep(max(0.0, 5.0 - (time.monotonic() - stopped)))
+                nginx_proc = _start_nginx(nginx, tmp, c_port)
+                restarted = time.monotonic()
+                pc2 = _nginx_player(c_port, "live/s", tmp, "player_c2")
+                # back-off 1 s, 2 s, 4 s (+ up to 25 %): the attempt after ~7 s gets through
+                wait_for(lambda: len(_push_lines(a.log(), "publish started", short_c)) >= 2,
+                         8, "the push to C resuming")
+                resumed = time.monotonic() - restarted
+                check(resumed < 6.0, "the push to C resumed %.1fs after C came back" % resumed)
+
+                code = pub.wait(25)
+                check(code == 0, "the publisher exited with %d: %s" % (code, pub.stderr()[-500:]))
+                for p in (pb, pc2):
+                    code = p.wait(10)
+                    check(code == 0, "%s exited with %d: %s" % (p.name, code, p.stderr()[-500:]))
+
+                # B: no gap although C went away meanwhile
+                check_complete("player on B", parse_framemd5(pb.stdout()), src)
+                # C before it was stopped: a run from a key frame; after: to the end
+                got1 = parse_framemd5(pc1.stdout())
+                v = contiguous("player on C before the stop video", got1["video"],
+                               src.packets["video"], to_end=False)
+                check(src.packets["video"][v] in src.keys,
+                      "player on C started at a video packet that is not a key frame")
+                check_complete("player on C after the restart", parse_framemd5(pc2.stdout()), src)
+
+                log = a.log()
+                check(len(_push_lines(log, "publish started", target_b)) == 1,
+                      "the push to B started more than once (one worker pushes, once): %s"
+                      % _push_lines(log, "publish started", target_b))
+                check(not _push_lines(log, "failed", target_b),
+                      "the push to B failed: %s" % _push_lines(log, "failed", target_b))
+                warn = _push_lines(log, "failed", short_c)
+                check(warn and all("[warn]" in l and "retry in" in l for l in warn),
+                      "the push to C's failures are not warnings with a retry: %s" % warn)
+                wait_for(lambda: len(_push_lines(a.log(), "stopped", "rtmp://")) >= 2, 5,
+                         "both pushes stopped when the publisher left")
+                check("secret" not in a.log(), "a stream key reached the log")
+    finally:
+        _stop(nginx_proc)
+        shutil.rmtree(tmp, ignore_errors=True)
+
+
+test_push_to_rtmp_server_and_nginx.TIME_LIMIT = 40
+
+
+def test_push_refuses_host_names():
+    tmp = tempfile.mkdtemp(prefix="rtmp_push_conf_")
+    try:
+        for bad, why in (("rtmp://example.com/live", "host names are not resolved"),
+                         ("rtmp://127.0.0.1:1936", "the application is missing"),
+                         ("rtmp://127.0.0.1/live/${nope}", "${name}, ${app} or ${args.KEY}"),
+                         ("rtmps://127.0.0.1/live", "rtmps:// is not supported")):
+            conf = os.path.join(tmp, "rtmp.conf")
+            with open(conf, "w") as f:
+                f.write('rtmp = { server = ( { listen = [ "127.0.0.1:1935" ]; application = '
+                        '( { name = "live"; live = true; push = ( "%s" ); } ); } ); };\n' % bad)
+            r = harness.run_server_cmd(["-t", "-c", conf])
+            out = r.stdout + r.stderr
+            check(r.returncode != 0 and why in out and "rtmp.conf:1" in out,
+                  "-t with push %s: exit %d, %s" % (bad, r.returncode, out[-400:]))
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
