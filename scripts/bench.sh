@@ -5,7 +5,8 @@
 # server afresh on its own free loopback port, pinned to SERVER_CPU, with rtmp_bench pinned
 # to BENCH_CPU. Per run: server CPU from /proc/stat (SERVER_CPU: user+nice+system+irq+softirq,
 # so loopback softirq counts) and from /proc/PID/stat (utime+stime of master and workers),
-# peak Pss from /proc/PID/smaps_rollup, and rtmp_bench's JSON. scripts/bench_report.py takes
+# peak Pss from /proc/PID/smaps_rollup, peak kernel TCP memory (/proc/net/sockstat, both ends
+# of every loopback connection), and rtmp_bench's JSON. scripts/bench_report.py takes
 # the medians and writes build/bench/results.{json,md}.
 #
 # Knobs (environment):
@@ -13,6 +14,10 @@
 #   SCALE=1        multiplies player, publisher and session counts
 #   RUNS=3         runs per scenario and server (medians are reported)
 #   DURATION=20    measured seconds per fan-out / idle / setup run
+#   SLOW_DURATION=60  measured seconds of the slow and slowbase runs: at half rate a player
+#                  falls behind by half the time, and the server's send buffer (up to 4 MB
+#                  autotuned) hides the first ~12 s of that at 2.5 Mbit/s
+#   SLOW_RATE=0.5  slow players' read rate, a fraction of the source rate
 #   SCENARIOS=...  space-separated subset of the scenario names below (default: all)
 #   SERVERS=...    default "ours nginx" (+ "srs" when SRS_BIN is set)
 #   SRS_BIN=PATH   an SRS binary to compare too
@@ -54,20 +59,30 @@ BENCH_BIN=${BENCH_BIN:-$ROOT/rtmp_bench}
 IDLE_PROBE=${IDLE_PROBE:-2} # seconds of the server CPU's background load sampled before each run
 NOFILE=20000 # sessions plus slack; the hard limit is raised where we may
 
-# Scenarios: name|mode|media|streams|players (burst in setup mode)|flush_interval|workers|what
-# Counts are at SCALE=1; streams and players scale (at least 1).
+# Scenarios: name|mode|media|streams|players (burst in setup mode)|flush_interval|workers|
+# slow fraction (fanout: players reading at SLOW_RATE)|what
+# Counts are at SCALE=1; streams and players scale (at least 1). `slow` is compared with
+# `slowbase`, the same run without slow readers, which runs first whenever slow does.
 SCENARIO_TABLE="
-lowlat|fanout|720p|1|2000|0|1|low-latency fan-out: 2,000 players x 2.5 Mbit/s, flush_interval 0
-coalesce100|fanout|720p|1|3000|100ms|1|coalesced fan-out: 3,000 players x 2.5 Mbit/s, flush_interval 100ms
-coalesce33|fanout|720p|1|3000|33ms|1|coalesced fan-out: 3,000 players x 2.5 Mbit/s, flush_interval 33ms
-fanout600k|fanout|600k|1|3000|0|1|600 kbit/s fan-out: 3,000 players
-streams|fanout|720p|100|200|0|1|many streams: 100 publishers x 2 players, 2.5 Mbit/s
-ingest|fanout|600k|500|500|0|1|ingest: 500 publishers x 600 kbit/s, one player each
-idle|idle|-|0|10000|0|1|idle: 10,000 quiet sessions (handshake + connect)
-setup|setup|720p|1|1000|0|1|setup burst: 1,000 sessions at once onto a GOP-cached stream
-workers2|fanout|720p|1|2000|0|2|two workers: 2,000 players x 2.5 Mbit/s, worker_processes 2
+lowlat|fanout|720p|1|2000|0|1|0|low-latency fan-out: 2,000 players x 2.5 Mbit/s, flush_interval 0
+coalesce100|fanout|720p|1|3000|100ms|1|0|coalesced fan-out: 3,000 players x 2.5 Mbit/s, flush_interval 100ms
+coalesce33|fanout|720p|1|3000|33ms|1|0|coalesced fan-out: 3,000 players x 2.5 Mbit/s, flush_interval 33ms
+fanout600k|fanout|600k|1|3000|0|1|0|600 kbit/s fan-out: 3,000 players
+streams|fanout|720p|100|200|0|1|0|many streams: 100 publishers x 2 players, 2.5 Mbit/s
+ingest|fanout|600k|500|500|0|1|0|ingest: 500 publishers x 600 kbit/s, one player each
+idle|idle|-|0|10000|0|1|0|idle: 10,000 quiet sessions (handshake + connect)
+setup|setup|720p|1|1000|0|1|0|setup burst: 1,000 sessions at once onto a GOP-cached stream
+workers2|fanout|720p|1|2000|0|2|0|two workers: 2,000 players x 2.5 Mbit/s, worker_processes 2
+slowbase|fanout|720p|1|2000|0|1|0|slow-reader baseline: 2,000 players x 2.5 Mbit/s, none slow
+slow|fanout|720p|1|2000|0|1|0.1|slow readers: 2,000 players x 2.5 Mbit/s, 10% of them reading at SLOW_RATE
 "
 SCENARIOS=${SCENARIOS:-$(printf '%s\n' "$SCENARIO_TABLE" | awk -F'|' 'NF>1{printf "%s ", $1}')}
+SLOW_DURATION=${SLOW_DURATION:-60}
+SLOW_RATE=${SLOW_RATE:-0.5}
+# slow is reported against slowbase: run the baseline first when it was not asked for
+case " $SCENARIOS " in
+    *" slow "*) case " $SCENARIOS " in *" slowbase "*) ;; *) SCENARIOS="slowbase $SCENARIOS" ;; esac ;;
+esac
 
 log() { printf 'bench: %s\n' "$*" >&2; }
 
@@ -250,6 +265,17 @@ proc_ticks() {
     echo "$total"
 }
 
+# CPU ticks of the server CPU's ksoftirqd: loopback delivery the kernel defers there under
+# load is charged to neither the server nor /proc/stat's softirq column, and how much is
+# deferred changes with the load's shape (slow readers shift it into the server's own time).
+ksoftirqd_ticks() {
+    local p line f
+    p=$(ps -eo pid=,comm= | awk -v n="ksoftirqd/$SERVER_CPU" '$2 == n { print $1 }')
+    [ -n "$p" ] && read -r line < "/proc/$p/stat" 2>/dev/null || { echo 0; return; }
+    read -r -a f <<< "${line##*) }"
+    echo $((f[11] + f[12]))
+}
+
 pss_kb() {
     local total=0 p k v u
     for p in $(tree_pids "$SERVER_PID"); do
@@ -262,15 +288,25 @@ pss_kb() {
 
 nprocs() { tree_pids "$SERVER_PID" | wc -l; }
 
-# Peak Pss (and process count) every half second into $1 until killed.
+# Kernel memory of every TCP socket on the machine, in kB ("TCP: ... mem PAGES"): the data
+# a slow reader has not taken waits there, in the server's send buffer, outside its Pss.
+tcp_mem_kb() {
+    local pages
+    pages=$(awk '$1 == "TCP:" { for (i = 2; i < NF; i++) if ($i == "mem") print $(i + 1) }' /proc/net/sockstat)
+    echo $(( ${pages:-0} * $(getconf PAGESIZE) / 1024 ))
+}
+
+# Peak Pss, process count and TCP memory every half second into $1 until killed.
 sampler() {
-    local out=$1 peak=0 maxp=0 v n
+    local out=$1 peak=0 maxp=0 tpeak=0 v n t
     while :; do
         v=$(pss_kb)
         n=$(nprocs)
+        t=$(tcp_mem_kb)
         [ "$v" -gt "$peak" ] && peak=$v
         [ "$n" -gt "$maxp" ] && maxp=$n
-        echo "$peak $maxp" > "$out.tmp" && mv "$out.tmp" "$out"
+        [ "$t" -gt "$tpeak" ] && tpeak=$t
+        echo "$peak $maxp $tpeak" > "$out.tmp" && mv "$out.tmp" "$out"
         sleep 0.5
     done
 }
@@ -296,9 +332,11 @@ json_str() { printf '"%s"' "$(printf '%s' "$1" | sed 's/\\/\\\\/g; s/"/\\"/g' | 
 RUNS_FILE="$BENCH_DIR/runs.jsonl"
 : > "$RUNS_FILE"
 
-# scenario server run mode media streams players flush workers
+# scenario server run mode media streams players flush workers slow
 run_one() {
     local sc=$1 srv=$2 run=$3 mode=$4 media=$5 streams=$6 players=$7 flush=$8 workers=$9
+    local slow=${10} duration=$DURATION
+    case $sc in slow | slowbase) duration=$SLOW_DURATION ;; esac
     local dir="$BENCH_DIR/run/$sc-$srv-$run"
     rm -rf "$dir"
     mkdir -p "$dir"
@@ -310,8 +348,8 @@ run_one() {
         srs) cmd=$(conf_srs "$dir" "$port") ;;
     esac
     record() { # started bench_rc note [measurements...]
-        printf '{"scenario": "%s", "server": "%s", "run": %s, "mode": "%s", "streams": %s, "players": %s, "flush_interval": "%s", "workers": %s, "what": %s, "started": %s, "bench_rc": %s, "note": %s, "dir": "%s"%s}\n' \
-            "$sc" "$srv" "$run" "$mode" "$streams" "$players" "$flush" "$workers" \
+        printf '{"scenario": "%s", "server": "%s", "run": %s, "mode": "%s", "streams": %s, "players": %s, "flush_interval": "%s", "workers": %s, "slow_fraction": %s, "slow_rate": %s, "duration_s": %s, "what": %s, "started": %s, "bench_rc": %s, "note": %s, "dir": "%s"%s}\n' \
+            "$sc" "$srv" "$run" "$mode" "$streams" "$players" "$flush" "$workers" "$slow" "$SLOW_RATE" "$duration" \
             "$(json_str "$what")" "$1" "$2" "$(json_str "$3")" "$dir" "${4:-}" >> "$RUNS_FILE"
     }
 
@@ -336,22 +374,26 @@ run_one() {
     local nproc_start base_pss
     nproc_start=$(nprocs)
     base_pss=$(pss_kb)
+    local base_tcp
+    base_tcp=$(tcp_mem_kb)
 
-    local args=(--port "$port" --mode "$mode" --duration "$DURATION" --json "$dir/bench.json")
+    local args=(--port "$port" --mode "$mode" --duration "$duration" --json "$dir/bench.json")
     case $mode in
         fanout) args+=(--streams "$streams" --players "$players" --flv "$BENCH_DIR/media/$media.flv") ;;
         idle) args+=(--players "$players") ;;
         setup) args+=(--streams "$streams" --burst "$players" --flv "$BENCH_DIR/media/$media.flv") ;;
     esac
     [ -n "$CHUNK_SIZE" ] && args+=(--chunk-size "$CHUNK_SIZE")
+    [ "$slow" != 0 ] && args+=(--slow-fraction "$slow" --slow-rate "$SLOW_RATE")
     # rtmp_bench bounds its own phases; this is the backstop
-    local limit=$((${DURATION%.*} + 90 + players / 50))
+    local limit=$((${duration%.*} + 90 + players / 50))
 
     sampler "$dir/pss" &
     SAMPLER_PID=$!
-    local c0 p0 c1 p1 t0 t1 rc s0 s1
+    local c0 p0 c1 p1 t0 t1 rc s0 s1 k0 k1
     read -r c0 s0 <<< "$(cpu_ticks)"
     p0=$(proc_ticks)
+    k0=$(ksoftirqd_ticks)
     t0=$(date +%s.%N)
     timeout -k 5 "$limit" taskset -c "$BENCH_CPU" "$BENCH_BIN" "${args[@]}" > "$dir/bench.out" 2>&1 &
     BENCH_PID=$!
@@ -360,13 +402,14 @@ run_one() {
     BENCH_PID=""
     read -r c1 s1 <<< "$(cpu_ticks)"
     p1=$(proc_ticks)
+    k1=$(ksoftirqd_ticks)
     t1=$(date +%s.%N)
     kill "$SAMPLER_PID" 2>/dev/null
     wait "$SAMPLER_PID" 2>/dev/null
     SAMPLER_PID=""
 
-    local peak=0 maxp=0 nproc_end alive=true
-    [ -s "$dir/pss" ] && read -r peak maxp < "$dir/pss"
+    local peak=0 maxp=0 tcp_peak=0 nproc_end alive=true
+    [ -s "$dir/pss" ] && read -r peak maxp tcp_peak < "$dir/pss"
     nproc_end=$(nprocs)
     kill -0 "$SERVER_PID" 2>/dev/null || alive=false
     [ "$rc" = 124 ] && note="rtmp_bench timed out after ${limit}s; "
@@ -377,10 +420,10 @@ run_one() {
     [ "${crashes:-0}" -gt 0 ] && note="${note}error log: $crashes worker crash line(s); "
     stop_server
 
-    record true "$rc" "$note" "$(printf ', "cpu_ticks": %s, "proc_ticks": %s, "clk_tck": %s, "wall_s": %s, "pss_base_kb": %s, "pss_peak_kb": %s, "procs": %s, "bench_json": "%s", "idle_cpu_ticks": %s, "idle_wall_s": %s, "softirq_ticks": %s' \
+    record true "$rc" "$note" "$(printf ', "cpu_ticks": %s, "proc_ticks": %s, "clk_tck": %s, "wall_s": %s, "pss_base_kb": %s, "pss_peak_kb": %s, "tcp_mem_base_kb": %s, "tcp_mem_peak_kb": %s, "procs": %s, "bench_json": "%s", "idle_cpu_ticks": %s, "idle_wall_s": %s, "softirq_ticks": %s, "ksoftirqd_ticks": %s' \
         $((c1 - c0)) $((p1 - p0)) "$CLK_TCK" "$(awk -v a="$t0" -v b="$t1" 'BEGIN{printf "%.3f", b-a}')" \
-        "$base_pss" "$peak" "$maxp" "$dir/bench.json" $((b1 - b0)) \
-        "$(awk -v a="$bt0" -v b="$bt1" 'BEGIN{printf "%.3f", b-a}')" $((s1 - s0)))"
+        "$base_pss" "$peak" "$base_tcp" "${tcp_peak:-0}" "$maxp" "$dir/bench.json" $((b1 - b0)) \
+        "$(awk -v a="$bt0" -v b="$bt1" 'BEGIN{printf "%.3f", b-a}')" $((s1 - s0)) $((k1 - k0)))"
     log "$sc/$srv run $run: rc=$rc cpu$SERVER_CPU=$(((c1 - c0)))t proc=$(((p1 - p0)))t pss_peak=${peak}kB ${note}"
 }
 
@@ -389,7 +432,7 @@ run_one() {
 log "servers: $SERVERS; scenarios: $SCENARIOS"
 log "SCALE=$SCALE RUNS=$RUNS DURATION=$DURATION; server on CPU $SERVER_CPU, rtmp_bench on CPU $BENCH_CPU"
 [ -n "$CHUNK_SIZE" ] && log "chunk size $CHUNK_SIZE on every server"
-log "slow readers: not run (rtmp_bench has no slow-reader mode yet)"
+case " $SCENARIOS " in *" slow "*) log "slow readers: SLOW_RATE=$SLOW_RATE, SLOW_DURATION=$SLOW_DURATION s (slow and slowbase)" ;; esac
 
 for sc in $SCENARIOS; do
     line=$(printf '%s\n' "$SCENARIO_TABLE" | awk -F'|' -v n="$sc" '$1 == n')
@@ -397,7 +440,7 @@ for sc in $SCENARIOS; do
         log "unknown scenario $sc"
         continue
     fi
-    IFS='|' read -r _ mode media streams players flush workers what <<< "$line"
+    IFS='|' read -r _ mode media streams players flush workers slow what <<< "$line"
     # one-stream scenarios stay one stream; many-stream ones scale
     [ "$streams" -gt 1 ] && streams=$(scale "$streams")
     players=$(scale "$players")
@@ -411,7 +454,7 @@ for sc in $SCENARIOS; do
                 log "$sc/srs: skipped (SRS has no worker processes)"
                 continue
             fi
-            run_one "$sc" "$srv" "$run" "$mode" "$media" "$streams" "$players" "$flush" "$workers"
+            run_one "$sc" "$srv" "$run" "$mode" "$media" "$streams" "$players" "$flush" "$workers" "$slow"
             sleep 1
         done
     done
@@ -419,5 +462,5 @@ done
 
 MACHINE="$(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ //'), $NCPU CPUs, $(awk '/MemTotal/ {printf "%.0f GB", $2/1048576}' /proc/meminfo), $(uname -sr)"
 python3 "$ROOT/scripts/bench_report.py" --runs "$RUNS_FILE" --out "$BENCH_DIR" \
-    --machine "$MACHINE" --settings "SCALE=$SCALE RUNS=$RUNS DURATION=$DURATION CHUNK_SIZE=${CHUNK_SIZE:-default} servers=$SERVERS; rtmp_server $(git -C "$ROOT" rev-parse --short HEAD 2>/dev/null)$(git -C "$ROOT" diff --quiet HEAD 2>/dev/null || echo +changes), built $(date -r "$OURS_BIN" '+%F %T')" \
+    --machine "$MACHINE" --settings "SCALE=$SCALE RUNS=$RUNS DURATION=$DURATION SLOW_DURATION=$SLOW_DURATION SLOW_RATE=$SLOW_RATE CHUNK_SIZE=${CHUNK_SIZE:-default} servers=$SERVERS; rtmp_server $(git -C "$ROOT" rev-parse --short HEAD 2>/dev/null)$(git -C "$ROOT" diff --quiet HEAD 2>/dev/null || echo +changes), built $(date -r "$OURS_BIN" '+%F %T')" \
     --nginx-version "$("$NGINX_BIN" -v 2>&1 | sed 's/.*: //')"

@@ -27,7 +27,19 @@ NOTES = {
                 "rtmp_auto_push on.",
     "streams": "Pss includes our GOP cache, one GOP (~0.6 MB at 2.5 Mbit/s) per stream.",
     "ingest": "Pss includes our GOP cache, one GOP per stream.",
+    "slowbase": "The baseline of `slow`: the same players, duration and server settings, none slow.",
+    "slow": "A tenth of the players read at SLOW_RATE x the source rate (rtmp_bench --slow-fraction, "
+            "SO_RCVBUF 64 KB). Completeness and latency rows are the healthy players'; slow "
+            "players are counted as skipped (connected, frames missing before the last one "
+            "received), intact (connected, none missing) or disconnected. CPU per GB divides "
+            "the server's CPU by every byte delivered, slow players' included. TCP memory is "
+            "the kernel's for all sockets (/proc/net/sockstat): what a slow player has not "
+            "read waits in the server's send buffer, outside Pss.",
 }
+
+# slow is compared with slowbase; the target is a change within this fraction
+SLOW_BASE = {"slow": "slowbase"}
+SLOW_TARGET = 0.10
 
 
 def load_json(path):
@@ -80,11 +92,30 @@ def run_metrics(r):
     if delivered:
         m["cpu_s_per_gb_proc"] = proc / (delivered / GB)
         m["cpu_s_per_gb_proc_softirq"] = (proc + softirq) / (delivered / GB)
+        if "ksoftirqd_ticks" in r:
+            ksoft = r["ksoftirqd_ticks"] / tck
+            m["cpu_s_per_gb_proc_softirq_ksoftirqd"] = (proc + softirq + ksoft) / (delivered / GB)
         m["cpu_s_per_gb_cpu0"] = cpu0 / (delivered / GB)
         if cpu0_net is not None:
             m["cpu_s_per_gb_cpu0_net"] = cpu0_net / (delivered / GB)
     m["pss_base_mb"] = r["pss_base_kb"] / 1024
     m["pss_peak_mb"] = r["pss_peak_kb"] / 1024
+    if r.get("tcp_mem_peak_kb") is not None:
+        m["tcp_mem_peak_mb"] = (r["tcp_mem_peak_kb"] - r.get("tcp_mem_base_kb", 0)) / 1024
+    healthy, slow = b.get("healthy"), b.get("slow")
+    if slow and slow.get("players"):
+        hbytes = healthy.get("bytes", 0) if healthy else 0
+        if hbytes:
+            m["cpu_s_per_gb_healthy_proc"] = proc / (hbytes / GB)
+        m["slow_players"] = slow["players"]
+        m["slow_skipped"] = slow.get("skipped")
+        m["slow_intact"] = slow.get("intact")
+        m["slow_disconnected"] = slow.get("disconnected")
+        m["slow_disconnected_after_s"] = slow.get("disconnected_after_p50_s") or None
+        m["slow_complete_avg"] = slow.get("complete_avg")
+        m["slow_missing"] = slow.get("missing")
+        m["slow_latency_p50_ms"] = hist(b, "slow_latency", "p50_ms")
+        m["slow_latency_p99_ms"] = hist(b, "slow_latency", "p99_ms")
     ok = b.get("sessions_ok") or 0
     if r["mode"] == "idle" and ok:
         m["pss_per_session_kb"] = (r["pss_peak_kb"] - r["pss_base_kb"]) / ok
@@ -117,10 +148,12 @@ ROWS = {
         ("sessions_failed", "players failed", "lower"),
         ("cpu_s_per_gb_proc", "CPU-s per GB, server processes", "lower"),
         ("cpu_s_per_gb_proc_softirq", "CPU-s per GB, processes + server CPU softirq", "lower"),
+        ("cpu_s_per_gb_proc_softirq_ksoftirqd", "same + the server CPU's ksoftirqd", "lower"),
         ("cpu_s_per_gb_cpu0", "CPU-s per GB, server CPU busy (all of it)", "lower"),
         ("cpu_s_per_gb_cpu0_net", "same, minus background load", "lower"),
         ("cpu0_background", "background load on server CPU (cores)", ""),
         ("pss_peak_mb", "Pss peak MB", "lower"),
+        ("tcp_mem_peak_mb", "kernel TCP memory peak MB (all sockets, over idle)", "lower"),
         ("latency_p50_ms", "latency p50 ms", "lower"),
         ("latency_p99_ms", "latency p99 ms", "lower"),
         ("latency_max_ms", "latency max ms", "lower"),
@@ -144,6 +177,20 @@ ROWS = {
     ],
 }
 
+
+# Extra rows of a run with slow readers (after the fan-out ones).
+SLOW_ROWS = [
+    ("cpu_s_per_gb_healthy_proc", "CPU-s per GB of healthy players' bytes, processes", "lower"),
+    ("slow_players", "slow players", ""),
+    ("slow_skipped", "slow: connected, frames skipped", ""),
+    ("slow_intact", "slow: connected, none skipped", ""),
+    ("slow_disconnected", "slow: disconnected", ""),
+    ("slow_disconnected_after_s", "slow: disconnected after (p50 s from play)", ""),
+    ("slow_complete_avg", "slow: completeness avg (after the drain)", ""),
+    ("slow_missing", "slow: frames missing, all slow players", ""),
+    ("slow_latency_p50_ms", "slow: latency p50 ms", ""),
+    ("slow_latency_p99_ms", "slow: latency p99 ms", ""),
+]
 
 SUMMARY = {
     "fanout": [
@@ -214,7 +261,9 @@ def main():
     for r in runs:
         sc = scenarios.setdefault(r["scenario"], OrderedDict(
             what=r.get("what", ""), mode=r["mode"], streams=r["streams"], players=r["players"],
-            flush_interval=r["flush_interval"], workers=r["workers"], servers=OrderedDict()))
+            flush_interval=r["flush_interval"], workers=r["workers"],
+            slow_fraction=float(r.get("slow_fraction") or 0), slow_rate=r.get("slow_rate"),
+            servers=OrderedDict()))
         if r["server"] not in servers:
             servers.append(r["server"])
         s = sc["servers"].setdefault(r["server"], OrderedDict(runs=[], notes=[], errors={}))
@@ -230,6 +279,10 @@ def main():
     servers.sort(key=lambda x: (x != "ours", seen.index(x)))
     others = [x for x in servers if x != "ours"]
 
+    for sc in scenarios.values():
+        sc["rows"] = list(ROWS[sc["mode"]])
+        if sc.get("slow_fraction"):
+            sc["rows"] += SLOW_ROWS
     for sc in scenarios.values():
         for s in sc["servers"].values():
             keys = OrderedDict()
@@ -249,7 +302,31 @@ def main():
             om = sc["servers"].get(o, {}).get("median", {})
             sc["ratios"][f"ours/{o}"] = OrderedDict(
                 (k, ratio(ours.get(k), om.get(k)))
-                for k, _, _ in ROWS[sc["mode"]] + SUMMARY[sc["mode"]])
+                for k, _, _ in sc["rows"] + SUMMARY[sc["mode"]])
+
+    # slow readers against their baseline, per server: the change the target bounds
+    slow_cmp = OrderedDict()
+    for name, base in SLOW_BASE.items():
+        if name not in scenarios or base not in scenarios:
+            continue
+        rows = OrderedDict()
+        for srv in servers:
+            sm = scenarios[name]["servers"].get(srv, {}).get("median", {})
+            bm = scenarios[base]["servers"].get(srv, {}).get("median", {})
+            if not sm or not bm:
+                continue
+            row = OrderedDict()
+            for key in ("cpu_s_per_gb_proc", "cpu_s_per_gb_proc_softirq",
+                        "cpu_s_per_gb_proc_softirq_ksoftirqd", "cpu_s_per_gb_cpu0",
+                        "cpu_s_per_gb_cpu0_net", "latency_p50_ms",
+                        "latency_p99_ms", "pss_peak_mb", "tcp_mem_peak_mb"):
+                a_, b_ = sm.get(key), bm.get(key)
+                row[key] = OrderedDict(base=b_, slow=a_, change=(
+                    a_ / b_ - 1 if a_ is not None and b_ else None))
+            row["healthy_complete"] = OrderedDict(
+                base=bm.get("complete_ok"), slow=sm.get("complete_ok"))
+            rows[srv] = row
+        slow_cmp[name] = OrderedDict(base=base, servers=rows)
 
     # ---- markdown ----
     out = []
@@ -278,6 +355,35 @@ def main():
                 row.append("—" if v is None else f"{v:.2f}")
             out.append("| " + " | ".join(row) + " |")
     out.append("")
+    for name, cmp_ in slow_cmp.items():
+        out.append(f"### {name} against {cmp_['base']}: change with slow readers "
+                   f"(target: within {SLOW_TARGET:.0%} for CPU per GB and healthy p99)")
+        out.append("")
+        out.append("| server | metric | " + cmp_["base"] + " | " + name + " | change | target |")
+        out.append("|---|---|---:|---:|---:|---|")
+        labels = {"cpu_s_per_gb_proc": "CPU-s per GB (processes)",
+                  "cpu_s_per_gb_proc_softirq": "CPU-s per GB (+ softirq)",
+                  "cpu_s_per_gb_proc_softirq_ksoftirqd": "CPU-s per GB (+ softirq + ksoftirqd)",
+                  "cpu_s_per_gb_cpu0": "CPU-s per GB (server CPU busy)",
+                  "cpu_s_per_gb_cpu0_net": "CPU-s per GB (server CPU busy, net of background)",
+                  "latency_p50_ms": "healthy latency p50 ms",
+                  "latency_p99_ms": "healthy latency p99 ms",
+                  "pss_peak_mb": "Pss peak MB",
+                  "tcp_mem_peak_mb": "kernel TCP memory peak MB"}
+        for srv, row in cmp_["servers"].items():
+            for key, label in labels.items():
+                v = row[key]
+                ch = v["change"]
+                judged = key in ("cpu_s_per_gb_proc_softirq_ksoftirqd", "cpu_s_per_gb_cpu0",
+                                 "latency_p99_ms")
+                verdict = ("—" if not judged or ch is None else
+                           "met" if ch <= SLOW_TARGET else "missed")
+                out.append(f"| {srv} | {label} | {fmt(v['base'])} | {fmt(v['slow'])} | "
+                           f"{'—' if ch is None else f'{ch:+.1%}'} | {verdict} |")
+            hc = row["healthy_complete"]
+            out.append(f"| {srv} | healthy players >= 98% | {fmt(hc['base'])} | "
+                       f"{fmt(hc['slow'])} | | |")
+        out.append("")
     for name, sc in scenarios.items():
         passes = ", ".join(
             f"{srv} {sc['servers'][srv]['passed']}/{len(sc['servers'][srv]['runs'])}"
@@ -293,7 +399,7 @@ def main():
             out.append("")
         out.append("| " + " | ".join(head) + " |")
         out.append("|" + "|".join(["---"] * 2 + ["---:"] * (len(head) - 2)) + "|")
-        for key, label, better in ROWS[sc["mode"]]:
+        for key, label, better in sc["rows"]:
             row = [label, better]
             for srv in servers:
                 row.append(fmt(sc["servers"].get(srv, {}).get("median", {}).get(key)))
@@ -320,7 +426,7 @@ def main():
         f.write(md + "\n")
     doc = OrderedDict(generated=time.strftime("%Y-%m-%dT%H:%M:%S%z"), machine=a.machine,
                       settings=a.settings, nginx=a.nginx_version, servers=servers,
-                      scenarios=scenarios)
+                      scenarios=scenarios, slow_comparison=slow_cmp)
     with open(os.path.join(a.out, "results.json"), "w") as f:
         json.dump(doc, f, indent=2)
         f.write("\n")

@@ -36,6 +36,9 @@ struct rtmp_bench_opts_s {
     uint32_t chunk_size;
     const char *json;
     bool verbose;
+    double slow_fraction; // of the players, reading at slow_rate x the source rate
+    double slow_rate;
+    uint32_t slow_rcvbuf;
 };
 
 static rtmp_bench_session_t *rtmp_bench_sessions;
@@ -43,6 +46,10 @@ static uint32_t rtmp_bench_nsessions;
 static rtmp_bench_stream_t *rtmp_bench_streams;
 static uint32_t rtmp_bench_nstreams;
 static volatile sig_atomic_t rtmp_bench_interrupted;
+static uint32_t *rtmp_bench_slow_list; // session indexes of the slow readers
+static uint32_t rtmp_bench_nslow;
+// A slow reader's budget is refilled this often (the loop wakes at least this often then).
+static constexpr uint64_t RTMP_BENCH_SLOW_TICK = 10000;
 
 static void rtmp_bench_usage(FILE *f)
 {
@@ -58,6 +65,10 @@ static void rtmp_bench_usage(FILE *f)
             "  --mode MODE        fanout | idle | setup (default fanout)\n"
             "  --burst N          setup: sessions started together per burst (default 10)\n"
             "  --chunk-size N     publisher's output chunk size (default 4096)\n"
+            "  --slow-fraction F  fanout: this fraction of the players (0..1, spread evenly) read\n"
+            "                     slowly (default 0)\n"
+            "  --slow-rate R      slow players read at most R x the source bit rate (default 0.5)\n"
+            "  --slow-rcvbuf N    SO_RCVBUF of slow players, 0 for the kernel's (default 65536)\n"
             "  --json FILE        also write the results as JSON\n"
             "  --verbose          progress and every error on stderr\n"
             "  -h, --help         this text\n"
@@ -66,6 +77,10 @@ static void rtmp_bench_usage(FILE *f)
             "        receive >= 98%% of the media sent after its first key frame.\n"
             "idle:   N sessions handshake, connect and stay quiet for SEC seconds.\n"
             "setup:  bursts of full play sessions (connect .. first key frame) for SEC seconds.\n"
+            "Slow players are reported apart: connected with frames missing (skipped by the\n"
+            "server), connected with none missing, or disconnected; completeness, latency and\n"
+            "the pass/fail verdict are the healthy players'. After SEC seconds slow players read\n"
+            "freely for the drain, so frames the server still held count as delivered.\n"
             "Exit status: 0 when the run passes, 1 when it fails, 2 on bad usage.\n");
 }
 
@@ -123,6 +138,9 @@ static int rtmp_bench_parse(int argc, char **argv, rtmp_bench_opts_t *o)
         {"burst", required_argument, nullptr, 'b'},
         {"chunk-size", required_argument, nullptr, 'c'},
         {"json", required_argument, nullptr, 'j'},
+        {"slow-fraction", required_argument, nullptr, 'F'},
+        {"slow-rate", required_argument, nullptr, 'R'},
+        {"slow-rcvbuf", required_argument, nullptr, 'B'},
         {"verbose", no_argument, nullptr, 'v'},
         {"help", no_argument, nullptr, 'h'},
         {nullptr, 0, nullptr, 0},
@@ -137,6 +155,8 @@ static int rtmp_bench_parse(int argc, char **argv, rtmp_bench_opts_t *o)
     o->mode = rtmp_bench_mode::fanout;
     o->burst = 10;
     o->chunk_size = 4096;
+    o->slow_rate = 0.5;
+    o->slow_rcvbuf = 65536;
     int ch;
     uint32_t port = 0;
     while ((ch = getopt_long(argc, argv, "hv", longopts, nullptr)) != -1) {
@@ -188,6 +208,17 @@ static int rtmp_bench_parse(int argc, char **argv, rtmp_bench_opts_t *o)
         case 'j':
             o->json = optarg;
             break;
+        case 'F':
+        case 'R': {
+            char *end = nullptr;
+            double v = strtod(optarg, &end);
+            ok = end && end != optarg && *end == '\0' && v >= 0 && v <= 1 && (ch == 'F' || v > 0);
+            *(ch == 'F' ? &o->slow_fraction : &o->slow_rate) = v;
+            break;
+        }
+        case 'B':
+            ok = rtmp_bench_uint(optarg, 0, 64 * 1024 * 1024, &o->slow_rcvbuf);
+            break;
         case 'v':
             o->verbose = true;
             break;
@@ -215,6 +246,10 @@ static int rtmp_bench_parse(int argc, char **argv, rtmp_bench_opts_t *o)
     }
     if (o->mode != rtmp_bench_mode::idle && o->flv == nullptr) {
         fprintf(stderr, "rtmp_bench: --flv FILE is needed for fanout and setup\n");
+        return RTMP_ERROR;
+    }
+    if (o->slow_fraction > 0 && o->mode != rtmp_bench_mode::fanout) {
+        fprintf(stderr, "rtmp_bench: --slow-fraction is for fanout runs\n");
         return RTMP_ERROR;
     }
     if (!rtmp_bench_resolve(o->host, o->port)) {
@@ -311,6 +346,18 @@ static void rtmp_bench_poll(rtmp_bench_opener_t *op, uint32_t first_player)
     }
     if (op) {
         rtmp_bench_open_some(op, first_player);
+    }
+    if (rtmp_bench_nslow) {
+        static uint64_t last_tick;
+        if (now - last_tick >= RTMP_BENCH_SLOW_TICK) {
+            last_tick = now;
+            for (uint32_t i = 0; i < rtmp_bench_nslow; i++) {
+                rtmp_bench_slow_tick(&rtmp_bench_sessions[rtmp_bench_slow_list[i]], now);
+            }
+        }
+        uint64_t next = last_tick + RTMP_BENCH_SLOW_TICK;
+        uint64_t w = next > now ? next - now : 0;
+        wait = w < wait ? w : wait;
     }
     // epoll waits in milliseconds: round up so a tag is never sent early
     int timeout = (int)((wait + 999) / 1000);
@@ -473,9 +520,14 @@ static void rtmp_bench_fanout(const rtmp_bench_opts_t *o, rtmp_bench_report_t *r
     r->elapsed = (double)(t2 - t1) / 1e6;
     r->mbps = r->elapsed > 0 ? (double)r->bytes * 8 / r->elapsed / 1e6 : 0;
 
-    // Stop the source and let what is in flight arrive, so the tail is not counted lost.
+    // Stop the source and let what is in flight arrive, so the tail is not counted lost;
+    // slow readers too, now at full speed: what the server still holds for them is not lost.
     for (uint32_t i = 0; i < rtmp_bench_nstreams; i++) {
         rtmp_bench_streams[i].stopped = true;
+    }
+    rtmp_bench_ctx.slow_drain = true;
+    for (uint32_t i = 0; i < rtmp_bench_nslow; i++) {
+        rtmp_bench_slow_tick(&rtmp_bench_sessions[rtmp_bench_slow_list[i]], t2);
     }
     uint64_t drain_end = t2 + 5 * RTMP_BENCH_SEC;
     while (!rtmp_bench_interrupted && rtmp_bench_now_us() < drain_end) {
@@ -491,27 +543,54 @@ static void rtmp_bench_fanout(const rtmp_bench_opts_t *o, rtmp_bench_report_t *r
         rtmp_bench_poll(nullptr, 0);
     }
 
-    double sum = 0, min = 1;
-    uint32_t nplayers = 0;
+    rtmp_bench_group_t *h = &r->healthy, *sl = &r->slow;
+    h->complete_min = sl->complete_min = 1;
+    double *closed = static_cast<double *>(rtmp_alloc(sizeof(double) * (rtmp_bench_nslow + 1)));
+    uint32_t nclosed = 0;
     for (uint32_t i = first; i < rtmp_bench_nsessions; i++) {
         const rtmp_bench_session_t *s = &rtmp_bench_sessions[i];
+        rtmp_bench_group_t *g = s->slow ? sl : h;
         double c = rtmp_bench_completeness(s);
         bool alive = s->state == rtmp_bench_state::active;
+        uint64_t missing = rtmp_bench_missing(s);
+        g->players++;
         if (alive) {
             r->ok++;
+            g->ok++;
+            *(missing ? &g->skipped : &g->intact) += 1;
         } else {
             r->failed++;
+            g->failed++;
+            if (s->slow && s->t_closed && s->t_play && nclosed < rtmp_bench_nslow) {
+                closed[nclosed++] = (double)(s->t_closed - s->t_play) / 1e6;
+            }
         }
         if (c >= RTMP_BENCH_PASS && alive) {
-            r->complete_ok++;
+            g->complete++;
         }
-        sum += c;
-        min = c < min ? c : min;
-        nplayers++;
+        g->complete_avg += c;
+        g->complete_min = c < g->complete_min ? c : g->complete_min;
+        g->missing += missing;
+        g->bytes += s->bytes_in;
     }
-    r->complete_min = nplayers ? min : 0;
-    r->complete_avg = nplayers ? sum / nplayers : 0;
-    r->pass = r->failed == 0 && r->complete_ok == nplayers && nplayers > 0 &&
+    for (rtmp_bench_group_t *g : {h, sl}) {
+        g->complete_min = g->players ? g->complete_min : 0;
+        g->complete_avg = g->players ? g->complete_avg / g->players : 0;
+    }
+    if (nclosed) {
+        qsort(closed, nclosed, sizeof(double), [](const void *a, const void *b) {
+            double x = *static_cast<const double *>(a), y = *static_cast<const double *>(b);
+            return (x > y) - (x < y);
+        });
+        sl->closed_p50_s = closed[nclosed / 2];
+    }
+    rtmp_free(closed);
+    // the verdict and the headline completeness are the healthy players': slow readers
+    // are expected to be skipped or dropped, how is what the report shows
+    r->complete_ok = h->complete;
+    r->complete_min = h->complete_min;
+    r->complete_avg = h->complete_avg;
+    r->pass = h->failed == 0 && h->complete == h->players && h->players > 0 &&
               rtmp_bench_ctx.latency.count > 0;
 }
 
@@ -603,10 +682,14 @@ int main(int argc, char **argv)
              c->addr.ss_family == AF_INET6 ? "[" : "", o.host,
              c->addr.ss_family == AF_INET6 ? "]" : "", o.port, o.app);
     c->rbuf_size = 256 * 1024;
+    c->slow_rcvbuf = o.slow_rcvbuf;
     c->rbuf = static_cast<u_char *>(rtmp_alloc(c->rbuf_size));
 
     if (o.mode != rtmp_bench_mode::idle && rtmp_bench_flv_load(&c->flv, o.flv) != RTMP_OK) {
         return 2;
+    }
+    if (c->flv.loop_ms) {
+        c->slow_bps = o.slow_rate * (double)c->flv.media_bytes * 1000 / c->flv.loop_ms;
     }
 
     switch (o.mode) {
@@ -645,6 +728,19 @@ int main(int argc, char **argv)
         rtmp_bench_sessions[i].index = i;
         rtmp_bench_sessions[i].fd = -1;
     }
+    rtmp_bench_slow_list =
+        static_cast<uint32_t *>(rtmp_alloc(sizeof(uint32_t) * (rtmp_bench_nsessions + 1)));
+    if (o.mode == rtmp_bench_mode::fanout && o.slow_fraction > 0) {
+        // player j is slow when the running count floor(j * F) steps: evenly spread, and
+        // over the streams too, players going round them
+        for (uint32_t j = 0; j < o.players; j++) {
+            if ((uint64_t)((j + 1) * o.slow_fraction) != (uint64_t)(j * o.slow_fraction)) {
+                uint32_t i = rtmp_bench_nstreams + j;
+                rtmp_bench_sessions[i].slow = true;
+                rtmp_bench_slow_list[rtmp_bench_nslow++] = i;
+            }
+        }
+    }
     rtmp_bench_streams = static_cast<rtmp_bench_stream_t *>(
         rtmp_calloc(sizeof(rtmp_bench_stream_t) * (rtmp_bench_nstreams + 1)));
     for (uint32_t i = 0; i < rtmp_bench_nstreams; i++) {
@@ -668,6 +764,10 @@ int main(int argc, char **argv)
     r.latency = &c->latency;
     r.startup = &c->startup;
     r.first_media = &c->first_media;
+    r.slow_fraction = o.slow_fraction;
+    r.slow_rate = o.slow_rate;
+    r.slow_rcvbuf = o.slow_rcvbuf;
+    r.slow_latency = &c->slow_latency;
 
     bool started = rtmp_bench_nstreams == 0 || rtmp_bench_start_publishers() == RTMP_OK;
     if (started) {

@@ -159,9 +159,36 @@ struct rtmp_bench_session_s {
     uint64_t last_seq;   // publisher seq of the last matched message
     uint64_t latency_misses;
     uint64_t meta_msgs;
+    uint64_t t_closed; // when it closed or failed (0: still open)
+
+    // slow reader (--slow-fraction): reads at most `tokens` bytes, refilled at the slow rate
+    bool slow;
+    bool throttled; // EPOLLIN off until the bucket refills
+    double tokens;
+    uint64_t refill_us; // last refill (0: not metered yet)
 };
 
+// Frames a player lacks before the last one it received: dropped by the server, not
+// merely still on their way.
+uint64_t rtmp_bench_missing(const rtmp_bench_session_t *s);
+
 // ---- report -----------------------------------------------------------------------------------
+
+// Per-player outcome of one group of players (healthy, or slow readers).
+typedef struct rtmp_bench_group_s rtmp_bench_group_t;
+struct rtmp_bench_group_s {
+    uint32_t players;
+    uint32_t ok;       // connected at the end
+    uint32_t failed;   // closed (by the server, or an error)
+    uint32_t complete; // connected and >= 98%
+    uint32_t skipped;  // connected, but frames missing before the last one received
+    uint32_t intact;   // connected, nothing missing before the last one received
+    double complete_min;
+    double complete_avg;
+    uint64_t missing;    // frames missing before each player's last received one, summed
+    uint64_t bytes;      // received in the measured window
+    double closed_p50_s; // failed ones: play -> close, median seconds
+};
 
 typedef struct rtmp_bench_report_s rtmp_bench_report_t;
 struct rtmp_bench_report_s {
@@ -193,6 +220,13 @@ struct rtmp_bench_report_s {
     rtmp_bench_hist_t *first_media; // play sent -> first media message
     rtmp_bench_session_t *sessions; // per-player completeness in JSON (fanout)
     uint32_t nsessions;
+    // slow readers: `healthy` and `slow` split the players; latency is the healthy ones'
+    double slow_fraction;
+    double slow_rate;
+    uint32_t slow_rcvbuf;
+    rtmp_bench_group_t healthy;
+    rtmp_bench_group_t slow;
+    rtmp_bench_hist_t *slow_latency;
 };
 
 void rtmp_bench_report_print(const rtmp_bench_report_t *r);
@@ -223,6 +257,10 @@ struct rtmp_bench_ctx_s {
     uint32_t inflight; // sessions connecting or handshaking, paced against the backlog
     u_char *rbuf;      // one receive buffer for every session: the reader keeps partial state
     size_t rbuf_size;
+    double slow_bps;      // a slow reader's byte budget per second
+    uint32_t slow_rcvbuf; // SO_RCVBUF of slow readers (0: the kernel's)
+    bool slow_drain;      // run over: slow readers read freely so the tail can be counted
+    rtmp_bench_hist_t slow_latency;
 };
 
 extern rtmp_bench_ctx_t rtmp_bench_ctx;
@@ -236,3 +274,5 @@ void rtmp_bench_session_close(rtmp_bench_session_t *s, const char *reason);
 // Sends every tag that is due; returns microseconds until the next one (or a default).
 uint64_t rtmp_bench_publish_tick(rtmp_bench_stream_t *st, uint64_t now);
 const char *rtmp_bench_state_name(rtmp_bench_state state);
+// Refills a slow reader's budget and resumes its reading; during the drain, unmeters it.
+void rtmp_bench_slow_tick(rtmp_bench_session_t *s, uint64_t now);

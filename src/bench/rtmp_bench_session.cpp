@@ -71,6 +71,13 @@ static const char *rtmp_bench_role_name(rtmp_bench_role role)
     return "?";
 }
 
+// Error reasons name slow readers apart: their disconnections are an expected outcome.
+static const char *rtmp_bench_who(const rtmp_bench_session_t *s)
+{
+    return s->slow && s->role == rtmp_bench_role::player ? "slow player"
+                                                         : rtmp_bench_role_name(s->role);
+}
+
 static bool rtmp_bench_in_setup(rtmp_bench_state state)
 {
     return state == rtmp_bench_state::connecting || state == rtmp_bench_state::handshake;
@@ -94,12 +101,12 @@ void rtmp_bench_session_close(rtmp_bench_session_t *s, const char *reason)
     if (reason) {
         char why[112];
         snprintf(why, sizeof(why), "%s (in %s)", reason, rtmp_bench_state_name(s->state));
-        rtmp_bench_error(rtmp_bench_role_name(s->role), why);
+        rtmp_bench_error(rtmp_bench_who(s), why);
         if (rtmp_bench_ctx.verbose) {
-            fprintf(stderr, "rtmp_bench: %s %u: %s\n", rtmp_bench_role_name(s->role), s->index,
-                    why);
+            fprintf(stderr, "rtmp_bench: %s %u: %s\n", rtmp_bench_who(s), s->index, why);
         }
     }
+    s->t_closed = rtmp_bench_now_us();
     if (s->role == rtmp_bench_role::publisher && s->stream) {
         s->stream->publishing = false;
     }
@@ -151,18 +158,25 @@ static bool rtmp_bench_out_room(rtmp_bench_session_t *s, size_t need)
     return true;
 }
 
-static void rtmp_bench_want_out(rtmp_bench_session_t *s, bool on)
+// Interest in input (off while a slow reader's budget is spent) and output.
+static void rtmp_bench_interest(rtmp_bench_session_t *s, bool out, bool throttled)
 {
-    if (s->want_out == on) {
+    if (s->want_out == out && s->throttled == throttled) {
         return;
     }
     struct epoll_event ev {
     };
-    ev.events = EPOLLIN | (on ? (uint32_t)EPOLLOUT : 0u);
+    ev.events = (throttled ? 0u : (uint32_t)EPOLLIN) | (out ? (uint32_t)EPOLLOUT : 0u);
     ev.data.u64 = (uint64_t)s->gen << 32 | s->index;
     if (epoll_ctl(rtmp_bench_ctx.ep, EPOLL_CTL_MOD, s->fd, &ev) == 0) {
-        s->want_out = on;
+        s->want_out = out;
+        s->throttled = throttled;
     }
+}
+
+static void rtmp_bench_want_out(rtmp_bench_session_t *s, bool on)
+{
+    rtmp_bench_interest(s, on, s->throttled);
 }
 
 // Writes what is queued; RTMP_ERROR after closing the session.
@@ -462,7 +476,12 @@ static void rtmp_bench_media(rtmp_bench_session_t *s, uint8_t type, uint32_t ts,
         s->key_seq = r->seq;
     }
     s->last_seq = r->seq;
-    rtmp_bench_hist_add(&rtmp_bench_ctx.latency, now - r->send_us);
+    if (!s->slow) {
+        rtmp_bench_hist_add(&rtmp_bench_ctx.latency, now - r->send_us);
+    } else if (!rtmp_bench_ctx.slow_drain) {
+        // what arrives once the drain lifted the throttle says nothing about the slow rate
+        rtmp_bench_hist_add(&rtmp_bench_ctx.slow_latency, now - r->send_us);
+    }
 }
 
 // What the server said in a NetStream/NetConnection status or error object.
@@ -717,18 +736,77 @@ static void rtmp_bench_status(const rtmp_cmd_t *cmd, rtmp_str_t *code, rtmp_str_
     return rtmp_bench_flush(s) == RTMP_ERROR ? RTMP_ERROR : RTMP_OK;
 }
 
-static void rtmp_bench_read(rtmp_bench_session_t *s)
+// A slow reader once it plays, until the drain: its socket buffers and the server's queue
+// for it fill while it reads at the slow rate.
+static bool rtmp_bench_metered(const rtmp_bench_session_t *s)
+{
+    return s->slow && s->state == rtmp_bench_state::active && !rtmp_bench_ctx.slow_drain;
+}
+
+// A slow reader's budget for one wakeup, most of one tick at the slow rate; the bucket
+// never holds more, so a paused reader cannot catch up in one burst.
+static double rtmp_bench_slow_burst()
+{
+    double b = rtmp_bench_ctx.slow_bps * 0.1;
+    return b < 1024 ? 1024 : b;
+}
+
+void rtmp_bench_slow_tick(rtmp_bench_session_t *s, uint64_t now)
+{
+    if (s->fd < 0 || s->state == rtmp_bench_state::connecting) {
+        return;
+    }
+    if (!rtmp_bench_metered(s)) {
+        if (s->throttled) {
+            rtmp_bench_interest(s, s->want_out, false);
+        }
+        return;
+    }
+    if (s->refill_us == 0) {
+        s->refill_us = now;
+    }
+    s->tokens += (double)(now - s->refill_us) * rtmp_bench_ctx.slow_bps / 1e6;
+    s->refill_us = now;
+    double burst = rtmp_bench_slow_burst();
+    if (s->tokens > burst) {
+        s->tokens = burst;
+    }
+    // resume with a fifth of the burst in hand, not byte by byte
+    if (s->throttled && s->tokens >= burst / 5) {
+        rtmp_bench_interest(s, s->want_out, false);
+    }
+}
+
+static void rtmp_bench_read(rtmp_bench_session_t *s, bool hangup)
 {
     size_t total = 0;
-    while (total < RTMP_BENCH_READ_CAP && s->fd >= 0) {
-        ssize_t n = recv(s->fd, rtmp_bench_ctx.rbuf, rtmp_bench_ctx.rbuf_size, 0);
+    // an error or hangup is read at once, whatever the budget, or it would fire forever
+    bool metered = rtmp_bench_metered(s) && !hangup;
+    size_t cap = RTMP_BENCH_READ_CAP;
+    if (metered) {
+        cap = s->tokens >= 1 ? (size_t)s->tokens : 0;
+        if (cap == 0) {
+            rtmp_bench_interest(s, s->want_out, true);
+            return;
+        }
+    }
+    while (total < cap && s->fd >= 0) {
+        size_t want =
+            cap - total < rtmp_bench_ctx.rbuf_size ? cap - total : rtmp_bench_ctx.rbuf_size;
+        ssize_t n = recv(s->fd, rtmp_bench_ctx.rbuf, want, 0);
         if (n > 0) {
             total += (size_t)n;
             s->bytes_in += (uint64_t)n;
+            if (metered) {
+                s->tokens -= (double)n;
+                if (s->tokens < 1) {
+                    rtmp_bench_interest(s, s->want_out, true); // spent: wait for the refill
+                }
+            }
             if (rtmp_bench_input(s, {rtmp_bench_ctx.rbuf, (size_t)n}) != RTMP_OK) {
                 return;
             }
-            if ((size_t)n < rtmp_bench_ctx.rbuf_size) {
+            if ((size_t)n < want) {
                 return; // most likely drained; level-triggered epoll says if not
             }
             continue;
@@ -774,7 +852,7 @@ void rtmp_bench_session_event(rtmp_bench_session_t *s, uint32_t events)
         return;
     }
     if (events & (EPOLLIN | EPOLLERR | EPOLLHUP)) {
-        rtmp_bench_read(s);
+        rtmp_bench_read(s, (events & (EPOLLERR | EPOLLHUP)) != 0);
     }
     if (s->fd >= 0 && (events & EPOLLOUT)) {
         (void)rtmp_bench_flush(s);
@@ -786,9 +864,11 @@ rtmp_int_t rtmp_bench_session_open(rtmp_bench_session_t *s, rtmp_bench_role role
 {
     uint32_t index = s->index;
     uint32_t gen = s->gen + 1;
+    bool slow = s->slow; // chosen once for the slot
     *s = rtmp_bench_session_t{};
     s->index = index;
     s->gen = gen;
+    s->slow = slow && role == rtmp_bench_role::player;
     s->fd = -1;
     s->role = role;
     s->stream = st;
@@ -807,6 +887,12 @@ rtmp_int_t rtmp_bench_session_open(rtmp_bench_session_t *s, rtmp_bench_role role
     s->fd = fd;
     int one = 1;
     (void)setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+    if (s->slow && rtmp_bench_ctx.slow_rcvbuf) {
+        // before connect, so the window scale fits it: a slow network path holds little,
+        // and the backlog builds up in the server's queue, where it is measured
+        int size = (int)rtmp_bench_ctx.slow_rcvbuf;
+        (void)setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &size, sizeof(size));
+    }
 
     s->pool = rtmp_pool_create(4096, rtmp_bench_ctx.log);
     rtmp_chunk_reader_conf_t rc{};

@@ -181,6 +181,15 @@ double rtmp_bench_completeness(const rtmp_bench_session_t *s)
     return c > 1.0 ? 1.0 : c;
 }
 
+uint64_t rtmp_bench_missing(const rtmp_bench_session_t *s)
+{
+    if (s->key_seq == 0 || s->last_seq < s->key_seq) {
+        return 0;
+    }
+    uint64_t span = s->last_seq - s->key_seq + 1;
+    return span > s->media_msgs ? span - s->media_msgs : 0;
+}
+
 static double rtmp_bench_ms(uint64_t us)
 {
     return (double)us / 1000.0;
@@ -216,9 +225,27 @@ void rtmp_bench_report_print(const rtmp_bench_report_t *r)
     }
     if (strcmp(r->mode, "fanout") == 0) {
         printf("  %-28s %.1f Mbit/s (%.1f MB)\n", "delivered", r->mbps, (double)r->bytes / 1e6);
-        printf("  %-28s %u of %u players >= 98%%  (min %.2f%%, avg %.2f%%)\n", "completeness",
-               r->complete_ok, r->players, r->complete_min * 100, r->complete_avg * 100);
-        rtmp_bench_hist_line("publish-to-play latency", r->latency);
+        printf("  %-28s %u of %u %splayers >= 98%%  (min %.2f%%, avg %.2f%%)\n", "completeness",
+               r->complete_ok, r->slow.players ? r->healthy.players : r->players,
+               r->slow.players ? "healthy " : "", r->complete_min * 100, r->complete_avg * 100);
+        rtmp_bench_hist_line(
+            r->slow.players ? "latency, healthy players" : "publish-to-play latency", r->latency);
+        if (r->slow.players) {
+            const rtmp_bench_group_t *g = &r->slow;
+            printf("  %-28s %u (%.0f%% at %.2fx the source rate, SO_RCVBUF %u)\n", "slow players",
+                   g->players, r->slow_fraction * 100, r->slow_rate, r->slow_rcvbuf);
+            printf("  %-28s %u connected with frames skipped, %u connected with none skipped, "
+                   "%u disconnected",
+                   "", g->skipped, g->intact, g->failed);
+            if (g->failed) {
+                printf(" (median %.1f s after play)", g->closed_p50_s);
+            }
+            printf("\n  %-28s min %.2f%%, avg %.2f%%; %llu frames missing before the last "
+                   "received\n",
+                   "slow completeness", g->complete_min * 100, g->complete_avg * 100,
+                   (unsigned long long)g->missing);
+            rtmp_bench_hist_line("latency, slow players", r->slow_latency);
+        }
         if (r->lat_misses) {
             printf("  %-28s %llu messages not found in the send log\n", "",
                    (unsigned long long)r->lat_misses);
@@ -239,6 +266,20 @@ void rtmp_bench_report_print(const rtmp_bench_report_t *r)
     }
     printf("  result: %s\n", r->pass ? "PASS" : "FAIL");
     fflush(stdout);
+}
+
+static void rtmp_bench_hist_json(FILE *f, const char *name, const rtmp_bench_hist_t *h, bool comma);
+
+static void rtmp_bench_group_json(FILE *f, const char *name, const rtmp_bench_group_t *g)
+{
+    fprintf(f,
+            "  \"%s\": {\"players\": %u, \"connected\": %u, \"disconnected\": %u, "
+            "\"complete\": %u, \"skipped\": %u, \"intact\": %u, \"complete_min\": %.5f, "
+            "\"complete_avg\": %.5f, \"missing\": %llu, \"bytes\": %llu, "
+            "\"disconnected_after_p50_s\": %.3f},\n",
+            name, g->players, g->ok, g->failed, g->complete, g->skipped, g->intact, g->complete_min,
+            g->complete_avg, (unsigned long long)g->missing, (unsigned long long)g->bytes,
+            g->closed_p50_s);
 }
 
 static void rtmp_bench_hist_json(FILE *f, const char *name, const rtmp_bench_hist_t *h, bool comma)
@@ -282,6 +323,13 @@ rtmp_int_t rtmp_bench_report_json(const rtmp_bench_report_t *r, const char *path
     rtmp_bench_hist_json(f, "latency", r->latency, true);
     rtmp_bench_hist_json(f, "startup", r->startup, true);
     rtmp_bench_hist_json(f, "first_media", r->first_media, true);
+    if (strcmp(r->mode, "fanout") == 0) {
+        fprintf(f, "  \"slow_fraction\": %.4f,\n  \"slow_rate\": %.4f,\n  \"slow_rcvbuf\": %u,\n",
+                r->slow_fraction, r->slow_rate, r->slow_rcvbuf);
+        rtmp_bench_group_json(f, "healthy", &r->healthy);
+        rtmp_bench_group_json(f, "slow", &r->slow);
+        rtmp_bench_hist_json(f, "slow_latency", r->slow.players ? r->slow_latency : nullptr, true);
+    }
     fprintf(f, "  \"cpu\": {\"user_s\": %.3f, \"sys_s\": %.3f},\n", r->cpu_user, r->cpu_sys);
     fprintf(f, "  \"errors\": [");
     rtmp_bench_errors_print(f, true);
@@ -294,11 +342,13 @@ rtmp_int_t rtmp_bench_report_json(const rtmp_bench_report_t *r, const char *path
         }
         fprintf(f,
                 "%s\n    {\"id\": %u, \"stream\": \"%s\", \"complete\": %.5f, \"received\": %llu, "
-                "\"expected\": %llu, \"bytes\": %llu, \"ok\": %s}",
+                "\"expected\": %llu, \"missing\": %llu, \"bytes\": %llu, \"slow\": %s, "
+                "\"ok\": %s}",
                 n++ ? "," : "", s->index, s->stream ? s->stream->name : "",
                 rtmp_bench_completeness(s), (unsigned long long)s->media_msgs,
                 (unsigned long long)(s->key_seq && s->stream ? s->stream->seq - s->key_seq + 1 : 0),
-                (unsigned long long)s->bytes_in,
+                (unsigned long long)rtmp_bench_missing(s), (unsigned long long)s->bytes_in,
+                s->slow ? "true" : "false",
                 s->state == rtmp_bench_state::active || s->state == rtmp_bench_state::done
                     ? "true"
                     : "false");

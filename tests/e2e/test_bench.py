@@ -1,5 +1,6 @@
 """rtmp_bench against a throwaway nginx-rtmp: a small fan-out must pass with every player
-complete and latency figures in its JSON report."""
+complete and latency figures in its JSON report; with slow readers, the healthy players and the
+slow ones are reported apart."""
 
 import json
 import os
@@ -59,38 +60,46 @@ def _stop(proc):
         proc.wait(5)
 
 
+def _nginx_and_clip(nginx, ffmpeg, tmp):
+    """A 5 s clip and nginx-rtmp on a free port: (clip, port, proc)."""
+    # key frame every second, so players start quickly on a server with no GOP cache
+    clip = os.path.join(tmp, "clip.flv")
+    subprocess.run([ffmpeg, "-nostdin", "-loglevel", "error", "-y",
+                    "-f", "lavfi", "-i", "testsrc2=size=640x360:rate=30",
+                    "-f", "lavfi", "-i", "sine", "-t", "5",
+                    "-c:v", "libx264", "-preset", "ultrafast", "-g", "30", "-b:v", "1000k",
+                    "-c:a", "aac", "-f", "flv", clip],
+                   check=True, timeout=20, stdin=subprocess.DEVNULL,
+                   capture_output=True)
+
+    port = free_port()
+    conf = os.path.join(tmp, "nginx.conf")
+    with open(conf, "w") as f:
+        f.write(NGINX_CONF % {"module": NGINX_MODULE, "dir": tmp, "port": port})
+    out = open(os.path.join(tmp, "nginx.out"), "wb")
+    proc = subprocess.Popen([nginx, "-p", tmp, "-c", conf], stdin=subprocess.DEVNULL,
+                            stdout=out, stderr=subprocess.STDOUT, cwd=tmp)
+    out.close()
+
+    def ready():
+        if proc.poll() is not None:
+            fail("nginx exited with %s: %s" % (proc.returncode,
+                                               open(os.path.join(tmp, "nginx.out")).read()))
+        return port_accepts(port, 0.2)
+    try:
+        wait_for(ready, 5.0, "nginx-rtmp on port %d" % port)
+    except BaseException:
+        _stop(proc)
+        raise
+    return clip, port, proc
+
+
 def test_bench_fanout_nginx_rtmp():
     nginx, ffmpeg = _tools()
     tmp = tempfile.mkdtemp(prefix="rtmp_bench_e2e_")
     proc = None
     try:
-        # a 5 s clip: key frame every second, so players start quickly on a server with no
-        # GOP cache
-        clip = os.path.join(tmp, "clip.flv")
-        subprocess.run([ffmpeg, "-nostdin", "-loglevel", "error", "-y",
-                        "-f", "lavfi", "-i", "testsrc2=size=640x360:rate=30",
-                        "-f", "lavfi", "-i", "sine", "-t", "5",
-                        "-c:v", "libx264", "-preset", "ultrafast", "-g", "30", "-b:v", "1000k",
-                        "-c:a", "aac", "-f", "flv", clip],
-                       check=True, timeout=20, stdin=subprocess.DEVNULL,
-                       capture_output=True)
-
-        port = free_port()
-        conf = os.path.join(tmp, "nginx.conf")
-        with open(conf, "w") as f:
-            f.write(NGINX_CONF % {"module": NGINX_MODULE, "dir": tmp, "port": port})
-        out = open(os.path.join(tmp, "nginx.out"), "wb")
-        proc = subprocess.Popen([nginx, "-p", tmp, "-c", conf], stdin=subprocess.DEVNULL,
-                                stdout=out, stderr=subprocess.STDOUT, cwd=tmp)
-        out.close()
-
-        def ready():
-            if proc.poll() is not None:
-                fail("nginx exited with %s: %s" % (proc.returncode,
-                                                   open(os.path.join(tmp, "nginx.out")).read()))
-            return port_accepts(port, 0.2)
-        wait_for(ready, 5.0, "nginx-rtmp on port %d" % port)
-
+        clip, port, proc = _nginx_and_clip(nginx, ffmpeg, tmp)
         report = os.path.join(tmp, "bench.json")
         t0 = time.monotonic()
         run = subprocess.run([BENCH, "--port", str(port), "--flv", clip, "--players",
@@ -129,3 +138,52 @@ def test_bench_fanout_nginx_rtmp():
 
 
 test_bench_fanout_nginx_rtmp.TIME_LIMIT = 30
+
+SLOW_PLAYERS = 10
+SLOW_SECONDS = 4
+
+
+def test_bench_slow_readers():
+    """--slow-fraction 0.3: 3 of 10 players read at a quarter of the source rate."""
+    nginx, ffmpeg = _tools()
+    tmp = tempfile.mkdtemp(prefix="rtmp_bench_e2e_")
+    proc = None
+    try:
+        clip, port, proc = _nginx_and_clip(nginx, ffmpeg, tmp)
+        bad = subprocess.run([BENCH, "--flv", clip, "--mode", "idle", "--slow-fraction", "0.5"],
+                             capture_output=True, text=True, timeout=5, stdin=subprocess.DEVNULL)
+        check(bad.returncode == 2, "--slow-fraction accepted outside fanout: %d" % bad.returncode)
+        report = os.path.join(tmp, "bench.json")
+        run = subprocess.run([BENCH, "--port", str(port), "--flv", clip, "--players",
+                              str(SLOW_PLAYERS), "--duration", str(SLOW_SECONDS),
+                              "--slow-fraction", "0.3", "--slow-rate", "0.25",
+                              "--json", report],
+                             capture_output=True, text=True, timeout=25,
+                             stdin=subprocess.DEVNULL)
+        check(os.path.exists(report),
+              "no JSON report; rtmp_bench said:\n%s%s" % (run.stdout, run.stderr))
+        with open(report) as f:
+            r = json.load(f)
+        out = run.stdout + run.stderr
+        check(run.returncode == 0 and r["pass"], "run failed (exit %d):\n%s" % (run.returncode, out))
+        check(r["slow_fraction"] == 0.3 and r["slow_rate"] == 0.25, "settings: %r" % r)
+        h, sl = r["healthy"], r["slow"]
+        check(h["players"] == 7 and sl["players"] == 3, "groups: %r / %r" % (h, sl))
+        check(h["complete"] == 7 and h["disconnected"] == 0, "healthy: %r" % h)
+        check(sl["connected"] + sl["disconnected"] == 3 and
+              sl["skipped"] + sl["intact"] == sl["connected"], "slow: %r" % sl)
+        players = r["per_player"]
+        check(sum(1 for p in players if p["slow"]) == 3, "slow flags: %r" % players)
+        # a quarter of the rate for 4 s: the slow players fall seconds behind (the bytes
+        # even out in the drain, when they read freely)
+        check(r["slow_latency"] is not None and r["slow_latency"]["samples"] > 0,
+              "no slow latency: %r" % r["slow_latency"])
+        check(r["slow_latency"]["p99_ms"] > max(500.0, 2 * r["latency"]["p99_ms"]),
+              "slow players not behind: %r / healthy %r" % (r["slow_latency"], r["latency"]))
+        check("slow players" in run.stdout, "no slow line in the text report:\n%s" % run.stdout)
+    finally:
+        _stop(proc)
+        shutil.rmtree(tmp, ignore_errors=True)
+
+
+test_bench_slow_readers.TIME_LIMIT = 30
