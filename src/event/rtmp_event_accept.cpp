@@ -6,9 +6,11 @@
 #include <arpa/inet.h>
 #include <cstdio>
 #include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <unistd.h>
 
 static constexpr rtmp_msec_t RTMP_ACCEPT_PAUSE = 100;
+static constexpr int RTMP_ACCEPT_NOTSENT_LOWAT = 256 * 1024;
 // Enough for an idle session; a busy one grows its pool as it goes.
 static constexpr size_t RTMP_CONNECTION_POOL_SIZE = 1024;
 
@@ -88,6 +90,11 @@ void rtmp_event_accept(rtmp_event_t *ev)
             rtmp_log_error(RTMP_LOG_ALERT, &lc->log, err, "accept4() on %s failed", ls->addr_text);
             return;
         }
+
+        // Keep what a slow reader has not taken in our queue, where the lag rules see it,
+        // rather than megabytes of it in the kernel (no effect on unix sockets).
+        int lowat = RTMP_ACCEPT_NOTSENT_LOWAT;
+        (void)setsockopt(fd, IPPROTO_TCP, TCP_NOTSENT_LOWAT, &lowat, sizeof(lowat));
 
         rtmp_connection_t *c = rtmp_connection_get(fd);
         if (c == nullptr) {

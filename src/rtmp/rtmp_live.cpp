@@ -245,7 +245,7 @@ static void rtmp_live_flush(rtmp_event_t *ev)
     auto *ls = static_cast<rtmp_live_stream_t *>(ev->data);
     for (rtmp_queue_t *q = ls->players.next; q != &ls->players; q = q->next) {
         rtmp_session_t *s = rtmp_queue_data(q, rtmp_live_ctx_t, link)->s;
-        if (s->qcount) {
+        if (s->qcount && s->c->write->ready) { // a full socket waits for EPOLLOUT instead
             rtmp_event_post(s->c->write);
         }
     }
@@ -288,14 +288,16 @@ static void rtmp_live_send(rtmp_live_ctx_t *p, rtmp_frame_t *f, bool now)
         rtmp_session_close(s, why);
         return;
     }
-    // Over half the queue: lose inter frames until the next key frame, which costs
-    // picture for a moment rather than the connection.
+    // Over half the queue or half the lag: lose inter frames until the next key frame,
+    // which costs picture for a moment rather than the connection (at low bitrates the
+    // lag bound is reached long before the byte bound).
     // A push over its bounds loses everything but codec headers instead: a slow target
     // must not cost the stream it is fed, and reconnecting would not make it faster.
     if (key && !over) {
         p->skipping = false;
     } else if ((over && !header) ||
-               ((f->flags & RTMP_FRAME_DROPPABLE) && (p->skipping || s->qbytes > limit / 2))) {
+               ((f->flags & RTMP_FRAME_DROPPABLE) &&
+                (p->skipping || s->qbytes > limit / 2 || lag > lacf->player_max_lag / 2))) {
         if (!p->skipping) {
             rtmp_log_error(p->push ? RTMP_LOG_WARN : RTMP_LOG_INFO, &s->c->log, 0,
                            "%s falls behind (%zu bytes queued, %llums): skipping to the next "

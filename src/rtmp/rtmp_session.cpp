@@ -271,8 +271,10 @@ void rtmp_session_enqueue(rtmp_session_t *s, rtmp_frame_t *f, uint32_t msid, boo
     s->queue[(s->qhead + s->qcount) % s->qcap] = {rtmp_frame_ref(f), msid, rtmp_current_msec};
     s->qcount++;
     s->qbytes += f->len;
-    if (flush) {
-        // once after the current batch of events, however many frames arrive in it
+    // once after the current batch of events, however many frames arrive in it; a socket
+    // that said EAGAIN is left alone until EPOLLOUT says it drained, or a slow reader
+    // would cost a failing writev per frame
+    if (flush && s->c->write->ready) {
         rtmp_event_post(s->c->write);
     }
 }
