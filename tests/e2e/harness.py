@@ -40,6 +40,72 @@ def check(cond, msg):
         raise TestFailure(msg)
 
 
+NGINX_RTMP_MODULE = "/usr/lib/nginx/modules/ngx_rtmp_module.so"
+
+NGINX_RTMP_CONF = """load_module %(module)s;
+daemon off;
+master_process off;
+error_log %(dir)s/error.log %(level)s;
+pid %(dir)s/nginx.pid;
+events { worker_connections %(connections)d; }
+rtmp {
+    server {
+        listen 127.0.0.1:%(port)d;
+        chunk_size 4096;
+        application live { %(live)s }
+    }
+}
+"""
+
+
+def nginx_rtmp():
+    """nginx's path; skips the test when nginx with libnginx-mod-rtmp is not installed."""
+    nginx = shutil.which("nginx") or ("/usr/sbin/nginx" if os.access("/usr/sbin/nginx", os.X_OK)
+                                      else None)
+    if not nginx or not os.path.exists(NGINX_RTMP_MODULE):
+        skip("nginx with libnginx-mod-rtmp is not installed")
+    return nginx
+
+
+def start_nginx_rtmp(nginx, tmp, port, live="live on;", level="warn", connections=1024):
+    """A throwaway nginx-rtmp (the peer) in `tmp` on 127.0.0.1:port, ready to accept."""
+    conf = os.path.join(tmp, "nginx.conf")
+    with open(conf, "w") as f:
+        f.write(NGINX_RTMP_CONF % {"module": NGINX_RTMP_MODULE, "dir": tmp, "port": port,
+                                   "live": live, "level": level, "connections": connections})
+    out = open(os.path.join(tmp, "nginx.out"), "ab")
+    proc = subprocess.Popen([nginx, "-p", tmp, "-c", conf], stdin=subprocess.DEVNULL,
+                            stdout=out, stderr=subprocess.STDOUT, cwd=tmp)
+    out.close()
+
+    def ready():
+        if proc.poll() is not None:
+            fail("nginx exited with %s: %s" % (proc.returncode,
+                                               open(os.path.join(tmp, "nginx.out")).read()))
+        return port_accepts(port, 0.2)
+    try:
+        wait_for(ready, 5.0, "nginx-rtmp on port %d" % port)
+    except BaseException:
+        stop_process(proc)
+        raise
+    return proc
+
+
+def stop_process(proc):
+    """TERM by pid, a bounded wait, then KILL."""
+    if proc is None or proc.poll() is not None:
+        return
+    try:
+        os.kill(proc.pid, signal.SIGTERM)
+    except ProcessLookupError:
+        return
+    try:
+        proc.wait(5)
+    except subprocess.TimeoutExpired:
+        os.kill(proc.pid, signal.SIGKILL)
+        proc.wait(5)
+
+
 def ipv6_loopback():
     """True when ::1 can be bound here (some containers have no IPv6)."""
     try:

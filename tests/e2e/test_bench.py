@@ -5,59 +5,25 @@ slow ones are reported apart."""
 import json
 import os
 import shutil
-import signal
 import subprocess
 import tempfile
 import time
 
-from harness import BENCH, check, fail, free_port, port_accepts, skip, wait_for
+from harness import (BENCH, check, free_port, nginx_rtmp, skip, start_nginx_rtmp, stop_process)
 
-NGINX_MODULE = "/usr/lib/nginx/modules/ngx_rtmp_module.so"
 PLAYERS = 20
 SECONDS = 5
 
-NGINX_CONF = """load_module %(module)s;
-daemon off;
-master_process off;
-error_log %(dir)s/error.log warn;
-pid %(dir)s/nginx.pid;
-events { worker_connections 1024; }
-rtmp {
-    server {
-        listen 127.0.0.1:%(port)d;
-        chunk_size 4096;
-        application live { live on; }
-    }
-}
-"""
 
 
 def _tools():
-    nginx = shutil.which("nginx") or ("/usr/sbin/nginx" if os.access("/usr/sbin/nginx", os.X_OK)
-                                      else None)
+    nginx = nginx_rtmp()
     ffmpeg = shutil.which("ffmpeg")
-    if not nginx or not os.path.exists(NGINX_MODULE):
-        skip("nginx with libnginx-mod-rtmp is not installed")
     if not ffmpeg:
         skip("ffmpeg is not installed")
     if not os.access(BENCH, os.X_OK):
         skip("RTMP_BENCH=%s is not an executable (build it with make)" % BENCH)
     return nginx, ffmpeg
-
-
-def _stop(proc):
-    """TERM by pid, bounded wait, then KILL."""
-    if proc is None or proc.poll() is not None:
-        return
-    try:
-        os.kill(proc.pid, signal.SIGTERM)
-    except ProcessLookupError:
-        return
-    try:
-        proc.wait(5)
-    except subprocess.TimeoutExpired:
-        os.kill(proc.pid, signal.SIGKILL)
-        proc.wait(5)
 
 
 def _nginx_and_clip(nginx, ffmpeg, tmp):
@@ -73,24 +39,7 @@ def _nginx_and_clip(nginx, ffmpeg, tmp):
                    capture_output=True)
 
     port = free_port()
-    conf = os.path.join(tmp, "nginx.conf")
-    with open(conf, "w") as f:
-        f.write(NGINX_CONF % {"module": NGINX_MODULE, "dir": tmp, "port": port})
-    out = open(os.path.join(tmp, "nginx.out"), "wb")
-    proc = subprocess.Popen([nginx, "-p", tmp, "-c", conf], stdin=subprocess.DEVNULL,
-                            stdout=out, stderr=subprocess.STDOUT, cwd=tmp)
-    out.close()
-
-    def ready():
-        if proc.poll() is not None:
-            fail("nginx exited with %s: %s" % (proc.returncode,
-                                               open(os.path.join(tmp, "nginx.out")).read()))
-        return port_accepts(port, 0.2)
-    try:
-        wait_for(ready, 5.0, "nginx-rtmp on port %d" % port)
-    except BaseException:
-        _stop(proc)
-        raise
+    proc = start_nginx_rtmp(nginx, tmp, port)
     return clip, port, proc
 
 
@@ -133,7 +82,7 @@ def test_bench_fanout_nginx_rtmp():
         check(r["errors"] == [], "errors: %r" % r["errors"])
         check(took < 25, "rtmp_bench took %.1f s" % took)
     finally:
-        _stop(proc)
+        stop_process(proc)
         shutil.rmtree(tmp, ignore_errors=True)
 
 
@@ -182,7 +131,7 @@ def test_bench_slow_readers():
               "slow players not behind: %r / healthy %r" % (r["slow_latency"], r["latency"]))
         check("slow players" in run.stdout, "no slow line in the text report:\n%s" % run.stdout)
     finally:
-        _stop(proc)
+        stop_process(proc)
         shutil.rmtree(tmp, ignore_errors=True)
 
 

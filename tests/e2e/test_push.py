@@ -3,81 +3,21 @@
 and the push to C comes back within the back-off."""
 
 import os
-import re
 import shutil
-import signal
-import subprocess
 import tempfile
 import time
 
 import harness
-from harness import (ClientProc, check, fail, media_clip, need_tools, port_accepts, skip,
-                     wait_for)
+from harness import (ClientProc, check, media_clip, need_tools, nginx_rtmp, start_nginx_rtmp,
+                     stop_process, wait_for)
 from live_helpers import (FFMPEG_QUIET, check_complete, contiguous, ffmpeg_player,
                           ffmpeg_publisher, live_server, parse_framemd5, source, url,
                           wait_players)
 
-NGINX_MODULE = "/usr/lib/nginx/modules/ngx_rtmp_module.so"
 
 # wait_key: nginx-rtmp has no GOP cache, so a player there must start at a key frame;
 # publish_notify: players hear UnpublishNotify (and ffmpeg ends) when the push stops
-NGINX_CONF = """load_module %(module)s;
-daemon off;
-master_process off;
-error_log %(dir)s/error.log info;
-pid %(dir)s/nginx.pid;
-events { worker_connections 256; }
-rtmp {
-    server {
-        listen 127.0.0.1:%(port)d;
-        application live { live on; wait_key on; wait_video on; publish_notify on; }
-    }
-}
-"""
-
-
-def _nginx():
-    nginx = shutil.which("nginx") or ("/usr/sbin/nginx" if os.access("/usr/sbin/nginx", os.X_OK)
-                                      else None)
-    if not nginx or not os.path.exists(NGINX_MODULE):
-        skip("nginx with libnginx-mod-rtmp is not installed")
-    return nginx
-
-
-def _start_nginx(nginx, tmp, port):
-    conf = os.path.join(tmp, "nginx.conf")
-    with open(conf, "w") as f:
-        f.write(NGINX_CONF % {"module": NGINX_MODULE, "dir": tmp, "port": port})
-    out = open(os.path.join(tmp, "nginx.out"), "ab")
-    proc = subprocess.Popen([nginx, "-p", tmp, "-c", conf], stdin=subprocess.DEVNULL,
-                            stdout=out, stderr=subprocess.STDOUT, cwd=tmp)
-    out.close()
-
-    def ready():
-        if proc.poll() is not None:
-            fail("nginx exited with %s: %s" % (proc.returncode,
-                                               open(os.path.join(tmp, "nginx.out")).read()))
-        return port_accepts(port, 0.2)
-    try:
-        wait_for(ready, 5.0, "nginx-rtmp on port %d" % port)
-    except BaseException:
-        _stop(proc)
-        raise
-    return proc
-
-
-def _stop(proc):
-    if proc is None or proc.poll() is not None:
-        return
-    try:
-        os.kill(proc.pid, signal.SIGTERM)
-    except ProcessLookupError:
-        return
-    try:
-        proc.wait(5)
-    except subprocess.TimeoutExpired:
-        os.kill(proc.pid, signal.SIGKILL)
-        proc.wait(5)
+NGINX_LIVE = "live on; wait_key on; wait_video on; publish_notify on;"
 
 
 def _nginx_player(port, stream, tmp, name):
@@ -91,7 +31,7 @@ def _push_lines(log, what, target):
 
 def test_push_to_rtmp_server_and_nginx():
     need_tools("ffmpeg", "ffprobe")
-    nginx = _nginx()
+    nginx = nginx_rtmp()
     clip = media_clip(16)
     src = source(clip)
     tmp = tempfile.mkdtemp(prefix="rtmp_push_e2e_")
@@ -105,7 +45,8 @@ def test_push_to_rtmp_server_and_nginx():
             apps = {"live": 'live = true; push = ( "%s", "%s" );' % (target_b, target_c)}
             with live_server(apps, workers=2) as a:
                 a.start()
-                nginx_proc = _start_nginx(nginx, tmp, c_port)
+                nginx_proc = start_nginx_rtmp(nginx, tmp, c_port, live=NGINX_LIVE, level="info",
+                                              connections=256)
                 pb = ffmpeg_player(b, "live/s", "player_b")
                 wait_players(b, "live/s", 1)
                 pc1 = _nginx_player(c_port, "live/s", tmp, "player_c1")
@@ -117,13 +58,14 @@ def test_push_to_rtmp_server_and_nginx():
                          and len(_push_lines(a.log(), "publish started", short_c)) >= 1,
                          5, "both pushes publishing")
                 time.sleep(3.0)
-                _stop(nginx_proc)  # C goes away for ~5 s
+                stop_process(nginx_proc)  # C goes away for ~5 s
                 stopped = time.monotonic()
                 pc1.wait(5)
                 wait_for(lambda: _push_lines(a.log(), "failed", short_c), 5,
                          "a warning about the push to C")
                 time.sleep(max(0.0, 5.0 - (time.monotonic() - stopped)))
-                nginx_proc = _start_nginx(nginx, tmp, c_port)
+                nginx_proc = start_nginx_rtmp(nginx, tmp, c_port, live=NGINX_LIVE, level="info",
+                                              connections=256)
                 restarted = time.monotonic()
                 pc2 = _nginx_player(c_port, "live/s", tmp, "player_c2")
                 # back-off 1 s, 2 s, 4 s (+ up to 25 %): the attempt after ~7 s gets through
@@ -161,7 +103,7 @@ def test_push_to_rtmp_server_and_nginx():
                          "both pushes stopped when the publisher left")
                 check("secret" not in a.log(), "a stream key reached the log")
     finally:
-        _stop(nginx_proc)
+        stop_process(nginx_proc)
         shutil.rmtree(tmp, ignore_errors=True)
 
 
