@@ -6,7 +6,7 @@ set -e
 PKGS="g++ make pkg-config libconfig-dev check libjemalloc-dev libssl-dev
 libcurl4-openssl-dev ffmpeg rtmpdump gstreamer1.0-tools gstreamer1.0-plugins-good
 gstreamer1.0-plugins-bad gstreamer1.0-libav nginx libnginx-mod-rtmp clang
-libfuzzer-14-dev libclang-rt-14-dev curl python3 procps iproute2 man-db"
+libfuzzer-14-dev libclang-rt-14-dev curl python3 procps iproute2 man-db openssl"
 
 missing=""
 for p in $PKGS; do
