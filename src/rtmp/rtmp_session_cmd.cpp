@@ -280,14 +280,28 @@ static rtmp_int_t rtmp_cmd_stream_names(rtmp_stream_t *st, const rtmp_cmd_stream
     return RTMP_OK;
 }
 
+// A publish or play the session cannot act on (no stream name, a malformed command):
+// the client hears why in an onStatus it shows its user, then the session ends.
+static rtmp_int_t rtmp_cmd_refuse_stream(rtmp_session_t *s, uint32_t msid, rtmp_cmd_status_id id,
+                                         const char *why)
+{
+    rtmp_log_error(RTMP_LOG_INFO, &s->c->log, 0, "refused: %s", why);
+    if (rtmp_cmd_stream(s, msid) == nullptr ||
+        rtmp_session_status(s, msid, id, "", why) != RTMP_OK) {
+        rtmp_session_close(s, why);
+        return RTMP_ERROR;
+    }
+    s->close_after_flush = true;
+    return RTMP_OK;
+}
+
 static rtmp_int_t rtmp_cmd_publish(rtmp_session_t *s, const rtmp_message_t *m,
                                    const rtmp_cmd_t *cmd)
 {
     rtmp_cmd_stream_t v;
     const char *err = nullptr;
     if (rtmp_cmd_get_stream(cmd, &v, &err) != RTMP_OK) {
-        rtmp_session_close(s, err);
-        return RTMP_ERROR;
+        return rtmp_cmd_refuse_stream(s, m->h.msid, rtmp_cmd_status_id::publish_bad_name, err);
     }
     rtmp_stream_t *st = rtmp_cmd_stream(s, m->h.msid);
     if (st == nullptr || st->state != rtmp_stream_state::created) {
@@ -330,8 +344,7 @@ static rtmp_int_t rtmp_cmd_play(rtmp_session_t *s, const rtmp_message_t *m, cons
     rtmp_cmd_stream_t v;
     const char *err = nullptr;
     if (rtmp_cmd_get_stream(cmd, &v, &err) != RTMP_OK) {
-        rtmp_session_close(s, err);
-        return RTMP_ERROR;
+        return rtmp_cmd_refuse_stream(s, m->h.msid, rtmp_cmd_status_id::play_stream_not_found, err);
     }
     rtmp_stream_t *st = rtmp_cmd_stream(s, m->h.msid);
     if (st == nullptr || st->state == rtmp_stream_state::publishing) {

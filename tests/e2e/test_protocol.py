@@ -380,6 +380,25 @@ def test_publish_and_play():
             check(not pub.wait_closed(0.1), "publisher closed")
 
 
+def test_publish_and_play_without_a_name():
+    """An empty stream name is answered with the onStatus a client shows its user, then the
+    session ends (ffmpeg prints "Server error: publish without a stream name")."""
+    with _server() as srv:
+        srv.start()
+        for verb, args, code in (("publish", ["", "live"], "NetStream.Publish.BadName"),
+                                 ("play", [""], "NetStream.Play.StreamNotFound")):
+            c, _, _ = _connected(srv)
+            with c:
+                sid = c.create_stream()
+                c.command(verb, 0, None, *args, msid=sid, csid=8)
+                v, m, _ = _stream_reply(c, "onStatus for " + verb)
+                check(v[0] == "onStatus" and len(v) >= 4 and v[3].get("code") == code and
+                      v[3].get("description") == "%s without a stream name" % verb,
+                      "%s without a name answered with %r" % (verb, v))
+                check(c.wait_closed(2.0), "%s without a name: the session stays open" % verb)
+        server_healthy(srv)
+
+
 def test_ping_request_answered():
     with _server() as srv:
         srv.start()
