@@ -9,6 +9,7 @@
 #include "os/rtmp_process.h"
 
 #include <cstdio>
+#include <optional>
 
 static constexpr size_t RTMP_LIVE_HASH = 1024;
 
@@ -363,6 +364,25 @@ static rtmp_live_ctx_t *rtmp_live_ctx(rtmp_session_t *s, rtmp_stream_t *st, rtmp
     return ctx;
 }
 
+// Tells every player (not pushes: we are their client, a server's notices are not ours to
+// send) that the stream began or ended, with a status when one is given.
+static void rtmp_live_tell_players(rtmp_live_stream_t *ls, rtmp_user_event event,
+                                   std::optional<rtmp_cmd_status_id> status)
+{
+    for (rtmp_queue_t *q = ls->players.next; q != &ls->players; q = q->next) {
+        rtmp_live_ctx_t *p = rtmp_queue_data(q, rtmp_live_ctx_t, link);
+        if (p->push) {
+            continue;
+        }
+        rtmp_control_buf_t cb;
+        (void)rtmp_session_send_control(p->s, rtmp_control_user(&cb, event, p->st->msid));
+        if (status) {
+            (void)rtmp_session_status(p->s, p->st->msid, *status, ls->name);
+        }
+        rtmp_event_post(p->s->c->write);
+    }
+}
+
 // Detaches the publisher; players stay, told the stream stopped.
 static void rtmp_live_unpublish(rtmp_live_stream_t *ls)
 {
@@ -386,18 +406,9 @@ static void rtmp_live_unpublish(rtmp_live_stream_t *ls)
     rtmp_timeline_restart(&ls->timeline);
 
     for (rtmp_queue_t *q = ls->players.next; q != &ls->players; q = q->next) {
-        rtmp_live_ctx_t *p = rtmp_queue_data(q, rtmp_live_ctx_t, link);
-        rtmp_control_buf_t cb;
-        p->video_started = false;
-        if (p->push) {
-            continue; // we are its client: a server's status messages are not ours to send
-        }
-        (void)rtmp_session_send_control(p->s,
-                                        rtmp_control_user(&cb, RTMP_USER_STREAM_EOF, p->st->msid));
-        (void)rtmp_session_status(p->s, p->st->msid, rtmp_cmd_status_id::play_unpublish_notify,
-                                  ls->name);
-        rtmp_event_post(p->s->c->write);
+        rtmp_queue_data(q, rtmp_live_ctx_t, link)->video_started = false;
     }
+    rtmp_live_tell_players(ls, RTMP_USER_STREAM_EOF, rtmp_cmd_status_id::play_unpublish_notify);
 }
 
 // Copies a query string for the log with the values of secrets replaced: stream keys
@@ -496,18 +507,7 @@ rtmp_int_t rtmp_live_publish(rtmp_session_t *s, rtmp_stream_t *st)
         rtmp_event_add_timer(&ls->idle_ev, lacf->drop_idle_publisher);
     }
 
-    for (rtmp_queue_t *q = ls->players.next; q != &ls->players; q = q->next) {
-        rtmp_live_ctx_t *p = rtmp_queue_data(q, rtmp_live_ctx_t, link);
-        rtmp_control_buf_t cb;
-        if (p->push) {
-            continue;
-        }
-        (void)rtmp_session_send_control(
-            p->s, rtmp_control_user(&cb, RTMP_USER_STREAM_BEGIN, p->st->msid));
-        (void)rtmp_session_status(p->s, p->st->msid, rtmp_cmd_status_id::play_publish_notify,
-                                  ls->name);
-        rtmp_event_post(p->s->c->write);
-    }
+    rtmp_live_tell_players(ls, RTMP_USER_STREAM_BEGIN, rtmp_cmd_status_id::play_publish_notify);
 
     rtmp_control_buf_t cb;
     if (rtmp_session_send_control(s, rtmp_control_user(&cb, RTMP_USER_STREAM_BEGIN, st->msid)) !=
@@ -764,16 +764,7 @@ rtmp_int_t rtmp_live_relay_attach(rtmp_session_t *s, rtmp_stream_t *st)
     ls->gop_full = false;
     rtmp_timeline_restart(&ls->timeline);
     st->state = rtmp_stream_state::publishing;
-    for (rtmp_queue_t *q = ls->players.next; q != &ls->players; q = q->next) {
-        rtmp_live_ctx_t *p = rtmp_queue_data(q, rtmp_live_ctx_t, link);
-        rtmp_control_buf_t cb;
-        if (p->push) {
-            continue;
-        }
-        (void)rtmp_session_send_control(
-            p->s, rtmp_control_user(&cb, RTMP_USER_STREAM_BEGIN, p->st->msid));
-        rtmp_event_post(p->s->c->write);
-    }
+    rtmp_live_tell_players(ls, RTMP_USER_STREAM_BEGIN, std::nullopt);
     return RTMP_OK;
 }
 
