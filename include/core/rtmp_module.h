@@ -4,6 +4,9 @@
 #include "core/rtmp_conf.h"
 #include "core/rtmp_core.h"
 
+// Bound on the module list, so per-stream module state can be a fixed array.
+constexpr size_t RTMP_MAX_MODULES = 16;
+
 struct rtmp_module_s {
     const char *name;
     rtmp_uint_t index;                  // position in rtmp_modules, the key into every conf array

@@ -41,6 +41,7 @@ struct rtmp_stream_s {
     uint64_t media_messages; // audio/video/data messages received while publishing
     bool limit_counted;      // counted in max_streams from publish until it ends
     rtmp_live_ctx_t *live;   // the live module's state while publishing or playing
+    void *ctx[RTMP_MAX_MODULES]; // other modules' state, by module index; each clears its own
     char name[RTMP_MAX_NAME + 1];
     char args[RTMP_MAX_ARGS + 1];
     char type[8]; // publish: "live", "record" or "append", as the client asked
@@ -109,10 +110,15 @@ struct rtmp_session_s {
 typedef rtmp_int_t (*rtmp_publish_pt)(rtmp_session_t *s, rtmp_stream_t *st);
 typedef rtmp_int_t (*rtmp_play_pt)(rtmp_session_t *s, rtmp_stream_t *st);
 typedef void (*rtmp_close_stream_pt)(rtmp_session_t *s, rtmp_stream_t *st);
+// Each audio, video or data message of a stream that is publishing; recorders and
+// segmenters look at it on its way to the live module, which fans it out.
+typedef rtmp_int_t (*rtmp_media_pt)(rtmp_session_t *s, rtmp_stream_t *st,
+                                    const rtmp_message_t *m);
 
 extern rtmp_publish_pt rtmp_publish_handler;
 extern rtmp_play_pt rtmp_play_handler;
 extern rtmp_close_stream_pt rtmp_close_stream_handler; // publishing or playing ends
+extern rtmp_media_pt rtmp_media_handler;
 
 // connect, once its application is found, runs the same kind of chain; its last step sends
 // the _result. A module that asks someone first returns RTMP_AGAIN, then calls its next or

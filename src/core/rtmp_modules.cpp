@@ -23,6 +23,7 @@ rtmp_module_t *rtmp_modules[] = {
 };
 
 const size_t rtmp_modules_n = rtmp_nelems(rtmp_modules) - 1;
+static_assert(rtmp_nelems(rtmp_modules) - 1 <= RTMP_MAX_MODULES, "raise RTMP_MAX_MODULES");
 
 void rtmp_modules_init()
 {

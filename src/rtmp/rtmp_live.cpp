@@ -132,6 +132,7 @@ static void rtmp_live_postconfiguration()
     rtmp_publish_handler = rtmp_live_publish;
     rtmp_play_handler = rtmp_live_play;
     rtmp_close_stream_handler = rtmp_live_close_stream;
+    rtmp_media_handler = rtmp_live_media;
 }
 
 rtmp_module_t rtmp_live_module = {
@@ -605,6 +606,9 @@ static rtmp_frame_t *rtmp_live_metadata(rtmp_live_stream_t *ls, const rtmp_messa
 rtmp_int_t rtmp_live_media(rtmp_session_t *s, rtmp_stream_t *st, const rtmp_message_t *m)
 {
     rtmp_live_ctx_t *ctx = st->live;
+    if (ctx == nullptr) {
+        return RTMP_OK;
+    }
     rtmp_live_stream_t *ls = ctx->ls;
     rtmp_codec_info_t info = rtmp_codec_classify(m);
 

@@ -385,7 +385,7 @@ static rtmp_int_t rtmp_session_media(rtmp_session_t *s, const rtmp_message_t *m)
         return RTMP_OK; // media for a stream that is not publishing: dropped, as FMS does
     }
     st->media_messages++;
-    return st->live ? rtmp_live_media(s, st, m) : RTMP_OK;
+    return rtmp_media_handler(s, st, m);
 }
 
 static rtmp_int_t rtmp_session_message(rtmp_session_t *s, const rtmp_message_t *m)

@@ -11,6 +11,7 @@
 rtmp_publish_pt rtmp_publish_handler;
 rtmp_play_pt rtmp_play_handler;
 rtmp_close_stream_pt rtmp_close_stream_handler;
+rtmp_media_pt rtmp_media_handler;
 
 // Command output is written here, then chunked into the session's output.
 static constexpr size_t RTMP_CMD_REPLY_SIZE = 1024;
