@@ -2,10 +2,12 @@
 #pragma once
 
 #include "core/rtmp_module.h"
+#include "rtmp/rtmp_push.h"
 #include "rtmp/rtmp_session.h"
 
 typedef struct rtmp_relay_s rtmp_relay_t;
 typedef struct rtmp_push_target_s rtmp_push_target_t;
+typedef struct rtmp_pull_s rtmp_pull_t;
 
 extern rtmp_module_t rtmp_relay_module;
 
@@ -13,6 +15,17 @@ extern rtmp_module_t rtmp_relay_module;
 // local stream's publisher once the origin accepts the play.
 [[nodiscard]] rtmp_int_t rtmp_relay_pull(rtmp_conf_app_t *app, std::string_view name, int slot,
                                          rtmp_log_t *log);
+
+// Pulls app/name from a remote origin: a non-blocking TCP connect to u bounded by `timeout`,
+// then the same client session as the pulls between workers, asking for names->name in
+// names->app (strings that must outlive the connection); the stream is announced to the
+// other workers once attached. The pull hears back through rtmp_pull_connected, _playing
+// and _failed. Returns the connection, for the caller's pool cleanup, or nullptr and why.
+[[nodiscard]] rtmp_connection_t *rtmp_relay_pull_origin(rtmp_conf_app_t *app, std::string_view name,
+                                                        const rtmp_push_url_t *u,
+                                                        const rtmp_push_names_t *names,
+                                                        rtmp_msec_t timeout, rtmp_pull_t *p,
+                                                        char *why, size_t len);
 
 // The session's handshake completed: start the connect.
 [[nodiscard]] rtmp_int_t rtmp_relay_handshake_done(rtmp_session_t *s);
