@@ -8,6 +8,7 @@ import tempfile
 import time
 
 import harness
+import rtmp_client as rc
 from harness import (check, media_clip, need_tools, nginx_rtmp, start_nginx_rtmp, stop_process,
                      tcp_established_inodes, wait_for)
 from live_helpers import (FFMPEG_QUIET, PyPlayer, check_players, client_port, ffmpeg_player,
@@ -114,6 +115,56 @@ def test_edge_releases_idle_pull():
 
 
 test_edge_releases_idle_pull.TIME_LIMIT = 30
+
+
+def test_static_pull_survives_origin_restarts():
+    """pull_static: one of E's two workers pulls from the start, without players, past the
+    idle time; when O's publisher leaves and a new one comes, the pull comes back and a
+    player that stayed on E sees both runs whole with timestamps that never go back."""
+    need_tools("ffmpeg", "ffprobe")
+    clip = media_clip(4)
+    src = source(clip)
+    with live_server({"live": "live = true;"}) as o:
+        o.start()
+        apps = {"live": 'live = true; pull = "rtmp://127.0.0.1:%d/live"; pull_static = "st"; '
+                        'pull_idle_timeout = "1s";' % o.port}
+        with live_server(apps, workers=2) as e:
+            e.start()
+            wait_for(lambda: len(players_of(o, "live/st")) == 1, 10, "E's static pull on O")
+            time.sleep(2.0)  # past pull_idle_timeout: a static pull stays without players
+            check(len(tcp_established_inodes(o.port)) == 1,
+                  "O has %d connections; expected E's static pull alone"
+                  % len(tcp_established_inodes(o.port)))
+            check(len(_pull_lines(e, "started (static")) == 1,
+                  "static pulls started: %s" % _pull_lines(e, "started ("))
+            with PyPlayer(e.port, "live", "st") as py:
+                py.play()
+                py.wait_status("NetStream.Play.Start")
+                for run in range(2):
+                    wait_for(lambda: len(_pull_lines(e, ": playing (")) >= run + 1, 10,
+                             "E's pull playing from O (run %d)" % run)
+                    pub = ffmpeg_publisher(o, clip, "live/st", "pub%d" % run)
+                    _wait_exit(pub, 15, "publisher %d" % run)
+                    # the player got the whole run: the same number of packets each time
+                    want = (run + 1) * len(src.packets["video"])
+                    py.wait(lambda ms: len(py.packets(ms)["video"]) >= want, 5,
+                            "the video of run %d" % run)
+                got = py.packets()
+                check(got["video"] == src.packets["video"] * 2 and
+                      got["audio"] == src.packets["audio"] * 2,
+                      "the player on E did not get both runs whole: %d/%d video, %d/%d audio"
+                      % (len(got["video"]), 2 * len(src.packets["video"]), len(got["audio"]),
+                         2 * len(src.packets["audio"])))
+                for kind in (rc.MSG_VIDEO, rc.MSG_AUDIO):
+                    ts = [m.timestamp for m in py.media() if m.type == kind]
+                    back = [(a, b) for a, b in zip(ts, ts[1:]) if b < a]
+                    check(not back, "timestamps went back across the origin's restart: %s"
+                          % back[:5])
+            failed = _pull_lines(e, "failed: origin says NetStream.Play.UnpublishNotify")
+            check(failed, "E did not log the origin's end of stream")
+
+
+test_static_pull_survives_origin_restarts.TIME_LIMIT = 30
 
 
 def test_pull_from_nginx_and_not_found():
