@@ -56,6 +56,9 @@ struct rtmp_pull_s {
     char why[160]; // the last failure, for the line that schedules the retry
 };
 
+// Static pulls start this long after the worker.
+static constexpr rtmp_msec_t RTMP_PULL_STATIC_DELAY = 500;
+
 static rtmp_pull_t *rtmp_pull_list;
 static rtmp_event_t rtmp_pull_quit_ev; // static pulls end with a graceful shutdown
 static uint32_t rtmp_pull_rand_state = 2891336453u;
@@ -442,7 +445,9 @@ static rtmp_pull_t *rtmp_pull_create(rtmp_conf_app_t *app, std::string_view name
     rtmp_log_error(RTMP_LOG_INFO, rtmp_cycle->log, 0, "pull \"%s/%s\" started (%s, %lld origins)",
                    app->name.data, p->name, is_static ? "static" : "a player asked",
                    (long long)p->pcf->origins.n);
-    rtmp_event_add_timer(&p->retry, 0);
+    // a new worker learns from the master who publishes what just after it starts: a static
+    // pull waits for that, so it does not pull what an old worker still pulls
+    rtmp_event_add_timer(&p->retry, is_static ? RTMP_PULL_STATIC_DELAY : 0);
     return p;
 }
 
@@ -508,9 +513,11 @@ static rtmp_int_t rtmp_pull_play(rtmp_session_t *s, rtmp_stream_t *st)
     pp->st = st;
     rtmp_queue_init(&pp->link);
     slot = pp;
-    if (!p->playing && !lacf->idle_streams && !rtmp_live_has_publisher(s->app, st->name)) {
+    bool trying = p->c || !p->fo.exhausted; // not waiting out a round that failed
+    if (!p->playing && trying && !lacf->idle_streams &&
+        !rtmp_live_has_publisher(s->app, st->name)) {
         // without idle streams a player is not kept waiting for a publisher: it waits for
-        // the pull's first round of origins only
+        // the pull's current round of origins only
         pp->parked = true;
         rtmp_queue_insert_tail(&p->parked, &pp->link);
         rtmp_event_del_timer(&p->idle);

@@ -197,6 +197,13 @@ def test_pull_from_nginx_and_not_found():
                 py.wait_status("NetStream.Play.StreamNotFound", 8)
                 check("NetStream.Play.Start" not in py.statuses(),
                       "the player was told Play.Start first: %s" % py.statuses())
+            # while the pull waits out its back-off, a player is not kept waiting at all
+            with PyPlayer(e.port, "gone", "nothing") as py:
+                t0 = time.monotonic()
+                py.play()
+                py.wait_status("NetStream.Play.StreamNotFound", 3)
+                check(time.monotonic() - t0 < 0.9, "the second player waited %.1fs"
+                      % (time.monotonic() - t0))
             _wait_exit(pub, 20, "the publisher")
             _wait_exit(player, 10, "the player")
             check_players([player], src)
