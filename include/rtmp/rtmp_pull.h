@@ -40,8 +40,7 @@ inline void rtmp_pull_failover_reset(rtmp_pull_failover_t *f)
 [[nodiscard]] const char *rtmp_pull_parse_static(std::string_view entry, std::string_view *name,
                                                  std::string_view *args);
 
-// From the relay session pulling for p: connected (the RTMP handshake starts), playing
-// (the origin answered Play.Start), failed (why, before the session closes).
-void rtmp_pull_connected(rtmp_pull_t *p, rtmp_session_t *s);
+// From the relay session pulling for p: playing (the origin answered Play.Start), failed
+// (why, before the session closes).
 void rtmp_pull_playing(rtmp_pull_t *p);
 void rtmp_pull_failed(rtmp_pull_t *p, const char *why);

@@ -266,6 +266,8 @@ static void rtmp_pull_resume(rtmp_pull_t *p)
 // ---- connections --------------------------------------------------------------------------
 
 static void rtmp_pull_connect(rtmp_pull_t *p);
+static void rtmp_pull_up(rtmp_session_t *s, void *data);
+static void rtmp_pull_down(void *data, const char *why);
 
 static void rtmp_pull_log_origin(rtmp_pull_t *p, rtmp_uint_t level, const char *what,
                                  const rtmp_push_url_t *u)
@@ -333,8 +335,8 @@ static void rtmp_pull_connect(rtmp_pull_t *p)
         rtmp_pull_schedule(p, false);
         return;
     }
-    rtmp_connection_t *c = rtmp_relay_pull_origin(
-        p->app, p->name, u, &p->names, p->pcf->connect_timeout, p, p->why, sizeof(p->why));
+    rtmp_connection_t *c = rtmp_relay_connect(p->app, u, p->pcf->connect_timeout, rtmp_pull_up,
+                                              rtmp_pull_down, p, p->why, sizeof(p->why));
     if (c == nullptr) {
         rtmp_pull_schedule(p, false);
         return;
@@ -381,9 +383,12 @@ static void rtmp_pull_idle_handler(rtmp_event_t *ev)
     rtmp_pull_stop(p, why);
 }
 
-void rtmp_pull_connected(rtmp_pull_t *p, rtmp_session_t *s)
+// TCP is up: the session becomes a pull.
+static void rtmp_pull_up(rtmp_session_t *s, void *data)
 {
+    auto *p = static_cast<rtmp_pull_t *>(data);
     p->s = s;
+    rtmp_relay_pull_init(s, p->app, p->name, p->names.app, p->names.tc_url, p->names.name, p);
     // the name's query often holds a token: kept out of the log
     int shown = (int)strcspn(p->names.name, "?");
     char what[RTMP_MAX_NAME * 2 + 64];
@@ -408,6 +413,11 @@ void rtmp_pull_playing(rtmp_pull_t *p)
 void rtmp_pull_failed(rtmp_pull_t *p, const char *why)
 {
     snprintf(p->why, sizeof(p->why), "%s", why);
+}
+
+static void rtmp_pull_down(void *data, const char *why)
+{
+    rtmp_pull_failed(static_cast<rtmp_pull_t *>(data), why);
 }
 
 // ---- pulls --------------------------------------------------------------------------------

@@ -9,7 +9,6 @@
 #include <arpa/inet.h>
 #include <cstdio>
 #include <netinet/in.h>
-#include <netinet/tcp.h>
 #include <unistd.h>
 
 struct rtmp_push_app_conf_t {
@@ -374,98 +373,42 @@ static void rtmp_push_gone(void *data)
     rtmp_push_retry(t);
 }
 
-// Connect completed or failed (errors arrive as readiness too), or timed out.
-static void rtmp_push_connect_handler(rtmp_event_t *ev)
+// TCP is up: the session becomes a push.
+static void rtmp_push_up(rtmp_session_t *s, void *data)
 {
-    auto *c = static_cast<rtmp_connection_t *>(ev->data);
-    auto *t = static_cast<rtmp_push_target_t *>(c->data);
+    auto *t = static_cast<rtmp_push_target_t *>(data);
     rtmp_push_set_t *set = t->set;
-    if (ev->timedout) {
-        snprintf(t->why, sizeof(t->why), "connect timed out after %llums",
-                 (unsigned long long)set->pcf->connect_timeout);
-        rtmp_connection_close(c);
-        return;
-    }
-    int err = 0;
-    socklen_t len = sizeof(err);
-    if (getsockopt(c->fd, SOL_SOCKET, SO_ERROR, &err, &len) == -1) {
-        err = errno;
-    }
-    if (err) {
-        snprintf(t->why, sizeof(t->why), "connect() failed: %s", strerror(err));
-        rtmp_connection_close(c);
-        return;
-    }
-    rtmp_event_del_timer(c->write);
-    // the session registers the connection afresh, with its own handlers
-    (void)rtmp_event_del(c);
-    rtmp_session_t *s = rtmp_session_init_client(c, set->app->server);
-    if (s == nullptr) {
-        return; // closed: rtmp_push_gone schedules the retry
-    }
     t->s = s;
     rtmp_relay_push_init(s, set->app, t->names.app, t->names.tc_url, t->names.name, t);
     // the name's query often holds the target's stream key: kept out of the log
     int shown = (int)strcspn(t->names.name, "?");
-    rtmp_log_error(RTMP_LOG_INFO, &c->log, 0,
+    rtmp_log_error(RTMP_LOG_INFO, &s->c->log, 0,
                    "push \"%s/%s\" to %.*s: connected, publishing as \"%.*s%s\" in \"%s\"",
                    set->app->name.data, set->name, (int)t->url->url.len,
                    (const char *)t->url->url.data, shown, t->names.name,
                    t->names.name[shown] ? "?..." : "", t->names.app);
 }
 
+static void rtmp_push_down(void *data, const char *why)
+{
+    rtmp_push_failed(static_cast<rtmp_push_target_t *>(data), why);
+}
+
 static void rtmp_push_connect(rtmp_push_target_t *t)
 {
-    const rtmp_push_url_t *u = t->url;
     rtmp_push_set_t *set = t->set;
-    int fd = socket(u->addr.ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
-    if (fd == -1) {
-        snprintf(t->why, sizeof(t->why), "socket() failed: %s", strerror(errno));
-        rtmp_push_retry(t);
-        return;
-    }
-    int one = 1;
-    (void)setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
-    int rc = connect(fd, reinterpret_cast<const struct sockaddr *>(&u->addr), u->socklen);
-    if (rc == -1 && errno != EINPROGRESS) {
-        snprintf(t->why, sizeof(t->why), "connect() failed: %s", strerror(errno));
-        close(fd);
-        rtmp_push_retry(t);
-        return;
-    }
-    rtmp_connection_t *c = rtmp_connection_get(fd);
+    rtmp_connection_t *c =
+        rtmp_relay_connect(set->app, t->url, set->pcf->connect_timeout, rtmp_push_up,
+                           rtmp_push_down, t, t->why, sizeof(t->why));
     if (c == nullptr) {
-        snprintf(t->why, sizeof(t->why), "no free connection (worker_connections)");
-        close(fd);
         rtmp_push_retry(t);
         return;
     }
-    c->log = *rtmp_cycle->log;
-    c->log.handler = nullptr;
-    memcpy(&c->sockaddr, &u->addr, u->socklen);
-    c->socklen = u->socklen;
-    snprintf(c->addr_text, sizeof(c->addr_text), "%s", u->host);
-    c->pool = rtmp_pool_create(1024, &c->log);
     rtmp_pool_cleanup_t *cln = rtmp_pool_cleanup_add(c->pool, sizeof(rtmp_push_target_t *));
     *static_cast<rtmp_push_target_t **>(cln->data) = t;
     cln->handler = rtmp_push_gone;
     t->c = c;
     set->nconn++;
-    rtmp_connection_activate(c);
-    c->data = t;
-    c->read->handler = rtmp_push_connect_handler;
-    c->write->handler = rtmp_push_connect_handler;
-    c->read->log = &c->log;
-    c->write->log = &c->log;
-    if (rtmp_event_add_connection(c) != RTMP_OK) {
-        snprintf(t->why, sizeof(t->why), "cannot watch the socket");
-        rtmp_connection_close(c);
-        return;
-    }
-    rtmp_event_add_timer(c->write, set->pcf->connect_timeout);
-    if (rc == 0) {
-        rtmp_event_post(c->write);
-    }
 }
 
 rtmp_int_t rtmp_push_publishing(rtmp_push_target_t *t, rtmp_session_t *s, rtmp_stream_t *st)

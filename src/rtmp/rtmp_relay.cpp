@@ -136,21 +136,30 @@ rtmp_int_t rtmp_relay_pull(rtmp_conf_app_t *app, std::string_view name, int slot
     return RTMP_OK;
 }
 
-// The TCP connect to an origin completed or failed (errors arrive as readiness too), or
-// timed out; the relay waits in c->data until the session takes over.
-static void rtmp_relay_origin_connected(rtmp_event_t *ev)
+// A TCP client connection on its way: who hears how it went.
+struct rtmp_relay_connect_t {
+    rtmp_conf_app_t *app;
+    rtmp_relay_up_pt up;
+    rtmp_relay_down_pt down;
+    void *data;
+    rtmp_msec_t timeout;
+};
+
+// The TCP connect completed or failed (errors arrive as readiness too), or timed out.
+static void rtmp_relay_connected(rtmp_event_t *ev)
 {
     auto *c = static_cast<rtmp_connection_t *>(ev->data);
-    auto *r = static_cast<rtmp_relay_t *>(c->data);
+    auto *rc = static_cast<rtmp_relay_connect_t *>(c->data);
     char why[96];
     if (c->close) {
-        rtmp_pull_failed(r->pull, "the worker is shutting down");
+        rc->down(rc->data, "the worker is shutting down");
         rtmp_connection_close(c);
         return;
     }
     if (ev->timedout) {
-        snprintf(why, sizeof(why), "connect timed out");
-        rtmp_pull_failed(r->pull, why);
+        snprintf(why, sizeof(why), "connect timed out after %llums",
+                 (unsigned long long)rc->timeout);
+        rc->down(rc->data, why);
         rtmp_connection_close(c);
         return;
     }
@@ -161,27 +170,23 @@ static void rtmp_relay_origin_connected(rtmp_event_t *ev)
     }
     if (err) {
         snprintf(why, sizeof(why), "connect() failed: %s", strerror(err));
-        rtmp_pull_failed(r->pull, why);
+        rc->down(rc->data, why);
         rtmp_connection_close(c);
         return;
     }
     rtmp_event_del_timer(c->write);
     // the session registers the connection afresh, with its own handlers
     (void)rtmp_event_del(c);
-    rtmp_session_t *s = rtmp_session_init_client(c, r->app->server);
+    rtmp_session_t *s = rtmp_session_init_client(c, rc->app->server);
     if (s == nullptr) {
-        return; // closed: the pull's cleanup schedules the retry
+        return; // closed: the owner's pool cleanup hears of it
     }
-    s->relay = r;
-    s->app = r->app;
-    s->app_name = r->app->name;
-    rtmp_pull_connected(r->pull, s);
+    rc->up(s, rc->data);
 }
 
-rtmp_connection_t *rtmp_relay_pull_origin(rtmp_conf_app_t *app, std::string_view name,
-                                          const rtmp_push_url_t *u, const rtmp_push_names_t *names,
-                                          rtmp_msec_t timeout, rtmp_pull_t *p, char *why,
-                                          size_t len)
+rtmp_connection_t *rtmp_relay_connect(rtmp_conf_app_t *app, const rtmp_push_url_t *u,
+                                      rtmp_msec_t timeout, rtmp_relay_up_pt up,
+                                      rtmp_relay_down_pt down, void *data, char *why, size_t len)
 {
     int fd = socket(u->addr.ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
     if (fd == -1) {
@@ -210,16 +215,15 @@ rtmp_connection_t *rtmp_relay_pull_origin(rtmp_conf_app_t *app, std::string_view
     c->pool = rtmp_pool_create(1024, &c->log);
     rtmp_connection_activate(c);
 
-    auto *r = rtmp_palloc<rtmp_relay_t>(c->pool);
-    r->app = app;
-    r->pull = p;
-    r->remote_app = names->app;
-    r->tc_url = names->tc_url;
-    r->publish_name = names->name;
-    memcpy(r->name, name.data(), name.size() < RTMP_MAX_NAME ? name.size() : RTMP_MAX_NAME);
-    c->data = r;
-    c->read->handler = rtmp_relay_origin_connected;
-    c->write->handler = rtmp_relay_origin_connected;
+    auto *cn = rtmp_palloc<rtmp_relay_connect_t>(c->pool);
+    cn->app = app;
+    cn->up = up;
+    cn->down = down;
+    cn->data = data;
+    cn->timeout = timeout;
+    c->data = cn;
+    c->read->handler = rtmp_relay_connected;
+    c->write->handler = rtmp_relay_connected;
     c->read->log = &c->log;
     c->write->log = &c->log;
     if (rtmp_event_add_connection(c) != RTMP_OK) {
@@ -232,6 +236,22 @@ rtmp_connection_t *rtmp_relay_pull_origin(rtmp_conf_app_t *app, std::string_view
         rtmp_event_post(c->write);
     }
     return c;
+}
+
+void rtmp_relay_pull_init(rtmp_session_t *s, rtmp_conf_app_t *app, std::string_view name,
+                          const char *remote_app, const char *tc_url, const char *play_name,
+                          rtmp_pull_t *p)
+{
+    auto *r = rtmp_palloc<rtmp_relay_t>(s->c->pool);
+    r->app = app;
+    r->pull = p;
+    r->remote_app = remote_app;
+    r->tc_url = tc_url;
+    r->publish_name = play_name;
+    memcpy(r->name, name.data(), name.size() < RTMP_MAX_NAME ? name.size() : RTMP_MAX_NAME);
+    s->relay = r;
+    s->app = app;
+    s->app_name = app->name;
 }
 
 void rtmp_relay_push_init(rtmp_session_t *s, rtmp_conf_app_t *app, const char *remote_app,
