@@ -283,11 +283,15 @@ static void rtmp_pull_schedule(rtmp_pull_t *p, bool played)
     rtmp_msec_t delay = rtmp_pull_failover_next(&p->fo, (size_t)p->pcf->origins.n, played,
                                                 p->pcf->reconnect_max, rtmp_pull_rand());
     const rtmp_push_url_t *next = &p->pcf->origins.urls[p->fo.origin];
+    char wait[32] = "now";
+    if (delay) {
+        snprintf(wait, sizeof(wait), "in %llums", (unsigned long long)delay);
+    }
     char line[400];
-    snprintf(line, sizeof(line), "%s; %s %.*s %s%llums (%u reconnects, %llu bytes received)",
+    snprintf(line, sizeof(line), "%s; %s %.*s %s (%u reconnects, %llu bytes received)",
              p->why[0] ? p->why : "connection closed", delay ? "retry" : "trying",
-             (int)next->url.len, (const char *)next->url.data, delay ? "in " : "after ",
-             (unsigned long long)delay, p->reconnects, (unsigned long long)p->bytes);
+             (int)next->url.len, (const char *)next->url.data, wait, p->reconnects,
+             (unsigned long long)p->bytes);
     rtmp_log_error(RTMP_LOG_WARN, rtmp_cycle->log, 0, "pull \"%s/%s\" from %.*s failed: %s",
                    p->app->name.data, p->name, (int)failed->url.len, (const char *)failed->url.data,
                    line);
