@@ -40,8 +40,10 @@ inline rtmp_live_app_conf_t *rtmp_live_app_conf(rtmp_conf_app_t *app)
 void rtmp_live_close_stream(rtmp_session_t *s, rtmp_stream_t *st);
 
 // Attaches a relay session's stream as the local publisher of st->name, without replies;
-// RTMP_DECLINED when the stream has a publisher already.
-[[nodiscard]] rtmp_int_t rtmp_live_relay_attach(rtmp_session_t *s, rtmp_stream_t *st);
+// RTMP_DECLINED when the stream has a publisher already. A pull from a remote origin is
+// announced to the other workers, which then pull from this one; a pull from another
+// worker is not, and ends when its last player here leaves.
+[[nodiscard]] rtmp_int_t rtmp_live_relay_attach(rtmp_session_t *s, rtmp_stream_t *st, bool origin);
 
 // Adds a push session's stream as a player of the local stream `name` (of s->app), which
 // must be publishing (else RTMP_DECLINED): Set Chunk Size, then what a joining player gets;
@@ -54,3 +56,6 @@ void rtmp_live_registry_update(bool up, const char *key, int slot);
 
 // Streams alive in this worker, for tests.
 size_t rtmp_live_stream_count();
+
+// Whether app/name has a publisher in this worker or, per the registry, in another one.
+bool rtmp_live_has_publisher(rtmp_conf_app_t *app, std::string_view name);

@@ -25,6 +25,16 @@ struct rtmp_push_url_t {
     rtmp_str_t query; // without the '?'; empty: none
 };
 
+struct rtmp_push_url_list_t {
+    rtmp_push_url_t *urls;
+    rtmp_int_t n; // RTMP_CONF_UNSET: inherited from the outer block
+};
+
+// A directive setter for "URL" or ( "URL", ... ) into the rtmp_push_url_list_t at the
+// directive's offset, each URL checked whole here, so a typo fails at startup.
+[[nodiscard]] const char *rtmp_push_conf_urls(rtmp_conf_t *cf, const rtmp_directive_t *d,
+                                              config_setting_t *s, void *conf);
+
 // Parses `url` into *u (strings pointing into `url`, which must outlive u); nullptr when it
 // is good, else why it is not.
 [[nodiscard]] const char *rtmp_push_parse_url(std::string_view url, rtmp_push_url_t *u);
@@ -34,6 +44,19 @@ struct rtmp_push_url_t {
 [[nodiscard]] bool rtmp_push_expand(std::string_view tmpl, std::string_view app,
                                     std::string_view name, std::string_view args, char *out,
                                     size_t len);
+
+// A URL's names for one stream: the remote application, the remote stream name with its
+// query, and the tcUrl. Pushes and pulls both fill them from their URLs.
+struct rtmp_push_names_t {
+    char app[RTMP_MAX_NAME + 1];
+    char name[RTMP_MAX_NAME + RTMP_MAX_ARGS + 2];
+    char tc_url[RTMP_MAX_NAME + 96];
+};
+
+// Expands u's templates for the local stream app/name?args; false when a name does not fit.
+[[nodiscard]] bool rtmp_push_url_names(const rtmp_push_url_t *u, std::string_view app,
+                                       std::string_view name, std::string_view args,
+                                       rtmp_push_names_t *out);
 
 // The target answered NetStream.Publish.Start on stream st of session s: media may flow.
 [[nodiscard]] rtmp_int_t rtmp_push_publishing(rtmp_push_target_t *t, rtmp_session_t *s,

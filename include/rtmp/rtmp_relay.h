@@ -2,10 +2,12 @@
 #pragma once
 
 #include "core/rtmp_module.h"
+#include "rtmp/rtmp_push.h"
 #include "rtmp/rtmp_session.h"
 
 typedef struct rtmp_relay_s rtmp_relay_t;
 typedef struct rtmp_push_target_s rtmp_push_target_t;
+typedef struct rtmp_pull_s rtmp_pull_t;
 
 extern rtmp_module_t rtmp_relay_module;
 
@@ -13,6 +15,28 @@ extern rtmp_module_t rtmp_relay_module;
 // local stream's publisher once the origin accepts the play.
 [[nodiscard]] rtmp_int_t rtmp_relay_pull(rtmp_conf_app_t *app, std::string_view name, int slot,
                                          rtmp_log_t *log);
+
+// A TCP client connection of a push or a pull: `up` runs with a fresh client session once
+// TCP is up (the RTMP handshake starts; the caller makes it a push or a pull), `down` with
+// why it failed, before the connection closes.
+typedef void (*rtmp_relay_up_pt)(rtmp_session_t *s, void *data);
+typedef void (*rtmp_relay_down_pt)(void *data, const char *why);
+
+// Opens a non-blocking TCP connection to u, bounded by `timeout`. Returns the connection,
+// for the caller's pool cleanup (which hears of its end in every case), or nullptr and why.
+[[nodiscard]] rtmp_connection_t *rtmp_relay_connect(rtmp_conf_app_t *app, const rtmp_push_url_t *u,
+                                                    rtmp_msec_t timeout, rtmp_relay_up_pt up,
+                                                    rtmp_relay_down_pt down, void *data, char *why,
+                                                    size_t len);
+
+// Makes a fresh client session a pull from a remote origin: connect(remote_app, tc_url),
+// createStream, play(play_name); the stream is attached as the local publisher of
+// app/name and announced to the other workers, as a publish is. The strings are the
+// pull's and must outlive the session; rtmp_pull_playing() runs on Play.Start and
+// rtmp_pull_failed() before the session closes on a refusal.
+void rtmp_relay_pull_init(rtmp_session_t *s, rtmp_conf_app_t *app, std::string_view name,
+                          const char *remote_app, const char *tc_url, const char *play_name,
+                          rtmp_pull_t *p);
 
 // The session's handshake completed: start the connect.
 [[nodiscard]] rtmp_int_t rtmp_relay_handshake_done(rtmp_session_t *s);

@@ -6,6 +6,7 @@
 #include "rtmp/rtmp_key.h"
 #include "rtmp/rtmp_live.h"
 #include "rtmp/rtmp_notify.h"
+#include "rtmp/rtmp_pull.h"
 #include "rtmp/rtmp_push.h"
 #include "rtmp/rtmp_relay.h"
 #include "rtmp/rtmp_server_module.h"
@@ -15,6 +16,7 @@ rtmp_module_t *rtmp_modules[] = {
     &rtmp_server_module,
     &rtmp_relay_module,
     &rtmp_live_module,
+    &rtmp_pull_module,   // pulls from origins: started by a player, before live answers it
     &rtmp_push_module,   // pushes: started once live accepted a publish
     &rtmp_notify_module, // HTTP callbacks: asked after access and keys, just before live
     &rtmp_key_module,    // stream keys: checked before live answers

@@ -752,15 +752,26 @@ void rtmp_live_close_stream(rtmp_session_t *s, rtmp_stream_t *st)
     rtmp_live_release(ls);
 }
 
-rtmp_int_t rtmp_live_relay_attach(rtmp_session_t *s, rtmp_stream_t *st)
+rtmp_int_t rtmp_live_relay_attach(rtmp_session_t *s, rtmp_stream_t *st, bool origin)
 {
+    char key[RTMP_MAX_NAME * 2 + 32];
+    std::string_view k = rtmp_live_key(s->app, st->name, key, sizeof(key));
+    int owner = rtmp_registry_owner(k);
+    if (origin && owner >= 0 && owner != rtmp_worker_slot) {
+        return RTMP_DECLINED; // another worker got it meanwhile: pull from there instead
+    }
     rtmp_live_stream_t *ls = rtmp_live_find(s->app, st->name, true, (uint32_t)s->scf->chunk_size);
     if (ls->publisher) {
         return RTMP_DECLINED;
     }
     rtmp_live_ctx_t *ctx = rtmp_live_ctx(s, st, ls);
     ctx->publishing = true;
-    ctx->relay = true;
+    // a pull from an origin publishes here like an encoder would, for the other workers too
+    ctx->relay = !origin;
+    if (origin) {
+        (void)rtmp_registry_set(k, rtmp_worker_slot);
+        rtmp_worker_announce(true, k);
+    }
     ls->publisher = ctx;
     ls->pull_started = 0;
     ls->last_media = rtmp_current_msec;
@@ -824,4 +835,20 @@ void rtmp_live_registry_update(bool up, const char *key, int slot)
             }
         }
     }
+}
+
+bool rtmp_live_has_publisher(rtmp_conf_app_t *app, std::string_view name)
+{
+    rtmp_live_stream_t *ls = rtmp_live_find(app, name, false, 0);
+    if (ls && ls->publisher) {
+        return true;
+    }
+    char key[RTMP_MAX_NAME * 2 + 32];
+    int n = snprintf(key, sizeof(key), "%zu/%s/%.*s", app->server->index, app->name.data,
+                     (int)name.size(), name.data());
+    if (n <= 0 || (size_t)n >= sizeof(key)) {
+        return false;
+    }
+    int owner = rtmp_registry_owner(std::string_view(key, (size_t)n));
+    return owner >= 0 && owner != rtmp_worker_slot;
 }

@@ -9,12 +9,10 @@
 #include <arpa/inet.h>
 #include <cstdio>
 #include <netinet/in.h>
-#include <netinet/tcp.h>
 #include <unistd.h>
 
 struct rtmp_push_app_conf_t {
-    rtmp_push_url_t *urls;
-    rtmp_int_t nurls; // RTMP_CONF_UNSET: inherited from the outer block
+    rtmp_push_url_list_t targets;
     rtmp_msec_t connect_timeout;
     rtmp_msec_t reconnect_max;
 };
@@ -29,9 +27,7 @@ typedef struct rtmp_push_set_s rtmp_push_set_t;
 struct rtmp_push_target_s {
     rtmp_push_set_t *set;
     const rtmp_push_url_t *url; // nullptr: its names did not fit, never connected
-    char app[RTMP_MAX_NAME + 1];
-    char name[RTMP_MAX_NAME + RTMP_MAX_ARGS + 2];
-    char tc_url[RTMP_MAX_NAME + 96];
+    rtmp_push_names_t names;
     rtmp_connection_t *c; // from connect() until the connection is closed
     rtmp_session_t *s;    // once TCP is up
     rtmp_stream_t *st;    // its stream, once publishing
@@ -219,28 +215,27 @@ bool rtmp_push_expand(std::string_view tmpl, std::string_view app, std::string_v
     return true;
 }
 
-// The target's app, stream name (with query) and tcUrl for a published app/name?args.
-static bool rtmp_push_names(rtmp_push_target_t *t, const rtmp_push_url_t *u, std::string_view app,
-                            std::string_view name, std::string_view args)
+bool rtmp_push_url_names(const rtmp_push_url_t *u, std::string_view app, std::string_view name,
+                         std::string_view args, rtmp_push_names_t *out)
 {
-    if (!rtmp_push_expand(u->app.sv(), app, name, args, t->app, sizeof(t->app)) ||
-        !rtmp_push_expand(u->name.len ? u->name.sv() : "${name}", app, name, args, t->name,
-                          sizeof(t->name))) {
+    if (!rtmp_push_expand(u->app.sv(), app, name, args, out->app, sizeof(out->app)) ||
+        !rtmp_push_expand(u->name.len ? u->name.sv() : "${name}", app, name, args, out->name,
+                          sizeof(out->name))) {
         return false;
     }
     if (u->query.len) {
-        size_t n = strlen(t->name);
-        if (n + 1 >= sizeof(t->name)) {
+        size_t n = strlen(out->name);
+        if (n + 1 >= sizeof(out->name)) {
             return false;
         }
-        t->name[n] = '?';
-        if (!rtmp_push_expand(u->query.sv(), app, name, args, t->name + n + 1,
-                              sizeof(t->name) - n - 1)) {
+        out->name[n] = '?';
+        if (!rtmp_push_expand(u->query.sv(), app, name, args, out->name + n + 1,
+                              sizeof(out->name) - n - 1)) {
             return false;
         }
     }
-    int r = snprintf(t->tc_url, sizeof(t->tc_url), "rtmp://%s/%s", u->host, t->app);
-    return r > 0 && (size_t)r < sizeof(t->tc_url);
+    int r = snprintf(out->tc_url, sizeof(out->tc_url), "rtmp://%s/%s", u->host, out->app);
+    return r > 0 && (size_t)r < sizeof(out->tc_url);
 }
 
 // ---- configuration ------------------------------------------------------------------------
@@ -248,7 +243,7 @@ static bool rtmp_push_names(rtmp_push_target_t *t, const rtmp_push_url_t *u, std
 static void *rtmp_push_create_app_conf(rtmp_conf_t *cf)
 {
     auto *c = rtmp_palloc<rtmp_push_app_conf_t>(cf->pool);
-    c->nurls = RTMP_CONF_UNSET;
+    c->targets.n = RTMP_CONF_UNSET;
     c->connect_timeout = c->reconnect_max = RTMP_CONF_UNSET_MSEC;
     return c;
 }
@@ -257,39 +252,38 @@ static const char *rtmp_push_merge_app_conf(rtmp_conf_t *, void *parent, void *c
 {
     auto *p = static_cast<rtmp_push_app_conf_t *>(parent);
     auto *c = static_cast<rtmp_push_app_conf_t *>(child);
-    if (c->nurls == RTMP_CONF_UNSET) {
-        c->urls = p->urls;
-        c->nurls = p->nurls == RTMP_CONF_UNSET ? 0 : p->nurls;
+    if (c->targets.n == RTMP_CONF_UNSET) {
+        c->targets.urls = p->targets.urls;
+        c->targets.n = p->targets.n == RTMP_CONF_UNSET ? 0 : p->targets.n;
     }
     rtmp_conf_merge_msec(c->connect_timeout, p->connect_timeout, 5000);
     rtmp_conf_merge_msec(c->reconnect_max, p->reconnect_max, 30000);
     return nullptr;
 }
 
-// push = "URL" or ( "URL", ... ): checked whole here, so a typo fails at startup.
-static const char *rtmp_push_set_urls(rtmp_conf_t *cf, const rtmp_directive_t *d,
-                                      config_setting_t *s, void *conf)
+const char *rtmp_push_conf_urls(rtmp_conf_t *cf, const rtmp_directive_t *d, config_setting_t *s,
+                                void *conf)
 {
-    auto *pcf = static_cast<rtmp_push_app_conf_t *>(conf);
+    auto *list = reinterpret_cast<rtmp_push_url_list_t *>(static_cast<char *>(conf) + d->offset);
     static const char *expected = "an rtmp:// URL or a list of them";
     int type = config_setting_type(s);
-    bool list = type == CONFIG_TYPE_LIST || type == CONFIG_TYPE_ARRAY;
-    if (type != CONFIG_TYPE_STRING && !list) {
+    bool many = type == CONFIG_TYPE_LIST || type == CONFIG_TYPE_ARRAY;
+    if (type != CONFIG_TYPE_STRING && !many) {
         return expected;
     }
-    int n = list ? config_setting_length(s) : 1;
-    pcf->urls = n ? rtmp_palloc<rtmp_push_url_t>(cf->pool, (size_t)n) : nullptr;
-    pcf->nurls = n;
+    int n = many ? config_setting_length(s) : 1;
+    list->urls = n ? rtmp_palloc<rtmp_push_url_t>(cf->pool, (size_t)n) : nullptr;
+    list->n = n;
     for (int i = 0; i < n; i++) {
-        config_setting_t *e = list ? config_setting_get_elem(s, (unsigned)i) : s;
+        config_setting_t *e = many ? config_setting_get_elem(s, (unsigned)i) : s;
         if (config_setting_type(e) != CONFIG_TYPE_STRING) {
             rtmp_conf_error(cf, e, "\"%s\" must be %s", d->name, expected);
             return "";
         }
         rtmp_str_t v = rtmp_pstr(cf->pool, rtmp_conf_string(e));
-        const char *bad = rtmp_push_parse_url(v.sv(), &pcf->urls[i]);
-        rtmp_push_target_t probe;
-        if (bad == nullptr && !rtmp_push_names(&probe, &pcf->urls[i], "app", "name", "")) {
+        const char *bad = rtmp_push_parse_url(v.sv(), &list->urls[i]);
+        rtmp_push_names_t probe;
+        if (bad == nullptr && !rtmp_push_url_names(&list->urls[i], "app", "name", "", &probe)) {
             bad = "a URL whose ${...} are ${name}, ${app} or ${args.KEY}";
         }
         if (bad) {
@@ -304,8 +298,8 @@ static const char *rtmp_push_set_urls(rtmp_conf_t *cf, const rtmp_directive_t *d
 #define PUSH_BLOCKS (RTMP_CONF_RTMP | RTMP_CONF_SRV | RTMP_CONF_APP)
 
 static const rtmp_directive_t rtmp_push_directives[] = {
-    {"push", PUSH_BLOCKS, rtmp_conf_level::app, rtmp_conf_type::custom, 0, 0, 0,
-     rtmp_push_set_urls},
+    {"push", PUSH_BLOCKS, rtmp_conf_level::app, rtmp_conf_type::custom,
+     offsetof(rtmp_push_app_conf_t, targets), 0, 0, rtmp_push_conf_urls},
     {"push_connect_timeout", PUSH_BLOCKS, rtmp_conf_level::app, rtmp_conf_type::msec,
      offsetof(rtmp_push_app_conf_t, connect_timeout), 100, 600000, nullptr},
     {"push_reconnect_max", PUSH_BLOCKS, rtmp_conf_level::app, rtmp_conf_type::msec,
@@ -379,98 +373,42 @@ static void rtmp_push_gone(void *data)
     rtmp_push_retry(t);
 }
 
-// Connect completed or failed (errors arrive as readiness too), or timed out.
-static void rtmp_push_connect_handler(rtmp_event_t *ev)
+// TCP is up: the session becomes a push.
+static void rtmp_push_up(rtmp_session_t *s, void *data)
 {
-    auto *c = static_cast<rtmp_connection_t *>(ev->data);
-    auto *t = static_cast<rtmp_push_target_t *>(c->data);
+    auto *t = static_cast<rtmp_push_target_t *>(data);
     rtmp_push_set_t *set = t->set;
-    if (ev->timedout) {
-        snprintf(t->why, sizeof(t->why), "connect timed out after %llums",
-                 (unsigned long long)set->pcf->connect_timeout);
-        rtmp_connection_close(c);
-        return;
-    }
-    int err = 0;
-    socklen_t len = sizeof(err);
-    if (getsockopt(c->fd, SOL_SOCKET, SO_ERROR, &err, &len) == -1) {
-        err = errno;
-    }
-    if (err) {
-        snprintf(t->why, sizeof(t->why), "connect() failed: %s", strerror(err));
-        rtmp_connection_close(c);
-        return;
-    }
-    rtmp_event_del_timer(c->write);
-    // the session registers the connection afresh, with its own handlers
-    (void)rtmp_event_del(c);
-    rtmp_session_t *s = rtmp_session_init_client(c, set->app->server);
-    if (s == nullptr) {
-        return; // closed: rtmp_push_gone schedules the retry
-    }
     t->s = s;
-    rtmp_relay_push_init(s, set->app, t->app, t->tc_url, t->name, t);
+    rtmp_relay_push_init(s, set->app, t->names.app, t->names.tc_url, t->names.name, t);
     // the name's query often holds the target's stream key: kept out of the log
-    int shown = (int)strcspn(t->name, "?");
-    rtmp_log_error(RTMP_LOG_INFO, &c->log, 0,
+    int shown = (int)strcspn(t->names.name, "?");
+    rtmp_log_error(RTMP_LOG_INFO, &s->c->log, 0,
                    "push \"%s/%s\" to %.*s: connected, publishing as \"%.*s%s\" in \"%s\"",
                    set->app->name.data, set->name, (int)t->url->url.len,
-                   (const char *)t->url->url.data, shown, t->name, t->name[shown] ? "?..." : "",
-                   t->app);
+                   (const char *)t->url->url.data, shown, t->names.name,
+                   t->names.name[shown] ? "?..." : "", t->names.app);
+}
+
+static void rtmp_push_down(void *data, const char *why)
+{
+    rtmp_push_failed(static_cast<rtmp_push_target_t *>(data), why);
 }
 
 static void rtmp_push_connect(rtmp_push_target_t *t)
 {
-    const rtmp_push_url_t *u = t->url;
     rtmp_push_set_t *set = t->set;
-    int fd = socket(u->addr.ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
-    if (fd == -1) {
-        snprintf(t->why, sizeof(t->why), "socket() failed: %s", strerror(errno));
-        rtmp_push_retry(t);
-        return;
-    }
-    int one = 1;
-    (void)setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
-    int rc = connect(fd, reinterpret_cast<const struct sockaddr *>(&u->addr), u->socklen);
-    if (rc == -1 && errno != EINPROGRESS) {
-        snprintf(t->why, sizeof(t->why), "connect() failed: %s", strerror(errno));
-        close(fd);
-        rtmp_push_retry(t);
-        return;
-    }
-    rtmp_connection_t *c = rtmp_connection_get(fd);
+    rtmp_connection_t *c =
+        rtmp_relay_connect(set->app, t->url, set->pcf->connect_timeout, rtmp_push_up,
+                           rtmp_push_down, t, t->why, sizeof(t->why));
     if (c == nullptr) {
-        snprintf(t->why, sizeof(t->why), "no free connection (worker_connections)");
-        close(fd);
         rtmp_push_retry(t);
         return;
     }
-    c->log = *rtmp_cycle->log;
-    c->log.handler = nullptr;
-    memcpy(&c->sockaddr, &u->addr, u->socklen);
-    c->socklen = u->socklen;
-    snprintf(c->addr_text, sizeof(c->addr_text), "%s", u->host);
-    c->pool = rtmp_pool_create(1024, &c->log);
     rtmp_pool_cleanup_t *cln = rtmp_pool_cleanup_add(c->pool, sizeof(rtmp_push_target_t *));
     *static_cast<rtmp_push_target_t **>(cln->data) = t;
     cln->handler = rtmp_push_gone;
     t->c = c;
     set->nconn++;
-    rtmp_connection_activate(c);
-    c->data = t;
-    c->read->handler = rtmp_push_connect_handler;
-    c->write->handler = rtmp_push_connect_handler;
-    c->read->log = &c->log;
-    c->write->log = &c->log;
-    if (rtmp_event_add_connection(c) != RTMP_OK) {
-        snprintf(t->why, sizeof(t->why), "cannot watch the socket");
-        rtmp_connection_close(c);
-        return;
-    }
-    rtmp_event_add_timer(c->write, set->pcf->connect_timeout);
-    if (rc == 0) {
-        rtmp_event_post(c->write);
-    }
 }
 
 rtmp_int_t rtmp_push_publishing(rtmp_push_target_t *t, rtmp_session_t *s, rtmp_stream_t *st)
@@ -516,10 +454,10 @@ static rtmp_push_set_t *rtmp_push_find(rtmp_conf_app_t *app, std::string_view na
 static void rtmp_push_start(rtmp_session_t *s, rtmp_stream_t *st)
 {
     rtmp_push_app_conf_t *pcf = rtmp_push_app_conf(s->app);
-    if (pcf->nurls <= 0 || rtmp_push_find(s->app, st->name)) {
+    if (pcf->targets.n <= 0 || rtmp_push_find(s->app, st->name)) {
         return; // nothing to push, or a publisher took over a stream already pushed
     }
-    size_t n = (size_t)pcf->nurls;
+    size_t n = (size_t)pcf->targets.n;
     auto *set = static_cast<rtmp_push_set_t *>(
         rtmp_calloc(sizeof(rtmp_push_set_t) + n * sizeof(rtmp_push_target_t)));
     set->app = s->app;
@@ -534,14 +472,15 @@ static void rtmp_push_start(rtmp_session_t *s, rtmp_stream_t *st)
         t->retry.data = t;
         t->retry.handler = rtmp_push_retry_handler;
         t->retry.log = rtmp_cycle->log;
-        if (!rtmp_push_names(t, &pcf->urls[i], s->app->name.sv(), st->name, st->args)) {
+        if (!rtmp_push_url_names(&pcf->targets.urls[i], s->app->name.sv(), st->name, st->args,
+                                 &t->names)) {
             rtmp_log_error(RTMP_LOG_WARN, &s->c->log, 0,
                            "push \"%s/%s\" to %.*s: the names do not fit, not pushed",
-                           s->app->name.data, st->name, (int)pcf->urls[i].url.len,
-                           (const char *)pcf->urls[i].url.data);
+                           s->app->name.data, st->name, (int)pcf->targets.urls[i].url.len,
+                           (const char *)pcf->targets.urls[i].url.data);
             continue;
         }
-        t->url = &pcf->urls[i];
+        t->url = &pcf->targets.urls[i];
         rtmp_push_connect(t);
     }
 }

@@ -1,12 +1,16 @@
-// Relay pulls between workers: connect, createStream and play over a unix socket, then
-// republish what arrives into the local live stream; and the client commands of pushes.
+// Relay pulls, between workers over a unix socket and from remote origins over TCP: connect,
+// createStream and play, then republish what arrives into the local live stream; and the
+// client commands of pushes.
 #include "rtmp/rtmp_relay.h"
 #include "event/rtmp_connection.h"
 #include "os/rtmp_process.h"
 #include "rtmp/rtmp_live.h"
+#include "rtmp/rtmp_pull.h"
 #include "rtmp/rtmp_push.h"
 
 #include <cstdio>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <sys/socket.h>
 #include <sys/un.h>
 #include <unistd.h>
@@ -24,11 +28,13 @@ struct rtmp_relay_s {
     rtmp_relay_stage stage;
     rtmp_conf_app_t *app;
     char name[RTMP_MAX_NAME + 1];
-    // a push: what to ask the target for; these live in the push target, which outlives us
+    // a push or a pull from an origin: what to ask the other server for; these live in the
+    // push target or the pull, which outlive us
     rtmp_push_target_t *push;
+    rtmp_pull_t *pull;
     const char *remote_app;
     const char *tc_url;
-    const char *publish_name; // with its "?args"
+    const char *publish_name; // the remote stream name, with its "?args"
 };
 
 // Workers listen on an abstract unix socket per server: nothing to clean up on disk,
@@ -130,6 +136,124 @@ rtmp_int_t rtmp_relay_pull(rtmp_conf_app_t *app, std::string_view name, int slot
     return RTMP_OK;
 }
 
+// A TCP client connection on its way: who hears how it went.
+struct rtmp_relay_connect_t {
+    rtmp_conf_app_t *app;
+    rtmp_relay_up_pt up;
+    rtmp_relay_down_pt down;
+    void *data;
+    rtmp_msec_t timeout;
+};
+
+// The TCP connect completed or failed (errors arrive as readiness too), or timed out.
+static void rtmp_relay_connected(rtmp_event_t *ev)
+{
+    auto *c = static_cast<rtmp_connection_t *>(ev->data);
+    auto *rc = static_cast<rtmp_relay_connect_t *>(c->data);
+    char why[96];
+    if (c->close) {
+        rc->down(rc->data, "the worker is shutting down");
+        rtmp_connection_close(c);
+        return;
+    }
+    if (ev->timedout) {
+        snprintf(why, sizeof(why), "connect timed out after %llums",
+                 (unsigned long long)rc->timeout);
+        rc->down(rc->data, why);
+        rtmp_connection_close(c);
+        return;
+    }
+    int err = 0;
+    socklen_t len = sizeof(err);
+    if (getsockopt(c->fd, SOL_SOCKET, SO_ERROR, &err, &len) == -1) {
+        err = errno;
+    }
+    if (err) {
+        snprintf(why, sizeof(why), "connect() failed: %s", strerror(err));
+        rc->down(rc->data, why);
+        rtmp_connection_close(c);
+        return;
+    }
+    rtmp_event_del_timer(c->write);
+    // the session registers the connection afresh, with its own handlers
+    (void)rtmp_event_del(c);
+    rtmp_session_t *s = rtmp_session_init_client(c, rc->app->server);
+    if (s == nullptr) {
+        return; // closed: the owner's pool cleanup hears of it
+    }
+    rc->up(s, rc->data);
+}
+
+rtmp_connection_t *rtmp_relay_connect(rtmp_conf_app_t *app, const rtmp_push_url_t *u,
+                                      rtmp_msec_t timeout, rtmp_relay_up_pt up,
+                                      rtmp_relay_down_pt down, void *data, char *why, size_t len)
+{
+    int fd = socket(u->addr.ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+    if (fd == -1) {
+        snprintf(why, len, "socket() failed: %s", strerror(errno));
+        return nullptr;
+    }
+    int one = 1;
+    (void)setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+    int rc = connect(fd, reinterpret_cast<const struct sockaddr *>(&u->addr), u->socklen);
+    if (rc == -1 && errno != EINPROGRESS) {
+        snprintf(why, len, "connect() failed: %s", strerror(errno));
+        close(fd);
+        return nullptr;
+    }
+    rtmp_connection_t *c = rtmp_connection_get(fd);
+    if (c == nullptr) {
+        snprintf(why, len, "no free connection (worker_connections)");
+        close(fd);
+        return nullptr;
+    }
+    c->log = *rtmp_cycle->log;
+    c->log.handler = nullptr;
+    memcpy(&c->sockaddr, &u->addr, u->socklen);
+    c->socklen = u->socklen;
+    snprintf(c->addr_text, sizeof(c->addr_text), "%s", u->host);
+    c->pool = rtmp_pool_create(1024, &c->log);
+    rtmp_connection_activate(c);
+
+    auto *cn = rtmp_palloc<rtmp_relay_connect_t>(c->pool);
+    cn->app = app;
+    cn->up = up;
+    cn->down = down;
+    cn->data = data;
+    cn->timeout = timeout;
+    c->data = cn;
+    c->read->handler = rtmp_relay_connected;
+    c->write->handler = rtmp_relay_connected;
+    c->read->log = &c->log;
+    c->write->log = &c->log;
+    if (rtmp_event_add_connection(c) != RTMP_OK) {
+        snprintf(why, len, "cannot watch the socket");
+        rtmp_connection_close(c);
+        return nullptr;
+    }
+    rtmp_event_add_timer(c->write, timeout);
+    if (rc == 0) {
+        rtmp_event_post(c->write);
+    }
+    return c;
+}
+
+void rtmp_relay_pull_init(rtmp_session_t *s, rtmp_conf_app_t *app, std::string_view name,
+                          const char *remote_app, const char *tc_url, const char *play_name,
+                          rtmp_pull_t *p)
+{
+    auto *r = rtmp_palloc<rtmp_relay_t>(s->c->pool);
+    r->app = app;
+    r->pull = p;
+    r->remote_app = remote_app;
+    r->tc_url = tc_url;
+    r->publish_name = play_name;
+    memcpy(r->name, name.data(), name.size() < RTMP_MAX_NAME ? name.size() : RTMP_MAX_NAME);
+    s->relay = r;
+    s->app = app;
+    s->app_name = app->name;
+}
+
 void rtmp_relay_push_init(rtmp_session_t *s, rtmp_conf_app_t *app, const char *remote_app,
                           const char *tc_url, const char *name, rtmp_push_target_t *t)
 {
@@ -178,7 +302,8 @@ rtmp_int_t rtmp_relay_handshake_done(rtmp_session_t *s)
     rtmp_buf_t *b = rtmp_relay_buf(&rb);
     char tc_url[RTMP_MAX_NAME + 32];
     snprintf(tc_url, sizeof(tc_url), "rtmp://localhost/%s", r->app->name.data);
-    std::string_view app = r->push ? std::string_view(r->remote_app) : r->app->name.sv();
+    bool remote = r->push || r->pull;
+    std::string_view app = remote ? std::string_view(r->remote_app) : r->app->name.sv();
     if (rtmp_amf0_write_string(b, "connect") != RTMP_OK ||
         rtmp_amf0_write_number(b, RTMP_RELAY_TID_CONNECT) || rtmp_amf0_write_object_start(b) ||
         rtmp_amf0_write_key(b, "app") || rtmp_amf0_write_string(b, app) ||
@@ -186,8 +311,8 @@ rtmp_int_t rtmp_relay_handshake_done(rtmp_session_t *s)
         rtmp_amf0_write_key(b, "flashVer") ||
         rtmp_amf0_write_string(b, r->push ? "FMLE/3.0 (compatible; rtmp_server push)"
                                           : "rtmp_server relay") ||
-        rtmp_amf0_write_key(b, "tcUrl") ||
-        rtmp_amf0_write_string(b, r->push ? r->tc_url : tc_url) || rtmp_amf0_write_object_end(b)) {
+        rtmp_amf0_write_key(b, "tcUrl") || rtmp_amf0_write_string(b, remote ? r->tc_url : tc_url) ||
+        rtmp_amf0_write_object_end(b)) {
         return RTMP_ERROR;
     }
     r->stage = rtmp_relay_stage::connect;
@@ -199,6 +324,9 @@ static rtmp_int_t rtmp_relay_fail(rtmp_session_t *s, const char *why)
 {
     if (s->relay->push) {
         rtmp_push_failed(s->relay->push, why);
+    }
+    if (s->relay->pull) {
+        rtmp_pull_failed(s->relay->pull, why);
     }
     rtmp_session_close(s, why);
     return RTMP_ERROR;
@@ -305,11 +433,12 @@ rtmp_int_t rtmp_relay_command(rtmp_session_t *s, const rtmp_message_t *, const r
         if (r->push) {
             return rtmp_relay_push_publish(s, st, &rb);
         }
-        if (rtmp_live_relay_attach(s, st) != RTMP_OK) {
-            return rtmp_relay_fail(s, "the stream got a local publisher meanwhile");
+        if (rtmp_live_relay_attach(s, st, r->pull != nullptr) != RTMP_OK) {
+            return rtmp_relay_fail(s, "the stream got a publisher meanwhile");
         }
         if (rtmp_amf0_write_string(b, "play") || rtmp_amf0_write_number(b, 0) ||
-            rtmp_amf0_write_null(b) || rtmp_amf0_write_string(b, r->name) ||
+            rtmp_amf0_write_null(b) ||
+            rtmp_amf0_write_string(b, r->pull ? r->publish_name : r->name) ||
             rtmp_amf0_write_number(b, -1000)) {
             return RTMP_ERROR;
         }
@@ -341,8 +470,13 @@ rtmp_int_t rtmp_relay_command(rtmp_session_t *s, const rtmp_message_t *, const r
                 return RTMP_OK;
             }
             if (v == "NetStream.Play.UnpublishNotify" || v == "NetStream.Play.StreamNotFound" ||
-                v == "NetStream.Play.Stop" || v == "NetStream.Play.Failed") {
+                v == "NetStream.Play.Stop" || v == "NetStream.Play.Failed" ||
+                level.sv() == "error") {
                 return rtmp_relay_fail(s, why);
+            }
+            if (r->pull && r->stage == rtmp_relay_stage::play && v == "NetStream.Play.Start") {
+                r->stage = rtmp_relay_stage::publish; // playing: told once
+                rtmp_pull_playing(r->pull);
             }
         }
     }

@@ -1,0 +1,234 @@
+"""pull: players on an edge E get streams published on an origin O (another rtmp_server, or
+nginx-rtmp), with fail-over past a dead origin, one origin connection for all of E's workers,
+release after the idle time, and StreamNotFound for a pull that never comes when
+idle_streams is off."""
+
+import shutil
+import tempfile
+import time
+
+import harness
+import rtmp_client as rc
+from harness import (check, media_clip, need_tools, nginx_rtmp, start_nginx_rtmp, stop_process,
+                     tcp_established_inodes, wait_for)
+from live_helpers import (FFMPEG_QUIET, PyPlayer, check_players, client_port, ffmpeg_player,
+                          ffmpeg_publisher, live_server, players_of, publishers_of, source)
+
+
+def _pull_lines(srv, what):
+    return [l for l in srv.log().splitlines() if "pull \"" in l and what in l]
+
+
+def _wait_exit(p, timeout, what):
+    code = p.wait(timeout)
+    check(code == 0, "%s exited with %d: %s" % (what, code, p.stderr()[-800:]))
+
+
+def test_edge_pull_failover_two_workers():
+    """E lists a dead origin first: the second serves; players on both of E's workers get the
+    whole stream over one connection to O."""
+    need_tools("ffmpeg", "ffprobe")
+    clip = media_clip(10)
+    src = source(clip)
+    dead = harness.free_port()
+    with live_server({"live": "live = true;"}) as o:
+        o.start()
+        origins = '"rtmp://127.0.0.1:%d/live", "rtmp://localhost:%d/live"' % (dead, o.port)
+        apps = {"live": "live = true; pull = ( %s ); pull_idle_timeout = \"2s\";" % origins}
+        # few connection slots per worker: Python players fill the first worker, so the
+        # ffmpeg players after them land in the other one
+        with live_server(apps, workers=2, main_extra="worker_connections = 16;\n") as e:
+            e.start()
+            first = ffmpeg_player(e, "live/s", "first")
+            wait_for(lambda: _pull_lines(e, "connected, playing"), 10, "E's pull connected")
+            pub = ffmpeg_publisher(o, clip, "live/s", "pub")
+            wait_for(lambda: publishers_of(o, "live/s"), 5, "the publisher on O")
+            fillers = []
+            try:
+                for _ in range(14):
+                    fillers.append(PyPlayer(e.port, "live", "s").play())
+                late = [ffmpeg_player(e, "live/s", "late%d" % i) for i in range(3)]
+                players = [first] + late
+                wait_for(lambda: len(players_of(e, "live/s")) >= len(players) + len(fillers),
+                         15, "E's players")
+                served = players_of(e, "live/s")
+                ff_workers = {served.get(client_port(p.pid, e.port)) for p in players}
+                # one connection from E to O (and the publisher's), however many of E's
+                # workers have players
+                o_plays = players_of(o, "live/s")
+                check(len(o_plays) == 1 and len(tcp_established_inodes(o.port)) == 2,
+                      "O serves %d plays of live/s over %d connections; expected E's one "
+                      "pull: %s" % (len(o_plays), len(tcp_established_inodes(o.port)), o_plays))
+
+                _wait_exit(pub, 20, "the publisher")
+                for p in players:
+                    _wait_exit(p, 10, p.name)
+                check_players(players, src)
+            finally:
+                for f in fillers:
+                    f.stop()
+            check(len(set(served.values())) == 2 and len(ff_workers) == 2,
+                  "E's ffmpeg players were served by %s, all players by %s: expected both "
+                  "workers" % (sorted(ff_workers), sorted(set(served.values()))))
+            dead_url = "rtmp://127.0.0.1:%d/live" % dead
+            failed = _pull_lines(e, "from %s failed" % dead_url)
+            check(failed and all("[warn]" in l and "Connection refused" in l for l in failed),
+                  "no warning about the dead origin: %s" % failed)
+            o_url = "rtmp://localhost:%d/live" % o.port
+            check(_pull_lines(e, "from %s: playing" % o_url), "E never played from O")
+            check(len(_pull_lines(e, "started (a player asked")) == 1,
+                  "E started more than one pull: %s" % _pull_lines(e, "started ("))
+
+
+test_edge_pull_failover_two_workers.TIME_LIMIT = 40
+
+
+def test_edge_releases_idle_pull():
+    """The last player leaves while O still publishes: after pull_idle_timeout, and not
+    before, E closes its connection to O."""
+    need_tools("ffmpeg", "ffprobe")
+    clip = media_clip(16)
+    with live_server({"live": "live = true;"}) as o:
+        o.start()
+        apps = {"live": 'live = true; pull = "rtmp://127.0.0.1:%d/live"; '
+                        'pull_idle_timeout = "2s";' % o.port}
+        with live_server(apps) as e:
+            e.start()
+            pub = ffmpeg_publisher(o, clip, "live/r", "pub")
+            wait_for(lambda: publishers_of(o, "live/r"), 5, "the publisher on O")
+            wait_for(lambda: len(tcp_established_inodes(o.port)) == 1, 5, "O's one connection")
+            player = ffmpeg_player(e, "live/r", "player")
+            wait_for(lambda: _pull_lines(e, ": playing ("), 10, "E's pull playing")
+            check(len(tcp_established_inodes(o.port)) == 2, "O does not see E's pull")
+            time.sleep(1.0)
+            player.stop()
+            left = time.monotonic()
+            released = wait_for(lambda: _pull_lines(e, "released: no players for 2.0s"), 8,
+                                "E releasing the pull")
+            idle = time.monotonic() - left
+            check(idle >= 1.8, "E released the pull %.1fs after the player left" % idle)
+            wait_for(lambda: len(tcp_established_inodes(o.port)) == 1, 5,
+                     "O's connection from E closing")
+            check(pub.running(), "O's publisher ended too early")
+            check(all("bytes received" in l for l in released), released)
+            pub.stop()
+
+
+test_edge_releases_idle_pull.TIME_LIMIT = 30
+
+
+def test_static_pull_survives_origin_restarts():
+    """pull_static: one of E's two workers pulls from the start, without players, past the
+    idle time; when O's publisher leaves and a new one comes, the pull comes back and a
+    player that stayed on E sees both runs whole with timestamps that never go back."""
+    need_tools("ffmpeg", "ffprobe")
+    clip = media_clip(4)
+    src = source(clip)
+    with live_server({"live": "live = true;"}) as o:
+        o.start()
+        apps = {"live": 'live = true; pull = "rtmp://127.0.0.1:%d/live"; pull_static = "st"; '
+                        'pull_idle_timeout = "1s";' % o.port}
+        with live_server(apps, workers=2) as e:
+            e.start()
+            wait_for(lambda: len(players_of(o, "live/st")) == 1, 10, "E's static pull on O")
+            time.sleep(2.0)  # past pull_idle_timeout: a static pull stays without players
+            check(len(tcp_established_inodes(o.port)) == 1,
+                  "O has %d connections; expected E's static pull alone"
+                  % len(tcp_established_inodes(o.port)))
+            check(len(_pull_lines(e, "started (static")) == 1,
+                  "static pulls started: %s" % _pull_lines(e, "started ("))
+            with PyPlayer(e.port, "live", "st") as py:
+                py.play()
+                py.wait_status("NetStream.Play.Start")
+                for run in range(2):
+                    wait_for(lambda: len(_pull_lines(e, ": playing (")) >= run + 1, 10,
+                             "E's pull playing from O (run %d)" % run)
+                    pub = ffmpeg_publisher(o, clip, "live/st", "pub%d" % run)
+                    _wait_exit(pub, 15, "publisher %d" % run)
+                    # the player got the whole run: the same number of packets each time
+                    want = (run + 1) * len(src.packets["video"])
+                    py.wait(lambda ms: len(py.packets(ms)["video"]) >= want, 5,
+                            "the video of run %d" % run)
+                got = py.packets()
+                check(got["video"] == src.packets["video"] * 2 and
+                      got["audio"] == src.packets["audio"] * 2,
+                      "the player on E did not get both runs whole: %d/%d video, %d/%d audio"
+                      % (len(got["video"]), 2 * len(src.packets["video"]), len(got["audio"]),
+                         2 * len(src.packets["audio"])))
+                for kind in (rc.MSG_VIDEO, rc.MSG_AUDIO):
+                    ts = [m.timestamp for m in py.media() if m.type == kind]
+                    back = [(a, b) for a, b in zip(ts, ts[1:]) if b < a]
+                    check(not back, "timestamps went back across the origin's restart: %s"
+                          % back[:5])
+            failed = _pull_lines(e, "failed: origin says NetStream.Play.UnpublishNotify")
+            check(failed, "E did not log the origin's end of stream")
+
+
+test_static_pull_survives_origin_restarts.TIME_LIMIT = 30
+
+
+def test_pull_from_nginx_and_not_found():
+    """nginx-rtmp as the origin; and with idle_streams off, a player of a name no origin can
+    give gets StreamNotFound once every origin failed."""
+    need_tools("ffmpeg", "ffprobe")
+    nginx = nginx_rtmp()
+    clip = media_clip(8)
+    src = source(clip)
+    tmp = tempfile.mkdtemp(prefix="rtmp_pull_e2e_")
+    n_port = harness.free_port()
+    dead = harness.free_port()
+    nginx_proc = None
+    try:
+        # publish_notify: players (our pull) hear UnpublishNotify when the publisher leaves
+        nginx_proc = start_nginx_rtmp(nginx, tmp, n_port, live="live on; publish_notify on;",
+                                      level="info")
+        apps = {"live": 'live = true; pull = "rtmp://127.0.0.1:%d/live/${name}";' % n_port,
+                "gone": 'live = true; idle_streams = false; pull = "rtmp://127.0.0.1:%d/x";'
+                        % dead}
+        with live_server(apps) as e:
+            e.start()
+            player = ffmpeg_player(e, "live/n", "player")
+            wait_for(lambda: _pull_lines(e, ": playing ("), 10, "E's pull from nginx playing")
+            pub = harness.ClientProc(FFMPEG_QUIET + ["-re", "-i", clip, "-c", "copy", "-f",
+                                                     "flv", "rtmp://127.0.0.1:%d/live/n"
+                                                     % n_port], tmp, "pub")
+            with PyPlayer(e.port, "gone", "nothing") as py:
+                py.play()
+                py.wait_status("NetStream.Play.StreamNotFound", 8)
+                check("NetStream.Play.Start" not in py.statuses(),
+                      "the player was told Play.Start first: %s" % py.statuses())
+            # while the pull waits out its back-off, a player is not kept waiting at all
+            with PyPlayer(e.port, "gone", "nothing") as py:
+                t0 = time.monotonic()
+                py.play()
+                py.wait_status("NetStream.Play.StreamNotFound", 3)
+                check(time.monotonic() - t0 < 0.9, "the second player waited %.1fs"
+                      % (time.monotonic() - t0))
+            _wait_exit(pub, 20, "the publisher")
+            _wait_exit(player, 10, "the player")
+            check_players([player], src)
+    finally:
+        stop_process(nginx_proc)
+        shutil.rmtree(tmp, ignore_errors=True)
+
+
+test_pull_from_nginx_and_not_found.TIME_LIMIT = 30
+
+
+def test_pull_conf_errors():
+    tmp = tempfile.mkdtemp(prefix="rtmp_pull_conf_")
+    try:
+        for app, why in (('pull = "rtmp://example.com/live";', "host names are not resolved"),
+                         ('pull_static = "a";', "needs origins in \"pull\""),
+                         ('pull = "rtmp://127.0.0.1/live"; pull_static = ( "a", "a?x=1" );',
+                          "without the same name twice")):
+            conf = tmp + "/rtmp.conf"
+            with open(conf, "w") as f:
+                f.write('rtmp = { server = ( { listen = [ "127.0.0.1:1935" ]; application = '
+                        '( { name = "live"; live = true; %s } ); } ); };\n' % app)
+            r = harness.run_server_cmd(["-t", "-c", conf])
+            out = r.stdout + r.stderr
+            check(r.returncode != 0 and why in out and "rtmp.conf:1" in out,
+                  "-t with %s: exit %d, %s" % (app, r.returncode, out[-400:]))
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
