@@ -54,3 +54,6 @@ void rtmp_live_registry_update(bool up, const char *key, int slot);
 
 // Streams alive in this worker, for tests.
 size_t rtmp_live_stream_count();
+
+// Whether anyone publishes app/name: in this worker, or in another one per the registry.
+bool rtmp_live_has_publisher(rtmp_conf_app_t *app, std::string_view name);

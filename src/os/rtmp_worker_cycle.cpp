@@ -4,6 +4,7 @@
 #include "event/rtmp_channel.h"
 #include "event/rtmp_connection.h"
 #include "os/rtmp_process.h"
+#include "rtmp/rtmp_exec.h"
 #include "rtmp/rtmp_live.h"
 
 #include <cstdlib>
@@ -112,8 +113,10 @@ void rtmp_worker_process_cycle(rtmp_cycle_t *cycle, int slot, int channel)
     rtmp_cycle = cycle;
     rtmp_core_conf_t *ccf = rtmp_core_conf(cycle);
 
-    // slots: clients, one per listener, one internal listener per server, the channel
-    size_t nslots = (size_t)ccf->worker_connections + cycle->nlistening + cycle->nservers + 1;
+    // slots: clients, one per listener, one internal listener per server, the channel,
+    // the output pipes of exec commands
+    size_t nslots = (size_t)ccf->worker_connections + cycle->nlistening + cycle->nservers + 1 +
+                    rtmp_exec_slots(cycle);
     if (rtmp_event_init(RTMP_EPOLL_BATCH, cycle->log) != RTMP_OK ||
         rtmp_connections_init(nslots, cycle->log) != RTMP_OK ||
         rtmp_event_listen(cycle) != RTMP_OK) {
@@ -138,6 +141,10 @@ void rtmp_worker_process_cycle(rtmp_cycle_t *cycle, int slot, int channel)
     rtmp_worker_shutdown_ev.log = cycle->log;
 
     for (;;) {
+        if (rtmp_sig_child) {
+            rtmp_sig_child = 0;
+            rtmp_exec_reap(); // exec commands that ended: no zombies, restarts scheduled
+        }
         if (rtmp_sig_terminate) {
             rtmp_worker_close_all();
             rtmp_worker_exit(cycle);

@@ -825,3 +825,16 @@ void rtmp_live_registry_update(bool up, const char *key, int slot)
         }
     }
 }
+
+bool rtmp_live_has_publisher(rtmp_conf_app_t *app, std::string_view name)
+{
+    rtmp_live_stream_t *ls = rtmp_live_find(app, name, false, 0);
+    if (ls && ls->publisher) {
+        return true;
+    }
+    char key[RTMP_MAX_NAME * 2 + 32];
+    int n = snprintf(key, sizeof(key), "%zu/%s/%.*s", app->server->index, app->name.data,
+                     (int)name.size(), name.data());
+    return n > 0 && (size_t)n < sizeof(key) &&
+           rtmp_registry_owner(std::string_view(key, (size_t)n)) >= 0;
+}
