@@ -43,9 +43,6 @@ void rtmp_exec_stream_vars(rtmp_session_t *s, rtmp_stream_t *st, rtmp_exec_var_t
 void rtmp_exec_run(rtmp_conf_app_t *app, const rtmp_exec_cmds_t *cmds, const char *what,
                    std::string_view label, const rtmp_exec_var_t *vars, size_t nvars);
 
-// Connection slots the worker keeps for commands' output pipes (exec_max_processes).
-size_t rtmp_exec_slots(rtmp_cycle_t *cycle);
-
 // Reaps every exited child (after SIGCHLD), logging how each ended; restarts what should run.
 void rtmp_exec_reap();
 

@@ -113,10 +113,8 @@ void rtmp_worker_process_cycle(rtmp_cycle_t *cycle, int slot, int channel)
     rtmp_cycle = cycle;
     rtmp_core_conf_t *ccf = rtmp_core_conf(cycle);
 
-    // slots: clients, one per listener, one internal listener per server, the channel,
-    // the output pipes of exec commands
-    size_t nslots = (size_t)ccf->worker_connections + cycle->nlistening + cycle->nservers + 1 +
-                    rtmp_exec_slots(cycle);
+    // slots: clients, one per listener, one internal listener per server, the channel
+    size_t nslots = (size_t)ccf->worker_connections + cycle->nlistening + cycle->nservers + 1;
     if (rtmp_event_init(RTMP_EPOLL_BATCH, cycle->log) != RTMP_OK ||
         rtmp_connections_init(nslots, cycle->log) != RTMP_OK ||
         rtmp_event_listen(cycle) != RTMP_OK) {

@@ -80,8 +80,13 @@ struct rtmp_exec_proc_s {
     const char *prog;                  // argv[0]'s last path component, for log lines
     pid_t pid;                         // 0: not running
     bool stopping;                     // the kill signal was sent
-    rtmp_connection_t *out;            // the read end of its stdout/stderr pipe
-    rtmp_event_t timer;                // restart back-off, kill grace time or exec_timeout
+    rtmp_connection_t *out;            // &conn while its stdout/stderr pipe is open
+    // the pipe's read end, in the event loop: the module's own, so that commands take
+    // no client connection slot (nor count in when a worker is nearly full)
+    rtmp_connection_t conn;
+    rtmp_event_t rev;
+    rtmp_event_t wev;
+    rtmp_event_t timer; // restart back-off, kill grace time or exec_timeout
     rtmp_msec_t started;
     rtmp_msec_t backoff;
     uint32_t restarts;
@@ -298,12 +303,6 @@ static const rtmp_directive_t rtmp_exec_directives[] = {
     {nullptr, 0, rtmp_conf_level::app, rtmp_conf_type::flag, 0, 0, 0, nullptr},
 };
 
-size_t rtmp_exec_slots(rtmp_cycle_t *cycle)
-{
-    return (size_t) static_cast<rtmp_exec_main_conf_t *>(cycle->main_conf[rtmp_exec_module.index])
-        ->max_processes;
-}
-
 // ---- output -------------------------------------------------------------------------------
 
 static void rtmp_exec_log_line(rtmp_exec_proc_t *p)
@@ -334,11 +333,41 @@ static void rtmp_exec_output(rtmp_exec_proc_t *p, const u_char *data, size_t n)
 
 static void rtmp_exec_close_output(rtmp_exec_proc_t *p)
 {
-    if (p->out) {
-        rtmp_exec_log_line(p);
-        rtmp_connection_close(p->out);
-        p->out = nullptr;
+    rtmp_connection_t *c = p->out;
+    if (c == nullptr) {
+        return;
     }
+    rtmp_exec_log_line(p);
+    rtmp_event_delete_posted(c->read);
+    close(c->fd); // which takes it out of epoll: it was never duplicated
+    c->fd = -1;   // an event for it later in this batch is skipped
+    c->read->active = c->write->active = 0;
+    p->out = nullptr;
+}
+
+static void rtmp_exec_read(rtmp_event_t *ev);
+
+// Readies p->conn for a new pipe, as rtmp_connection_get() does a slot.
+static rtmp_connection_t *rtmp_exec_conn(rtmp_exec_proc_t *p, int fd)
+{
+    rtmp_connection_t *c = &p->conn;
+    unsigned instance = p->rev.instance;
+    memset(c, 0, sizeof(*c));
+    memset(&p->rev, 0, sizeof(p->rev));
+    memset(&p->wev, 0, sizeof(p->wev));
+    c->read = &p->rev;
+    c->write = &p->wev;
+    c->fd = fd;
+    c->read->instance = c->write->instance = !instance; // the previous pipe's events are stale
+    c->read->data = c->write->data = c;
+    c->write->write = 1;
+    c->log = *rtmp_cycle->log;
+    c->log.handler = nullptr;
+    c->data = p;
+    c->read->handler = rtmp_exec_read;
+    c->write->handler = [](rtmp_event_t *) {};
+    c->read->log = c->write->log = &c->log;
+    return c;
 }
 
 // Reads what the command wrote, a bounded amount per wakeup; the rest on the next turn.
@@ -400,11 +429,9 @@ static bool rtmp_exec_path(const char *prog, char *path, size_t len)
         size_t colon = rest.find(':');
         std::string_view dir = rest.substr(0, colon);
         rest = colon == std::string_view::npos ? std::string_view() : rest.substr(colon + 1);
-        int n =
-            snprintf(path, len, "%.*s/%s", (int)dir.size(), dir.empty() ? "." : dir.data(), prog);
-        if (dir.empty()) {
-            n = snprintf(path, len, "./%s", prog);
-        }
+        // an empty entry means the current directory, as for execvp()
+        int n = dir.empty() ? snprintf(path, len, "./%s", prog)
+                            : snprintf(path, len, "%.*s/%s", (int)dir.size(), dir.data(), prog);
         if (n > 0 && (size_t)n < len && access(path, X_OK) == 0) {
             return true;
         }
@@ -475,16 +502,11 @@ static rtmp_int_t rtmp_exec_spawn(rtmp_exec_proc_t *p)
         return RTMP_ERROR;
     }
     int null_fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
-    rtmp_connection_t *c = null_fd == -1 ? nullptr : rtmp_connection_get(fds[0]);
-    if (c == nullptr) {
-        rtmp_log_error(RTMP_LOG_ALERT, rtmp_cycle->log, null_fd == -1 ? errno : 0,
-                       "%s \"%s\": not started: %s", p->what, p->label,
-                       null_fd == -1 ? "cannot open /dev/null" : "no free connection slot");
+    if (null_fd == -1) {
+        rtmp_log_error(RTMP_LOG_ALERT, rtmp_cycle->log, errno,
+                       "%s \"%s\": not started: cannot open /dev/null", p->what, p->label);
         close(fds[0]);
         close(fds[1]);
-        if (null_fd != -1) {
-            close(null_fd);
-        }
         return RTMP_ERROR;
     }
     (void)fcntl(fds[0], F_SETFL, O_NONBLOCK); // only our end: the command's stays blocking
@@ -499,7 +521,7 @@ static rtmp_int_t rtmp_exec_spawn(rtmp_exec_proc_t *p)
     if (pid == -1) {
         rtmp_log_error(RTMP_LOG_ALERT, rtmp_cycle->log, err, "%s \"%s\": fork() failed", p->what,
                        p->label);
-        rtmp_connection_close(c);
+        close(fds[0]);
         return RTMP_ERROR;
     }
     (void)setpgid(pid, pid); // as the child does: whichever runs first, the group exists
@@ -509,14 +531,8 @@ static rtmp_int_t rtmp_exec_spawn(rtmp_exec_proc_t *p)
     p->linelen = 0;
     rtmp_exec_nrunning++;
 
-    c->log = *rtmp_cycle->log;
-    c->log.handler = nullptr;
-    c->data = p;
-    c->read->handler = rtmp_exec_read;
-    c->write->handler = [](rtmp_event_t *) {};
-    c->read->log = c->write->log = &c->log;
-    p->out = c;
-    if (rtmp_event_add_connection(c) != RTMP_OK) {
+    p->out = rtmp_exec_conn(p, fds[0]);
+    if (rtmp_event_add_connection(p->out) != RTMP_OK) {
         rtmp_exec_close_output(p); // it runs without its output logged
     }
 
@@ -626,8 +642,8 @@ static rtmp_exec_proc_t *rtmp_exec_create(rtmp_exec_app_conf_t *ecf, const rtmp_
                                                                          : sizeof(expanded) - used);
         if (n < 0) {
             rtmp_log_error(RTMP_LOG_WARN, rtmp_cycle->log, 0,
-                           "%s \"%.*s\": not started: argument %zu of \"%s\" is too long once "
-                           "expanded",
+                           "%s \"%.*s\": not started: argument %zu of \"%s\" cannot be "
+                           "expanded (too long, or a variable this event does not offer)",
                            what, (int)label.size(), label.data(), i, cmd->argv[0].data);
             return nullptr;
         }
