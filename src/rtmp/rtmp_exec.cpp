@@ -92,7 +92,8 @@ struct rtmp_exec_proc_s {
     uint32_t restarts;
     size_t linelen;
     char line[RTMP_EXEC_LINE];
-    char **argv; // in the same allocation, after the struct
+    char shown[1024]; // argv for the log, quoted, secrets masked
+    char **argv;      // in the same allocation, after the struct
 };
 
 static rtmp_exec_proc_t *rtmp_exec_procs;
@@ -536,17 +537,8 @@ static rtmp_int_t rtmp_exec_spawn(rtmp_exec_proc_t *p)
         rtmp_exec_close_output(p); // it runs without its output logged
     }
 
-    char args[1536];
-    size_t n = 0;
-    for (char **a = p->argv; *a && n < sizeof(args); a++) {
-        int r = snprintf(args + n, sizeof(args) - n, "%s\"%s\"", n ? " " : "", *a);
-        n = r > 0 && (size_t)r < sizeof(args) - n ? n + (size_t)r : sizeof(args);
-    }
-    if (n >= sizeof(args)) {
-        memcpy(args + sizeof(args) - 4, "...", 4);
-    }
     rtmp_log_error(RTMP_LOG_INFO, rtmp_cycle->log, 0, "%s \"%s\": started pid %d: %s", p->what,
-                   p->label, (int)pid, args);
+                   p->label, (int)pid, p->shown);
     return RTMP_OK;
 }
 
@@ -628,6 +620,68 @@ static void rtmp_exec_restart(rtmp_exec_proc_t *p)
     rtmp_event_add_timer(&p->timer, delay);
 }
 
+// The argv for the log line of each start: quoted, and with the values of the query's
+// secrets (key=, token=, ... as the live module masks them) shown as ***, since a stream
+// key in a log file is as good as the key.
+static void rtmp_exec_show(rtmp_exec_proc_t *p, const rtmp_exec_var_t *vars, size_t nvars)
+{
+    static constexpr std::string_view names[] = {"key",      "token", "secret", "auth",
+                                                 "password", "pass",  "sign",   "signature"};
+    std::string_view secrets[rtmp_nelems(names)];
+    size_t nsecrets = 0;
+    for (size_t i = 0; i < nvars; i++) {
+        if (vars[i].name != "args") {
+            continue;
+        }
+        for (std::string_view name : names) {
+            std::string_view v = rtmp_exec_query_arg(vars[i].value, name);
+            if (v.size() >= 4) { // shorter ones would mask half the command line
+                secrets[nsecrets++] = v;
+            }
+        }
+    }
+    char *out = p->shown;
+    size_t len = sizeof(p->shown) - 4, n = 0; // room for "..."
+    for (char **a = p->argv; *a && n < len; a++) {
+        std::string_view arg = *a;
+        if (n + 2 < len) {
+            if (n) {
+                out[n++] = ' ';
+            }
+            out[n++] = '"';
+        }
+        while (!arg.empty() && n < len) {
+            size_t hit = std::string_view::npos, hitlen = 0;
+            for (size_t k = 0; k < nsecrets; k++) {
+                size_t at = arg.find(secrets[k]);
+                if (at < hit) {
+                    hit = at;
+                    hitlen = secrets[k].size();
+                }
+            }
+            std::string_view plain = arg.substr(0, hit);
+            size_t take = plain.size() < len - n ? plain.size() : len - n;
+            memcpy(out + n, plain.data(), take);
+            n += take;
+            if (hit == std::string_view::npos) {
+                break;
+            }
+            size_t stars = 3 < len - n ? 3 : len - n;
+            memcpy(out + n, "***", stars);
+            n += stars;
+            arg = arg.substr(hit + hitlen);
+        }
+        if (n < len) {
+            out[n++] = '"';
+        }
+    }
+    if (n >= len) {
+        memcpy(out + n, "...", 3);
+        n += 3;
+    }
+    out[n] = '\0';
+}
+
 // A new command from a template: argv expanded now, kept for restarts.
 static rtmp_exec_proc_t *rtmp_exec_create(rtmp_exec_app_conf_t *ecf, const rtmp_exec_cmd_t *cmd,
                                           const char *what, std::string_view label,
@@ -660,6 +714,7 @@ static rtmp_exec_proc_t *rtmp_exec_create(rtmp_exec_app_conf_t *ecf, const rtmp_
     }
     const char *slash = strrchr(p->argv[0], '/');
     p->prog = slash ? slash + 1 : p->argv[0];
+    rtmp_exec_show(p, vars, nvars);
     p->ecf = ecf;
     p->what = what;
     snprintf(p->label, sizeof(p->label), "%.*s", (int)label.size(), label.data());
@@ -962,6 +1017,13 @@ static void rtmp_exec_exit_worker(rtmp_cycle_t *)
         (void)poll(nullptr, 0, 20);
         rtmp_time_update();
         rtmp_exec_reap();
+        // the loop's timers no longer run: each command's own grace time is kept here
+        for (rtmp_exec_proc_t *p = rtmp_exec_procs; p; p = p->next) {
+            if (p->pid && p->timer.timer_set && p->timer.timer_key <= rtmp_current_msec) {
+                rtmp_event_del_timer(&p->timer);
+                rtmp_exec_kill_handler(&p->timer);
+            }
+        }
     }
     for (rtmp_exec_proc_t *p = rtmp_exec_procs; p; p = p->next) {
         if (p->pid && kill(-p->pid, SIGKILL) == -1) {

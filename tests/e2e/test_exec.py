@@ -12,7 +12,7 @@ import time
 
 import harness
 from harness import check, media_clip, need_tools, pid_alive, wait_for
-from live_helpers import FFMPEG_QUIET, PyPublisher, ffmpeg_publisher, live_conf, url
+from live_helpers import FFMPEG_QUIET, PyPlayer, PyPublisher, ffmpeg_publisher, live_conf, url
 
 STARTED = re.compile(r'(exec_\w+) "([^"]*)": started pid (\d+): (.*)$')
 
@@ -113,7 +113,8 @@ def test_exec_kill_restart_and_names():
                 "exec_push = ( [ \"/bin/sh\", \"-c\", \"trap '' TERM; sleep 100\" ] );",
         "restart": 'live = true; exec_push = "sleep 60";',
         "meta": 'live = true; exec_publish = ( "echo $name", [ "printf", "[%s]", "$args" ] ); '
-                'exec_publish_done = "echo done $name";',
+                'exec_publish_done = "echo done $name"; '
+                'exec_play = "echo play $name $addr"; exec_play_done = "echo stop $app";',
     }
     srv = harness.Server(workers=1, ports=[port], conf=live_conf(port, apps, 1))
     with srv:
@@ -155,17 +156,37 @@ def test_exec_kill_restart_and_names():
         # shell syntax in a stream name is bytes in one argv element: nothing runs it
         owned = os.path.join(srv.dir, "owned")
         name = "x;touch${IFS}%s" % owned
-        p = PyPublisher(srv.port, "meta", name + "?k=$(id)")
+        p = PyPublisher(srv.port, "meta", name + "?k=$(id)&key=s3cr3tkey")
         check(p.status == "NetStream.Publish.Start", "meta publish: %s" % p.status)
         srv.wait_log('exec_publish "meta/%s" [echo ' % name, 5)
         line = [l for l in srv.log().splitlines() if 'exec_publish "meta/%s" [echo ' % name in l]
         check(line[0].endswith("]: " + name), "echo printed the name verbatim: %s" % line[0])
-        srv.wait_log("]: [k=$(id)]", 5)
+        srv.wait_log("]: [k=$(id)&key=s3cr3tkey]", 5)
+        # the log of the start masks the stream key as the live module does
+        srv.wait_log('"printf" "[%s]" "k=$(id)&key=***"', 5)
+        with PyPlayer(srv.port, "meta", name) as pl:
+            pl.play()
+            srv.wait_log("]: play %s 127.0.0.1" % name, 5)
+        srv.wait_log("]: stop meta", 5)
         p.c.close()
         srv.wait_log("]: done " + name, 5)
         time.sleep(0.5)
         check(not os.path.exists(owned), "a stream name ran a command")
         wait_for(lambda: not _zombies_of({worker}), 5, "no zombie children of the worker")
+
+        # a reload leaves the commands of the streams old workers still serve running
+        p = PyPublisher(srv.port, "restart", "r3")
+        r3 = wait_for(lambda: _started(srv, "exec_push", "restart/r3"), 5, "sleep started")[0]
+        srv.signal(signal.SIGHUP)
+        srv.wait_log("reloaded", 10)
+        wait_for(lambda: any(w != worker for w in srv.worker_pids()), 10, "a new worker")
+        time.sleep(1.0)
+        check(pid_alive(r3) and _stat(r3)[1] == worker, "the command runs on in the old worker")
+        p.c.close()
+        srv.wait_log('exec_push "restart/r3": stopping pid %d' % r3, 5)
+        srv.wait_log("pid %d killed by signal 15" % r3, 5)  # reaped by the old worker
+        wait_for(lambda: not pid_alive(worker), 10, "the old worker to exit")
+        check(not _group_members(r3), "the command left processes behind")
 
         # a worker told to stop takes its commands with it, the stubborn one by SIGKILL
         p1 = PyPublisher(srv.port, "trap", "t2")
@@ -178,6 +199,7 @@ def test_exec_kill_restart_and_names():
         for pid in (t2, r2):
             wait_for(lambda: not pid_alive(pid) and not _group_members(pid), 5,
                      "command %d gone with its worker" % pid)
+        srv.wait_log("pid %d still running 1000ms after signal 15: SIGKILL" % t2, 2)
         srv.wait_log("pid %d killed by signal 9" % t2, 2)
         p1.c.close()
         p2.c.close()
