@@ -931,6 +931,20 @@ static void rtmp_exec_pull_idle(rtmp_event_t *ev)
     rtmp_exec_group_stop(g);
 }
 
+// Whether an exec_pull of app/name is on its way out here: its publisher, going too, does
+// not count as one (a new pull starts; restarted with back-off until the old one is gone).
+static bool rtmp_exec_pull_stopping(rtmp_conf_app_t *app, std::string_view name)
+{
+    for (rtmp_exec_proc_t *p = rtmp_exec_procs; p; p = p->next) {
+        rtmp_exec_group_t *g = p->group;
+        if (g && g->stopping && g->kind == rtmp_exec_kind::pull && g->app == app &&
+            name == g->name && p->pid) {
+            return true;
+        }
+    }
+    return false;
+}
+
 static rtmp_int_t rtmp_exec_play(rtmp_session_t *s, rtmp_stream_t *st)
 {
     rtmp_int_t rc = rtmp_exec_next_play(s, st);
@@ -941,7 +955,7 @@ static rtmp_int_t rtmp_exec_play(rtmp_session_t *s, rtmp_stream_t *st)
     rtmp_exec_group_t *g = rtmp_exec_group_find(rtmp_exec_kind::pull, s->app, st->name);
     if (g == nullptr && !internal &&
         rtmp_exec_app_conf(s->app)->cmds[(size_t)rtmp_exec_kind::pull].n > 0 &&
-        !rtmp_live_has_publisher(s->app, st->name)) {
+        (!rtmp_live_has_publisher(s->app, st->name) || rtmp_exec_pull_stopping(s->app, st->name))) {
         rtmp_exec_var_t vars[RTMP_EXEC_STREAM_VARS];
         char addr[64];
         rtmp_exec_stream_vars(s, st, vars, addr);

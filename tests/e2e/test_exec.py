@@ -115,6 +115,7 @@ def test_exec_kill_restart_and_names():
         "meta": 'live = true; exec_publish = ( "echo $name", [ "printf", "[%s]", "$args" ] ); '
                 'exec_publish_done = "echo done $name"; '
                 'exec_play = "echo play $name $addr"; exec_play_done = "echo stop $app";',
+        "slow": 'live = true; exec_publish = "sleep 30"; exec_timeout = "500ms";',
     }
     srv = harness.Server(workers=1, ports=[port], conf=live_conf(port, apps, 1))
     with srv:
@@ -173,6 +174,13 @@ def test_exec_kill_restart_and_names():
         time.sleep(0.5)
         check(not os.path.exists(owned), "a stream name ran a command")
         wait_for(lambda: not _zombies_of({worker}), 5, "no zombie children of the worker")
+
+        # a one-shot command is stopped after exec_timeout
+        p = PyPublisher(srv.port, "slow", "s")
+        s1 = wait_for(lambda: _started(srv, "exec_publish", "slow/s"), 5, "sleep started")[0]
+        srv.wait_log('exec_publish "slow/s": pid %d ran past exec_timeout' % s1, 5)
+        srv.wait_log("pid %d killed by signal 15" % s1, 5)
+        p.c.close()
 
         # a reload leaves the commands of the streams old workers still serve running
         p = PyPublisher(srv.port, "restart", "r3")

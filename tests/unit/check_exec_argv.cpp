@@ -18,6 +18,14 @@ static std::string expand(std::string_view tmpl, size_t len = 256)
     return n < 0 ? std::string("<error>") : std::string(out, (size_t)n);
 }
 
+// The expansion is compared while it lives (a temporary's c_str() would not outlive the macro).
+static void expect(std::string_view tmpl, const char *want, size_t len = 256)
+{
+    std::string got = expand(tmpl, len);
+    ck_assert_msg(got == want, "\"%.*s\" expands to \"%s\", not \"%s\"", (int)tmpl.size(),
+                  tmpl.data(), got.c_str(), want);
+}
+
 START_TEST(test_split_blanks)
 {
     std::string_view w[8];
@@ -46,37 +54,36 @@ END_TEST
 
 START_TEST(test_expand_forms)
 {
-    ck_assert_str_eq(expand("rtmp://127.0.0.1:1935/$app/$name").c_str(),
-                     "rtmp://127.0.0.1:1935/live/cam1");
-    ck_assert_str_eq(expand("${name}_360p").c_str(), "cam1_360p");
-    ck_assert_str_eq(expand("$name.flv").c_str(), "cam1.flv");
-    ck_assert_str_eq(expand("k=${args.key}").c_str(), "k=s3cret");
-    ck_assert_str_eq(expand("[${args.missing}]").c_str(), "[]");
-    ck_assert_str_eq(expand("$args").c_str(), "key=s3cret&w=640");
-    ck_assert_str_eq(expand("cost $$5 at $addr").c_str(), "cost $5 at 127.0.0.1");
-    ck_assert_str_eq(expand("plain").c_str(), "plain");
-    ck_assert_str_eq(expand("").c_str(), "");
+    expect("rtmp://127.0.0.1:1935/$app/$name", "rtmp://127.0.0.1:1935/live/cam1");
+    expect("${name}_360p", "cam1_360p");
+    expect("$name.flv", "cam1.flv");
+    expect("k=${args.key}", "k=s3cret");
+    expect("[${args.missing}]", "[]");
+    expect("$args", "key=s3cret&w=640");
+    expect("cost $$5 at $addr", "cost $5 at 127.0.0.1");
+    expect("plain", "plain");
+    expect("", "");
 }
 END_TEST
 
 START_TEST(test_expand_refused)
 {
-    ck_assert_str_eq(expand("$name_360p").c_str(), "<error>"); // no variable "name_360p"
-    ck_assert_str_eq(expand("${nope}").c_str(), "<error>");
-    ck_assert_str_eq(expand("a $ b").c_str(), "<error>");
-    ck_assert_str_eq(expand("a$").c_str(), "<error>");
-    ck_assert_str_eq(expand("${name").c_str(), "<error>");
-    ck_assert_str_eq(expand("${}").c_str(), "<error>");
-    ck_assert_str_eq(expand("${args.}").c_str(), "<error>");
+    expect("$name_360p", "<error>"); // no variable "name_360p"
+    expect("${nope}", "<error>");
+    expect("a $ b", "<error>");
+    expect("a$", "<error>");
+    expect("${name", "<error>");
+    expect("${}", "<error>");
+    expect("${args.}", "<error>");
 }
 END_TEST
 
 START_TEST(test_expand_bounds)
 {
     // "live/cam1" is 9 bytes: it needs 10 with the NUL
-    ck_assert_str_eq(expand("$app/$name", 10).c_str(), "live/cam1");
-    ck_assert_str_eq(expand("$app/$name", 9).c_str(), "<error>");
-    ck_assert_str_eq(expand("", 1).c_str(), "");
+    expect("$app/$name", "live/cam1", 10);
+    expect("$app/$name", "<error>", 9);
+    expect("", "", 1);
     char out[1];
     ck_assert_int_eq(rtmp_exec_expand("", vars, rtmp_nelems(vars), out, 0), -1);
 }
@@ -92,7 +99,8 @@ START_TEST(test_expand_hostile_value)
     ck_assert_int_eq(n, (ssize_t)strlen(evil));
     ck_assert_str_eq(out, evil);
     n = rtmp_exec_expand("pre-${name}-post", v, 1, out, sizeof(out));
-    ck_assert_str_eq(out, (std::string("pre-") + evil + "-post").c_str());
+    std::string want = std::string("pre-") + evil + "-post";
+    ck_assert_str_eq(out, want.c_str());
 }
 END_TEST
 
