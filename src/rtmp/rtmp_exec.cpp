@@ -340,9 +340,13 @@ static void rtmp_exec_close_output(rtmp_exec_proc_t *p)
     }
     rtmp_exec_log_line(p);
     rtmp_event_delete_posted(c->read);
-    close(c->fd); // which takes it out of epoll: it was never duplicated
-    c->fd = -1;   // an event for it later in this batch is skipped
-    c->read->active = c->write->active = 0;
+    // closing does not take it out of epoll while a command forked since holds a copy
+    // (until its execve()), and p, which the registration points to, may be freed next
+    if (c->read->active) {
+        (void)rtmp_event_del(c);
+    }
+    close(c->fd);
+    c->fd = -1; // an event for it later in this batch is skipped
     p->out = nullptr;
 }
 
