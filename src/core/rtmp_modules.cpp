@@ -3,6 +3,7 @@
 #include "core/rtmp_module.h"
 #include "os/rtmp_cycle.h"
 #include "rtmp/rtmp_access.h"
+#include "rtmp/rtmp_exec.h"
 #include "rtmp/rtmp_key.h"
 #include "rtmp/rtmp_live.h"
 #include "rtmp/rtmp_notify.h"
@@ -18,6 +19,7 @@ rtmp_module_t *rtmp_modules[] = {
     &rtmp_live_module,
     &rtmp_pull_module,   // pulls from origins: started by a player, before live answers it
     &rtmp_push_module,   // pushes: started once live accepted a publish
+    &rtmp_exec_module,   // commands: started once live accepted a publish or play
     &rtmp_notify_module, // HTTP callbacks: asked after access and keys, just before live
     &rtmp_key_module,    // stream keys: checked before live answers
     &rtmp_access_module, // client addresses: checked first

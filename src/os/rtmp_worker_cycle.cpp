@@ -4,6 +4,7 @@
 #include "event/rtmp_channel.h"
 #include "event/rtmp_connection.h"
 #include "os/rtmp_process.h"
+#include "rtmp/rtmp_exec.h"
 #include "rtmp/rtmp_live.h"
 
 #include <cstdlib>
@@ -138,6 +139,10 @@ void rtmp_worker_process_cycle(rtmp_cycle_t *cycle, int slot, int channel)
     rtmp_worker_shutdown_ev.log = cycle->log;
 
     for (;;) {
+        if (rtmp_sig_child) {
+            rtmp_sig_child = 0;
+            rtmp_exec_reap(); // exec commands that ended: no zombies, restarts scheduled
+        }
         if (rtmp_sig_terminate) {
             rtmp_worker_close_all();
             rtmp_worker_exit(cycle);
