@@ -64,7 +64,8 @@ struct rtmp_record_info_t {
 
 // A container writer. A recorder calls open when a file begins, frame for every frame it keeps,
 // close when the file ends; the writer produces bytes with rtmp_record_put() (buffered, in
-// order) and, in close only, patches earlier bytes with rtmp_record_rewrite(). A format is one
+// order) and, in close only, patches earlier bytes with rtmp_record_rewrite(); when the file
+// is continued (r->appending), open may look at it with rtmp_record_read(). A format is one
 // such table: "flv" is rtmp_record_flv_writer; an MP4 writer would be another.
 struct rtmp_record_writer_s {
     const char *name; // the `format` setting
@@ -112,6 +113,11 @@ struct rtmp_recorder_s {
 // Writes what is buffered, then `len` bytes at `offset`, in place; for writers' close.
 [[nodiscard]] rtmp_int_t rtmp_record_rewrite(rtmp_recorder_t *r, uint64_t offset, const u_char *p,
                                              size_t len);
+
+// Reads `len` bytes of the file at `offset` (what is already on disk); for writers' open when
+// appending.
+[[nodiscard]] rtmp_int_t rtmp_record_read(rtmp_recorder_t *r, uint64_t offset, u_char *p,
+                                          size_t len);
 
 // The end of one file, as the record-done chain gets it.
 struct rtmp_record_done_t {

@@ -220,6 +220,26 @@ rtmp_int_t rtmp_record_rewrite(rtmp_recorder_t *r, uint64_t offset, const u_char
     return RTMP_OK;
 }
 
+rtmp_int_t rtmp_record_read(rtmp_recorder_t *r, uint64_t offset, u_char *p, size_t len)
+{
+    if (r->fd == -1) {
+        return RTMP_ERROR;
+    }
+    while (len > 0) {
+        ssize_t n = pread(r->fd, p, len, (off_t)offset);
+        if (n == -1 && errno == EINTR) {
+            continue;
+        }
+        if (n <= 0) {
+            return RTMP_ERROR;
+        }
+        p += n;
+        len -= (size_t)n;
+        offset += (uint64_t)n;
+    }
+    return RTMP_OK;
+}
+
 // Creates the directories above `path` that are missing.
 static rtmp_int_t rtmp_record_mkdirs(char *path)
 {
@@ -769,6 +789,14 @@ static rtmp_int_t rtmp_record_publish(rtmp_session_t *s, rtmp_stream_t *st)
     // pulls from other workers never come here: only the publishing worker records
     if (rc == RTMP_OK && s->relay == nullptr && st->state == rtmp_stream_state::publishing &&
         st->live && st->ctx[rtmp_record_module.index] == nullptr) {
+        // a publisher taken over closes later: its files end now, before ours may open the
+        // same paths
+        for (rtmp_record_stream_t *rs = rtmp_record_streams; rs; rs = rs->next) {
+            if (rs->s->app == s->app && strcmp(rs->st->name, st->name) == 0) {
+                rtmp_record_stop(rs->st);
+                break;
+            }
+        }
         rtmp_record_start(s, st);
     }
     return rc;

@@ -13,7 +13,61 @@ struct rtmp_record_flv_t {
     uint64_t audio_bytes;
     u_char *meta; // rtmp_flv_meta_size() bytes, built at open and again at close
     size_t meta_len;
+    // appending: where the earlier onMetaData keeps these numbers (0: it does not), and the
+    // header's flags
+    uint64_t at_duration, at_filesize, at_lasttimestamp;
+    u_char old_flags;
 };
+
+// Appending: finds the number properties of the file's first onMetaData that close updates.
+// The index stays the first recording's: readers index the rest as they read it.
+static void rtmp_record_flv_find_meta(rtmp_recorder_t *r, rtmp_record_flv_t *x)
+{
+    u_char h[RTMP_FLV_HEADER + RTMP_FLV_TAG_HEADER];
+    if (rtmp_record_read(r, 0, h, sizeof(h)) != RTMP_OK) {
+        return;
+    }
+    x->old_flags = h[4];
+    uint32_t size = (uint32_t)h[14] << 16 | (uint32_t)h[15] << 8 | h[16];
+    if (h[13] != RTMP_FLV_SCRIPT || size > 4 * 1024 * 1024 ||
+        RTMP_FLV_HEADER + RTMP_FLV_TAG_HEADER + (uint64_t)size > r->start) {
+        return;
+    }
+    auto *body = static_cast<u_char *>(rtmp_alloc(size ? size : 1));
+    uint64_t at = RTMP_FLV_HEADER + RTMP_FLV_TAG_HEADER;
+    if (rtmp_record_read(r, at, body, size) == RTMP_OK) {
+        std::string_view b(reinterpret_cast<const char *>(body), size);
+        struct {
+            std::string_view key;
+            uint64_t *where;
+        } props[] = {{"duration", &x->at_duration},
+                     {"filesize", &x->at_filesize},
+                     {"lasttimestamp", &x->at_lasttimestamp}};
+        for (auto &p : props) {
+            // the key as AMF0 writes it in an object (u16 length, name), then a number marker
+            char pat[32];
+            size_t n = p.key.size();
+            pat[0] = 0;
+            pat[1] = (char)n;
+            memcpy(pat + 2, p.key.data(), n);
+            pat[2 + n] = 0x00;
+            size_t i = b.find(std::string_view(pat, n + 3));
+            if (i != std::string_view::npos && i + n + 3 + 8 <= b.size()) {
+                *p.where = at + i + n + 3;
+            }
+        }
+    }
+    rtmp_free(body);
+}
+
+static void rtmp_record_flv_number(u_char out[8], double v)
+{
+    uint64_t bits;
+    memcpy(&bits, &v, sizeof(bits));
+    for (int i = 0; i < 8; i++) {
+        out[i] = (u_char)(bits >> (56 - 8 * i));
+    }
+}
 
 static void rtmp_record_flv_fill(rtmp_recorder_t *r, rtmp_record_flv_t *x, rtmp_flv_meta_t *m,
                                  bool final)
@@ -49,7 +103,8 @@ static rtmp_int_t rtmp_record_flv_open(rtmp_recorder_t *r)
     auto *x = static_cast<rtmp_record_flv_t *>(rtmp_calloc(sizeof(rtmp_record_flv_t)));
     r->writer_ctx = x;
     if (r->appending) {
-        return RTMP_OK; // header and metadata are the earlier recording's
+        rtmp_record_flv_find_meta(r, x); // header and metadata are the earlier recording's
+        return RTMP_OK;
     }
     const rtmp_record_conf_t *rc = r->conf;
     bool audio = (rc->what & RTMP_RECORD_AUDIO) && r->info->has_audio;
@@ -115,6 +170,27 @@ static rtmp_int_t rtmp_record_flv_close(rtmp_recorder_t *r)
         return RTMP_OK;
     }
     rtmp_int_t rc = RTMP_OK;
+    if (r->appending && r->fd != -1) {
+        u_char v[8];
+        uint32_t end = r->last + r->delta;
+        struct {
+            uint64_t at;
+            double value;
+        } props[] = {{x->at_duration, (double)end / 1000.0},
+                     {x->at_filesize, (double)r->offset},
+                     {x->at_lasttimestamp, (double)r->last / 1000.0}};
+        for (auto &p : props) {
+            if (p.at && rc == RTMP_OK) {
+                rtmp_record_flv_number(v, p.value);
+                rc = rtmp_record_rewrite(r, p.at, v, sizeof(v));
+            }
+        }
+        u_char flags =
+            (u_char)(x->old_flags | (r->audio_written ? 0x04 : 0) | (r->video_written ? 0x01 : 0));
+        if (rc == RTMP_OK && flags != x->old_flags) {
+            rc = rtmp_record_rewrite(r, 4, &flags, 1);
+        }
+    }
     if (x->meta_at && r->fd != -1) {
         rtmp_flv_meta_t m;
         rtmp_record_flv_fill(r, x, &m, true);

@@ -150,6 +150,8 @@ def test_record():
                '{ name = "full"; path = "/dev/full"; flush = "200ms"; buffer = "4k"; }, '
                '{ name = "man"; what = "manual"; path = "manual/$name.flv"; } );'
                % (svc.url("/ok"), ro),
+        "again": 'live = true; record = ( { name = "ap"; path = "again/ap-$name.flv"; '
+                 'append = true; }, { name = "un"; path = "again/un-$name.flv"; unique = true; } );',
         "split": 'live = true; record = { name = "iv"; path = "split/$name-%H%M%S.flv"; '
                  'unique = true; interval = "10s"; };',
     }
@@ -170,6 +172,29 @@ def test_record():
             srv.wait_log('record "ro" of "rec/s1": opening "%s/s1.flv" failed' % ro, 5)
             srv.wait_log('record "full" of "rec/s1": writing "/dev/full" failed', 5)
             check("No space left on device" in srv.log(), "the log does not say the disk is full")
+            # the same name published twice, meanwhile: appended to one file, and beside it
+            src4 = source(clip4)
+            for i in range(2):
+                pa = ffmpeg_publisher(srv, clip4, "again/a", "again%d" % i)
+                procs.append(pa)
+                check(pa.wait(20) == 0, "publisher to again/a failed: %s" % pa.stderr()[-300:])
+                wait_for(lambda: srv.log().count('record "ap" of "again/a": closed') > i, 10,
+                         "the append recording to close")
+            check(srv.log().count('record "ap" of "again/a": appending to "again/ap-a.flv"') == 1,
+                  "the second publish did not append")
+            for f in ("again/un-a.flv", "again/un-a-1.flv"):
+                check(parse_framemd5(_packets(os.path.join(srv.dir, f)))["video"] ==
+                      src4.packets["video"], "%s is not the clip" % f)
+            apfile = os.path.join(srv.dir, "again/ap-a.flv")
+            text = _packets(apfile)
+            check(parse_framemd5(text)["video"] == src4.packets["video"] * 2,
+                  "the appended file is not the clip twice")
+            dts = [int(l.split(",")[1]) for l in text.splitlines()
+                   if l.startswith("0,")]
+            check(all(a < b for a, b in zip(dts, dts[1:])), "appended timestamps go back")
+            d = _probe(apfile)
+            check(abs(d - 2 * _probe(clip4)) <= 0.5, "the appended file lasts %.2fs" % d)
+
             check(p20.wait(40) == 0, "publisher of 20 s failed: %s" % p20.stderr()[-300:])
             check(player.wait(15) == 0, "player failed: %s" % player.stderr()[-300:])
             check_complete("player of rec/s1", parse_framemd5(player.stdout()), src20)
