@@ -828,6 +828,11 @@ static const char *rtmp_record_merge_app_conf(rtmp_conf_t *, void *parent, void 
     return nullptr;
 }
 
+// The container writers, by their `format` name; the first is the default.
+static const rtmp_record_writer_t *const rtmp_record_writers[] = {
+    &rtmp_record_flv_writer,
+};
+
 // An integer, or a string with a unit through `parse`; -1 when it is neither.
 static int64_t rtmp_record_scalar(config_setting_t *s, int64_t (*parse)(std::string_view),
                                   int64_t int_unit)
@@ -903,7 +908,7 @@ static const char *rtmp_record_set_one(rtmp_conf_t *cf, config_setting_t *g, rtm
     rc->buffer = 1024 * 1024;
     rc->flush = 1000;
     rc->index = 1024;
-    rc->writer = &rtmp_record_flv_writer;
+    rc->writer = rtmp_record_writers[0];
     rc->file = config_setting_source_file(g);
     rc->line = config_setting_source_line(g);
     char def[32];
@@ -945,7 +950,13 @@ static const char *rtmp_record_set_one(rtmp_conf_t *cf, config_setting_t *g, rtm
                 rc->path = rtmp_pstr(cf->pool, s);
             }
         } else if (key == "format") {
-            if (rtmp_conf_string(e) != "flv") {
+            rc->writer = nullptr;
+            for (const rtmp_record_writer_t *w : rtmp_record_writers) {
+                if (rtmp_conf_string(e) == w->name) {
+                    rc->writer = w;
+                }
+            }
+            if (rc->writer == nullptr) {
                 bad = "\"flv\"";
             }
         } else if (key == "unique" || key == "append") {

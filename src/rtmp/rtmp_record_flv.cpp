@@ -107,8 +107,11 @@ static rtmp_int_t rtmp_record_flv_open(rtmp_recorder_t *r)
         return RTMP_OK;
     }
     const rtmp_record_conf_t *rc = r->conf;
-    bool audio = (rc->what & RTMP_RECORD_AUDIO) && r->info->has_audio;
-    bool video = (rc->what & (RTMP_RECORD_VIDEO | RTMP_RECORD_KEYFRAMES)) && r->info->has_video;
+    // by what the recorder keeps, not what the stream has shown so far: video may begin
+    // after the first audio frames, and the layout cannot change once written; the header's
+    // flags are made true on close
+    bool audio = rc->what & RTMP_RECORD_AUDIO;
+    bool video = rc->what & (RTMP_RECORD_VIDEO | RTMP_RECORD_KEYFRAMES);
     x->flags =
         (audio ? (unsigned)RTMP_FLV_META_AUDIO : 0u) | (video ? (unsigned)RTMP_FLV_META_VIDEO : 0u);
     uint32_t cap = video ? rc->index : 2;
