@@ -148,7 +148,9 @@ def test_record():
                '{ name = "all"; path = "rec/$app/$name-%%Y%%m%%d.flv"; }, '
                '{ name = "ro"; path = "%s/$name.flv"; }, '
                '{ name = "full"; path = "/dev/full"; flush = "200ms"; buffer = "4k"; }, '
-               '{ name = "man"; what = "manual"; path = "manual/$name.flv"; } );'
+               '{ name = "man"; what = "manual"; path = "manual/$name.flv"; }, '
+               '{ name = "kf"; what = "keyframes"; path = "kf/$name.flv"; }, '
+               '{ name = "small"; path = "small/$name.flv"; max_size = "100k"; } );'
                % (svc.url("/ok"), ro),
         "again": 'live = true; record = ( { name = "ap"; path = "again/ap-$name.flv"; '
                  'append = true; }, { name = "un"; path = "again/un-$name.flv"; unique = true; } );',
@@ -225,6 +227,21 @@ def test_record():
             check(abs(idx * 40 - (k10 - 23)) <= 40,
                   "after -ss %.2f the first video packet is source packet %d" % (k10 / 1000, idx))
             contiguous("video after -ss", seek["video"], src20.packets["video"])
+
+            # key frames only; a file that stops at max_size
+            kf = parse_framemd5(_packets(os.path.join(srv.dir, "kf/s1.flv")))
+            check(kf["video"] == [src20.packets["video"][i] for i in src20.key_index] and
+                  not kf["audio"], "the keyframes recording holds %d video, %d audio packets"
+                  % (len(kf["video"]), len(kf["audio"])))
+            small = os.path.join(srv.dir, "small/s1.flv")
+            check('record "small" of "rec/s1": closed "small/s1.flv" (max_size)' in srv.log() and
+                  80000 < os.path.getsize(small) <= 100 * 1024,
+                  "max_size: %d bytes" % os.path.getsize(small))
+            sp = parse_framemd5(_packets(small))
+            check(sp["video"] == src20.packets["video"][:len(sp["video"])] and
+                  sp["audio"] == src20.packets["audio"][:len(sp["audio"])],
+                  "the file cut at max_size is not the start of the source")
+            check_index(small)
 
             # the manual recorder ran for the publish that asked, only for it
             mfile = os.path.join(srv.dir, "manual/m1.flv")
