@@ -72,6 +72,9 @@ struct rtmp_record_writer_s {
     rtmp_int_t (*open)(rtmp_recorder_t *r);
     rtmp_int_t (*frame)(rtmp_recorder_t *r, const rtmp_record_frame_t *f);
     rtmp_int_t (*close)(rtmp_recorder_t *r); // also frees what open allocated
+    // Optional: after a timed flush, everything put so far is on disk; the writer may patch
+    // earlier bytes with rtmp_record_rewrite() so a file cut by a crash is more complete.
+    rtmp_int_t (*sync)(rtmp_recorder_t *r);
 };
 
 extern const rtmp_record_writer_t rtmp_record_flv_writer;

@@ -520,7 +520,8 @@ static void rtmp_record_flush_handler(rtmp_event_t *ev)
     if (r->fd == -1) {
         return;
     }
-    if (rtmp_record_flush(r) != RTMP_OK) {
+    if (rtmp_record_flush(r) != RTMP_OK ||
+        (r->conf->writer->sync && r->conf->writer->sync(r) != RTMP_OK)) {
         // the recorder sits in its stream's array: find the stream for the log and the chain
         for (rtmp_record_stream_t *rs = rtmp_record_streams; rs; rs = rs->next) {
             if (r >= rs->recs && r < rs->recs + rs->n) {

@@ -17,6 +17,7 @@ struct rtmp_record_flv_t {
     // header's flags
     uint64_t at_duration, at_filesize, at_lasttimestamp;
     u_char old_flags;
+    uint64_t synced; // key frames seen when the index on disk was last written
 };
 
 // Appending: finds the number properties of the file's first onMetaData that close updates.
@@ -166,6 +167,25 @@ static rtmp_int_t rtmp_record_flv_frame(rtmp_recorder_t *r, const rtmp_record_fr
     return RTMP_OK;
 }
 
+// While recording, the index on disk follows the key frames already written (duration and
+// filesize stay 0, so that a reader of a file cut short looks at its end for them): a file
+// that survives a crash seeks too.
+static rtmp_int_t rtmp_record_flv_sync(rtmp_recorder_t *r)
+{
+    auto *x = static_cast<rtmp_record_flv_t *>(r->writer_ctx);
+    if (x == nullptr || x->meta_at == 0 || x->ix.seen == x->synced || x->ix.n < 2) {
+        return RTMP_OK;
+    }
+    x->synced = x->ix.seen;
+    rtmp_flv_meta_t m;
+    rtmp_record_flv_fill(r, x, &m, false);
+    if (rtmp_flv_meta_write(x->meta, x->meta_len, x->flags, x->ix.capacity, &m, &x->ix) !=
+        RTMP_OK) {
+        return RTMP_OK;
+    }
+    return rtmp_record_rewrite(r, x->meta_at, x->meta, x->meta_len);
+}
+
 static rtmp_int_t rtmp_record_flv_close(rtmp_recorder_t *r)
 {
     auto *x = static_cast<rtmp_record_flv_t *>(r->writer_ctx);
@@ -220,4 +240,5 @@ const rtmp_record_writer_t rtmp_record_flv_writer = {
     .open = rtmp_record_flv_open,
     .frame = rtmp_record_flv_frame,
     .close = rtmp_record_flv_close,
+    .sync = rtmp_record_flv_sync,
 };

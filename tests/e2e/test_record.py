@@ -96,8 +96,9 @@ def flv_tags(path):
     return tags, meta
 
 
-def check_index(path):
-    """The onMetaData keyframe index names every key frame: its tag offset and its time."""
+def check_index(path, final=True):
+    """The onMetaData keyframe index names every key frame: its tag offset and its time (a
+    file cut short: the key frames up to some point)."""
     tags, meta = flv_tags(path)
     check(meta is not None, "%s: no onMetaData" % path)
     kf = meta.get("keyframes")
@@ -106,6 +107,10 @@ def check_index(path):
     keys = [(off, ts) for off, t, ts, body in tags
             if t == 9 and body[0] >> 4 == 1 and body[1] == 1]
     got = list(zip([int(p) for p in kf["filepositions"]], [round(t * 1000) for t in kf["times"]]))
+    if not final:
+        check(len(got) >= 2 and got == keys[:len(got)],
+              "%s: keyframe index %r, key frames in the file %r" % (path, got[:6], keys[:6]))
+        return meta, keys
     check(got == keys, "%s: keyframe index %r, key frames in the file %r" % (path, got[:6], keys[:6]))
     check(int(meta["filesize"]) == os.path.getsize(path), "%s: filesize %r, file %d bytes"
           % (path, meta["filesize"], os.path.getsize(path)))
@@ -306,7 +311,7 @@ def test_record_killed():
         pub = ffmpeg_publisher(srv, clip, "live/k", "pub")
         try:
             path = os.path.join(srv.dir, "rec/k.flv")
-            wait_for(lambda: os.path.exists(path) and os.path.getsize(path) > 150000, 15,
+            wait_for(lambda: os.path.exists(path) and os.path.getsize(path) > 200000, 15,
                      "the recording to grow")
             for pid in srv.worker_pids():
                 os.kill(pid, signal.SIGKILL)
@@ -324,5 +329,7 @@ def test_record_killed():
               "the killed file's video is not the source's from its start")
         check(got["audio"] == src.packets["audio"][:len(got["audio"])],
               "the killed file's audio is not the source's from its start")
+        # the index written while recording covers the key frames already on disk
+        check_index(path, final=False)
         check(d >= (len(got["video"]) - 1) * 0.04 - 0.1,
               "ffprobe says %.2fs for %d video frames (%d bytes)" % (d, len(got["video"]), size))
