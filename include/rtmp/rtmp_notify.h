@@ -48,7 +48,7 @@ struct rtmp_notify_args_t {
     int64_t time;          // on_update: seconds since the stream started; -1: not sent
     // on_record_done: the recorder's name, the file, its seconds and bytes, why it ended
     std::string_view recorder, path, reason;
-    double duration; // -1: not sent
+    double duration; // sent with recorder (recorder empty: none of these)
     int64_t size;
 };
 
