@@ -333,3 +333,54 @@ def test_record_killed():
         check_index(path, final=False)
         check(d >= (len(got["video"]) - 1) * 0.04 - 0.1,
               "ffprobe says %.2fs for %d video frames (%d bytes)" % (d, len(got["video"]), size))
+
+
+def _publish_typed(port, name, ptype, frames):
+    """Publishes `frames` (video bodies after their 5-byte header) with the publish type
+    `ptype`, as FMS-era clients do, then closes."""
+    import rtmp_client as rc
+    from live_helpers import _connected, status_code
+    from test_notify import AVC_HEADER
+    c = _connected(port, "m")
+    try:
+        sid = c.create_stream()
+        c.command("publish", 0, None, name, ptype, msid=sid, csid=8)
+        m, _ = c.read_until(lambda x: x.is_command("onStatus") and x.msid == sid, 5.0,
+                            "onStatus for publish")
+        check(status_code(m) == "NetStream.Publish.Start", "publish %s: %r" % (ptype, m))
+        c.send_message(rc.MSG_VIDEO, bytes([0x17, 0, 0, 0, 0]) + AVC_HEADER, msid=sid, csid=6,
+                       timestamp=1000)
+        for i, body in enumerate(frames):
+            head = bytes([0x17 if i % 5 == 0 else 0x27, 1, 0, 0, 0])
+            c.send_message(rc.MSG_VIDEO, head + body, msid=sid, csid=6, timestamp=1000 + 40 * i)
+        c.command("deleteStream", 0, None, float(sid), csid=3)
+        time.sleep(0.3)
+    finally:
+        c.close()
+
+
+def test_record_publish_type():
+    """Manual recorders follow the publish type as FMS does: "record" records, "append"
+    continues the file, "live" records nothing."""
+    apps = {"m": 'live = true; record = { name = "man"; what = "manual"; path = "m/$name.flv"; };'}
+    frames = [bytes([0, 0, 0, 4, 0x65 if i % 5 == 0 else 0x41, i, i, i]) for i in range(12)]
+    with live_server(apps) as srv:
+        srv.start()
+        path = os.path.join(srv.dir, "m/t.flv")
+        _publish_typed(srv.port, "t", "live", frames)
+        time.sleep(0.3)
+        check(not os.path.exists(path), "a live publish was recorded by a manual recorder")
+        # a second "record" replaces the file, "append" continues it
+        for k, (ptype, n) in enumerate((("record", 1), ("record", 1), ("append", 2))):
+            _publish_typed(srv.port, "t", ptype, frames)
+            wait_for(lambda: srv.log().count('record "man" of "m/t": closed') > k, 5,
+                     "the recording to close")
+            tags, meta = flv_tags(path)
+            video = [(ts, body) for _, t, ts, body in tags if t == 9 and body[1] == 1]
+            check([b[5:] for _, b in video] == frames * n,
+                  "after publish type %s the file holds %d frames" % (ptype, len(video)))
+            ts = [t for t, _ in video]
+            check(ts[:12] == [40 * i for i in range(12)],
+                  "timestamps do not start at 0 in steps of 40: %r" % ts[:12])
+            check(all(a < b for a, b in zip(ts, ts[1:])), "timestamps go back: %r" % ts)
+        check(meta["duration"] > 0.9, "appending left the duration at %r" % meta["duration"])
