@@ -568,23 +568,13 @@ static void rtmp_record_message(rtmp_record_stream_t *rs, rtmp_recorder_t *r,
         if (rtmp_record_open(rs, r, ts) != RTMP_OK) {
             return;
         }
-    } else if (cut) {
-        const char *limit = nullptr;
+    } else if (cut && rc->interval) {
         uint32_t elapsed = ts - r->base;
-        if (rc->interval && elapsed >= rc->interval && elapsed < 0x80000000u) {
+        if (elapsed >= rc->interval && elapsed < 0x80000000u) {
             rtmp_record_close(rs, r, "interval");
             if (r->failed || rtmp_record_open(rs, r, ts) != RTMP_OK) {
                 return;
             }
-        } else if (rc->max_frames && r->frames >= rc->max_frames) {
-            limit = "max_frames";
-        } else if (rc->max_duration && elapsed >= rc->max_duration && elapsed < 0x80000000u) {
-            limit = "max_duration";
-        }
-        if (limit) {
-            rtmp_record_close(rs, r, limit);
-            r->stopped = true;
-            return;
         }
     }
     if (video && !header) {
@@ -593,15 +583,20 @@ static void rtmp_record_message(rtmp_record_stream_t *rs, rtmp_recorder_t *r,
         }
         r->need_key = false;
     }
-    if (!header) {
-        // the hard limits hold for every frame, not only at key frames
-        if (rc->max_size && r->offset + m->payload.size() + 15 > rc->max_size && r->frames > 0) {
-            rtmp_record_close(rs, r, "max_size");
-            r->stopped = true;
-            return;
+    if (!header && r->frames > 0) {
+        // the limits hold for every frame, not only at key frames: the frame beyond one is
+        // not written
+        uint32_t elapsed = ts - r->base;
+        const char *limit = nullptr;
+        if (rc->max_size && r->offset + m->payload.size() + 15 > rc->max_size) {
+            limit = "max_size";
+        } else if (rc->max_frames && r->frames >= rc->max_frames) {
+            limit = "max_frames";
+        } else if (rc->max_duration && elapsed >= rc->max_duration && elapsed < 0x80000000u) {
+            limit = "max_duration";
         }
-        if (rc->max_frames && r->frames >= rc->max_frames) {
-            rtmp_record_close(rs, r, "max_frames");
+        if (limit) {
+            rtmp_record_close(rs, r, limit);
             r->stopped = true;
             return;
         }

@@ -362,7 +362,9 @@ def _publish_typed(port, name, ptype, frames):
 def test_record_publish_type():
     """Manual recorders follow the publish type as FMS does: "record" records, "append"
     continues the file, "live" records nothing."""
-    apps = {"m": 'live = true; record = { name = "man"; what = "manual"; path = "m/$name.flv"; };'}
+    apps = {"m": 'live = true; record = ( { name = "man"; what = "manual"; path = "m/$name.flv"; }, '
+                 '{ name = "three"; path = "m/three-$name.flv"; max_frames = 3; }, '
+                 '{ name = "dur"; path = "m/dur-$name.flv"; max_duration = "150ms"; } );'}
     frames = [bytes([0, 0, 0, 4, 0x65 if i % 5 == 0 else 0x41, i, i, i]) for i in range(12)]
     with live_server(apps) as srv:
         srv.start()
@@ -370,6 +372,14 @@ def test_record_publish_type():
         _publish_typed(srv.port, "t", "live", frames)
         time.sleep(0.3)
         check(not os.path.exists(path), "a live publish was recorded by a manual recorder")
+        # the limits per file, at any frame: frames (the sequence header is not one), and
+        # duration (frames at 0, 40, 80 and 120 ms)
+        for rec, want in (("three", 3), ("dur", 4)):
+            srv.wait_log('record "%s" of "m/t": closed "m/%s-t.flv" (max_%s)'
+                         % (rec, rec, "frames" if rec == "three" else "duration"), 5)
+            tags, _ = flv_tags(os.path.join(srv.dir, "m/%s-t.flv" % rec))
+            got = [body[5:] for _, t, _, body in tags if t == 9 and body[1] == 1]
+            check(got == frames[:want], "%s: %d frames recorded" % (rec, len(got)))
         # a second "record" replaces the file, "append" continues it
         for k, (ptype, n) in enumerate((("record", 1), ("record", 1), ("append", 2))):
             _publish_typed(srv.port, "t", ptype, frames)
