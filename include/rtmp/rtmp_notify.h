@@ -17,8 +17,9 @@ enum class rtmp_notify_call : uint8_t {
     play_done,
     done,
     update,
+    record_done,
 };
-constexpr size_t RTMP_NOTIFY_CALLS = 7;
+constexpr size_t RTMP_NOTIFY_CALLS = 8;
 
 struct rtmp_notify_app_conf_t {
     rtmp_str_t url[RTMP_NOTIFY_CALLS]; // indexed by rtmp_notify_call; empty: not called
@@ -45,6 +46,10 @@ struct rtmp_notify_args_t {
     uint64_t clientid;
     std::string_view args; // the stream's query string, its pairs appended as they are
     int64_t time;          // on_update: seconds since the stream started; -1: not sent
+    // on_record_done: the recorder's name, the file, its seconds and bytes, why it ended
+    std::string_view recorder, path, reason;
+    double duration; // sent with recorder (recorder empty: none of these)
+    int64_t size;
 };
 
 // Encodes args as application/x-www-form-urlencoded (or a JSON object) into buf; the

@@ -9,6 +9,7 @@
 #include "rtmp/rtmp_notify.h"
 #include "rtmp/rtmp_pull.h"
 #include "rtmp/rtmp_push.h"
+#include "rtmp/rtmp_record.h"
 #include "rtmp/rtmp_relay.h"
 #include "rtmp/rtmp_server_module.h"
 
@@ -20,6 +21,7 @@ rtmp_module_t *rtmp_modules[] = {
     &rtmp_pull_module,   // pulls from origins: started by a player, before live answers it
     &rtmp_push_module,   // pushes: started once live accepted a publish
     &rtmp_exec_module,   // commands: started once live accepted a publish or play
+    &rtmp_record_module, // recorders: started once live accepted a publish
     &rtmp_notify_module, // HTTP callbacks: asked after access and keys, just before live
     &rtmp_key_module,    // stream keys: checked before live answers
     &rtmp_access_module, // client addresses: checked first

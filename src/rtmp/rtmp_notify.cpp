@@ -3,6 +3,7 @@
 #include "rtmp/rtmp_notify.h"
 #include "core/rtmp_time.h"
 #include "os/rtmp_cycle.h"
+#include "rtmp/rtmp_record.h"
 
 #include <cstdio>
 #include <curl/curl.h>
@@ -14,9 +15,10 @@ static rtmp_publish_pt rtmp_notify_next_publish;
 static rtmp_play_pt rtmp_notify_next_play;
 static rtmp_close_stream_pt rtmp_notify_next_close_stream;
 static rtmp_connect_pt rtmp_notify_next_connect;
+static rtmp_record_done_pt rtmp_notify_next_record_done;
 
 static const char *const rtmp_notify_names[RTMP_NOTIFY_CALLS] = {
-    "connect", "publish", "play", "publish_done", "play_done", "done", "update",
+    "connect", "publish", "play", "publish_done", "play_done", "done", "update", "record_done",
 };
 
 // ---- encoding -------------------------------------------------------------------------------
@@ -137,6 +139,15 @@ size_t rtmp_notify_encode(const rtmp_notify_args_t *a, bool json, char *buf, siz
     if (a->time >= 0) {
         snprintf(num, sizeof(num), "%lld", (long long)a->time);
         rtmp_notify_field(&o, json, &first, "time", num, true);
+    }
+    if (!a->recorder.empty()) {
+        rtmp_notify_field(&o, json, &first, "recorder", a->recorder);
+        rtmp_notify_field(&o, json, &first, "path", a->path);
+        snprintf(num, sizeof(num), "%.3f", a->duration);
+        rtmp_notify_field(&o, json, &first, "duration", num, true);
+        snprintf(num, sizeof(num), "%lld", (long long)a->size);
+        rtmp_notify_field(&o, json, &first, "size", num, true);
+        rtmp_notify_field(&o, json, &first, "reason", a->reason);
     }
     if (json) {
         // the query string as an object of its own, so its names cannot shadow ours
@@ -263,7 +274,8 @@ static bool rtmp_notify_peer(const rtmp_session_t *s, char *addr, size_t len)
 
 // Starts one POST; nullptr (logged) when there is no room or curl says no.
 static rtmp_notify_req_t *rtmp_notify_start(rtmp_session_t *s, rtmp_notify_call call,
-                                            rtmp_stream_t *st, rtmp_notify_stream_t *nst)
+                                            rtmp_stream_t *st, rtmp_notify_stream_t *nst,
+                                            const rtmp_record_done_t *rd = nullptr)
 {
     rtmp_notify_app_conf_t *ncf = rtmp_notify_app_conf(s->app);
     const rtmp_str_t *url = &ncf->url[(size_t)call];
@@ -296,6 +308,14 @@ static rtmp_notify_req_t *rtmp_notify_start(rtmp_session_t *s, rtmp_notify_call 
     }
     if (call == rtmp_notify_call::update && nst) {
         a.time = (int64_t)((rtmp_current_msec - nst->started) / 1000);
+    }
+    a.duration = -1;
+    if (rd) {
+        a.recorder = rd->recorder;
+        a.path = rd->path;
+        a.reason = rd->reason;
+        a.duration = rd->duration;
+        a.size = (int64_t)rd->size;
     }
     size_t len = rtmp_notify_encode(&a, ncf->json, r->body, sizeof(r->body));
     if (len == 0) {
@@ -776,6 +796,15 @@ static void rtmp_notify_done(rtmp_session_t *s, rtmp_stream_t *st, rtmp_notify_c
     }
 }
 
+// A recorder closed a file: on_record_done, which nobody waits for.
+static void rtmp_notify_record_done(const rtmp_record_done_t *rd)
+{
+    if (rtmp_notify_wanted(rd->s, rtmp_notify_call::record_done)) {
+        (void)rtmp_notify_start(rd->s, rtmp_notify_call::record_done, rd->st, nullptr, rd);
+    }
+    rtmp_notify_next_record_done(rd);
+}
+
 static void rtmp_notify_close_stream(rtmp_session_t *s, rtmp_stream_t *st)
 {
     if (s->notify) {
@@ -872,6 +901,7 @@ static const rtmp_directive_t rtmp_notify_directives[] = {
     NOTIFY_URL("on_play_done", play_done),
     NOTIFY_URL("on_done", done),
     NOTIFY_URL("on_update", update),
+    NOTIFY_URL("on_record_done", record_done),
     {"notify_timeout", NOTIFY_BLOCKS, rtmp_conf_level::app, rtmp_conf_type::msec,
      offsetof(rtmp_notify_app_conf_t, timeout), 100, 60000, nullptr},
     {"notify_update_interval", NOTIFY_BLOCKS, rtmp_conf_level::app, rtmp_conf_type::msec,
@@ -893,6 +923,8 @@ static void rtmp_notify_postconfiguration()
     rtmp_play_handler = rtmp_notify_play;
     rtmp_notify_next_close_stream = rtmp_close_stream_handler;
     rtmp_close_stream_handler = rtmp_notify_close_stream;
+    rtmp_notify_next_record_done = rtmp_record_done_handler;
+    rtmp_record_done_handler = rtmp_notify_record_done;
 }
 
 rtmp_module_t rtmp_notify_module = {
