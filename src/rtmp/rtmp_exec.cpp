@@ -5,6 +5,7 @@
 #include "os/rtmp_cycle.h"
 #include "os/rtmp_process.h"
 #include "rtmp/rtmp_live.h"
+#include "rtmp/rtmp_record.h"
 
 #include <climits>
 #include <csignal>
@@ -32,8 +33,15 @@ static constexpr const char *rtmp_exec_names[RTMP_EXEC_KINDS] = {
 const std::string_view rtmp_exec_stream_var_names[RTMP_EXEC_STREAM_VARS] = {
     "app", "name", "addr", "args", "flashver", "tcurl"};
 
+// exec_record_done: the stream's variables, then what the recorder tells about its file.
+static constexpr size_t RTMP_EXEC_RECORD_VARS = RTMP_EXEC_STREAM_VARS + 5;
+static const std::string_view rtmp_exec_record_var_names[RTMP_EXEC_RECORD_VARS] = {
+    "app",  "name",     "addr",     "args", "flashver", "tcurl",
+    "path", "recorder", "duration", "size", "reason"};
+
 struct rtmp_exec_app_conf_t {
     rtmp_exec_cmds_t cmds[RTMP_EXEC_KINDS];
+    rtmp_exec_cmds_t record_done; // one-shot, with the recorder's variables too
     rtmp_int_t kill_signal;
     rtmp_msec_t kill_timeout;
     rtmp_msec_t pull_idle;
@@ -103,6 +111,7 @@ static size_t rtmp_exec_nrunning;
 static rtmp_publish_pt rtmp_exec_next_publish;
 static rtmp_play_pt rtmp_exec_next_play;
 static rtmp_close_stream_pt rtmp_exec_next_close_stream;
+static rtmp_record_done_pt rtmp_exec_next_record_done;
 
 static rtmp_exec_app_conf_t *rtmp_exec_app_conf(rtmp_conf_app_t *app)
 {
@@ -205,6 +214,14 @@ static const char *rtmp_exec_set_commands(rtmp_conf_t *cf, const rtmp_directive_
                                    RTMP_EXEC_STREAM_VARS, &ecf->cmds[d->offset]);
 }
 
+static const char *rtmp_exec_set_record_done(rtmp_conf_t *cf, const rtmp_directive_t *d,
+                                             config_setting_t *s, void *conf)
+{
+    auto *ecf = static_cast<rtmp_exec_app_conf_t *>(conf);
+    return rtmp_exec_conf_commands(cf, s, d->name, rtmp_exec_record_var_names,
+                                   RTMP_EXEC_RECORD_VARS, &ecf->record_done);
+}
+
 static const char *rtmp_exec_set_signal(rtmp_conf_t *, const rtmp_directive_t *,
                                         config_setting_t *s, void *conf)
 {
@@ -255,6 +272,7 @@ static void *rtmp_exec_create_app_conf(rtmp_conf_t *cf)
     for (auto &cmds : c->cmds) {
         cmds.n = RTMP_CONF_UNSET;
     }
+    c->record_done.n = RTMP_CONF_UNSET;
     c->kill_signal = RTMP_CONF_UNSET;
     c->kill_timeout = c->pull_idle = c->timeout = RTMP_CONF_UNSET_MSEC;
     return c;
@@ -264,10 +282,12 @@ static const char *rtmp_exec_merge_app_conf(rtmp_conf_t *, void *parent, void *c
 {
     auto *p = static_cast<rtmp_exec_app_conf_t *>(parent);
     auto *c = static_cast<rtmp_exec_app_conf_t *>(child);
-    for (size_t i = 0; i < RTMP_EXEC_KINDS; i++) {
-        if (c->cmds[i].n == RTMP_CONF_UNSET) {
-            c->cmds[i].cmd = p->cmds[i].cmd;
-            c->cmds[i].n = p->cmds[i].n == RTMP_CONF_UNSET ? 0 : p->cmds[i].n;
+    for (size_t i = 0; i <= RTMP_EXEC_KINDS; i++) {
+        rtmp_exec_cmds_t *cc = i < RTMP_EXEC_KINDS ? &c->cmds[i] : &c->record_done;
+        const rtmp_exec_cmds_t *pc = i < RTMP_EXEC_KINDS ? &p->cmds[i] : &p->record_done;
+        if (cc->n == RTMP_CONF_UNSET) {
+            cc->cmd = pc->cmd;
+            cc->n = pc->n == RTMP_CONF_UNSET ? 0 : pc->n;
         }
     }
     rtmp_conf_merge_value(c->kill_signal, p->kill_signal, SIGTERM);
@@ -291,6 +311,8 @@ static const rtmp_directive_t rtmp_exec_directives[] = {
     EXEC_CMDS("exec_publish_done", rtmp_exec_kind::publish_done),
     EXEC_CMDS("exec_play", rtmp_exec_kind::play),
     EXEC_CMDS("exec_play_done", rtmp_exec_kind::play_done),
+    {"exec_record_done", EXEC_BLOCKS, rtmp_conf_level::app, rtmp_conf_type::custom, 0, 0, 0,
+     rtmp_exec_set_record_done},
     {"exec_kill_signal", EXEC_BLOCKS, rtmp_conf_level::app, rtmp_conf_type::custom, 0, 0, 0,
      rtmp_exec_set_signal},
     {"exec_kill_timeout", EXEC_BLOCKS, rtmp_conf_level::app, rtmp_conf_type::msec,
@@ -896,6 +918,30 @@ static void rtmp_exec_oneshot(rtmp_session_t *s, rtmp_stream_t *st, rtmp_exec_ki
                   vars, RTMP_EXEC_STREAM_VARS);
 }
 
+// A recorder closed a file: exec_record_done with the file's path, size and why it ended.
+static void rtmp_exec_record_done(const rtmp_record_done_t *rd)
+{
+    const rtmp_exec_cmds_t *cmds = &rtmp_exec_app_conf(rd->s->app)->record_done;
+    if (cmds->n > 0) {
+        rtmp_exec_var_t vars[RTMP_EXEC_RECORD_VARS];
+        char addr[64], label[RTMP_MAX_NAME * 2 + 2], duration[32], size[24];
+        rtmp_exec_stream_vars(rd->s, rd->st, vars, addr);
+        int dn = snprintf(duration, sizeof(duration), "%.3f", rd->duration);
+        int sn = snprintf(size, sizeof(size), "%llu", (unsigned long long)rd->size);
+        const std::string_view values[] = {rd->path, rd->recorder,
+                                           std::string_view(duration, (size_t)dn),
+                                           std::string_view(size, (size_t)sn), rd->reason};
+        for (size_t i = RTMP_EXEC_STREAM_VARS; i < RTMP_EXEC_RECORD_VARS; i++) {
+            vars[i] = {rtmp_exec_record_var_names[i], values[i - RTMP_EXEC_STREAM_VARS]};
+        }
+        int n = snprintf(label, sizeof(label), "%.*s/%.*s", (int)rd->app.size(), rd->app.data(),
+                         (int)rd->name.size(), rd->name.data());
+        rtmp_exec_run(rd->s->app, cmds, "exec_record_done", std::string_view(label, (size_t)n),
+                      vars, RTMP_EXEC_RECORD_VARS);
+    }
+    rtmp_exec_next_record_done(rd);
+}
+
 // ---- stream events --------------------------------------------------------------------------
 
 // Pulls between our own workers arrive on unix sockets: not clients, no one-shot commands.
@@ -1010,6 +1056,8 @@ static void rtmp_exec_postconfiguration()
     rtmp_play_handler = rtmp_exec_play;
     rtmp_exec_next_close_stream = rtmp_close_stream_handler;
     rtmp_close_stream_handler = rtmp_exec_close_stream;
+    rtmp_exec_next_record_done = rtmp_record_done_handler;
+    rtmp_record_done_handler = rtmp_exec_record_done;
 }
 
 // The worker is leaving: every command gets its kill signal and the grace time (shorter

@@ -394,3 +394,23 @@ def test_record_publish_type():
                   "timestamps do not start at 0 in steps of 40: %r" % ts[:12])
             check(all(a < b for a, b in zip(ts, ts[1:])), "timestamps go back: %r" % ts)
         check(meta["duration"] > 0.9, "appending left the duration at %r" % meta["duration"])
+
+
+def test_exec_record_done():
+    """exec_record_done runs once per closed file with the file's path, recorder, size and
+    reason as arguments of its own (no shell)."""
+    apps = {"m": 'live = true; record = { name = "three"; path = "m/$name.flv"; max_frames = 3; }; '
+                 'exec_record_done = [ "cp", "$path", "done-$recorder-$size-$reason.flv" ];'}
+    frames = [bytes([0, 0, 0, 4, 0x65 if i % 5 == 0 else 0x41, i, i, i]) for i in range(12)]
+    with live_server(apps) as srv:
+        srv.start()
+        _publish_typed(srv.port, "t", "live", frames)
+        srv.wait_log('record "three" of "m/t": closed "m/t.flv" (max_frames)', 5)
+        size = os.path.getsize(os.path.join(srv.dir, "m/t.flv"))
+        copy = os.path.join(srv.dir, "done-three-%d-max_frames.flv" % size)
+        wait_for(lambda: os.path.exists(copy) and os.path.getsize(copy) == size, 5,
+                 "exec_record_done to copy the file to %s" % os.path.basename(copy))
+        tags, _ = flv_tags(copy)
+        got = [body[5:] for _, t, _, body in tags if t == 9 and body[1] == 1]
+        check(got == frames[:3], "the copied recording holds %d frames" % len(got))
+        srv.wait_log("exec_record_done", 5)
