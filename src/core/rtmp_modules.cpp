@@ -1,6 +1,7 @@
 // The module list. Stream handlers chain in the reverse of this order: the live module
 // answers the client last, the modules listed after it run before it.
 #include "core/rtmp_module.h"
+#include "http/rtmp_http.h"
 #include "os/rtmp_cycle.h"
 #include "rtmp/rtmp_access.h"
 #include "rtmp/rtmp_key.h"
@@ -13,6 +14,7 @@
 rtmp_module_t *rtmp_modules[] = {
     &rtmp_core_module,
     &rtmp_server_module,
+    &rtmp_http_module, // the HTTP listener: no stream handlers
     &rtmp_relay_module,
     &rtmp_live_module,
     &rtmp_push_module,   // pushes: started once live accepted a publish
