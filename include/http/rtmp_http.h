@@ -50,3 +50,7 @@ void rtmp_http_body_printf(rtmp_http_body_t *b, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));
 // Appends s as the inside of a JSON string (quotes not included).
 void rtmp_http_body_json(rtmp_http_body_t *b, std::string_view s);
+
+// /stat and /metrics: the whole server, every worker's slot (rtmp/rtmp_stat.h) merged.
+void rtmp_http_stat_json(rtmp_http_body_t *b);
+void rtmp_http_stat_metrics(rtmp_http_body_t *b);

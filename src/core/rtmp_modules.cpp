@@ -10,6 +10,7 @@
 #include "rtmp/rtmp_push.h"
 #include "rtmp/rtmp_relay.h"
 #include "rtmp/rtmp_server_module.h"
+#include "rtmp/rtmp_stat.h"
 
 rtmp_module_t *rtmp_modules[] = {
     &rtmp_core_module,
@@ -17,6 +18,7 @@ rtmp_module_t *rtmp_modules[] = {
     &rtmp_http_module, // the HTTP listener: no stream handlers
     &rtmp_relay_module,
     &rtmp_live_module,
+    &rtmp_stat_module,   // counts what reaches live, snapshots streams for /stat
     &rtmp_push_module,   // pushes: started once live accepted a publish
     &rtmp_notify_module, // HTTP callbacks: asked after access and keys, just before live
     &rtmp_key_module,    // stream keys: checked before live answers

@@ -4,8 +4,8 @@
 #include "core/rtmp_time.h"
 #include "event/rtmp_connection.h"
 #include "http/rtmp_http_parse.h"
-#include "http/rtmp_stat.h"
 #include "os/rtmp_process.h"
+#include "rtmp/rtmp_stat.h"
 
 #include <cstdarg>
 #include <cstdio>
@@ -330,6 +330,7 @@ static void rtmp_http_close(rtmp_http_conn_t *h, const char *why)
 void rtmp_http_init(rtmp_connection_t *c)
 {
     rtmp_http_main_conf_t *hcf = rtmp_http_main_conf(rtmp_cycle);
+    rtmp_stat_count(rtmp_stat_id::accepted_http);
     auto *h = rtmp_palloc<rtmp_http_conn_t>(c->pool);
     h->c = c;
     h->hcf = hcf;
@@ -593,9 +594,9 @@ static void rtmp_http_handle(rtmp_http_conn_t *h)
         rtmp_http_body_t b = {};
         bool json = path == "/stat";
         if (json) {
-            rtmp_stat_json(&b);
+            rtmp_http_stat_json(&b);
         } else {
-            rtmp_stat_metrics(&b);
+            rtmp_http_stat_metrics(&b);
         }
         rtmp_http_respond(h, 200,
                           json ? "application/json" : "text/plain; version=0.0.4; charset=utf-8",
@@ -626,7 +627,7 @@ static void rtmp_http_access_log(rtmp_http_conn_t *h)
 static void rtmp_http_finalize(rtmp_http_conn_t *h)
 {
     rtmp_http_access_log(h);
-    rtmp_stat_http_request(h->status);
+    rtmp_stat_http_status(h->status);
     rtmp_event_del_timer(h->c->write);
     rtmp_http_release(h);
     h->requests++;
