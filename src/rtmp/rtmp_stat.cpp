@@ -66,7 +66,7 @@ static void rtmp_stat_soon_handler(rtmp_event_t *)
 static void rtmp_stat_changed()
 {
     if (rtmp_stat_shm && rtmp_worker_slot >= 0) {
-        rtmp_stat_changed();
+        rtmp_event_post(&rtmp_stat_soon);
     }
 }
 
