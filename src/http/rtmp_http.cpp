@@ -46,6 +46,7 @@ struct rtmp_http_conn_t {
     bool have_req; // req is the request being answered (else a parse error is)
 
     char head[RTMP_HTTP_HEAD_SIZE];
+    char text[64]; // an error response's body
     size_t head_len;
     size_t head_sent;
     const u_char *body;
@@ -436,9 +437,8 @@ static void rtmp_http_error(rtmp_http_conn_t *h, int status, const char *extra =
         status == 505 || status == 500) {
         h->keep_alive = false;
     }
-    static char text[64];
-    int n = snprintf(text, sizeof(text), "%d %s\n", status, rtmp_http_status_text(status));
-    rtmp_http_respond(h, status, "text/plain; charset=utf-8", reinterpret_cast<u_char *>(text),
+    int n = snprintf(h->text, sizeof(h->text), "%d %s\n", status, rtmp_http_status_text(status));
+    rtmp_http_respond(h, status, "text/plain; charset=utf-8", reinterpret_cast<u_char *>(h->text),
                       (size_t)n, false, extra);
 }
 

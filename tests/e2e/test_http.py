@@ -7,6 +7,7 @@ import hashlib
 import http.client
 import os
 import shutil
+import signal
 import subprocess
 import threading
 import time
@@ -184,6 +185,28 @@ def test_http_keepalive_limits():
             c.get("/hls/live/d.txt")
             t0 = time.monotonic()
             check(c.closed(timeout=4) and time.monotonic() - t0 > 0.7, "keepalive_timeout")
+
+
+def test_graceful_stop_closes_idle_keepalive():
+    """QUIT: idle keep-alive connections do not hold the worker for keepalive_timeout, and a
+    download in progress is finished first."""
+    with http_server(http_extra='keepalive_timeout = "60s"; ') as srv:
+        big = _files(srv)
+        srv.start()
+        with Conn(srv.http_port) as idle, Conn(srv.http_port) as busy:
+            check(idle.get("/hls/live/d.txt")[0] == 200, "idle connection's request")
+            busy.send("GET /hls/live/big.ts HTTP/1.1\r\nHost: t\r\n\r\n")
+            busy.pending = busy.sock.recv(1000)  # the download has begun
+            check(busy.pending.startswith(b"HTTP/1.1 200"), "no response began")
+            t0 = time.monotonic()
+            srv.signal(signal.SIGQUIT)
+            check(idle.closed(timeout=5), "the idle keep-alive connection stayed open")
+            st, h, body = busy.response()
+            check(st == 200 and body == big, "the download was cut: %d, %d bytes" % (st, len(body)))
+            check(busy.closed(timeout=5), "the busy connection stayed open after its response")
+            check(srv.wait_exit(10) == 0, "master exit code")
+            check(time.monotonic() - t0 < 8, "graceful stop took %.1fs"
+                  % (time.monotonic() - t0))
 
 
 def test_rtmp_undisturbed_by_http():

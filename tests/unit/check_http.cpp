@@ -239,6 +239,25 @@ START_TEST(test_http_content_type)
 }
 END_TEST
 
+START_TEST(test_http_body)
+{
+    rtmp_http_body_t b = {};
+    rtmp_http_body_append(&b, "{\"a\":\"");
+    rtmp_http_body_json(&b, std::string_view("q\"b\\c\n\x01\x7f", 8));
+    rtmp_http_body_append(&b, "\"}");
+    std::string_view got(reinterpret_cast<char *>(b.data), b.len);
+    ck_assert_msg(got == "{\"a\":\"q\\\"b\\\\c\\u000a\\u0001\\u007f\"}", "%.*s", (int)got.size(),
+                  got.data());
+    // growth past the first block, and printf longer than what is left
+    for (int i = 0; i < 2000; i++) {
+        rtmp_http_body_printf(&b, "%05d,", i);
+    }
+    ck_assert_uint_eq(b.len, got.size() + 2000 * 6);
+    ck_assert(memcmp(b.data + b.len - 6, "01999,", 6) == 0);
+    rtmp_free(b.data);
+}
+END_TEST
+
 // ---- the http block ----
 
 static char dir[64];
@@ -338,6 +357,7 @@ Suite *rtmp_http_suite(void)
     tcase_add_test(tc, test_http_traversal);
     tcase_add_test(tc, test_http_range);
     tcase_add_test(tc, test_http_content_type);
+    tcase_add_test(tc, test_http_body);
     suite_add_tcase(s, tc);
     TCase *conf = tcase_create("conf");
     tcase_add_checked_fixture(conf, conf_setup, conf_teardown);
