@@ -49,7 +49,8 @@ struct rtmp_stat_stream_t {
     uint64_t bytes_out;   // sent to this worker's players of the stream (their connections)
     uint64_t bitrate_in;  // bit/s over the window
     uint64_t bitrate_out; // bit/s over the window
-    uint32_t players;     // in this worker, pushes included
+    uint32_t players;     // in this worker (viewers: not pushes, not pulls of other workers)
+    uint32_t pushes;
 };
 
 struct rtmp_stat_player_t {

@@ -323,7 +323,7 @@ void rtmp_http_stat_metrics(rtmp_http_body_t *b)
                                   return v;
                               });
     rtmp_http_stat_per_worker(b, slots, n, "rtmp_players", "gauge",
-                              "Players of this worker (pushes included).",
+                              "Players of this worker (pushes to other servers excluded).",
                               [](const rtmp_stat_slot_t *sl) {
                                   uint64_t v = 0;
                                   for (size_t k = 0; k < sl->nstreams; k++) {

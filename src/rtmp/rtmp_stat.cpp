@@ -330,7 +330,7 @@ static void rtmp_stat_put_player(const rtmp_live_stat_player_t *p, void *data)
         return; // another worker pulling: it shows the stream as its relay
     }
     rtmp_stat_stream_t *ss = &sl->streams[b->current];
-    ss->players++;
+    (p->push ? ss->pushes : ss->players)++;
     ss->bytes_out += p->s->c->sent;
     if (sl->nplayers == RTMP_STAT_PLAYERS) {
         sl->truncated = true;

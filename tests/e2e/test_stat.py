@@ -2,17 +2,20 @@
 publisher on one and players on both, /stat (JSON) has the stream with its codecs, non-zero
 bitrates in and out, the players of both workers and the pull between them, answered the same
 by both workers; /metrics passes a strict parser of the Prometheus text exposition format
-(and promtool's, when installed)."""
+(and promtool's, when installed). The stream is pushed to another server and allowed by
+an on_publish callback, so relays and callback latency have something to show."""
 
+import http.server
 import json
 import math
 import re
 import shutil
 import subprocess
+import threading
 
 from harness import check, fail, media_clip, need_tools, wait_for
 from http_helpers import Conn, http_server
-from live_helpers import PyPlayer, ffmpeg_publisher, players_of, publishers_of
+from live_helpers import PyPlayer, ffmpeg_publisher, live_server, players_of, publishers_of
 
 FEW_SLOTS = "worker_connections = 20;\n"
 
@@ -169,6 +172,19 @@ def test_prometheus_parser_rejects():
 
 # ---- the test ---------------------------------------------------------------------------------
 
+class _Allow(http.server.BaseHTTPRequestHandler):
+    """A notify endpoint that allows everything."""
+
+    def do_POST(self):
+        self.rfile.read(int(self.headers.get("Content-Length", 0)))
+        self.send_response(200)
+        self.send_header("Content-Length", "0")
+        self.end_headers()
+
+    def log_message(self, *args):
+        pass
+
+
 def _get(conn, path):
     st, h, body = conn.get(path)
     check(st == 200, "%s answered %d" % (path, st))
@@ -178,8 +194,23 @@ def _get(conn, path):
 def test_stat_and_metrics_cover_every_worker():
     need_tools("ffmpeg")
     clip = media_clip(20)
+    notify = http.server.ThreadingHTTPServer(("127.0.0.1", 0), _Allow)
+    threading.Thread(target=notify.serve_forever, daemon=True).start()
+    target = live_server({"live": "live = true;"})
+    app = ('live = true; push = "rtmp://127.0.0.1:%d/live"; '
+           'on_publish = "http://127.0.0.1:%d/publish"; ' % (target.port, notify.server_port))
+    try:
+        with target:
+            target.start()
+            _stat_and_metrics(clip, app, target)
+    finally:
+        notify.shutdown()
+        notify.server_close()
+
+
+def _stat_and_metrics(clip, app, target):
     with http_server(workers=2, http_extra="stat = true; metrics = true; ",
-                     main_extra=FEW_SLOTS) as srv:
+                     main_extra=FEW_SLOTS, app_extra=app) as srv:
         srv.start()
         pub = ffmpeg_publisher(srv, clip, "live/s", "pub")
         wait_for(lambda: publishers_of(srv, "live/s"), 10, "the publisher")
@@ -242,6 +273,10 @@ def test_stat_and_metrics_cover_every_worker():
                     pulls = [r for r in s["relays"] if r["type"] == "pull"]
                     check(len(pulls) == 1 and pulls[0]["from_worker"] == p["worker"] and
                           pulls[0]["to_worker"] != p["worker"], "relays: %r" % s["relays"])
+                    pushes = [r for r in s["relays"] if r["type"] == "push"]
+                    check(len(pushes) == 1 and pushes[0]["worker"] == p["worker"] and
+                          pushes[0]["address"] == "127.0.0.1:%d" % target.port and
+                          pushes[0]["bytes"] > 0, "push relay: %r" % s["relays"])
                     check(sum(w["connections"]["rtmp"] for w in doc["workers"]) >=
                           len(players) + 1, "connections: %r" % doc["workers"])
 
@@ -264,6 +299,9 @@ def test_stat_and_metrics_cover_every_worker():
                     rate = [s for s in fams["rtmp_stream_in_bytes_per_second"]["samples"]
                             if s[1] == {"app": "live", "name": "s"}]
                     check(rate and rate[0][2] > 0, "bitrate in: %r" % rate)
+                    n = [v for name, _, v in fams["rtmp_notify_duration_seconds"]["samples"]
+                         if name.endswith("_count")]
+                    check(n == [1], "notify callbacks counted: %r (one on_publish)" % n)
                     promtool = shutil.which("promtool")
                     if promtool:
                         r = subprocess.run([promtool, "check", "metrics"], input=body,
