@@ -8,13 +8,14 @@ from harness import check, fail
 
 
 def http_conf(rtmp_port, http_port, workers=1, http_extra="", app_extra="live = true; ",
-              main_extra=""):
+              main_extra="", also_listen=()):
     """A complete config: the rtmp server on rtmp_port with application "live", and an http
-    block on 127.0.0.1:http_port serving hls_root "hls" (below the server's dir)."""
+    block on 127.0.0.1:http_port (and also_listen) serving hls_root "hls" (below the
+    server's dir)."""
+    listen = ", ".join('"%s"' % a for a in ["127.0.0.1:%d" % http_port] + list(also_listen))
     return harness.conf_text(
         [rtmp_port], workers,
-        main_extra=main_extra + 'http = { listen = [ "127.0.0.1:%d" ]; %s};\n'
-        % (http_port, http_extra),
+        main_extra=main_extra + 'http = { listen = [ %s ]; %s};\n' % (listen, http_extra),
         app_extra=app_extra)
 
 

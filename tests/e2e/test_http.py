@@ -12,7 +12,8 @@ import subprocess
 import threading
 import time
 
-from harness import check, media_clip, need_tools, wait_for
+import harness
+from harness import check, media_clip, need_tools, skip, wait_for
 from http_helpers import Conn, http_server
 from live_helpers import check_complete, ffmpeg_player, ffmpeg_publisher, parse_framemd5, \
     source, wait_players
@@ -185,6 +186,21 @@ def test_http_keepalive_limits():
             c.get("/hls/live/d.txt")
             t0 = time.monotonic()
             check(c.closed(timeout=4) and time.monotonic() - t0 > 0.7, "keepalive_timeout")
+
+
+def test_http_ipv6_listener():
+    if not harness.ipv6_loopback():
+        skip("no IPv6 loopback here")
+    port6 = harness.free_port()
+    with http_server(also_listen=["[::1]:%d" % port6]) as srv:
+        _files(srv)
+        srv.start()
+        hc = http.client.HTTPConnection("::1", port6, timeout=5)
+        hc.request("GET", "/hls/live/test.m3u8")
+        r = hc.getresponse()
+        check(r.status == 200 and r.read().startswith(b"#EXTM3U"), "GET over [::1]")
+        hc.close()
+        srv.wait_log('client: [::1]:')
 
 
 def test_graceful_stop_closes_idle_keepalive():
