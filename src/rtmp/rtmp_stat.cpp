@@ -90,9 +90,11 @@ void rtmp_stat_reset_slot(int slot)
 {
     if (rtmp_stat_shm && slot >= 0 && (size_t)slot < RTMP_STAT_SLOTS) {
         rtmp_stat_slot_t *sl = &rtmp_stat_shm->slots[slot];
-        sl->seq.fetch_add(1, std::memory_order_acq_rel);
+        // a worker that died while writing left the sequence odd: make it even again
+        uint32_t odd = sl->seq.load(std::memory_order_acquire) | 1;
+        sl->seq.store(odd, std::memory_order_release);
         sl->pid = 0;
-        sl->seq.fetch_add(1, std::memory_order_release);
+        sl->seq.store(odd + 1, std::memory_order_release);
     }
 }
 
