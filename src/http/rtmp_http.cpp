@@ -70,6 +70,29 @@ static const char *rtmp_http_set_listen(rtmp_conf_t *cf, const rtmp_directive_t 
     return rtmp_listen_set(cf, s, hcf->listen, &hcf->nlisten, rtmp_http_init);
 }
 
+// hls_root: a non-empty path; hls_location: "/.../" without empty, "." or ".." segments.
+static const char *rtmp_http_set_path(rtmp_conf_t *cf, const rtmp_directive_t *d,
+                                      config_setting_t *s, void *conf)
+{
+    std::string_view v = rtmp_conf_string(s);
+    bool location = strcmp(d->name, "hls_location") == 0;
+    if (location) {
+        char decoded[RTMP_HTTP_MAX_PATH + 1];
+        size_t len;
+        const char *why;
+        if (v.size() < 2 || v.back() != '/' ||
+            rtmp_http_decode_path(v, decoded, sizeof(decoded), &len, &why) != 0 ||
+            std::string_view(decoded, len) != v) {
+            return "a path like \"/hls/\" (starting and ending with '/', nothing to decode)";
+        }
+    } else if (v.empty() || v.find('\0') != std::string_view::npos) {
+        return "a non-empty path";
+    }
+    auto *field = reinterpret_cast<rtmp_str_t *>(static_cast<u_char *>(conf) + d->offset);
+    *field = rtmp_pstr(cf->pool, v);
+    return nullptr;
+}
+
 static void *rtmp_http_create_main_conf(rtmp_conf_t *cf)
 {
     auto *hcf = rtmp_palloc<rtmp_http_main_conf_t>(cf->pool);
@@ -80,7 +103,7 @@ static void *rtmp_http_create_main_conf(rtmp_conf_t *cf)
     return hcf;
 }
 
-static const char *rtmp_http_init_main_conf(rtmp_conf_t *cf, void *conf)
+static const char *rtmp_http_init_main_conf(rtmp_conf_t *, void *conf)
 {
     auto *hcf = static_cast<rtmp_http_main_conf_t *>(conf);
     rtmp_conf_merge_str(hcf->hls_root, hcf->hls_root, "hls");
@@ -94,18 +117,6 @@ static const char *rtmp_http_init_main_conf(rtmp_conf_t *cf, void *conf)
     rtmp_conf_merge_msec(hcf->segment_max_age, RTMP_CONF_UNSET_MSEC, 60000);
     rtmp_conf_merge_value(hcf->max_header_size, RTMP_CONF_UNSET, 8192);
     rtmp_conf_merge_value(hcf->keepalive_requests, RTMP_CONF_UNSET, 1000);
-
-    std::string_view loc = hcf->hls_location.sv();
-    if (loc.size() < 2 || loc.front() != '/' || loc.back() != '/' ||
-        loc.find("//") != std::string_view::npos || loc.find("/./") != std::string_view::npos ||
-        loc.find("/../") != std::string_view::npos) {
-        return "http: \"hls_location\" must be a path like \"/hls/\" (starting and ending with "
-               "'/')";
-    }
-    if (hcf->hls_root.len == 0) {
-        return "http: \"hls_root\" must not be empty";
-    }
-    (void)cf;
     return nullptr;
 }
 
@@ -114,10 +125,10 @@ static const char *rtmp_http_init_main_conf(rtmp_conf_t *cf, void *conf)
 static const rtmp_directive_t rtmp_http_directives[] = {
     {"listen", RTMP_CONF_HTTP, rtmp_conf_level::main, rtmp_conf_type::custom, 0, 0, 0,
      rtmp_http_set_listen},
-    {"hls_root", RTMP_CONF_HTTP, rtmp_conf_level::main, rtmp_conf_type::string, HTTP_OFF(hls_root),
-     0, 0, nullptr},
-    {"hls_location", RTMP_CONF_HTTP, rtmp_conf_level::main, rtmp_conf_type::string,
-     HTTP_OFF(hls_location), 0, 0, nullptr},
+    {"hls_root", RTMP_CONF_HTTP, rtmp_conf_level::main, rtmp_conf_type::custom, HTTP_OFF(hls_root),
+     0, 0, rtmp_http_set_path},
+    {"hls_location", RTMP_CONF_HTTP, rtmp_conf_level::main, rtmp_conf_type::custom,
+     HTTP_OFF(hls_location), 0, 0, rtmp_http_set_path},
     {"stat", RTMP_CONF_HTTP, rtmp_conf_level::main, rtmp_conf_type::flag, HTTP_OFF(stat), 0, 0,
      nullptr},
     {"metrics", RTMP_CONF_HTTP, rtmp_conf_level::main, rtmp_conf_type::flag, HTTP_OFF(metrics), 0,

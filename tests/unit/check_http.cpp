@@ -341,8 +341,20 @@ START_TEST(test_http_conf)
     assert_refused("http = 1;\n", 1, "\"http\" must be a { ... } block");
     assert_refused("rtmp = { server = ( {\n cors = \"*\"; } ); };\n", 2,
                    "directive \"cors\" is not allowed in server");
-    ck_assert_ptr_null(read_conf("http = { listen = 80; hls_location = \"hls\"; };\n"));
-    ck_assert_msg(strstr(error, "hls_location") != nullptr, "%s", error);
+    assert_refused("http = { listen = 80;\n hls_location = \"hls\"; };\n", 2,
+                   "\"hls_location\" must be a path like");
+    assert_refused("http = { listen = 80;\n hls_location = \"/a/../b/\"; };\n", 2,
+                   "\"hls_location\" must be a path like");
+    assert_refused("http = { listen = 80;\n hls_location = \"/a%20b/\"; };\n", 2,
+                   "\"hls_location\" must be a path like");
+    assert_refused("http = { listen = 80;\n hls_root = \"\"; };\n", 2,
+                   "\"hls_root\" must be a non-empty path");
+    cycle =
+        read_conf("http = { listen = 80; hls_location = \"/media/hls/\"; hls_root = \"/x\"; };\n");
+    ck_assert_msg(cycle != nullptr, "%s", error);
+    ck_assert(rtmp_http_main_conf(cycle)->hls_location.sv() == "/media/hls/");
+    ck_assert(rtmp_http_main_conf(cycle)->hls_root.sv() == "/x");
+    rtmp_pool_destroy(cycle->pool);
 }
 END_TEST
 
