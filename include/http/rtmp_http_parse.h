@@ -16,9 +16,11 @@ struct rtmp_http_request_t {
     bool has_range;
     std::string_view range;         // the Range header's value
     std::string_view ac_req_method; // Access-Control-Request-Method (CORS preflight)
-    size_t header_len;              // bytes of the whole head, terminating empty line included
-    int status;                     // after RTMP_ERROR: the response the client gets
-    const char *error;              // after RTMP_ERROR: why, for the log
+    std::string_view if_none_match;
+    std::string_view if_modified_since;
+    size_t header_len; // bytes of the whole head, terminating empty line included
+    int status;        // after RTMP_ERROR: the response the client gets
+    const char *error; // after RTMP_ERROR: why, for the log
     size_t path_len;
     char path[RTMP_HTTP_MAX_PATH + 1]; // percent-decoded, checked, NUL-terminated
 };

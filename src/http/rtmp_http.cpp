@@ -280,6 +280,8 @@ static const char *rtmp_http_status_text(int status)
         return "No Content";
     case 206:
         return "Partial Content";
+    case 304:
+        return "Not Modified";
     case 400:
         return "Bad Request";
     case 403:
@@ -399,7 +401,7 @@ static void rtmp_http_head_start(rtmp_http_conn_t *h, int status, const char *ty
     if (type) {
         rtmp_http_head_printf(h, "Content-Type: %s\r\n", type);
     }
-    if (status != 204) {
+    if (status != 204 && status != 304) {
         rtmp_http_head_printf(h, "Content-Length: %llu\r\n", (unsigned long long)length);
     }
     if (h->hcf->cors.len) {
@@ -497,6 +499,35 @@ static int rtmp_http_open(const char *root, const char *rel, int *err)
     return fd;
 }
 
+// RFC 9110 13.1.2 and 13.1.3: If-None-Match (weak comparison) wins over
+// If-Modified-Since, which is honoured when it is exactly our Last-Modified.
+static bool rtmp_http_not_modified(const rtmp_http_request_t *r, std::string_view etag,
+                                   std::string_view date)
+{
+    if (!r->if_none_match.empty()) {
+        std::string_view list = r->if_none_match;
+        while (!list.empty()) {
+            size_t comma = list.find(',');
+            std::string_view item = list.substr(0, comma);
+            while (!item.empty() && (item.front() == ' ' || item.front() == '\t')) {
+                item.remove_prefix(1);
+            }
+            while (!item.empty() && (item.back() == ' ' || item.back() == '\t')) {
+                item.remove_suffix(1);
+            }
+            if (item.substr(0, 2) == "W/") {
+                item.remove_prefix(2);
+            }
+            if (item == "*" || item == etag) {
+                return true;
+            }
+            list = comma == std::string_view::npos ? std::string_view() : list.substr(comma + 1);
+        }
+        return false;
+    }
+    return !r->if_modified_since.empty() && r->if_modified_since == date;
+}
+
 static void rtmp_http_file(rtmp_http_conn_t *h, const char *rel)
 {
     rtmp_http_main_conf_t *hcf = h->hcf;
@@ -521,8 +552,14 @@ static void rtmp_http_file(rtmp_http_conn_t *h, const char *rel)
         return;
     }
     uint64_t size = (uint64_t)st.st_size, first = 0, last = size ? size - 1 : 0;
+    char etag[48], date[64];
+    snprintf(etag, sizeof(etag), "\"%llx-%llx\"", (unsigned long long)st.st_mtime,
+             (unsigned long long)size);
+    rtmp_http_http_date(st.st_mtime, date, sizeof(date));
     int status = 200;
-    if (h->req.has_range) {
+    if (rtmp_http_not_modified(&h->req, etag, date)) {
+        status = 304;
+    } else if (h->req.has_range) {
         rtmp_int_t rc = rtmp_http_parse_range(h->req.range, size, &first, &last);
         if (rc == RTMP_ERROR) {
             close(fd);
@@ -534,11 +571,11 @@ static void rtmp_http_file(rtmp_http_conn_t *h, const char *rel)
         }
         status = rc == RTMP_OK ? 206 : 200;
     }
-    if (status == 200) {
+    if (status != 206) {
         first = 0;
         last = size ? size - 1 : 0;
     }
-    uint64_t length = size ? last - first + 1 : 0;
+    uint64_t length = size && status != 304 ? last - first + 1 : 0;
 
     std::string_view name(rel);
     rtmp_http_head_start(h, status, rtmp_http_content_type(name), length);
@@ -547,8 +584,6 @@ static void rtmp_http_file(rtmp_http_conn_t *h, const char *rel)
                               (unsigned long long)first, (unsigned long long)last,
                               (unsigned long long)size);
     }
-    char date[64];
-    rtmp_http_http_date(st.st_mtime, date, sizeof(date));
     // playlists change in place; segments are written once under a new name
     if (rtmp_http_ends_with(name, ".m3u8") || rtmp_http_ends_with(name, ".mpd")) {
         rtmp_http_head_printf(h, "Cache-Control: no-cache\r\n");
@@ -556,11 +591,11 @@ static void rtmp_http_file(rtmp_http_conn_t *h, const char *rel)
         rtmp_http_head_printf(h, "Cache-Control: max-age=%llu\r\n",
                               (unsigned long long)(hcf->segment_max_age / 1000));
     }
-    rtmp_http_head_printf(h, "Accept-Ranges: bytes\r\nLast-Modified: %s\r\nETag: \"%llx-%llx\"\r\n",
-                          date, (unsigned long long)st.st_mtime, (unsigned long long)size);
+    rtmp_http_head_printf(h, "Accept-Ranges: bytes\r\nLast-Modified: %s\r\nETag: %s\r\n", date,
+                          etag);
     rtmp_http_head_end(h);
 
-    if (rtmp_http_is_head(h) || length == 0) {
+    if (rtmp_http_is_head(h) || length == 0 || status == 304) {
         close(fd);
     } else {
         h->fd = fd;

@@ -221,6 +221,10 @@ static rtmp_int_t rtmp_http_header(std::string_view line, rtmp_http_request_t *r
         r->range = value;
     } else if (rtmp_http_ieq(name, "Access-Control-Request-Method")) {
         r->ac_req_method = value;
+    } else if (rtmp_http_ieq(name, "If-None-Match")) {
+        r->if_none_match = value;
+    } else if (rtmp_http_ieq(name, "If-Modified-Since")) {
+        r->if_modified_since = value;
     } else if (rtmp_http_ieq(name, "Content-Length")) {
         int64_t v = rtmp_atoi(value);
         if (v < 0 || *length) {
@@ -240,6 +244,7 @@ rtmp_int_t rtmp_http_parse_request(std::span<const u_char> in, size_t max, rtmp_
 {
     r->method = rtmp_http_method::other;
     r->method_name = r->target = r->range = r->ac_req_method = {};
+    r->if_none_match = r->if_modified_since = {};
     r->version = 11;
     r->keep_alive = false;
     r->has_range = false;

@@ -72,6 +72,17 @@ def test_http_files_ranges_keepalive():
                 check(st == 206 and body == big[first:last + 1] and
                       h["content-range"] == "bytes %d-%d/%d" % (first, last, len(big)),
                       "range %s: %d %r (%d bytes)" % (spec, st, h, len(body)))
+            # conditional requests
+            _, h, _ = c.get("/hls/live/test.m3u8", "HEAD")
+            for cond in ("If-None-Match: %s" % h["etag"], 'If-None-Match: "x", W/%s' % h["etag"],
+                         "If-None-Match: *", "If-Modified-Since: %s" % h["last-modified"]):
+                st, h2, body = c.get("/hls/live/test.m3u8", headers=cond + "\r\n")
+                check(st == 304 and body == b"" and h2["etag"] == h["etag"] and
+                      "content-length" not in h2, "%s: %d %r" % (cond, st, h2))
+            for cond in ('If-None-Match: "other"', "If-Modified-Since: Mon, 01 Jan 2001 "
+                                                  "00:00:00 GMT"):
+                st, _, body = c.get("/hls/live/test.m3u8", headers=cond + "\r\n")
+                check(st == 200 and body.startswith(b"#EXTM3U"), "%s: %d" % (cond, st))
             st, h, _ = c.get("/hls/live/big.ts", headers="Range: bytes=%d-\r\n" % len(big))
             check(st == 416 and h["content-range"] == "bytes */%d" % len(big), "416: %r" % h)
             st, h, body = c.get("/hls/live/big.ts", headers="Range: bytes=0-1,5-6\r\n")

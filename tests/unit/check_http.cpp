@@ -40,7 +40,13 @@ START_TEST(test_http_simple)
     ck_assert(req.has_range && req.range == "bytes=1-2");
     ck_assert_uint_eq(req.header_len, strlen(r));
 
+    ck_assert_int_eq(parse("GET / HTTP/1.1\r\nHost: a\r\nIf-None-Match: \"x\"\r\n"
+                           "If-Modified-Since: Sun, 22 Nov 2026 03:31:08 GMT\r\n\r\n"),
+                     RTMP_OK);
+    ck_assert(req.if_none_match == "\"x\"");
+    ck_assert(req.if_modified_since == "Sun, 22 Nov 2026 03:31:08 GMT");
     ck_assert_int_eq(parse("HEAD / HTTP/1.0\n\n"), RTMP_OK); // bare LF, no Host in 1.0
+    ck_assert(req.if_none_match.empty() && req.if_modified_since.empty());
     ck_assert(req.method == rtmp_http_method::head);
     ck_assert(!req.keep_alive);
     ck_assert_uint_eq(req.header_len, 17);
