@@ -38,9 +38,9 @@ struct rtmp_stream_s {
     bool paused;
     bool receive_audio;
     bool receive_video;
-    uint64_t media_messages;     // audio/video/data messages received while publishing
-    bool limit_counted;          // counted in max_streams from publish until it ends
-    rtmp_live_ctx_t *live;       // the live module's state while publishing or playing
+    uint64_t media_messages; // audio/video/data messages received while publishing
+    bool limit_counted;      // counted in max_streams from publish until it ends
+    rtmp_live_ctx_t *live;   // the live module's state while publishing or playing
     void *ctx[RTMP_MAX_MODULES]; // other modules' state, by module index; each clears its own
     char name[RTMP_MAX_NAME + 1];
     char args[RTMP_MAX_ARGS + 1];
@@ -112,7 +112,8 @@ typedef rtmp_int_t (*rtmp_play_pt)(rtmp_session_t *s, rtmp_stream_t *st);
 typedef void (*rtmp_close_stream_pt)(rtmp_session_t *s, rtmp_stream_t *st);
 // Each audio, video or data message of a stream that is publishing; recorders and
 // segmenters look at it on its way to the live module, which fans it out.
-typedef rtmp_int_t (*rtmp_media_pt)(rtmp_session_t *s, rtmp_stream_t *st, const rtmp_message_t *m);
+typedef rtmp_int_t (*rtmp_media_pt)(rtmp_session_t *s, rtmp_stream_t *st,
+                                    const rtmp_message_t *m);
 
 extern rtmp_publish_pt rtmp_publish_handler;
 extern rtmp_play_pt rtmp_play_handler;
