@@ -214,6 +214,31 @@ def test_http_ipv6_listener():
         srv.wait_log('client: [::1]:')
 
 
+def test_http_reload():
+    """HUP: the listening socket is kept (no refused connection), new workers serve with the
+    new http settings, and a bad http block is refused with its line while the server runs on."""
+    with http_server() as srv:
+        _files(srv)
+        srv.start()
+        with Conn(srv.http_port) as c:
+            check("access-control-allow-origin" not in c.get("/hls/live/d.txt")[1], "no CORS yet")
+        text = open(srv.conf).read()
+        srv.write_conf(text.replace("http = {", 'http = { cors = "https://example.com"; '))
+        srv.signal(signal.SIGHUP)
+
+        def cors():
+            with Conn(srv.http_port) as c:
+                return c.get("/hls/live/d.txt")[1].get("access-control-allow-origin")
+        wait_for(lambda: cors() == "https://example.com", 10, "the new cors setting")
+        bad = text.replace("http = {", "http = {\n keepalive_requests = 0; ")
+        line = [i for i, l in enumerate(bad.splitlines(), 1) if "keepalive_requests" in l][0]
+        srv.write_conf(bad)
+        srv.signal(signal.SIGHUP)
+        srv.wait_log('rtmp.conf:%d: "keepalive_requests" must be between' % line, timeout=5)
+        srv.wait_log("reload failed; still running the previous configuration")
+        check(cors() == "https://example.com", "the bad reload changed something")
+
+
 def test_graceful_stop_closes_idle_keepalive():
     """QUIT: idle keep-alive connections do not hold the worker for keepalive_timeout, and a
     download in progress is finished first."""
