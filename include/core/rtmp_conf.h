@@ -13,6 +13,7 @@ enum rtmp_conf_block : unsigned {
     RTMP_CONF_RTMP = 0x02, // rtmp = { ... }
     RTMP_CONF_SRV = 0x04,  // rtmp.server = ( { ... } )
     RTMP_CONF_APP = 0x08,  // server.application = ( { ... } )
+    RTMP_CONF_HTTP = 0x10, // http = { ... }: written to the module's main conf
 };
 
 // Which of a module's structs a directive writes to.

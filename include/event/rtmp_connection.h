@@ -57,6 +57,8 @@ size_t rtmp_connection_active_count();
 bool rtmp_connection_nearly_full();
 // Every active client connection (not accept slots or channels).
 rtmp_queue_t *rtmp_connection_active();
+// Bytes received and sent by every connection of this worker, closed ones included.
+void rtmp_connection_totals(uint64_t *received, uint64_t *sent);
 
 void rtmp_sockaddr_text(const struct sockaddr_storage *sa, char *buf, size_t len);
 

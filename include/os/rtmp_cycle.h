@@ -16,8 +16,10 @@ struct rtmp_listening_s {
     socklen_t socklen;
     char addr_text[80]; // "127.0.0.1:1935", "[::1]:1935"
     int backlog;
-    rtmp_conf_srv_t *server;
-    rtmp_connection_handler_pt handler;
+    rtmp_conf_srv_t *server;            // the rtmp server block; nullptr for other protocols
+    rtmp_connection_handler_pt handler; // the protocol's: takes each accepted connection
+    const char *conf_file;              // where it is configured, for messages
+    int conf_line;
     rtmp_connection_t *connection; // the worker's accept slot
     unsigned ipv6only : 1;
     unsigned inherited : 1; // taken over by a newer cycle: don't close
@@ -48,7 +50,7 @@ struct rtmp_cycle_s {
     void **main_conf; // per module
     rtmp_conf_srv_t **servers;
     size_t nservers;
-    rtmp_listening_t *listening;
+    rtmp_listening_t *listening; // every protocol's listening sockets
     size_t nlistening;
 
     const char *conf_file;

@@ -59,3 +59,25 @@ size_t rtmp_live_stream_count();
 
 // Whether app/name has a publisher in this worker or, per the registry, in another one.
 bool rtmp_live_has_publisher(rtmp_conf_app_t *app, std::string_view name);
+// One stream of this worker as statistics see it (rtmp_stat.cpp).
+struct rtmp_live_stat_t {
+    rtmp_conf_app_t *app;
+    const char *name;
+    rtmp_session_t *publisher; // nullptr while nobody publishes
+    rtmp_stream_t *publisher_stream;
+    bool relay; // the publisher is a pull from another worker
+    rtmp_msec_t published;
+    uint64_t messages; // since the publish began
+    uint64_t bytes;
+};
+
+struct rtmp_live_stat_player_t {
+    rtmp_session_t *s;
+    rtmp_msec_t started;
+    uint64_t dropped; // frames skipped because it was slow
+    bool push;        // a push to another server
+};
+
+// Calls stream() for every stream of this worker, then player() for each of its players.
+void rtmp_live_stat(void (*stream)(const rtmp_live_stat_t *ls, void *data),
+                    void (*player)(const rtmp_live_stat_player_t *p, void *data), void *data);

@@ -25,6 +25,14 @@ struct rtmp_server_conf_t {
 
 extern rtmp_module_t rtmp_server_module;
 
+// Parses "1935", "*:1935", "127.0.0.1:1935" or "[::1]:1935" into a listening slot.
+[[nodiscard]] bool rtmp_listen_parse(std::string_view v, rtmp_listening_t *ls);
+
+// The setter of a `listen` directive (one address or a list) for any protocol: appends to
+// listen[*nlisten] (at most RTMP_MAX_LISTEN); accepted connections go to `handler`.
+const char *rtmp_listen_set(rtmp_conf_t *cf, config_setting_t *s, rtmp_listening_t *listen,
+                            size_t *nlisten, rtmp_connection_handler_pt handler);
+
 inline rtmp_server_conf_t *rtmp_server_conf(rtmp_conf_srv_t *srv)
 {
     return static_cast<rtmp_server_conf_t *>(srv->srv_conf[rtmp_server_module.index]);

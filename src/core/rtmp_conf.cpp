@@ -24,6 +24,8 @@ static const char *rtmp_conf_block_name(unsigned block)
         return "rtmp";
     case RTMP_CONF_SRV:
         return "server";
+    case RTMP_CONF_HTTP:
+        return "http";
     default:
         return "application";
     }
@@ -162,25 +164,36 @@ static rtmp_int_t rtmp_conf_set(rtmp_conf_t *cf, const rtmp_directive_t *d, conf
     return RTMP_OK;
 }
 
-static const rtmp_directive_t *rtmp_conf_find(const char *name, rtmp_module_t **module)
+// The directive of that name allowed in `block`, else any of that name (for the message):
+// two modules may use one name in different blocks ("listen" in server and in http).
+static const rtmp_directive_t *rtmp_conf_find(const char *name, unsigned block,
+                                              rtmp_module_t **module)
 {
+    const rtmp_directive_t *any = nullptr;
     for (size_t m = 0; rtmp_modules[m]; m++) {
         const rtmp_directive_t *d = rtmp_modules[m]->directives;
         for (; d && d->name; d++) {
-            if (strcmp(d->name, name) == 0) {
+            if (strcmp(d->name, name) != 0) {
+                continue;
+            }
+            if (d->blocks & block) {
                 *module = rtmp_modules[m];
                 return d;
             }
+            if (any == nullptr) {
+                any = d;
+                *module = rtmp_modules[m];
+            }
         }
     }
-    return nullptr;
+    return any;
 }
 
 static rtmp_int_t rtmp_conf_directive(rtmp_conf_t *cf, rtmp_conf_ctx_t *ctx, config_setting_t *s)
 {
     const char *name = config_setting_name(s);
     rtmp_module_t *module;
-    const rtmp_directive_t *d = rtmp_conf_find(name, &module);
+    const rtmp_directive_t *d = rtmp_conf_find(name, ctx->block, &module);
     if (d == nullptr) {
         return rtmp_conf_error(cf, s, "unknown directive \"%s\" in %s", name,
                                rtmp_conf_block_name(ctx->block));
@@ -354,6 +367,12 @@ static rtmp_int_t rtmp_conf_block(rtmp_conf_t *cf, rtmp_conf_ctx_t *ctx, config_
                 return rtmp_conf_error(cf, s, "\"rtmp\" must be a { ... } block");
             }
             rtmp_conf_ctx_t inner = {RTMP_CONF_RTMP, ctx->srv_conf, ctx->app_conf};
+            rc = rtmp_conf_block(cf, &inner, s);
+        } else if (ctx->block == RTMP_CONF_MAIN && strcmp(name, "http") == 0) {
+            if (config_setting_type(s) != CONFIG_TYPE_GROUP) {
+                return rtmp_conf_error(cf, s, "\"http\" must be a { ... } block");
+            }
+            rtmp_conf_ctx_t inner = {RTMP_CONF_HTTP, ctx->srv_conf, ctx->app_conf};
             rc = rtmp_conf_block(cf, &inner, s);
         } else if (ctx->block == RTMP_CONF_RTMP && strcmp(name, "server") == 0) {
             rc = rtmp_conf_servers(cf, s);

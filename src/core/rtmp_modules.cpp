@@ -1,6 +1,7 @@
 // The module list. Stream handlers chain in the reverse of this order: the live module
 // answers the client last, the modules listed after it run before it.
 #include "core/rtmp_module.h"
+#include "http/rtmp_http.h"
 #include "os/rtmp_cycle.h"
 #include "rtmp/rtmp_access.h"
 #include "rtmp/rtmp_exec.h"
@@ -12,13 +13,16 @@
 #include "rtmp/rtmp_record.h"
 #include "rtmp/rtmp_relay.h"
 #include "rtmp/rtmp_server_module.h"
+#include "rtmp/rtmp_stat.h"
 
 rtmp_module_t *rtmp_modules[] = {
     &rtmp_core_module,
     &rtmp_server_module,
+    &rtmp_http_module, // the HTTP listener: no stream handlers
     &rtmp_relay_module,
     &rtmp_live_module,
     &rtmp_pull_module,   // pulls from origins: started by a player, before live answers it
+    &rtmp_stat_module,   // counts what reaches live, snapshots streams for /stat
     &rtmp_push_module,   // pushes: started once live accepted a publish
     &rtmp_exec_module,   // commands: started once live accepted a publish or play
     &rtmp_record_module, // recorders: started once live accepted a publish

@@ -13,6 +13,8 @@ static size_t rtmp_conn_nfree;
 static rtmp_queue_t rtmp_conn_active_q;
 static size_t rtmp_conn_nactive;
 static uint64_t rtmp_conn_number;
+static uint64_t rtmp_conn_closed_received; // by connections closed already
+static uint64_t rtmp_conn_closed_sent;
 
 rtmp_int_t rtmp_connections_init(size_t n, rtmp_log_t *)
 {
@@ -88,6 +90,8 @@ void rtmp_connection_close(rtmp_connection_t *c)
         rtmp_queue_remove(&c->queue);
         rtmp_conn_nactive--;
     }
+    rtmp_conn_closed_received += c->received;
+    rtmp_conn_closed_sent += c->sent;
     // closing the descriptor removes it from epoll: it was never duplicated
     close(c->fd);
     c->fd = -1;
@@ -120,6 +124,17 @@ bool rtmp_connection_nearly_full()
 rtmp_queue_t *rtmp_connection_active()
 {
     return &rtmp_conn_active_q;
+}
+
+void rtmp_connection_totals(uint64_t *received, uint64_t *sent)
+{
+    *received = rtmp_conn_closed_received;
+    *sent = rtmp_conn_closed_sent;
+    for (rtmp_queue_t *q = rtmp_conn_active_q.next; q != &rtmp_conn_active_q; q = q->next) {
+        rtmp_connection_t *c = rtmp_queue_data(q, rtmp_connection_t, queue);
+        *received += c->received;
+        *sent += c->sent;
+    }
 }
 
 ssize_t rtmp_unix_recv(rtmp_connection_t *c, u_char *buf, size_t size)

@@ -1,6 +1,7 @@
 // The cycle: parse a configuration, open its log and listening sockets, and the core directives.
 #include "os/rtmp_cycle.h"
 #include "core/rtmp_module.h"
+#include "http/rtmp_http.h"
 #include "rtmp/rtmp_server_module.h"
 
 #include <arpa/inet.h>
@@ -148,25 +149,29 @@ static rtmp_int_t rtmp_listening_open(rtmp_listening_t *ls, rtmp_log_t *log)
     return RTMP_OK;
 }
 
-// Gathers every server's listen addresses; one address belongs to one server.
+// Gathers every protocol's listen addresses: the rtmp servers', then the http block's.
+// One address belongs to one block.
 static rtmp_int_t rtmp_cycle_collect_listening(rtmp_cycle_t *cycle, char *error, size_t len)
 {
-    size_t n = 0;
+    size_t nhttp;
+    const rtmp_listening_t *http = rtmp_http_listening(cycle, &nhttp);
+    size_t n = nhttp;
     for (size_t i = 0; i < cycle->nservers; i++) {
         n += rtmp_server_conf(cycle->servers[i])->nlisten;
     }
     cycle->listening = rtmp_palloc<rtmp_listening_t>(cycle->pool, n);
-    for (size_t i = 0; i < cycle->nservers; i++) {
-        rtmp_conf_srv_t *srv = cycle->servers[i];
-        rtmp_server_conf_t *cscf = rtmp_server_conf(srv);
-        for (size_t k = 0; k < cscf->nlisten; k++) {
+    for (size_t i = 0; i <= cycle->nservers; i++) {
+        rtmp_conf_srv_t *srv = i < cycle->nservers ? cycle->servers[i] : nullptr;
+        const rtmp_listening_t *from = srv ? rtmp_server_conf(srv)->listen : http;
+        size_t count = srv ? rtmp_server_conf(srv)->nlisten : nhttp;
+        for (size_t k = 0; k < count; k++) {
             rtmp_listening_t *ls = &cycle->listening[cycle->nlistening];
-            *ls = cscf->listen[k];
+            *ls = from[k];
             ls->fd = -1;
             ls->server = srv;
             for (size_t j = 0; j < cycle->nlistening; j++) {
                 if (rtmp_sockaddr_equal(&cycle->listening[j], ls)) {
-                    snprintf(error, len, "%s:%d: duplicate listen %s", srv->file, srv->line,
+                    snprintf(error, len, "%s:%d: duplicate listen %s", ls->conf_file, ls->conf_line,
                              ls->addr_text);
                     return RTMP_ERROR;
                 }

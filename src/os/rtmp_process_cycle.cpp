@@ -5,6 +5,7 @@
 #include "os/rtmp_process.h"
 #include "rtmp/rtmp_limits.h"
 #include "rtmp/rtmp_registry.h"
+#include "rtmp/rtmp_stat.h"
 
 #include <cstdio>
 #include <cstdlib>
@@ -188,6 +189,7 @@ static void rtmp_master_reap(rtmp_cycle_t *cycle)
         int slot = (int)(w - rtmp_slots);
         // whatever it had counted (connections, streams) went with it, even after a crash
         rtmp_limits_reset_slot(slot);
+        rtmp_stat_reset_slot(slot);
         rtmp_registry_drop_slot(
             slot,
             [](const char *key, int owner, void *) {
@@ -324,7 +326,7 @@ void rtmp_master_process_cycle(rtmp_cycle_t *cycle)
     rtmp_master_set_rlimit(cycle);
 
     // before the first fork, and never remapped: every generation of workers shares it
-    if (rtmp_limits_init(cycle->log) != RTMP_OK) {
+    if (rtmp_limits_init(cycle->log) != RTMP_OK || rtmp_stat_init(cycle->log) != RTMP_OK) {
         exit(EXIT_FAILURE);
     }
     // signals are let in only while waiting here, atomically

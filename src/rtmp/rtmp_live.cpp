@@ -4,6 +4,7 @@
 #include "rtmp/rtmp_codec.h"
 #include "rtmp/rtmp_control.h"
 #include "rtmp/rtmp_registry.h"
+#include "rtmp/rtmp_stat.h"
 #include "rtmp/rtmp_relay.h"
 #include "rtmp/rtmp_timeline.h"
 #include "os/rtmp_process.h"
@@ -216,6 +217,30 @@ size_t rtmp_live_stream_count()
     return rtmp_live_nstreams;
 }
 
+void rtmp_live_stat(void (*stream)(const rtmp_live_stat_t *ls, void *data),
+                    void (*player)(const rtmp_live_stat_player_t *p, void *data), void *data)
+{
+    for (rtmp_live_stream_t *ls : rtmp_live_streams) {
+        for (; ls; ls = ls->next) {
+            rtmp_live_ctx_t *pub = ls->publisher;
+            rtmp_live_stat_t st = {ls->app,
+                                   ls->name,
+                                   pub ? pub->s : nullptr,
+                                   pub ? pub->st : nullptr,
+                                   pub && pub->relay,
+                                   pub ? pub->started : 0,
+                                   ls->messages,
+                                   ls->bytes};
+            stream(&st, data);
+            for (rtmp_queue_t *q = ls->players.next; q != &ls->players; q = q->next) {
+                rtmp_live_ctx_t *p = rtmp_queue_data(q, rtmp_live_ctx_t, link);
+                rtmp_live_stat_player_t ps = {p->s, p->started, p->dropped, p->push};
+                player(&ps, data);
+            }
+        }
+    }
+}
+
 // "server/app/name": how the master's registry names a stream across workers.
 static std::string_view rtmp_live_key(rtmp_conf_app_t *app, const char *name, char *buf, size_t len)
 {
@@ -308,6 +333,7 @@ static void rtmp_live_send(rtmp_live_ctx_t *p, rtmp_frame_t *f, bool now)
         }
         p->skipping = true;
         p->dropped++;
+        rtmp_stat_count(rtmp_stat_id::dropped_frames);
         return;
     }
     rtmp_live_stream_t *ls = p->ls;

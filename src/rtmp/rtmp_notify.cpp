@@ -4,6 +4,7 @@
 #include "core/rtmp_time.h"
 #include "os/rtmp_cycle.h"
 #include "rtmp/rtmp_record.h"
+#include "rtmp/rtmp_stat.h"
 
 #include <cstdio>
 #include <curl/curl.h>
@@ -612,6 +613,9 @@ static void rtmp_notify_finish(rtmp_notify_req_t *r, CURLcode rc)
     char *redirect = nullptr;
     curl_easy_getinfo(r->easy, CURLINFO_RESPONSE_CODE, &status);
     curl_easy_getinfo(r->easy, CURLINFO_REDIRECT_URL, &redirect);
+    curl_off_t took = 0;
+    curl_easy_getinfo(r->easy, CURLINFO_TOTAL_TIME_T, &took);
+    rtmp_stat_notify_latency((double)took / 1e6);
     rtmp_session_t *s = r->s;
     rtmp_notify_stream_t *nst = r->st;
     rtmp_notify_call call = r->call;

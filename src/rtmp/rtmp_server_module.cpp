@@ -9,8 +9,7 @@
 // the kernel caps it at net.core.somaxconn; bursts of players need more than nginx's 511
 static constexpr int RTMP_LISTEN_BACKLOG = 4096;
 
-// Parses "1935", "*:1935", "127.0.0.1:1935" or "[::1]:1935" into a listening slot.
-static bool rtmp_server_parse_listen(std::string_view v, rtmp_listening_t *ls)
+bool rtmp_listen_parse(std::string_view v, rtmp_listening_t *ls)
 {
     std::string_view host, port = v;
     if (!v.empty() && v.front() == '[') {
@@ -59,16 +58,14 @@ static bool rtmp_server_parse_listen(std::string_view v, rtmp_listening_t *ls)
         snprintf(ls->addr_text, sizeof(ls->addr_text), "%s:%d", h, (int)p);
     }
     ls->backlog = RTMP_LISTEN_BACKLOG;
-    ls->handler = rtmp_session_init;
     return true;
 }
 
-static const char *rtmp_server_set_listen(rtmp_conf_t *cf, const rtmp_directive_t *,
-                                          config_setting_t *s, void *conf)
+const char *rtmp_listen_set(rtmp_conf_t *cf, config_setting_t *s, rtmp_listening_t *listen,
+                            size_t *nlisten, rtmp_connection_handler_pt handler)
 {
     static constexpr const char *expected =
         "a port, \"addr:port\" or \"[ipv6]:port\", or a list of them";
-    auto *scf = static_cast<rtmp_server_conf_t *>(conf);
     int type = config_setting_type(s);
     bool many = type == CONFIG_TYPE_ARRAY || type == CONFIG_TYPE_LIST;
     int n = many ? config_setting_length(s) : 1;
@@ -83,17 +80,29 @@ static const char *rtmp_server_set_listen(rtmp_conf_t *cf, const rtmp_directive_
         } else {
             v = rtmp_conf_string(e);
         }
-        if (scf->nlisten == RTMP_MAX_LISTEN) {
-            rtmp_conf_error(cf, e, "too many listen addresses in one server (at most %zu)",
+        if (*nlisten == RTMP_MAX_LISTEN) {
+            rtmp_conf_error(cf, e, "too many listen addresses in one block (at most %zu)",
                             RTMP_MAX_LISTEN);
             return expected;
         }
-        if (!rtmp_server_parse_listen(v, &scf->listen[scf->nlisten])) {
+        rtmp_listening_t *ls = &listen[*nlisten];
+        if (!rtmp_listen_parse(v, ls)) {
             return expected;
         }
-        scf->nlisten++;
+        ls->handler = handler;
+        const char *file = config_setting_source_file(e);
+        ls->conf_file = file ? reinterpret_cast<const char *>(rtmp_pstrdup(cf->pool, file)) : "?";
+        ls->conf_line = config_setting_source_line(e);
+        (*nlisten)++;
     }
     return nullptr;
+}
+
+static const char *rtmp_server_set_listen(rtmp_conf_t *cf, const rtmp_directive_t *,
+                                          config_setting_t *s, void *conf)
+{
+    auto *scf = static_cast<rtmp_server_conf_t *>(conf);
+    return rtmp_listen_set(cf, s, scf->listen, &scf->nlisten, rtmp_session_init);
 }
 
 static void *rtmp_server_create_srv_conf(rtmp_conf_t *cf)

@@ -5,6 +5,7 @@
 #include "rtmp/rtmp_limits.h"
 #include "rtmp/rtmp_live.h"
 #include "rtmp/rtmp_relay.h"
+#include "rtmp/rtmp_stat.h"
 
 #include <sys/uio.h>
 
@@ -73,6 +74,7 @@ static rtmp_int_t rtmp_session_admit(rtmp_session_t *s)
 
 void rtmp_session_init(rtmp_connection_t *c)
 {
+    rtmp_stat_count(rtmp_stat_id::accepted_rtmp);
     rtmp_session_t *s = rtmp_session_create(c, c->listening->server);
     if (rtmp_session_admit(s) != RTMP_OK) {
         rtmp_connection_close(c);
@@ -108,6 +110,9 @@ void rtmp_session_close(rtmp_session_t *s, const char *reason)
     }
     // the place is free once the close is logged, for whoever reads the log to decide
     rtmp_limits_conn_release(&s->limit_ticket);
+    if (s->state == rtmp_session_state::handshake) {
+        rtmp_stat_count(rtmp_stat_id::handshake_failures); // bad bytes, EOF or timeout
+    }
     rtmp_log_error(RTMP_LOG_INFO, &s->c->log, 0,
                    "session closed: %s (state %s, in %llu B, "
                    "out %llu B)",
