@@ -38,9 +38,9 @@ struct rtmp_stream_s {
     bool paused;
     bool receive_audio;
     bool receive_video;
-    uint64_t media_messages; // audio/video/data messages received while publishing
-    bool limit_counted;      // counted in max_streams from publish until it ends
-    rtmp_live_ctx_t *live;   // the live module's state while publishing or playing
+    uint64_t media_messages;     // audio/video/data messages received while publishing
+    bool limit_counted;          // counted in max_streams from publish until it ends
+    rtmp_live_ctx_t *live;       // the live module's state while publishing or playing
     void *ctx[RTMP_MAX_MODULES]; // other modules' state, by module index; each clears its own
     char name[RTMP_MAX_NAME + 1];
     char args[RTMP_MAX_ARGS + 1];
@@ -112,13 +112,20 @@ typedef rtmp_int_t (*rtmp_play_pt)(rtmp_session_t *s, rtmp_stream_t *st);
 typedef void (*rtmp_close_stream_pt)(rtmp_session_t *s, rtmp_stream_t *st);
 // Each audio, video or data message of a stream that is publishing; recorders and
 // segmenters look at it on its way to the live module, which fans it out.
-typedef rtmp_int_t (*rtmp_media_pt)(rtmp_session_t *s, rtmp_stream_t *st,
-                                    const rtmp_message_t *m);
+typedef rtmp_int_t (*rtmp_media_pt)(rtmp_session_t *s, rtmp_stream_t *st, const rtmp_message_t *m);
 
 extern rtmp_publish_pt rtmp_publish_handler;
 extern rtmp_play_pt rtmp_play_handler;
 extern rtmp_close_stream_pt rtmp_close_stream_handler; // publishing or playing ends
 extern rtmp_media_pt rtmp_media_handler;
+
+// pause/pauseRaw and seek of a stream that is playing (ms: the position the client gives).
+// The end of each chain answers for live streams (Pause.Notify/Unpause.Notify; a seek is
+// ignored); a module that plays files takes its own streams and passes the others on.
+typedef rtmp_int_t (*rtmp_pause_pt)(rtmp_session_t *s, rtmp_stream_t *st, bool pause, double ms);
+typedef rtmp_int_t (*rtmp_seek_pt)(rtmp_session_t *s, rtmp_stream_t *st, double ms);
+extern rtmp_pause_pt rtmp_pause_handler;
+extern rtmp_seek_pt rtmp_seek_handler;
 
 // connect, once its application is found, runs the same kind of chain; its last step sends
 // the _result. A module that asks someone first returns RTMP_AGAIN, then calls its next or

@@ -9,12 +9,14 @@
 #include "rtmp/rtmp_push.h"
 #include "rtmp/rtmp_relay.h"
 #include "rtmp/rtmp_server_module.h"
+#include "rtmp/rtmp_vod.h"
 
 rtmp_module_t *rtmp_modules[] = {
     &rtmp_core_module,
     &rtmp_server_module,
     &rtmp_relay_module,
     &rtmp_live_module,
+    &rtmp_vod_module,    // files: a play that names one is taken before live
     &rtmp_push_module,   // pushes: started once live accepted a publish
     &rtmp_notify_module, // HTTP callbacks: asked after access and keys, just before live
     &rtmp_key_module,    // stream keys: checked before live answers
