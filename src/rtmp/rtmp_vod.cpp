@@ -682,12 +682,13 @@ static rtmp_int_t rtmp_vod_seek(rtmp_session_t *s, rtmp_stream_t *st, double ms)
         bool indexed = false;
         int64_t i = rtmp_flv_meta_find(&ctx->meta, target);
         rtmp_flv_tag_t t;
-        if (i >= 0) {
-            // trusted only when it points at a key frame's tag
+        // an entry is trusted only when it points at a key frame's tag at or before the
+        // time: ffmpeg writes the index's times without the file's start offset
+        for (; i >= 0 && !indexed; i--) {
             pos = ctx->meta.key_offsets[i];
             indexed =
                 rtmp_flv_read_tag(&ctx->file, pos, RTMP_VOD_MAX_MESSAGE, &t, &err) == RTMP_OK &&
-                t.offset == pos && t.key;
+                t.offset == pos && t.key && t.timestamp <= target;
         }
         if (!indexed && rtmp_flv_scan_key(&ctx->file, ctx->flv_first, target, RTMP_VOD_SCAN_TAGS,
                                           &pos, &err) != RTMP_OK) {
