@@ -5,6 +5,9 @@
 
 // The moov is read whole (it holds the tables); a larger one is refused.
 constexpr uint64_t RTMP_MP4_MAX_MOOV = 64 * 1024 * 1024;
+// Samples per track: seeking walks the tables from the start, so this bounds its cost
+// (a day of 60 fps video is 5.2 million).
+constexpr uint32_t RTMP_MP4_MAX_SAMPLES = 1 << 23;
 // Top-level boxes looked at while searching for the moov.
 constexpr uint32_t RTMP_MP4_MAX_BOXES = 4096;
 

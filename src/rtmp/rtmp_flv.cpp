@@ -127,13 +127,17 @@ rtmp_int_t rtmp_flv_read_tag(const rtmp_media_file_t *f, uint64_t offset, uint32
         if (type == RTMP_FLV_VIDEO) {
             uint8_t b = t->first;
             if (b & 0x80) { // Enhanced RTMP: frame type 3 bits, packet type 4 bits
-                t->key = ((b >> 4) & 7) == 1;
-                t->header = (b & 0x0f) == 0; // SequenceStart
+                uint8_t packet = b & 0x0f;
+                // only CodedFrames(X) are pictures: not SequenceEnd, metadata or the rest
+                t->key = ((b >> 4) & 7) == 1 && (packet == 1 || packet == 3);
+                t->header = packet == 0; // SequenceStart
             } else {
-                t->key = (b >> 4) == 1;
-                // AVC (7) and HEVC (12, the common extension): packet type 0 is the header
+                // AVC (7) and HEVC (12, the common extension): packet type 0 is the header,
+                // 1 a picture, 2 the end of the sequence (which ffmpeg marks as a key frame)
                 uint8_t codec = b & 0x0f;
-                t->header = (codec == 7 || codec == 12) && second == 0;
+                bool avc = codec == 7 || codec == 12;
+                t->key = (b >> 4) == 1 && (!avc || second == 1);
+                t->header = avc && second == 0;
             }
             if (t->header) {
                 t->key = false;

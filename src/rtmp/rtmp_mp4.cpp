@@ -281,6 +281,10 @@ static bool rtmp_mp4_stbl(std::span<const u_char> stbl, rtmp_mp4_track_t *t, con
             break;
         }
     }
+    if (t->nsamples > RTMP_MP4_MAX_SAMPLES) {
+        *err = "MP4: too many samples in a track";
+        return false;
+    }
     if (!have_stts || !have_stsc || !have_stsz || !have_stco) {
         if (*err == nullptr) {
             *err = "MP4: a sample table is missing or malformed";
@@ -440,6 +444,9 @@ rtmp_int_t rtmp_mp4_parse_moov(rtmp_mp4_t *mp4, std::span<const u_char> moov, co
             continue;
         }
         if (!rtmp_mp4_stbl(stbl, &t, err)) {
+            if (*err == nullptr) {
+                *err = "MP4: a sample table does not fit its box";
+            }
             return RTMP_ERROR;
         }
         rtmp_mp4_rewind(&t);
