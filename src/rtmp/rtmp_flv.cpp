@@ -239,9 +239,48 @@ int64_t rtmp_flv_meta_find(const rtmp_flv_meta_t *meta, uint64_t ms)
     return lo == 0 ? -1 : (int64_t)lo - 1;
 }
 
-rtmp_int_t rtmp_flv_scan_key(const rtmp_media_file_t *f, uint64_t first, uint64_t ms,
+// A read-ahead window over another byte source: a scan reads a few bytes per tag, and
+// one read per 64 KB instead of one per tag keeps it to a few system calls per second
+// of media.
+struct rtmp_flv_window_t {
+    rtmp_media_file_t file; // reads through the window
+    const rtmp_media_file_t *under;
+    uint64_t off;
+    size_t len;
+    u_char buf[65536];
+};
+
+static ssize_t rtmp_flv_window_read(const rtmp_media_file_t *f, u_char *buf, size_t n,
+                                    uint64_t offset)
+{
+    auto *w = reinterpret_cast<rtmp_flv_window_t *>(f->data);
+    if (n > sizeof(w->buf)) {
+        return w->under->read(w->under, buf, n, offset);
+    }
+    if (offset < w->off || offset + n > w->off + w->len) {
+        ssize_t r = w->under->read(w->under, w->buf, sizeof(w->buf), offset);
+        if (r < 0) {
+            return r;
+        }
+        w->off = offset;
+        w->len = (size_t)r;
+    }
+    size_t have = offset + n <= w->off + w->len ? n : (size_t)(w->off + w->len - offset);
+    memcpy(buf, w->buf + (offset - w->off), have);
+    return (ssize_t)have;
+}
+
+rtmp_int_t rtmp_flv_scan_key(const rtmp_media_file_t *under, uint64_t first, uint64_t ms,
                              uint32_t max_tags, uint64_t *offset, const char **err)
 {
+    auto *w = static_cast<rtmp_flv_window_t *>(rtmp_alloc(sizeof(rtmp_flv_window_t)));
+    w->file.read = rtmp_flv_window_read;
+    w->file.data = w;
+    w->file.size = under->size;
+    w->under = under;
+    w->off = 0;
+    w->len = 0;
+    const rtmp_media_file_t *f = &w->file;
     uint64_t off = first;
     uint64_t best_key = first, best_any = first;
     bool video = false;
@@ -252,6 +291,7 @@ rtmp_int_t rtmp_flv_scan_key(const rtmp_media_file_t *f, uint64_t first, uint64_
             break;
         }
         if (rc != RTMP_OK) {
+            rtmp_free(w);
             return rc;
         }
         if (t.timestamp > ms && !t.header) {
@@ -267,6 +307,7 @@ rtmp_int_t rtmp_flv_scan_key(const rtmp_media_file_t *f, uint64_t first, uint64_
         }
         off = t.next;
     }
+    rtmp_free(w);
     *offset = video ? best_key : best_any;
     return RTMP_OK;
 }

@@ -564,7 +564,9 @@ static void rtmp_vod_restart(rtmp_vod_ctx_t *ctx, uint32_t base)
     ctx->epoch = rtmp_current_msec;
     ctx->done = false;
     rtmp_event_del_timer(&ctx->ev);
-    if (!ctx->paused) {
+    if (ctx->paused) {
+        ctx->paused_at = ctx->epoch; // a seek while paused: the clock starts at unpause
+    } else {
         rtmp_event_add_timer(&ctx->ev, 0);
     }
 }

@@ -14,11 +14,11 @@ import subprocess
 import time
 
 import harness
-from harness import check, need_tools, wait_for
-from live_helpers import (FFMPEG_QUIET, PyPlayer, check_complete, contiguous, is_video_header,
-                          is_video_key, live_server, media_packet, parse_framemd5,
-                          rtmpdump_packets, source, status_code, url)
-from harness import ClientProc
+import rtmp_client as rc
+from harness import ClientProc, check, need_tools
+from live_helpers import (FFMPEG_QUIET, PyPlayer, check_complete, contiguous, data_name,
+                          is_video_header, is_video_key, live_server, media_packet,
+                          parse_framemd5, rtmpdump_packets, source, status_code, url)
 
 CLIP_SECONDS = 10
 GOP_MS = 2000
@@ -141,7 +141,23 @@ def test_seek_lands_on_a_key_frame():
                                     src.packets["video"], to_end=False)
                     check(src.packets["video"][at] in src.keys,
                           "%s: packets after the seek start at a non-key frame" % name)
-                srv.wait_log("seek to 2000ms lands at ")
+                # near the end: the rest plays out, then the end is told three ways
+                n_before = len(p.messages())
+                p.c.command("seek", 0, None, 9500.0, msid=p.sid, csid=8)
+                p.wait(lambda ms: "NetStream.Play.Stop" in [status_code(m)
+                                                            for m in ms[n_before:]],
+                       5, "%s: Play.Stop at the end of the file" % name)
+                tail = p.messages()[n_before:]
+                check([m for m in tail if data_name(m) == "onPlayStatus" and
+                       m.amf()[1].get("code") == "NetStream.Play.Complete"],
+                      "%s: no onPlayStatus NetStream.Play.Complete" % name)
+                check([m for m in tail if m.user_event() and
+                       m.user_event()[0] == rc.USER_STREAM_EOF],
+                      "%s: no StreamEOF" % name)
+                got = p.packets(_after(tail, "NetStream.Seek.Notify"))
+                contiguous("%s after the last seek" % name, got["video"],
+                           src.packets["video"], to_end=True)
+        srv.wait_log("seek to 2000ms lands at ")
 
 
 def test_pause_and_unpause():
@@ -211,3 +227,6 @@ def test_names_that_leave_the_directory_are_refused():
                 p.play()
                 p.wait_status("NetStream.Play.Start")
                 p.wait(lambda ms: _first_frame(ms) is not None, 5, "%s: a video frame" % name)
+                meta = [m.amf() for m in p.messages() if data_name(m) == "onMetaData"]
+                check(meta and abs(meta[0][1].get("duration", 0) - CLIP_SECONDS) < 0.2,
+                      "%s: onMetaData without the duration: %r" % (name, meta[:1]))
