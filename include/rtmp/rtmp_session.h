@@ -45,6 +45,7 @@ struct rtmp_stream_s {
     char name[RTMP_MAX_NAME + 1];
     char args[RTMP_MAX_ARGS + 1];
     char type[8]; // publish: "live", "record" or "append", as the client asked
+    double start; // play: where to start in a recording (ms); -2 or -1 for live
 };
 
 // A queued shared frame and the player's message stream id it goes out on.

@@ -357,6 +357,7 @@ static rtmp_int_t rtmp_cmd_play(rtmp_session_t *s, const rtmp_message_t *m, cons
     if (rtmp_cmd_stream_names(st, &v) != RTMP_OK) {
         return rtmp_session_status(s, st->msid, rtmp_cmd_status_id::play_stream_not_found, "");
     }
+    st->start = v.start;
     return rtmp_play_handler(s, st);
 }
 

@@ -571,6 +571,39 @@ static void rtmp_vod_restart(rtmp_vod_ctx_t *ctx, uint32_t base)
     }
 }
 
+// Moves the reading position to the key frame at or before `target` ms; returns its time.
+static uint32_t rtmp_vod_position(rtmp_vod_ctx_t *ctx, uint64_t target)
+{
+    uint32_t key = 0;
+    if (ctx->mp4) {
+        rtmp_mp4_seek(&ctx->m, target, &key);
+        return key;
+    }
+    const char *err = nullptr;
+    uint64_t pos = 0;
+    bool indexed = false;
+    int64_t i = rtmp_flv_meta_find(&ctx->meta, target);
+    rtmp_flv_tag_t t;
+    // an entry is trusted only when it points at a key frame's tag at or before the
+    // time: ffmpeg writes the index's times without the file's start offset
+    for (; i >= 0 && !indexed; i--) {
+        pos = ctx->meta.key_offsets[i];
+        indexed = rtmp_flv_read_tag(&ctx->file, pos, RTMP_VOD_MAX_MESSAGE, &t, &err) == RTMP_OK &&
+                  t.offset == pos && t.key && t.timestamp <= target;
+    }
+    if (!indexed && rtmp_flv_scan_key(&ctx->file, ctx->flv_first, target, RTMP_VOD_SCAN_TAGS, &pos,
+                                      &err) != RTMP_OK) {
+        pos = ctx->flv_first;
+    }
+    ctx->flv_pos = pos;
+    if (rtmp_flv_read_tag(&ctx->file, pos, RTMP_VOD_MAX_MESSAGE, &t, &err) == RTMP_OK) {
+        key = t.timestamp;
+    }
+    rtmp_log_debug(&ctx->s->c->log, "seek %llu: %s", (unsigned long long)target,
+                   indexed ? "index" : "scan");
+    return key;
+}
+
 // ---- the chain ----------------------------------------------------------------------------
 
 static void rtmp_vod_free(rtmp_vod_ctx_t *ctx)
@@ -664,7 +697,14 @@ static rtmp_int_t rtmp_vod_play(rtmp_session_t *s, rtmp_stream_t *st)
     for (rtmp_frame_t *f : ctx->headers) {
         rtmp_vod_enqueue(ctx, f);
     }
-    rtmp_vod_restart(ctx, 0);
+    // play's start argument: a position in the file (-2 and -1 mean "live", so the start)
+    uint32_t base = 0;
+    if (st->start > 0 && st->start < 1e12) {
+        base = rtmp_vod_position(ctx, (uint64_t)st->start);
+        rtmp_log_error(RTMP_LOG_INFO, &s->c->log, 0, "play \"%s\": starts at %.0fms, from %ums",
+                       ctx->path, st->start, base);
+    }
+    rtmp_vod_restart(ctx, base);
     return RTMP_OK;
 }
 
@@ -675,34 +715,7 @@ static rtmp_int_t rtmp_vod_seek(rtmp_session_t *s, rtmp_stream_t *st, double ms)
         return rtmp_vod_next_seek(s, st, ms);
     }
     uint64_t target = ms > 0 && ms < 1e12 ? (uint64_t)ms : 0;
-    uint32_t key = 0;
-    if (ctx->mp4) {
-        rtmp_mp4_seek(&ctx->m, target, &key);
-    } else {
-        const char *err = nullptr;
-        uint64_t pos = 0;
-        bool indexed = false;
-        int64_t i = rtmp_flv_meta_find(&ctx->meta, target);
-        rtmp_flv_tag_t t;
-        // an entry is trusted only when it points at a key frame's tag at or before the
-        // time: ffmpeg writes the index's times without the file's start offset
-        for (; i >= 0 && !indexed; i--) {
-            pos = ctx->meta.key_offsets[i];
-            indexed =
-                rtmp_flv_read_tag(&ctx->file, pos, RTMP_VOD_MAX_MESSAGE, &t, &err) == RTMP_OK &&
-                t.offset == pos && t.key && t.timestamp <= target;
-        }
-        if (!indexed && rtmp_flv_scan_key(&ctx->file, ctx->flv_first, target, RTMP_VOD_SCAN_TAGS,
-                                          &pos, &err) != RTMP_OK) {
-            pos = ctx->flv_first;
-        }
-        ctx->flv_pos = pos;
-        if (rtmp_flv_read_tag(&ctx->file, pos, RTMP_VOD_MAX_MESSAGE, &t, &err) == RTMP_OK) {
-            key = t.timestamp;
-        }
-        rtmp_log_debug(&s->c->log, "seek %llu: %s", (unsigned long long)target,
-                       indexed ? "index" : "scan");
-    }
+    uint32_t key = rtmp_vod_position(ctx, target);
     rtmp_log_error(RTMP_LOG_INFO, &s->c->log, 0, "play \"%s\": seek to %llums lands at %ums",
                    ctx->path, (unsigned long long)target, key);
     if (rtmp_vod_user(ctx, RTMP_USER_STREAM_BEGIN) != RTMP_OK ||

@@ -16,8 +16,8 @@ import time
 import harness
 import rtmp_client as rc
 from harness import ClientProc, check, need_tools
-from live_helpers import (FFMPEG_QUIET, PyPlayer, check_complete, contiguous, data_name,
-                          is_video_header, is_video_key, live_server, media_packet,
+from live_helpers import (FFMPEG_QUIET, PyPlayer, PyPublisher, check_complete, contiguous,
+                          data_name, is_video_header, is_video_key, live_server, media_packet,
                           parse_framemd5, rtmpdump_packets, source, status_code, url)
 
 CLIP_SECONDS = 10
@@ -230,3 +230,30 @@ def test_names_that_leave_the_directory_are_refused():
                 meta = [m.amf() for m in p.messages() if data_name(m) == "onMetaData"]
                 check(meta and abs(meta[0][1].get("duration", 0) - CLIP_SECONDS) < 0.2,
                       "%s: onMetaData without the duration: %r" % (name, meta[:1]))
+
+
+def test_play_start_and_live_in_the_same_application():
+    need_tools("ffmpeg")
+    srv = live_server({"both": 'play = "{dir}/media"; live = true;'})
+    os.makedirs(os.path.join(srv.dir, "media"))
+    shutil.copyfile(harness.media_clip(CLIP_SECONDS), os.path.join(srv.dir, "media", "clip.flv"))
+    with srv:
+        srv.start()
+        # play's start argument (ms) is a seek before the first frame
+        with PyPlayer(srv.port, "both", "clip") as p:
+            p.play(start=5000.0)
+            first = p.wait(lambda ms: _first_frame(ms), 5, "a first video frame")
+            check(is_video_key(first) and 5000 - GOP_MS < first.timestamp <= 5000,
+                  "play from 5000 ms started with %s at %d ms"
+                  % ("a key frame" if is_video_key(first) else "an inter frame", first.timestamp))
+        # a name that is no file goes on to live: a player waits, a publisher reaches it
+        with PyPlayer(srv.port, "both", "cam") as p:
+            p.play()
+            p.wait_status("NetStream.Play.Start")
+            with PyPublisher(srv.port, "both", "cam") as pub:
+                check(pub.status == "NetStream.Publish.Start", "publish: %s" % pub.status)
+                pub.video(0, b"\x01\x64\x00\x1f\xff\xe1\x00\x00\x01\x00\x00", header=True)
+                pub.video(0, b"\x00\x00\x00\x01\x65", key=True)
+                p.wait(lambda ms: [m for m in ms if is_video_key(m)], 5,
+                       "the live key frame")
+        srv.wait_log('play "both/cam" (waiting for a publisher)')
