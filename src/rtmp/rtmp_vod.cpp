@@ -404,8 +404,7 @@ static rtmp_int_t rtmp_vod_open_flv(rtmp_vod_ctx_t *ctx, const char **err)
             }
             rtmp_flv_meta_t meta;
             if (rtmp_flv_parse_meta(ctx->pool, {p, t.size}, &meta) != RTMP_OK) {
-                off = t.next; // another data tag (onCuePoint...): played as it comes
-                continue;
+                break; // another data tag (onCuePoint...): played from here as it comes
             }
             ctx->meta = meta;
             ctx->duration_ms = (uint32_t)(meta.duration * 1000);
