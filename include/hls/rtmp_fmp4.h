@@ -36,6 +36,9 @@ struct rtmp_fmp4_sample_t {
     bool key;
 };
 
+// Samples remembered for a faststart copy (rtmp_fmp4_finalize), per track.
+constexpr uint32_t RTMP_FMP4_MAX_INDEX = 1 << 22;
+
 // One track's samples of the fragment being gathered.
 struct rtmp_fmp4_track_t {
     rtmp_fmp4_sample_t *samples; // heap, RTMP_FMP4_MAX_SAMPLES
@@ -46,6 +49,18 @@ struct rtmp_fmp4_track_t {
     uint64_t base; // decode time of samples[0]
     uint64_t last; // decode time of samples[n - 1]
     uint32_t default_duration;
+    // with keep_index: every sample written so far
+    rtmp_fmp4_sample_t *index;
+    uint32_t nindex;
+    uint32_t index_cap;
+    uint64_t index_last; // decode time of the last sample indexed
+};
+
+// Where one fragment's media lies in the fragmented output.
+struct rtmp_fmp4_fragment_t {
+    uint64_t offset; // of its mdat payload: video samples, then audio samples
+    uint32_t video_len, audio_len;
+    uint32_t video_n, audio_n;
 };
 
 typedef struct rtmp_fmp4_s rtmp_fmp4_t;
@@ -71,6 +86,13 @@ struct rtmp_fmp4_s {
     uint64_t fragment_start;
     rtmp_fmp4_track_t vt, at;
     uint64_t fragments; // written so far
+    uint64_t written;   // bytes handed to the output
+
+    bool keep_index; // remember samples for rtmp_fmp4_finalize
+    bool index_full; // over RTMP_FMP4_MAX_INDEX: no faststart copy
+    rtmp_fmp4_fragment_t *frags;
+    uint32_t nfrags;
+    uint32_t frags_cap;
 };
 
 // max_fragment_ms: the longest a fragment may span (0: only key frames cut).
@@ -103,3 +125,13 @@ void rtmp_fmp4_free(rtmp_fmp4_t *mx);
 
 // Writes the fragment being gathered (nothing when it is empty).
 [[nodiscard]] rtmp_int_t rtmp_fmp4_flush(rtmp_fmp4_t *mx);
+
+// Finalising to a plain MP4 with the moov first ("faststart"), without holding the media:
+// with keep_index set before the first frame, the muxer remembers every sample (16
+// bytes each). After the last flush, rtmp_fmp4_finalize hands `output` the new file's
+// head: ftyp, a moov with full sample tables, and the header of one mdat. The file is
+// complete once the caller appends, in order, each fragment's media, which lies in the
+// fragmented output at frags[i].offset for video_len + audio_len bytes. RTMP_DECLINED
+// when the index was not kept or overflowed.
+[[nodiscard]] rtmp_int_t rtmp_fmp4_finalize(rtmp_fmp4_t *mx, rtmp_fmp4_output_pt output,
+                                            void *data);

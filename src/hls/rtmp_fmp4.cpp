@@ -119,8 +119,12 @@ void rtmp_fmp4_free(rtmp_fmp4_t *mx)
     for (rtmp_fmp4_track_t *t : {&mx->vt, &mx->at}) {
         rtmp_free(t->samples);
         rtmp_free(t->data);
+        rtmp_free(t->index);
         *t = {};
     }
+    rtmp_free(mx->frags);
+    mx->frags = nullptr;
+    mx->nfrags = mx->frags_cap = 0;
 }
 
 rtmp_int_t rtmp_fmp4_set_video_config(rtmp_fmp4_t *mx, rtmp_fmp4_video codec,
@@ -175,6 +179,111 @@ rtmp_int_t rtmp_fmp4_set_audio_config(rtmp_fmp4_t *mx, std::span<const u_char> a
     mx->asc_len = asc.size();
     mx->at.default_duration = (uint32_t)(1024 * 1000 / c.sample_rate);
     return RTMP_OK;
+}
+
+// The sample tables: empty for a fragmented file, else from the index with one chunk per
+// fragment holding samples of the track; *stco_at is where the chunk offsets go (filled
+// in once the moov's size is known).
+static void rtmp_fmp4_tables(rtmp_fmp4_t *mx, rtmp_fmp4_out_t *o, bool video, bool full,
+                             size_t *stco_at)
+{
+    rtmp_fmp4_track_t *t = video ? &mx->vt : &mx->at;
+    uint32_t n = full ? t->nindex : 0;
+    const rtmp_fmp4_sample_t *x = t->index;
+
+    size_t b = rtmp_fmp4_full(o, "stts", 0, 0);
+    size_t count_at = o->len;
+    rtmp_fmp4_u32(o, 0);
+    uint32_t runs = 0;
+    for (uint32_t i = 0; i < n;) {
+        uint32_t j = i;
+        while (j < n && x[j].duration == x[i].duration) {
+            j++;
+        }
+        rtmp_fmp4_u32(o, j - i);
+        rtmp_fmp4_u32(o, x[i].duration);
+        runs++;
+        i = j;
+    }
+    rtmp_fmp4_put32(o, count_at, runs);
+    rtmp_fmp4_end(o, b);
+
+    bool cts = false, negative = false, all_key = true;
+    for (uint32_t i = 0; i < n; i++) {
+        cts = cts || x[i].cts != 0;
+        negative = negative || x[i].cts < 0;
+        all_key = all_key && x[i].key;
+    }
+    if (cts) {
+        b = rtmp_fmp4_full(o, "ctts", negative ? 1 : 0, 0);
+        count_at = o->len;
+        rtmp_fmp4_u32(o, 0);
+        runs = 0;
+        for (uint32_t i = 0; i < n;) {
+            uint32_t j = i;
+            while (j < n && x[j].cts == x[i].cts) {
+                j++;
+            }
+            rtmp_fmp4_u32(o, j - i);
+            rtmp_fmp4_u32(o, (uint32_t)x[i].cts);
+            runs++;
+            i = j;
+        }
+        rtmp_fmp4_put32(o, count_at, runs);
+        rtmp_fmp4_end(o, b);
+    }
+    if (video && n && !all_key) {
+        b = rtmp_fmp4_full(o, "stss", 0, 0);
+        count_at = o->len;
+        rtmp_fmp4_u32(o, 0);
+        uint32_t keys = 0;
+        for (uint32_t i = 0; i < n; i++) {
+            if (x[i].key) {
+                rtmp_fmp4_u32(o, i + 1);
+                keys++;
+            }
+        }
+        rtmp_fmp4_put32(o, count_at, keys);
+        rtmp_fmp4_end(o, b);
+    }
+
+    // chunks: each fragment with samples of this track
+    b = rtmp_fmp4_full(o, "stsc", 0, 0);
+    count_at = o->len;
+    rtmp_fmp4_u32(o, 0);
+    uint32_t chunks = 0, entries = 0, prev = 0;
+    for (uint32_t f = 0; full && f < mx->nfrags; f++) {
+        uint32_t k = video ? mx->frags[f].video_n : mx->frags[f].audio_n;
+        if (k == 0) {
+            continue;
+        }
+        chunks++;
+        if (k != prev) {
+            rtmp_fmp4_u32(o, chunks);
+            rtmp_fmp4_u32(o, k);
+            rtmp_fmp4_u32(o, 1);
+            entries++;
+            prev = k;
+        }
+    }
+    rtmp_fmp4_put32(o, count_at, entries);
+    rtmp_fmp4_end(o, b);
+
+    b = rtmp_fmp4_full(o, "stsz", 0, 0);
+    rtmp_fmp4_u32(o, 0);
+    rtmp_fmp4_u32(o, n);
+    for (uint32_t i = 0; i < n; i++) {
+        rtmp_fmp4_u32(o, x[i].size);
+    }
+    rtmp_fmp4_end(o, b);
+
+    b = rtmp_fmp4_full(o, "co64", 0, 0);
+    rtmp_fmp4_u32(o, chunks);
+    if (stco_at) {
+        *stco_at = o->len;
+    }
+    rtmp_fmp4_zero(o, 8 * (size_t)chunks);
+    rtmp_fmp4_end(o, b);
 }
 
 // ---- init segment -------------------------------------------------------------------------
@@ -239,7 +348,13 @@ static void rtmp_fmp4_audio_entry(rtmp_fmp4_t *mx, rtmp_fmp4_out_t *o)
     rtmp_fmp4_end(o, e);
 }
 
-static void rtmp_fmp4_trak(rtmp_fmp4_t *mx, rtmp_fmp4_out_t *o, bool video)
+static void rtmp_fmp4_tables(rtmp_fmp4_t *mx, rtmp_fmp4_out_t *o, bool video, bool full,
+                             size_t *stco_at);
+
+// A track; with full, its sample tables from the index (a faststart copy), else empty
+// tables for a fragmented file. duration in ms.
+static void rtmp_fmp4_trak(rtmp_fmp4_t *mx, rtmp_fmp4_out_t *o, bool video, bool full,
+                           uint64_t duration, size_t *stco_at)
 {
     size_t trak = rtmp_fmp4_box(o, "trak");
     size_t b = rtmp_fmp4_full(o, "tkhd", 0, 3); // enabled, in movie
@@ -247,7 +362,7 @@ static void rtmp_fmp4_trak(rtmp_fmp4_t *mx, rtmp_fmp4_out_t *o, bool video)
     rtmp_fmp4_u32(o, 0);
     rtmp_fmp4_u32(o, video ? RTMP_FMP4_VIDEO_ID : RTMP_FMP4_AUDIO_ID);
     rtmp_fmp4_u32(o, 0);
-    rtmp_fmp4_u32(o, 0); // duration: in the fragments
+    rtmp_fmp4_u32(o, (uint32_t)duration); // 0 when fragmented: in the fragments
     rtmp_fmp4_zero(o, 8);
     rtmp_fmp4_u16(o, 0);
     rtmp_fmp4_u16(o, 0);
@@ -263,7 +378,7 @@ static void rtmp_fmp4_trak(rtmp_fmp4_t *mx, rtmp_fmp4_out_t *o, bool video)
     rtmp_fmp4_u32(o, 0);
     rtmp_fmp4_u32(o, 0);
     rtmp_fmp4_u32(o, 1000);
-    rtmp_fmp4_u32(o, 0);
+    rtmp_fmp4_u32(o, (uint32_t)duration);
     rtmp_fmp4_u16(o, 0x55c4); // "und"
     rtmp_fmp4_u16(o, 0);
     rtmp_fmp4_end(o, b);
@@ -300,16 +415,7 @@ static void rtmp_fmp4_trak(rtmp_fmp4_t *mx, rtmp_fmp4_out_t *o, bool video)
         rtmp_fmp4_audio_entry(mx, o);
     }
     rtmp_fmp4_end(o, b);
-    // empty tables: the samples are in the fragments
-    for (const char *t : {"stts", "stsc", "stco"}) {
-        b = rtmp_fmp4_full(o, t, 0, 0);
-        rtmp_fmp4_u32(o, 0);
-        rtmp_fmp4_end(o, b);
-    }
-    b = rtmp_fmp4_full(o, "stsz", 0, 0);
-    rtmp_fmp4_u32(o, 0);
-    rtmp_fmp4_u32(o, 0);
-    rtmp_fmp4_end(o, b);
+    rtmp_fmp4_tables(mx, o, video, full, stco_at);
     rtmp_fmp4_end(o, stbl);
     rtmp_fmp4_end(o, minf);
     rtmp_fmp4_end(o, mdia);
@@ -341,10 +447,10 @@ rtmp_int_t rtmp_fmp4_write_init(rtmp_fmp4_t *mx)
     rtmp_fmp4_end(&o, b);
     bool video = mx->video != rtmp_fmp4_video::none;
     if (video) {
-        rtmp_fmp4_trak(mx, &o, true);
+        rtmp_fmp4_trak(mx, &o, true, false, 0, nullptr);
     }
     if (mx->audio) {
-        rtmp_fmp4_trak(mx, &o, false);
+        rtmp_fmp4_trak(mx, &o, false, false, 0, nullptr);
     }
     size_t mvex = rtmp_fmp4_box(&o, "mvex");
     for (int i = 0; i < 2; i++) {
@@ -364,6 +470,7 @@ rtmp_int_t rtmp_fmp4_write_init(rtmp_fmp4_t *mx)
     rtmp_free(o.p);
     if (rc == RTMP_OK) {
         mx->init_written = true;
+        mx->written += o.len;
     }
     return rc;
 }
@@ -404,6 +511,45 @@ static void rtmp_fmp4_traf(rtmp_fmp4_out_t *o, rtmp_fmp4_track_t *t, uint32_t id
     }
     rtmp_fmp4_end(o, b);
     rtmp_fmp4_end(o, traf);
+}
+
+// Appends the fragment's samples to the index, the last one of each track before them
+// getting its true duration now that the next is known.
+static void rtmp_fmp4_remember(rtmp_fmp4_t *mx, uint64_t mdat_payload)
+{
+    rtmp_fmp4_track_t *v = &mx->vt, *a = &mx->at;
+    if (mx->index_full || v->nindex + v->n > RTMP_FMP4_MAX_INDEX ||
+        a->nindex + a->n > RTMP_FMP4_MAX_INDEX) {
+        mx->index_full = true;
+        return;
+    }
+    for (rtmp_fmp4_track_t *t : {v, a}) {
+        if (t->n == 0) {
+            continue;
+        }
+        if (t->nindex) {
+            uint64_t d = t->base - t->index_last;
+            t->index[t->nindex - 1].duration = (uint32_t)(d > 0xffffffff ? 0 : d);
+        }
+        if (t->nindex + t->n > t->index_cap) {
+            uint32_t cap = t->index_cap ? t->index_cap : 1024;
+            while (cap < t->nindex + t->n) {
+                cap *= 2;
+            }
+            t->index = static_cast<rtmp_fmp4_sample_t *>(
+                rtmp_realloc(t->index, cap * sizeof(rtmp_fmp4_sample_t)));
+            t->index_cap = cap;
+        }
+        memcpy(t->index + t->nindex, t->samples, t->n * sizeof(rtmp_fmp4_sample_t));
+        t->nindex += t->n;
+        t->index_last = t->last;
+    }
+    if (mx->nfrags == mx->frags_cap) {
+        mx->frags_cap = mx->frags_cap ? mx->frags_cap * 2 : 64;
+        mx->frags = static_cast<rtmp_fmp4_fragment_t *>(
+            rtmp_realloc(mx->frags, mx->frags_cap * sizeof(rtmp_fmp4_fragment_t)));
+    }
+    mx->frags[mx->nfrags++] = {mdat_payload, (uint32_t)v->len, (uint32_t)a->len, v->n, a->n};
 }
 
 rtmp_int_t rtmp_fmp4_flush(rtmp_fmp4_t *mx)
@@ -448,12 +594,16 @@ rtmp_int_t rtmp_fmp4_flush(rtmp_fmp4_t *mx)
     if (rc == RTMP_OK && a->len) {
         rc = mx->output(mx->data, a->data, a->len);
     }
+    if (rc == RTMP_OK) {
+        mx->fragments++;
+        if (mx->keep_index) {
+            rtmp_fmp4_remember(mx, mx->written + o.len);
+        }
+        mx->written += o.len + v->len + a->len;
+    }
     rtmp_free(o.p);
     v->n = a->n = 0;
     v->len = a->len = 0;
-    if (rc == RTMP_OK) {
-        mx->fragments++;
-    }
     return rc;
 }
 
@@ -569,4 +719,89 @@ rtmp_int_t rtmp_fmp4_message(rtmp_fmp4_t *mx, const rtmp_message_t *m)
         return rtmp_fmp4_audio_frame(mx, m->h.timestamp, d);
     }
     return RTMP_DECLINED;
+}
+
+// ---- faststart ------------------------------------------------------------------------
+
+static uint64_t rtmp_fmp4_duration(const rtmp_fmp4_track_t *t)
+{
+    uint64_t d = 0;
+    for (uint32_t i = 0; i < t->nindex; i++) {
+        d += t->index[i].duration;
+    }
+    return d;
+}
+
+rtmp_int_t rtmp_fmp4_finalize(rtmp_fmp4_t *mx, rtmp_fmp4_output_pt output, void *data)
+{
+    if (!mx->keep_index || mx->index_full || mx->nfrags == 0) {
+        return RTMP_DECLINED;
+    }
+    bool video = mx->video != rtmp_fmp4_video::none && mx->vt.nindex;
+    bool audio = mx->audio && mx->at.nindex;
+    uint64_t vd = rtmp_fmp4_duration(&mx->vt), ad = rtmp_fmp4_duration(&mx->at);
+    uint64_t payload = 0;
+    for (uint32_t f = 0; f < mx->nfrags; f++) {
+        payload += (uint64_t)mx->frags[f].video_len + mx->frags[f].audio_len;
+    }
+
+    rtmp_fmp4_out_t o = {};
+    size_t b = rtmp_fmp4_box(&o, "ftyp");
+    rtmp_fmp4_bytes(&o, "isom", 4);
+    rtmp_fmp4_u32(&o, 0x200);
+    rtmp_fmp4_bytes(&o, "isomiso2mp41", 12);
+    rtmp_fmp4_bytes(&o, mx->video == rtmp_fmp4_video::hevc ? "hvc1" : "avc1", 4);
+    rtmp_fmp4_end(&o, b);
+    size_t moov = rtmp_fmp4_box(&o, "moov");
+    b = rtmp_fmp4_full(&o, "mvhd", 0, 0);
+    rtmp_fmp4_u32(&o, 0);
+    rtmp_fmp4_u32(&o, 0);
+    rtmp_fmp4_u32(&o, 1000);
+    rtmp_fmp4_u32(&o, (uint32_t)(vd > ad ? vd : ad));
+    rtmp_fmp4_u32(&o, 0x00010000);
+    rtmp_fmp4_u16(&o, 0x0100);
+    rtmp_fmp4_zero(&o, 10);
+    rtmp_fmp4_matrix(&o);
+    rtmp_fmp4_zero(&o, 24);
+    rtmp_fmp4_u32(&o, RTMP_FMP4_AUDIO_ID + 1);
+    rtmp_fmp4_end(&o, b);
+    size_t vstco = 0, astco = 0;
+    if (video) {
+        rtmp_fmp4_trak(mx, &o, true, true, vd, &vstco);
+    }
+    if (audio) {
+        rtmp_fmp4_trak(mx, &o, false, true, ad, &astco);
+    }
+    rtmp_fmp4_end(&o, moov);
+
+    // one mdat holding each fragment's media as it was: video chunk, then audio chunk
+    bool large = payload + 8 > 0xffffffffULL;
+    uint64_t pos = o.len + (large ? 16 : 8);
+    for (uint32_t f = 0; f < mx->nfrags; f++) {
+        const rtmp_fmp4_fragment_t &fr = mx->frags[f];
+        if (video && fr.video_n) {
+            uint64_t v = pos;
+            rtmp_fmp4_put32(&o, vstco, (uint32_t)(v >> 32));
+            rtmp_fmp4_put32(&o, vstco + 4, (uint32_t)v);
+            vstco += 8;
+        }
+        if (audio && fr.audio_n) {
+            uint64_t a = pos + fr.video_len;
+            rtmp_fmp4_put32(&o, astco, (uint32_t)(a >> 32));
+            rtmp_fmp4_put32(&o, astco + 4, (uint32_t)a);
+            astco += 8;
+        }
+        pos += (uint64_t)fr.video_len + fr.audio_len;
+    }
+    if (large) {
+        rtmp_fmp4_u32(&o, 1);
+        rtmp_fmp4_bytes(&o, "mdat", 4);
+        rtmp_fmp4_u64(&o, payload + 16);
+    } else {
+        rtmp_fmp4_u32(&o, (uint32_t)(payload + 8));
+        rtmp_fmp4_bytes(&o, "mdat", 4);
+    }
+    rtmp_int_t rc = output(data, o.p, o.len);
+    rtmp_free(o.p);
+    return rc;
 }

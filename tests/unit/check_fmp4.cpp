@@ -8,6 +8,7 @@
 #include "test_util.h"
 #include "hls/rtmp_fmp4.h"
 #include "rtmp/rtmp_flv.h"
+#include "rtmp/rtmp_mp4.h"
 
 static rtmp_pool_t *pool;
 static rtmp_fmp4_t *mx;
@@ -268,6 +269,60 @@ START_TEST(test_fmp4_remux_av)
 }
 END_TEST
 
+// The fragmented output made into a plain MP4, moov first, from the index and the
+// fragments' media ranges: ffmpeg reads the same packets, and so does our own demuxer.
+static void faststart(const char *flv, uint32_t video, uint32_t audio)
+{
+    rtmp_fmp4_init(mx, sink_output, &sink, 0);
+    mx->keep_index = true;
+    feed_flv(flv, 100000);
+    ck_assert_int_eq(rtmp_fmp4_flush(mx), RTMP_OK);
+    ck_assert_uint_eq(mx->written, sink.len);
+    ck_assert_uint_eq(mx->nfrags, sink.nfrag);
+
+    static sink_t plain;
+    plain = {};
+    plain.cap = 1 << 20;
+    plain.p = rtmp_palloc<u_char>(pool, plain.cap);
+    ck_assert_int_eq(rtmp_fmp4_finalize(mx, sink_output, &plain), RTMP_OK);
+    ck_assert_uint_eq(plain.nfrag, 0);
+    for (uint32_t f = 0; f < mx->nfrags; f++) {
+        const rtmp_fmp4_fragment_t &fr = mx->frags[f];
+        size_t len = (size_t)fr.video_len + fr.audio_len;
+        ck_assert_uint_le(fr.offset + len, sink.len);
+        ck_assert(memcmp(sink.p + fr.offset - 4, "mdat", 4) == 0);
+        ck_assert_int_eq(sink_output(&plain, sink.p + fr.offset, len), RTMP_OK);
+    }
+    ck_assert(memcmp(plain.p + 4, "ftyp", 4) == 0);
+    ck_assert(memcmp(plain.p + be32(plain.p) + 4, "moov", 4) == 0);
+    check_against(flv, plain.p, plain.len, true);
+
+    rtmp_mp4_t m;
+    rtmp_media_file_t f;
+    rtmp_media_file_memory(&f, plain.p, plain.len);
+    const char *err = nullptr;
+    ck_assert_msg(rtmp_mp4_open(&m, &f, &err) == RTMP_OK, "%s", err);
+    ck_assert_uint_eq(m.video.nsamples, video);
+    ck_assert_uint_eq(m.audio.nsamples, audio);
+    rtmp_mp4_close(&m);
+    // without the index there is nothing to finalise from
+    rtmp_fmp4_t other;
+    rtmp_fmp4_init(&other, sink_output, &plain, 0);
+    ck_assert_int_eq(rtmp_fmp4_finalize(&other, sink_output, &plain), RTMP_DECLINED);
+}
+
+START_TEST(test_fmp4_faststart)
+{
+    faststart("tests/data/vod/tiny.flv", 15, 34);
+}
+END_TEST
+
+START_TEST(test_fmp4_faststart_av)
+{
+    faststart("tests/data/hls/av.flv", 75, 131);
+}
+END_TEST
+
 START_TEST(test_fmp4_time_bound)
 {
     // audio alone: only the time bound cuts
@@ -299,6 +354,8 @@ Suite *rtmp_fmp4_suite(void)
     tcase_add_test(tc, test_fmp4_init_segment);
     tcase_add_test(tc, test_fmp4_remux_bframes);
     tcase_add_test(tc, test_fmp4_remux_av);
+    tcase_add_test(tc, test_fmp4_faststart);
+    tcase_add_test(tc, test_fmp4_faststart_av);
     tcase_add_test(tc, test_fmp4_time_bound);
     suite_add_tcase(s, tc);
     return s;
