@@ -20,6 +20,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
     static rtmp_fmp4_t mx;
     rtmp_fmp4_init(&mx, fuzz_fmp4_output, nullptr, size % 3 ? 1000 : 0);
+    mx.keep_index = size % 2;
     uint32_t ts = 0;
     size_t pos = 0;
     while (size - pos >= 3) {
@@ -39,6 +40,18 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         pos += len;
     }
     if (rtmp_fmp4_flush(&mx) != RTMP_OK) {
+        abort();
+    }
+    uint64_t media = 0;
+    for (uint32_t f = 0; f < mx.nfrags; f++) {
+        // every fragment's media lies inside what was written
+        media = mx.frags[f].offset + mx.frags[f].video_len + mx.frags[f].audio_len;
+        if (media > mx.written) {
+            abort();
+        }
+    }
+    rtmp_int_t rc = rtmp_fmp4_finalize(&mx, fuzz_fmp4_output, nullptr);
+    if (rc != RTMP_OK && rc != RTMP_DECLINED) {
         abort();
     }
     rtmp_fmp4_free(&mx);
