@@ -45,6 +45,7 @@ struct rtmp_stream_s {
     char name[RTMP_MAX_NAME + 1];
     char args[RTMP_MAX_ARGS + 1];
     char type[8]; // publish: "live", "record" or "append", as the client asked
+    double start; // play: where to start in a recording (ms); -2 or -1 for live
 };
 
 // A queued shared frame and the player's message stream id it goes out on.
@@ -118,6 +119,14 @@ extern rtmp_publish_pt rtmp_publish_handler;
 extern rtmp_play_pt rtmp_play_handler;
 extern rtmp_close_stream_pt rtmp_close_stream_handler; // publishing or playing ends
 extern rtmp_media_pt rtmp_media_handler;
+
+// pause/pauseRaw and seek of a stream that is playing (ms: the position the client gives).
+// The end of each chain answers for live streams (Pause.Notify/Unpause.Notify; a seek is
+// ignored); a module that plays files takes its own streams and passes the others on.
+typedef rtmp_int_t (*rtmp_pause_pt)(rtmp_session_t *s, rtmp_stream_t *st, bool pause, double ms);
+typedef rtmp_int_t (*rtmp_seek_pt)(rtmp_session_t *s, rtmp_stream_t *st, double ms);
+extern rtmp_pause_pt rtmp_pause_handler;
+extern rtmp_seek_pt rtmp_seek_handler;
 
 // connect, once its application is found, runs the same kind of chain; its last step sends
 // the _result. A module that asks someone first returns RTMP_AGAIN, then calls its next or

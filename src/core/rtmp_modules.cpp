@@ -14,6 +14,7 @@
 #include "rtmp/rtmp_relay.h"
 #include "rtmp/rtmp_server_module.h"
 #include "rtmp/rtmp_stat.h"
+#include "rtmp/rtmp_vod.h"
 
 rtmp_module_t *rtmp_modules[] = {
     &rtmp_core_module,
@@ -22,6 +23,7 @@ rtmp_module_t *rtmp_modules[] = {
     &rtmp_relay_module,
     &rtmp_live_module,
     &rtmp_pull_module,   // pulls from origins: started by a player, before live answers it
+    &rtmp_vod_module,    // files: a play that names one is taken before a pull or live
     &rtmp_stat_module,   // counts what reaches live, snapshots streams for /stat
     &rtmp_push_module,   // pushes: started once live accepted a publish
     &rtmp_exec_module,   // commands: started once live accepted a publish or play

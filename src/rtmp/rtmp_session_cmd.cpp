@@ -274,7 +274,9 @@ static rtmp_int_t rtmp_cmd_call(rtmp_session_t *s, const rtmp_message_t *, const
 
 static rtmp_int_t rtmp_cmd_stream_names(rtmp_stream_t *st, const rtmp_cmd_stream_t *v)
 {
-    if (v->name.len == 0 || !rtmp_cmd_copy(st->name, sizeof(st->name), v->name) ||
+    // a NUL inside would cut the name short where modules look at it
+    if (v->name.len == 0 || memchr(v->name.data, 0, v->name.len) ||
+        !rtmp_cmd_copy(st->name, sizeof(st->name), v->name) ||
         !rtmp_cmd_copy(st->args, sizeof(st->args), v->args)) {
         return RTMP_ERROR;
     }
@@ -355,6 +357,7 @@ static rtmp_int_t rtmp_cmd_play(rtmp_session_t *s, const rtmp_message_t *m, cons
     if (rtmp_cmd_stream_names(st, &v) != RTMP_OK) {
         return rtmp_session_status(s, st->msid, rtmp_cmd_status_id::play_stream_not_found, "");
     }
+    st->start = v.start;
     return rtmp_play_handler(s, st);
 }
 
@@ -415,11 +418,42 @@ static rtmp_int_t rtmp_cmd_pause(rtmp_session_t *s, const rtmp_message_t *m, con
     if (st == nullptr || st->state != rtmp_stream_state::playing) {
         return RTMP_OK;
     }
-    st->paused = v.flag;
+    return rtmp_pause_handler(s, st, v.flag, v.ms);
+}
+
+// The end of the pause chain: a live player just stops receiving until it unpauses.
+static rtmp_int_t rtmp_cmd_pause_live(rtmp_session_t *s, rtmp_stream_t *st, bool pause, double)
+{
+    st->paused = pause;
     return rtmp_session_status(
-        s, st->msid, v.flag ? rtmp_cmd_status_id::pause_notify : rtmp_cmd_status_id::unpause_notify,
+        s, st->msid, pause ? rtmp_cmd_status_id::pause_notify : rtmp_cmd_status_id::unpause_notify,
         st->name);
 }
+
+rtmp_pause_pt rtmp_pause_handler = rtmp_cmd_pause_live;
+
+static rtmp_int_t rtmp_cmd_seek(rtmp_session_t *s, const rtmp_message_t *m, const rtmp_cmd_t *cmd)
+{
+    rtmp_cmd_control_t v;
+    const char *err = nullptr;
+    if (rtmp_cmd_get_control(cmd, &v, &err) != RTMP_OK) {
+        rtmp_session_close(s, err);
+        return RTMP_ERROR;
+    }
+    rtmp_stream_t *st = rtmp_cmd_stream(s, m->h.msid);
+    if (st == nullptr || st->state != rtmp_stream_state::playing) {
+        return RTMP_OK;
+    }
+    return rtmp_seek_handler(s, st, v.ms);
+}
+
+// The end of the seek chain: a live stream has nowhere to seek to.
+static rtmp_int_t rtmp_cmd_seek_live(rtmp_session_t *, rtmp_stream_t *, double)
+{
+    return RTMP_OK;
+}
+
+rtmp_seek_pt rtmp_seek_handler = rtmp_cmd_seek_live;
 
 static rtmp_int_t rtmp_cmd_receive(rtmp_session_t *s, const rtmp_message_t *m,
                                    const rtmp_cmd_t *cmd)
@@ -460,6 +494,7 @@ static constexpr struct {
     {rtmp_cmd_kind::delete_stream, rtmp_cmd_close_stream},
     {rtmp_cmd_kind::close_stream, rtmp_cmd_close_stream},
     {rtmp_cmd_kind::pause, rtmp_cmd_pause},
+    {rtmp_cmd_kind::seek, rtmp_cmd_seek},
     {rtmp_cmd_kind::receive_audio, rtmp_cmd_receive},
     {rtmp_cmd_kind::receive_video, rtmp_cmd_receive},
     {rtmp_cmd_kind::get_stream_length, rtmp_cmd_call},

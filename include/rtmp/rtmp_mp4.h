@@ -1,0 +1,96 @@
+// MP4 (ISO BMFF) demuxer for playing files: the moov's sample tables walked sample by sample.
+#pragma once
+
+#include "rtmp/rtmp_media_file.h"
+
+// The moov is read whole (it holds the tables); a larger one is refused.
+constexpr uint64_t RTMP_MP4_MAX_MOOV = 64 * 1024 * 1024;
+// Samples per track: seeking walks the tables from the start, so this bounds its cost
+// (a day of 60 fps video is 5.2 million).
+constexpr uint32_t RTMP_MP4_MAX_SAMPLES = 1 << 23;
+// Top-level boxes looked at while searching for the moov.
+constexpr uint32_t RTMP_MP4_MAX_BOXES = 4096;
+
+enum class rtmp_mp4_codec : uint8_t { none, avc, hevc, aac };
+
+// One track's tables (pointing into the moov buffer) and its read cursor.
+typedef struct rtmp_mp4_track_s rtmp_mp4_track_t;
+struct rtmp_mp4_track_s {
+    rtmp_mp4_codec codec;
+    uint32_t timescale;
+    uint64_t duration;              // in timescale units, from mdhd
+    std::span<const u_char> config; // avcC / hvcC record, or the AAC AudioSpecificConfig
+    uint16_t width, height;
+    uint32_t sample_rate;
+    uint16_t channels;
+
+    uint32_t nsamples; // from stsz/stz2
+    const u_char *stts, *ctts, *stsc, *stsz, *stco, *stss;
+    uint32_t stts_n, ctts_n, stsc_n, stco_n, stss_n;
+    uint32_t sample_size; // stsz: all samples this size when not 0
+    uint8_t stz2_bits;    // stz2 field size (4, 8, 16); 0 for stsz
+    bool co64;
+    bool ctts_signed; // ctts version 1
+
+    // cursor: the next sample to read
+    uint32_t sample;
+    uint64_t dts;
+    uint32_t stts_i, stts_left;
+    uint32_t ctts_i, ctts_left;
+    uint32_t stsc_i;
+    uint32_t chunk;     // 0-based
+    uint32_t in_chunk;  // samples of this chunk already passed
+    uint32_t per_chunk; // samples in this chunk
+    uint64_t offset;    // of the next sample
+    uint32_t stss_i;
+    bool ended;
+};
+
+// One sample, as the reader found it.
+typedef struct rtmp_mp4_sample_s rtmp_mp4_sample_t;
+struct rtmp_mp4_sample_s {
+    rtmp_mp4_track_t *track;
+    uint64_t offset;
+    uint32_t size;
+    uint32_t dts; // milliseconds
+    int32_t cts;  // composition offset, milliseconds
+    bool key;
+};
+
+typedef struct rtmp_mp4_s rtmp_mp4_t;
+struct rtmp_mp4_s {
+    u_char *moov; // heap; rtmp_mp4_close frees it
+    size_t moov_len;
+    uint32_t duration_ms;
+    rtmp_mp4_track_t video; // the first H.264/H.265 track; codec none when there is none
+    rtmp_mp4_track_t audio; // the first AAC track
+};
+
+// Finds and reads the moov (it may follow the mdat), parses the first video and audio
+// tracks and positions both at their first sample. RTMP_ERROR with *err on a file that is
+// not MP4, a fragmented one, one without a playable track, or any table that does not
+// fit its box.
+[[nodiscard]] rtmp_int_t rtmp_mp4_open(rtmp_mp4_t *mp4, const rtmp_media_file_t *f,
+                                       const char **err);
+
+// Parses a moov box's body from memory (what rtmp_mp4_open does after reading it; tests
+// and fuzzers call it directly). The buffer must outlive mp4 and is not freed by close.
+[[nodiscard]] rtmp_int_t rtmp_mp4_parse_moov(rtmp_mp4_t *mp4, std::span<const u_char> moov,
+                                             const char **err);
+
+void rtmp_mp4_close(rtmp_mp4_t *mp4);
+
+// The next sample in decoding order across both tracks; RTMP_DONE after the last one.
+[[nodiscard]] rtmp_int_t rtmp_mp4_next(rtmp_mp4_t *mp4, rtmp_mp4_sample_t *s);
+
+// Positions the video track at the sync sample at or before ms (stss) and the audio track
+// at its first sample from that time; *key_ms is where playing resumes.
+void rtmp_mp4_seek(rtmp_mp4_t *mp4, uint64_t ms, uint32_t *key_ms);
+
+// The FLV/RTMP body prefix for a sample (video: frame type, codec, packet type, composition
+// time; audio: the AAC header), written to out (8 bytes suffice); returns its length.
+size_t rtmp_mp4_flv_prefix(const rtmp_mp4_sample_t *s, u_char *out);
+
+// The FLV/RTMP sequence header of a track (prefix and config record) into out, which
+// has room for `cap` bytes; returns its length, 0 when it does not fit.
+size_t rtmp_mp4_flv_header(const rtmp_mp4_track_t *t, u_char *out, size_t cap);

@@ -1,0 +1,703 @@
+// MP4 demuxer (ISO/IEC 14496-12 and -15): moov sample tables to samples in decoding order.
+#include "rtmp/rtmp_mp4.h"
+
+static uint32_t rtmp_mp4_be32(const u_char *p)
+{
+    return (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 | (uint32_t)p[2] << 8 | p[3];
+}
+
+static uint64_t rtmp_mp4_be64(const u_char *p)
+{
+    return (uint64_t)rtmp_mp4_be32(p) << 32 | rtmp_mp4_be32(p + 4);
+}
+
+static constexpr uint32_t rtmp_mp4_tag(const char (&s)[5])
+{
+    return (uint32_t)(u_char)s[0] << 24 | (uint32_t)(u_char)s[1] << 16 |
+           (uint32_t)(u_char)s[2] << 8 | (u_char)s[3];
+}
+
+struct rtmp_mp4_box_t {
+    uint32_t type;
+    std::span<const u_char> body;
+};
+
+// Takes the next box off *in; false at the end or when its size does not fit.
+static bool rtmp_mp4_box(std::span<const u_char> *in, rtmp_mp4_box_t *b, const char **err)
+{
+    if (in->size() < 8) {
+        if (!in->empty()) {
+            *err = "MP4: truncated box header";
+        }
+        return false;
+    }
+    uint64_t size = rtmp_mp4_be32(in->data());
+    b->type = rtmp_mp4_be32(in->data() + 4);
+    size_t hdr = 8;
+    if (size == 1) {
+        if (in->size() < 16) {
+            *err = "MP4: truncated box header";
+            return false;
+        }
+        size = rtmp_mp4_be64(in->data() + 8);
+        hdr = 16;
+    } else if (size == 0) {
+        size = in->size(); // to the end of the enclosing box
+    }
+    if (size < hdr || size > in->size()) {
+        *err = "MP4: box size out of bounds";
+        return false;
+    }
+    b->body = in->subspan(hdr, (size_t)size - hdr);
+    *in = in->subspan((size_t)size);
+    return true;
+}
+
+// The first child box of `type` in `in`; an empty span when there is none.
+static bool rtmp_mp4_find(std::span<const u_char> in, uint32_t type, std::span<const u_char> *out,
+                          const char **err)
+{
+    rtmp_mp4_box_t b;
+    while (rtmp_mp4_box(&in, &b, err)) {
+        if (b.type == type) {
+            *out = b.body;
+            return true;
+        }
+    }
+    return false;
+}
+
+// A full box's table: version/flags, a 32-bit count, then count entries of `entry` bytes.
+static bool rtmp_mp4_table(std::span<const u_char> body, size_t entry, size_t skip,
+                           const u_char **table, uint32_t *n)
+{
+    if (body.size() < 8 + skip) {
+        return false;
+    }
+    uint32_t count = rtmp_mp4_be32(body.data() + 4 + skip);
+    if ((uint64_t)count * entry > body.size() - 8 - skip) {
+        return false;
+    }
+    *table = body.data() + 8 + skip;
+    *n = count;
+    return true;
+}
+
+// ES_Descriptor length: up to four 7-bit groups (ISO/IEC 14496-1 8.3.3).
+static bool rtmp_mp4_desc(std::span<const u_char> *in, uint8_t *tag, std::span<const u_char> *body)
+{
+    if (in->size() < 2) {
+        return false;
+    }
+    *tag = (*in)[0];
+    size_t i = 1;
+    uint32_t len = 0;
+    for (int k = 0; k < 4; k++) {
+        if (i >= in->size()) {
+            return false;
+        }
+        u_char c = (*in)[i++];
+        len = len << 7 | (c & 0x7f);
+        if (!(c & 0x80)) {
+            break;
+        }
+    }
+    if (len > in->size() - i) {
+        return false;
+    }
+    *body = in->subspan(i, len);
+    *in = in->subspan(i + len);
+    return true;
+}
+
+// The AudioSpecificConfig out of an esds box body.
+static bool rtmp_mp4_esds(std::span<const u_char> esds, std::span<const u_char> *asc)
+{
+    if (esds.size() < 4) {
+        return false;
+    }
+    std::span<const u_char> in = esds.subspan(4), es, dc;
+    uint8_t tag;
+    if (!rtmp_mp4_desc(&in, &tag, &es) || tag != 3 || es.size() < 3) {
+        return false;
+    }
+    uint8_t flags = es[2];
+    size_t skip = 3;
+    if (flags & 0x80) {
+        skip += 2;
+    }
+    if (flags & 0x40) {
+        if (es.size() <= skip) {
+            return false;
+        }
+        skip += 1 + es[skip];
+    }
+    if (flags & 0x20) {
+        skip += 2;
+    }
+    if (skip > es.size()) {
+        return false;
+    }
+    es = es.subspan(skip);
+    if (!rtmp_mp4_desc(&es, &tag, &dc) || tag != 4 || dc.size() < 13 || dc[0] != 0x40) {
+        return false; // 0x40: MPEG-4 audio; MP3 and others are not AAC
+    }
+    dc = dc.subspan(13);
+    std::span<const u_char> dsi;
+    if (!rtmp_mp4_desc(&dc, &tag, &dsi) || tag != 5 || dsi.size() < 2 || dsi.size() > 64) {
+        return false;
+    }
+    *asc = dsi;
+    return true;
+}
+
+// The sample description: codec and its configuration record.
+static bool rtmp_mp4_stsd(std::span<const u_char> body, bool video, rtmp_mp4_track_t *t,
+                          const char **err)
+{
+    if (body.size() < 8 || rtmp_mp4_be32(body.data() + 4) == 0) {
+        return false;
+    }
+    std::span<const u_char> in = body.subspan(8);
+    rtmp_mp4_box_t e;
+    if (!rtmp_mp4_box(&in, &e, err)) {
+        return false;
+    }
+    if (video) {
+        uint32_t want;
+        if (e.type == rtmp_mp4_tag("avc1") || e.type == rtmp_mp4_tag("avc3")) {
+            t->codec = rtmp_mp4_codec::avc;
+            want = rtmp_mp4_tag("avcC");
+        } else if (e.type == rtmp_mp4_tag("hvc1") || e.type == rtmp_mp4_tag("hev1")) {
+            t->codec = rtmp_mp4_codec::hevc;
+            want = rtmp_mp4_tag("hvcC");
+        } else {
+            return false;
+        }
+        if (e.body.size() < 78) {
+            return false;
+        }
+        t->width = (uint16_t)(e.body[24] << 8 | e.body[25]);
+        t->height = (uint16_t)(e.body[26] << 8 | e.body[27]);
+        std::span<const u_char> rec;
+        if (!rtmp_mp4_find(e.body.subspan(78), want, &rec, err) || rec.size() < 7 ||
+            rec.size() > 65536) {
+            t->codec = rtmp_mp4_codec::none;
+            return false;
+        }
+        t->config = rec;
+        return true;
+    }
+    if (e.type != rtmp_mp4_tag("mp4a") || e.body.size() < 28) {
+        return false;
+    }
+    uint16_t version = (uint16_t)(e.body[8] << 8 | e.body[9]);
+    size_t skip = version == 1 ? 44 : version == 2 ? 64 : 28; // QuickTime sound entries
+    if (e.body.size() < skip) {
+        return false;
+    }
+    t->channels = (uint16_t)(e.body[16] << 8 | e.body[17]);
+    t->sample_rate = rtmp_mp4_be32(e.body.data() + 24) >> 16;
+    std::span<const u_char> children = e.body.subspan(skip), esds, wave;
+    if (!rtmp_mp4_find(children, rtmp_mp4_tag("esds"), &esds, err)) {
+        // QuickTime keeps it inside a 'wave' box
+        if (!rtmp_mp4_find(children, rtmp_mp4_tag("wave"), &wave, err) ||
+            !rtmp_mp4_find(wave, rtmp_mp4_tag("esds"), &esds, err)) {
+            return false;
+        }
+    }
+    if (!rtmp_mp4_esds(esds, &t->config)) {
+        return false;
+    }
+    t->codec = rtmp_mp4_codec::aac;
+    return true;
+}
+
+// Reads the sample tables; false when one is missing or does not fit its box.
+static bool rtmp_mp4_stbl(std::span<const u_char> stbl, rtmp_mp4_track_t *t, const char **err)
+{
+    std::span<const u_char> in = stbl;
+    rtmp_mp4_box_t b;
+    bool have_stts = false, have_stsc = false, have_stsz = false, have_stco = false;
+    while (rtmp_mp4_box(&in, &b, err)) {
+        const u_char *p;
+        uint32_t n;
+        switch (b.type) {
+        case rtmp_mp4_tag("stts"):
+            have_stts = rtmp_mp4_table(b.body, 8, 0, &t->stts, &t->stts_n);
+            break;
+        case rtmp_mp4_tag("ctts"):
+            if (!rtmp_mp4_table(b.body, 8, 0, &t->ctts, &t->ctts_n)) {
+                return false;
+            }
+            t->ctts_signed = b.body[0] == 1;
+            break;
+        case rtmp_mp4_tag("stsc"):
+            have_stsc = rtmp_mp4_table(b.body, 12, 0, &t->stsc, &t->stsc_n);
+            break;
+        case rtmp_mp4_tag("stsz"):
+            if (b.body.size() < 12) {
+                return false;
+            }
+            t->sample_size = rtmp_mp4_be32(b.body.data() + 4);
+            t->nsamples = rtmp_mp4_be32(b.body.data() + 8);
+            if (t->sample_size == 0) {
+                if ((uint64_t)t->nsamples * 4 > b.body.size() - 12) {
+                    return false;
+                }
+                t->stsz = b.body.data() + 12;
+            }
+            have_stsz = true;
+            break;
+        case rtmp_mp4_tag("stz2"):
+            if (b.body.size() < 12) {
+                return false;
+            }
+            t->stz2_bits = b.body[7];
+            t->nsamples = rtmp_mp4_be32(b.body.data() + 8);
+            if ((t->stz2_bits != 4 && t->stz2_bits != 8 && t->stz2_bits != 16) ||
+                ((uint64_t)t->nsamples * t->stz2_bits + 7) / 8 > b.body.size() - 12) {
+                return false;
+            }
+            t->stsz = b.body.data() + 12;
+            have_stsz = true;
+            break;
+        case rtmp_mp4_tag("stco"):
+            have_stco = rtmp_mp4_table(b.body, 4, 0, &t->stco, &t->stco_n);
+            t->co64 = false;
+            break;
+        case rtmp_mp4_tag("co64"):
+            have_stco = rtmp_mp4_table(b.body, 8, 0, &t->stco, &t->stco_n);
+            t->co64 = true;
+            break;
+        case rtmp_mp4_tag("stss"):
+            if (!rtmp_mp4_table(b.body, 4, 0, &p, &n)) {
+                return false;
+            }
+            t->stss = p;
+            t->stss_n = n;
+            break;
+        default:
+            break;
+        }
+    }
+    if (t->nsamples > RTMP_MP4_MAX_SAMPLES) {
+        *err = "MP4: too many samples in a track";
+        return false;
+    }
+    if (!have_stts || !have_stsc || !have_stsz || !have_stco) {
+        if (*err == nullptr) {
+            *err = "MP4: a sample table is missing or malformed";
+        }
+        return false;
+    }
+    return true;
+}
+
+static uint32_t rtmp_mp4_size_of(const rtmp_mp4_track_t *t, uint32_t i)
+{
+    if (t->stz2_bits == 0) {
+        return t->sample_size ? t->sample_size : rtmp_mp4_be32(t->stsz + 4 * (size_t)i);
+    }
+    if (t->stz2_bits == 16) {
+        return (uint32_t)t->stsz[2 * (size_t)i] << 8 | t->stsz[2 * (size_t)i + 1];
+    }
+    if (t->stz2_bits == 8) {
+        return t->stsz[i];
+    }
+    u_char b = t->stsz[i / 2];
+    return i % 2 ? b & 0x0f : b >> 4;
+}
+
+static uint64_t rtmp_mp4_chunk_offset(const rtmp_mp4_track_t *t, uint32_t c)
+{
+    return t->co64 ? rtmp_mp4_be64(t->stco + 8 * (size_t)c)
+                   : rtmp_mp4_be32(t->stco + 4 * (size_t)c);
+}
+
+// Samples per chunk for the cursor's chunk, following stsc (first_chunk is 1-based).
+static void rtmp_mp4_enter_chunk(rtmp_mp4_track_t *t)
+{
+    while (t->stsc_i + 1 < t->stsc_n &&
+           rtmp_mp4_be32(t->stsc + 12 * (size_t)(t->stsc_i + 1)) <= (uint64_t)t->chunk + 1) {
+        t->stsc_i++;
+    }
+    t->per_chunk = rtmp_mp4_be32(t->stsc + 12 * (size_t)t->stsc_i + 4);
+    t->in_chunk = 0;
+    t->offset = rtmp_mp4_chunk_offset(t, t->chunk);
+}
+
+static void rtmp_mp4_rewind(rtmp_mp4_track_t *t)
+{
+    t->sample = 0;
+    t->dts = 0;
+    t->stts_i = t->ctts_i = t->stsc_i = t->stss_i = 0;
+    t->stts_left = t->stts_n ? rtmp_mp4_be32(t->stts) : 0;
+    t->ctts_left = t->ctts_n ? rtmp_mp4_be32(t->ctts) : 0;
+    t->chunk = 0;
+    t->ended = t->nsamples == 0 || t->stco_n == 0 || t->stsc_n == 0 || t->stts_n == 0;
+    if (!t->ended) {
+        rtmp_mp4_enter_chunk(t);
+    }
+}
+
+// Moves the cursor to the chunk holding the next sample; false past the last chunk.
+static bool rtmp_mp4_settle(rtmp_mp4_track_t *t)
+{
+    if (t->ended || t->sample >= t->nsamples) {
+        t->ended = true;
+        return false;
+    }
+    while (t->in_chunk >= t->per_chunk) { // chunks without samples are passed over
+        if (t->chunk + 1 >= t->stco_n) {
+            t->ended = true;
+            return false;
+        }
+        t->chunk++;
+        rtmp_mp4_enter_chunk(t);
+    }
+    return true;
+}
+
+// Past the cursor's sample: every table moves on by one.
+static void rtmp_mp4_step(rtmp_mp4_track_t *t)
+{
+    t->offset += rtmp_mp4_size_of(t, t->sample);
+    t->in_chunk++;
+    t->sample++;
+    while (t->stts_left == 0 && t->stts_i + 1 < t->stts_n) {
+        t->stts_left = rtmp_mp4_be32(t->stts + 8 * (size_t)++t->stts_i);
+    }
+    t->dts += rtmp_mp4_be32(t->stts + 8 * (size_t)t->stts_i + 4);
+    if (t->stts_left) {
+        t->stts_left--;
+    }
+    while (t->stts_left == 0 && t->stts_i + 1 < t->stts_n) {
+        t->stts_left = rtmp_mp4_be32(t->stts + 8 * (size_t)++t->stts_i);
+    }
+    if (t->ctts_n) {
+        if (t->ctts_left) {
+            t->ctts_left--;
+        }
+        while (t->ctts_left == 0 && t->ctts_i + 1 < t->ctts_n) {
+            t->ctts_left = rtmp_mp4_be32(t->ctts + 8 * (size_t)++t->ctts_i);
+        }
+    }
+}
+
+static uint64_t rtmp_mp4_ms(const rtmp_mp4_track_t *t, uint64_t v)
+{
+    return v / t->timescale * 1000 + v % t->timescale * 1000 / t->timescale;
+}
+
+static bool rtmp_mp4_track_ok(rtmp_mp4_track_t *t)
+{
+    return t->codec != rtmp_mp4_codec::none && t->timescale != 0;
+}
+
+rtmp_int_t rtmp_mp4_parse_moov(rtmp_mp4_t *mp4, std::span<const u_char> moov, const char **err)
+{
+    std::span<const u_char> in = moov, mvex;
+    *err = nullptr;
+    if (rtmp_mp4_find(moov, rtmp_mp4_tag("mvex"), &mvex, err)) {
+        *err = "fragmented MP4 is not supported for playing";
+        return RTMP_ERROR;
+    }
+    *err = nullptr;
+    rtmp_mp4_box_t trak;
+    uint32_t ntrak = 0;
+    while (rtmp_mp4_box(&in, &trak, err) && ntrak < 64) {
+        if (trak.type != rtmp_mp4_tag("trak")) {
+            continue;
+        }
+        ntrak++;
+        std::span<const u_char> mdia, mdhd, hdlr, minf, stbl, stsd;
+        if (!rtmp_mp4_find(trak.body, rtmp_mp4_tag("mdia"), &mdia, err) ||
+            !rtmp_mp4_find(mdia, rtmp_mp4_tag("mdhd"), &mdhd, err) ||
+            !rtmp_mp4_find(mdia, rtmp_mp4_tag("hdlr"), &hdlr, err) || hdlr.size() < 12 ||
+            !rtmp_mp4_find(mdia, rtmp_mp4_tag("minf"), &minf, err) ||
+            !rtmp_mp4_find(minf, rtmp_mp4_tag("stbl"), &stbl, err) ||
+            !rtmp_mp4_find(stbl, rtmp_mp4_tag("stsd"), &stsd, err)) {
+            continue;
+        }
+        uint32_t handler = rtmp_mp4_be32(hdlr.data() + 8);
+        bool video = handler == rtmp_mp4_tag("vide");
+        if (!video && handler != rtmp_mp4_tag("soun")) {
+            continue;
+        }
+        rtmp_mp4_track_t *slot = video ? &mp4->video : &mp4->audio;
+        if (slot->codec != rtmp_mp4_codec::none) {
+            continue; // the first playable track of each kind
+        }
+        rtmp_mp4_track_t t = {};
+        if (mdhd.size() < 4) {
+            continue;
+        }
+        if (mdhd[0] == 1 && mdhd.size() >= 32) {
+            t.timescale = rtmp_mp4_be32(mdhd.data() + 20);
+            t.duration = rtmp_mp4_be64(mdhd.data() + 24);
+        } else if (mdhd[0] == 0 && mdhd.size() >= 20) {
+            t.timescale = rtmp_mp4_be32(mdhd.data() + 12);
+            t.duration = rtmp_mp4_be32(mdhd.data() + 16);
+        }
+        if (!rtmp_mp4_stsd(stsd, video, &t, err) || !rtmp_mp4_track_ok(&t)) {
+            continue;
+        }
+        if (!rtmp_mp4_stbl(stbl, &t, err)) {
+            if (*err == nullptr) {
+                *err = "MP4: a sample table does not fit its box";
+            }
+            return RTMP_ERROR;
+        }
+        rtmp_mp4_rewind(&t);
+        *slot = t;
+    }
+    if (*err) {
+        return RTMP_ERROR;
+    }
+    if (mp4->video.codec == rtmp_mp4_codec::none && mp4->audio.codec == rtmp_mp4_codec::none) {
+        *err = "MP4: no H.264, H.265 or AAC track";
+        return RTMP_ERROR;
+    }
+    uint64_t d = 0;
+    for (rtmp_mp4_track_t *t : {&mp4->video, &mp4->audio}) {
+        if (t->codec != rtmp_mp4_codec::none && rtmp_mp4_ms(t, t->duration) > d) {
+            d = rtmp_mp4_ms(t, t->duration);
+        }
+    }
+    mp4->duration_ms = d > UINT32_MAX ? UINT32_MAX : (uint32_t)d;
+    return RTMP_OK;
+}
+
+rtmp_int_t rtmp_mp4_open(rtmp_mp4_t *mp4, const rtmp_media_file_t *f, const char **err)
+{
+    *mp4 = {};
+    uint64_t off = 0;
+    for (uint32_t i = 0; i < RTMP_MP4_MAX_BOXES; i++) {
+        u_char h[16];
+        if (f->size - off < 8 || !rtmp_media_file_read(f, h, 8, off)) {
+            break;
+        }
+        uint64_t size = rtmp_mp4_be32(h);
+        uint32_t type = rtmp_mp4_be32(h + 4);
+        size_t hdr = 8;
+        if (size == 1) {
+            if (!rtmp_media_file_read(f, h + 8, 8, off + 8)) {
+                break;
+            }
+            size = rtmp_mp4_be64(h + 8);
+            hdr = 16;
+        } else if (size == 0) {
+            size = f->size - off;
+        }
+        if (i == 0 && type != rtmp_mp4_tag("ftyp") && type != rtmp_mp4_tag("moov") &&
+            type != rtmp_mp4_tag("mdat") && type != rtmp_mp4_tag("free") &&
+            type != rtmp_mp4_tag("wide") && type != rtmp_mp4_tag("skip")) {
+            *err = "not an MP4 file";
+            return RTMP_ERROR;
+        }
+        if (size < hdr || size > f->size - off) {
+            break;
+        }
+        if (type == rtmp_mp4_tag("moof")) {
+            *err = "fragmented MP4 is not supported for playing";
+            return RTMP_ERROR;
+        }
+        if (type == rtmp_mp4_tag("moov")) {
+            if (size - hdr > RTMP_MP4_MAX_MOOV) {
+                *err = "MP4: moov box too large";
+                return RTMP_ERROR;
+            }
+            mp4->moov_len = (size_t)(size - hdr);
+            mp4->moov = static_cast<u_char *>(rtmp_alloc(mp4->moov_len ? mp4->moov_len : 1));
+            if (!rtmp_media_file_read(f, mp4->moov, mp4->moov_len, off + hdr)) {
+                rtmp_mp4_close(mp4);
+                *err = "MP4: cannot read the moov box";
+                return RTMP_ERROR;
+            }
+            if (rtmp_mp4_parse_moov(mp4, {mp4->moov, mp4->moov_len}, err) != RTMP_OK) {
+                rtmp_mp4_close(mp4);
+                return RTMP_ERROR;
+            }
+            return RTMP_OK;
+        }
+        off += size;
+    }
+    *err = "MP4: no moov box";
+    return RTMP_ERROR;
+}
+
+void rtmp_mp4_close(rtmp_mp4_t *mp4)
+{
+    rtmp_free(mp4->moov);
+    *mp4 = {};
+}
+
+static void rtmp_mp4_fill(rtmp_mp4_track_t *t, rtmp_mp4_sample_t *s)
+{
+    s->track = t;
+    s->offset = t->offset;
+    s->size = rtmp_mp4_size_of(t, t->sample);
+    s->dts = (uint32_t)rtmp_mp4_ms(t, t->dts);
+    s->cts = 0;
+    if (t->ctts_n && t->ctts_left) {
+        uint32_t raw = rtmp_mp4_be32(t->ctts + 8 * (size_t)t->ctts_i + 4);
+        int64_t v = t->ctts_signed ? (int64_t)(int32_t)raw : (int64_t)raw;
+        int64_t ms = v * 1000 / (int64_t)t->timescale;
+        s->cts = ms > 0x7fffff ? 0x7fffff : ms < -0x800000 ? -0x800000 : (int32_t)ms;
+    }
+    if (t->stss_n == 0) {
+        s->key = true;
+    } else {
+        while (t->stss_i < t->stss_n &&
+               rtmp_mp4_be32(t->stss + 4 * (size_t)t->stss_i) < (uint64_t)t->sample + 1) {
+            t->stss_i++;
+        }
+        s->key = t->stss_i < t->stss_n &&
+                 rtmp_mp4_be32(t->stss + 4 * (size_t)t->stss_i) == t->sample + 1;
+    }
+}
+
+rtmp_int_t rtmp_mp4_next(rtmp_mp4_t *mp4, rtmp_mp4_sample_t *s)
+{
+    rtmp_mp4_track_t *v = &mp4->video, *a = &mp4->audio;
+    bool hv = v->codec != rtmp_mp4_codec::none && rtmp_mp4_settle(v);
+    bool ha = a->codec != rtmp_mp4_codec::none && rtmp_mp4_settle(a);
+    rtmp_mp4_track_t *t;
+    if (hv && ha) {
+        t = rtmp_mp4_ms(a, a->dts) < rtmp_mp4_ms(v, v->dts) ? a : v;
+    } else if (hv || ha) {
+        t = hv ? v : a;
+    } else {
+        return RTMP_DONE;
+    }
+    rtmp_mp4_fill(t, s);
+    rtmp_mp4_step(t);
+    return RTMP_OK;
+}
+
+// Moves a rewound track's cursor forward to sample `n`.
+static void rtmp_mp4_skip_to(rtmp_mp4_track_t *t, uint32_t n)
+{
+    while (t->sample < n && rtmp_mp4_settle(t)) {
+        rtmp_mp4_step(t);
+    }
+}
+
+void rtmp_mp4_seek(rtmp_mp4_t *mp4, uint64_t ms, uint32_t *key_ms)
+{
+    uint64_t key = ms;
+    rtmp_mp4_track_t *v = &mp4->video;
+    if (v->codec != rtmp_mp4_codec::none) {
+        // the last sample starting at or before ms, from the time-to-sample table
+        uint64_t dts = 0, target = 0, n = 0;
+        for (uint32_t i = 0; i < v->stts_n && n < v->nsamples; i++) {
+            uint64_t count = rtmp_mp4_be32(v->stts + 8 * (size_t)i);
+            uint64_t delta = rtmp_mp4_be32(v->stts + 8 * (size_t)i + 4);
+            if (count > v->nsamples - n) {
+                count = v->nsamples - n;
+            }
+            if (count == 0) {
+                continue;
+            }
+            uint64_t k = count;
+            if (delta) {
+                // samples of this run that start at or before ms
+                uint64_t limit = ms * v->timescale / 1000;
+                k = limit < dts ? 0 : (limit - dts) / delta + 1;
+                k = k > count ? count : k;
+            }
+            if (k == 0) {
+                break;
+            }
+            target = n + k - 1;
+            if (k < count) {
+                break;
+            }
+            dts += count * delta;
+            n += count;
+        }
+        // the sync sample at or before it (stss numbers samples from 1)
+        uint32_t sync = (uint32_t)target;
+        if (v->stss_n) {
+            uint32_t lo = 0, hi = v->stss_n;
+            while (lo < hi) {
+                uint32_t mid = lo + (hi - lo) / 2;
+                if (rtmp_mp4_be32(v->stss + 4 * (size_t)mid) <= target + 1) {
+                    lo = mid + 1;
+                } else {
+                    hi = mid;
+                }
+            }
+            sync = lo == 0 ? 0 : rtmp_mp4_be32(v->stss + 4 * (size_t)(lo - 1)) - 1;
+        }
+        rtmp_mp4_rewind(v);
+        rtmp_mp4_skip_to(v, sync);
+        key = rtmp_mp4_ms(v, v->dts);
+    }
+    rtmp_mp4_track_t *a = &mp4->audio;
+    if (a->codec != rtmp_mp4_codec::none) {
+        rtmp_mp4_rewind(a);
+        while (rtmp_mp4_settle(a) && rtmp_mp4_ms(a, a->dts) < key) {
+            rtmp_mp4_step(a);
+        }
+    }
+    *key_ms = key > UINT32_MAX ? UINT32_MAX : (uint32_t)key;
+}
+
+size_t rtmp_mp4_flv_prefix(const rtmp_mp4_sample_t *s, u_char *out)
+{
+    const rtmp_mp4_track_t *t = s->track;
+    if (t->codec == rtmp_mp4_codec::aac) {
+        out[0] = 0xaf; // AAC, 44 kHz, 16-bit, stereo: what FLV always says for AAC
+        out[1] = 1;
+        return 2;
+    }
+    uint32_t cts = (uint32_t)s->cts & 0xffffff;
+    if (t->codec == rtmp_mp4_codec::avc) {
+        out[0] = (s->key ? 0x10 : 0x20) | 7;
+        out[1] = 1;
+        out[2] = (u_char)(cts >> 16);
+        out[3] = (u_char)(cts >> 8);
+        out[4] = (u_char)cts;
+        return 5;
+    }
+    // H.265 as Enhanced RTMP: IsExHeader, frame type, CodedFrames, FourCC, composition time
+    out[0] = 0x80 | (s->key ? 0x10 : 0x20) | 1;
+    memcpy(out + 1, "hvc1", 4);
+    out[5] = (u_char)(cts >> 16);
+    out[6] = (u_char)(cts >> 8);
+    out[7] = (u_char)cts;
+    return 8;
+}
+
+size_t rtmp_mp4_flv_header(const rtmp_mp4_track_t *t, u_char *out, size_t cap)
+{
+    size_t pre;
+    u_char p[8];
+    switch (t->codec) {
+    case rtmp_mp4_codec::aac:
+        p[0] = 0xaf;
+        p[1] = 0;
+        pre = 2;
+        break;
+    case rtmp_mp4_codec::avc:
+        p[0] = 0x17;
+        p[1] = p[2] = p[3] = p[4] = 0;
+        pre = 5;
+        break;
+    case rtmp_mp4_codec::hevc:
+        p[0] = 0x80 | 0x10 | 0; // SequenceStart
+        memcpy(p + 1, "hvc1", 4);
+        pre = 5;
+        break;
+    default:
+        return 0;
+    }
+    if (pre + t->config.size() > cap) {
+        return 0;
+    }
+    memcpy(out, p, pre);
+    memcpy(out + pre, t->config.data(), t->config.size());
+    return pre + t->config.size();
+}

@@ -1,0 +1,399 @@
+// Unit tests for the file readers VOD plays from: FLV tags and index, MP4 sample tables, names.
+#include <check.h>
+#include <cstdio>
+
+#include "core/rtmp_log.h"
+#include "test_util.h"
+#include "rtmp/rtmp_flv_reader.h"
+#include "rtmp/rtmp_mp4.h"
+#include "rtmp/rtmp_vod.h"
+
+// tests/data/vod: 1.5 s of 64x64 H.264 at 10 fps with B-frames and a key frame every 5
+// pictures, and mono AAC at 22050 Hz, encoded once by ffmpeg into tiny.mp4 (moov at the
+// end), then copied (-c copy) into tiny.flv (with -flvflags add_keyframe_index),
+// tiny_faststart.mp4 (moov first) and tiny_frag.mp4 (fragmented); tiny_hevc.mp4 is 1 s
+// of H.265 alone. ffprobe counts 15 video packets (3 key frames) and 34 audio packets.
+static constexpr uint32_t TINY_VIDEO = 15;
+static constexpr uint32_t TINY_AUDIO = 34;
+static constexpr uint32_t TINY_KEYS = 3;
+
+static rtmp_pool_t *pool;
+
+static void setup(void)
+{
+    pool = rtmp_pool_create(4096, &rtmp_log_stderr_log);
+}
+
+static void teardown(void)
+{
+    rtmp_pool_destroy(pool);
+}
+
+static rtmp_media_file_t file_of(std::span<const u_char> data)
+{
+    rtmp_media_file_t f;
+    rtmp_media_file_memory(&f, data.data(), data.size());
+    return f;
+}
+
+// One FLV tag as read, body included.
+struct tag_t {
+    rtmp_flv_tag_t t;
+    std::span<const u_char> body;
+};
+
+static uint32_t read_tags(const rtmp_media_file_t *f, tag_t *out, uint32_t cap, rtmp_int_t *end)
+{
+    uint64_t off;
+    const char *err = nullptr;
+    ck_assert_int_eq(rtmp_flv_open(f, &off, &err), RTMP_OK);
+    uint32_t n = 0;
+    for (;;) {
+        rtmp_flv_tag_t t;
+        *end = rtmp_flv_read_tag(f, off, 1 << 20, &t, &err);
+        if (*end != RTMP_OK) {
+            return n;
+        }
+        ck_assert_uint_lt(n, cap);
+        auto *b = rtmp_palloc<u_char>(pool, t.size);
+        ck_assert_int_eq(rtmp_flv_read_body(f, &t, b), RTMP_OK);
+        out[n++] = {t, {b, t.size}};
+        off = t.next;
+    }
+}
+
+START_TEST(test_flv_tags)
+{
+    std::span<const u_char> data = rtmp_test_file(pool, "tests/data/vod/tiny.flv");
+    rtmp_media_file_t f = file_of(data);
+    tag_t tags[128];
+    rtmp_int_t end;
+    uint32_t n = read_tags(&f, tags, 128, &end);
+    ck_assert_int_eq(end, RTMP_DONE);
+    ck_assert_uint_eq(tags[n - 1].t.next, data.size()); // to the last byte
+
+    // metadata and both sequence headers first, then frames
+    ck_assert(tags[0].t.type == RTMP_FLV_SCRIPT && tags[0].t.header);
+    uint32_t video = 0, audio = 0, keys = 0, headers = 0;
+    for (uint32_t i = 0; i < n; i++) {
+        const rtmp_flv_tag_t &t = tags[i].t;
+        if (t.header) {
+            headers++;
+            ck_assert_uint_le(i, 2);
+        } else if (t.type == RTMP_FLV_VIDEO && tags[i].body[1] == 1) {
+            video++;
+            keys += t.key;
+            ck_assert_uint_eq(t.key, (tags[i].body[0] >> 4) == 1);
+        } else if (t.type == RTMP_FLV_AUDIO) {
+            audio++;
+            ck_assert_uint_eq(tags[i].body[0] >> 4, 10);
+        }
+    }
+    ck_assert_uint_eq(headers, 3);
+    ck_assert_uint_eq(video, TINY_VIDEO);
+    ck_assert_uint_eq(audio, TINY_AUDIO);
+    ck_assert_uint_eq(keys, TINY_KEYS);
+
+    // the keyframe index points at the key frames' tags
+    rtmp_flv_file_meta_t meta;
+    ck_assert_int_eq(rtmp_flv_parse_meta(pool, tags[0].body, &meta), RTMP_OK);
+    ck_assert(meta.duration > 1.4 && meta.duration < 1.8);
+    ck_assert_uint_eq(meta.nkeys, TINY_KEYS);
+    for (uint32_t k = 0; k < meta.nkeys; k++) {
+        const char *err = nullptr;
+        rtmp_flv_tag_t t;
+        ck_assert_int_eq(rtmp_flv_read_tag(&f, meta.key_offsets[k], 1 << 20, &t, &err), RTMP_OK);
+        ck_assert(t.key);
+    }
+    ck_assert_int_eq(rtmp_flv_meta_find(&meta, 0), 0);
+    ck_assert_int_eq(rtmp_flv_meta_find(&meta, 600), 1);
+    ck_assert_int_eq(rtmp_flv_meta_find(&meta, 100000), 2);
+
+    // a scan finds the same key frames the index names
+    uint64_t first, at;
+    const char *err = nullptr;
+    ck_assert_int_eq(rtmp_flv_open(&f, &first, &err), RTMP_OK);
+    ck_assert_int_eq(rtmp_flv_scan_key(&f, first, 600, 1000, &at, &err), RTMP_OK);
+    ck_assert_uint_eq(at, meta.key_offsets[1]);
+    ck_assert_int_eq(rtmp_flv_scan_key(&f, first, 100000, 1000, &at, &err), RTMP_OK);
+    ck_assert_uint_eq(at, meta.key_offsets[2]);
+    // a bounded scan stops early and says where it got
+    ck_assert_int_eq(rtmp_flv_scan_key(&f, first, 100000, 4, &at, &err), RTMP_OK);
+    ck_assert_uint_eq(at, meta.key_offsets[0]);
+}
+END_TEST
+
+// A file cut anywhere plays up to its last whole tag: never an error, never past the cut.
+START_TEST(test_flv_truncated)
+{
+    std::span<const u_char> data = rtmp_test_file(pool, "tests/data/vod/tiny.flv");
+    rtmp_media_file_t whole = file_of(data);
+    static tag_t all[128], part[128];
+    rtmp_int_t end;
+    uint32_t n = read_tags(&whole, all, 128, &end);
+    for (size_t cut = 13; cut < data.size(); cut++) {
+        rtmp_media_file_t f = file_of(data.first(cut));
+        uint32_t m = read_tags(&f, part, 128, &end);
+        ck_assert_int_eq(end, RTMP_DONE);
+        ck_assert_uint_le(m, n);
+        uint32_t whole_tags = 0;
+        while (whole_tags < n && all[whole_tags].t.body + all[whole_tags].t.size <= cut) {
+            whole_tags++;
+        }
+        ck_assert_uint_eq(m, whole_tags);
+    }
+    const char *err = nullptr;
+    uint64_t first;
+    rtmp_media_file_t shorter = file_of(data.first(5));
+    ck_assert_int_eq(rtmp_flv_open(&shorter, &first, &err), RTMP_ERROR);
+    rtmp_media_file_t mp4 = file_of(rtmp_test_file(pool, "tests/data/vod/tiny.mp4"));
+    ck_assert_int_eq(rtmp_flv_open(&mp4, &first, &err), RTMP_ERROR);
+}
+END_TEST
+
+START_TEST(test_flv_bounds)
+{
+    // a 1 MB tag in a file that holds it: refused over max_size, read under it
+    size_t size = 13 + 11 + (1 << 20) + 4;
+    auto *d = rtmp_palloc<u_char>(pool, size);
+    memset(d, 0, size);
+    memcpy(d, "FLV\x01\x05\x00\x00\x00\x09", 9);
+    u_char *t = d + 13;
+    t[0] = RTMP_FLV_VIDEO;
+    t[1] = 0x10; // 1 MB
+    t[11] = 0x17;
+    t[12] = 0x01;
+    rtmp_media_file_t f = file_of({d, size});
+    rtmp_flv_tag_t tag;
+    const char *err = nullptr;
+    ck_assert_int_eq(rtmp_flv_read_tag(&f, 13, 1000, &tag, &err), RTMP_ERROR);
+    ck_assert_ptr_nonnull(err);
+    ck_assert_int_eq(rtmp_flv_read_tag(&f, 13, 1 << 20, &tag, &err), RTMP_OK);
+    ck_assert(tag.key && !tag.header);
+    // unknown tag types and encrypted tags are passed over
+    t[0] = 0x20 | RTMP_FLV_VIDEO;
+    ck_assert_int_eq(rtmp_flv_read_tag(&f, 13, 1 << 20, &tag, &err), RTMP_DONE);
+    t[0] = 7;
+    ck_assert_int_eq(rtmp_flv_read_tag(&f, 13, 1 << 20, &tag, &err), RTMP_DONE);
+
+    // an index that is not ascending is no index
+    rtmp_flv_file_meta_t meta;
+    std::span<const u_char> bad = rtmp_test_hex(
+        pool, "02000a6f6e4d65746144617461 03"
+              "0009 6b65796672616d6573 03"                                         // keyframes {
+              "0005 74696d6573 0a00000002 00 4000000000000000 00 0000000000000000" // times
+              "000d 66696c65706f736974696f6e73 0a00000002 00 4030000000000000 00 4040000000000000"
+              "000009 000009");
+    ck_assert_int_eq(rtmp_flv_parse_meta(pool, bad, &meta), RTMP_OK);
+    ck_assert_uint_eq(meta.nkeys, 0);
+}
+END_TEST
+
+// Every sample of the MP4 is the FLV's frame: same bytes, same times, same key frames.
+static void check_mp4_against_flv(const char *path)
+{
+    std::span<const u_char> fdata = rtmp_test_file(pool, "tests/data/vod/tiny.flv");
+    rtmp_media_file_t ff = file_of(fdata);
+    static tag_t tags[128];
+    rtmp_int_t end;
+    uint32_t n = read_tags(&ff, tags, 128, &end);
+
+    std::span<const u_char> data = rtmp_test_file(pool, path);
+    rtmp_media_file_t f = file_of(data);
+    rtmp_mp4_t m;
+    const char *err = nullptr;
+    ck_assert_msg(rtmp_mp4_open(&m, &f, &err) == RTMP_OK, "%s: %s", path, err);
+    ck_assert(m.video.codec == rtmp_mp4_codec::avc);
+    ck_assert(m.audio.codec == rtmp_mp4_codec::aac);
+    ck_assert_uint_eq(m.video.width, 64);
+    ck_assert_uint_eq(m.audio.sample_rate, 22050);
+    ck_assert_uint_eq(m.video.nsamples, TINY_VIDEO);
+    ck_assert_uint_eq(m.audio.nsamples, TINY_AUDIO);
+    ck_assert(m.duration_ms > 1400 && m.duration_ms < 1800);
+    ck_assert_ptr_nonnull(m.video.ctts); // B-frames
+
+    // the sequence headers are the FLV's
+    u_char hdr[256];
+    size_t len = rtmp_mp4_flv_header(&m.video, hdr, sizeof(hdr));
+    ck_assert(len == tags[1].body.size() && memcmp(hdr, tags[1].body.data(), len) == 0);
+    len = rtmp_mp4_flv_header(&m.audio, hdr, sizeof(hdr));
+    ck_assert(len == tags[2].body.size() && memcmp(hdr, tags[2].body.data(), len) == 0);
+    ck_assert_uint_eq(rtmp_mp4_flv_header(&m.video, hdr, 8), 0);
+
+    // frames in the FLV's order per track (the two interleave a little differently)
+    uint32_t vi = 3, ai = 3, count = 0;
+    rtmp_mp4_sample_t s;
+    while (rtmp_mp4_next(&m, &s) == RTMP_OK) {
+        bool video = s.track == &m.video;
+        uint32_t &i = video ? vi : ai;
+        while (i < n && (tags[i].t.type != (video ? RTMP_FLV_VIDEO : RTMP_FLV_AUDIO) ||
+                         tags[i].t.header || (video && tags[i].body[1] != 1))) {
+            i++;
+        }
+        ck_assert_uint_lt(i, n);
+        const tag_t &t = tags[i++];
+        u_char pre[8];
+        size_t plen = rtmp_mp4_flv_prefix(&s, pre);
+        ck_assert_uint_eq(plen + s.size, t.body.size());
+        ck_assert(memcmp(pre, t.body.data(), plen) == 0); // frame type, composition time
+        ck_assert(memcmp(data.data() + s.offset, t.body.data() + plen, s.size) == 0);
+        ck_assert_uint_eq(s.key, video ? t.t.key : true);
+        // ffmpeg's FLV times are the MP4's, less the edit list's shift of the first frame
+        int64_t diff = (int64_t)t.t.timestamp - s.dts;
+        ck_assert(diff >= 0 && diff <= 250);
+        count++;
+    }
+    ck_assert_uint_eq(count, TINY_VIDEO + TINY_AUDIO);
+    ck_assert_int_eq(rtmp_mp4_next(&m, &s), RTMP_DONE);
+
+    // a seek lands on the sync sample at or before the time, audio from there
+    uint32_t key;
+    rtmp_mp4_seek(&m, 1200, &key);
+    ck_assert_uint_eq(key, 1000);
+    bool seen_video = false;
+    for (int i = 0; i < 6 && rtmp_mp4_next(&m, &s) == RTMP_OK; i++) {
+        if (s.track == &m.video && !seen_video) {
+            ck_assert(s.key);
+            ck_assert_uint_eq(s.dts, 1000);
+            seen_video = true;
+        } else if (s.track == &m.audio) {
+            ck_assert_uint_ge(s.dts, 1000);
+        }
+    }
+    ck_assert(seen_video);
+    rtmp_mp4_seek(&m, 499, &key);
+    ck_assert_uint_eq(key, 0);
+    rtmp_mp4_seek(&m, 100000, &key);
+    ck_assert_uint_eq(key, 1000);
+    rtmp_mp4_close(&m);
+}
+
+START_TEST(test_mp4_moov_last)
+{
+    check_mp4_against_flv("tests/data/vod/tiny.mp4");
+}
+END_TEST
+
+START_TEST(test_mp4_moov_first)
+{
+    check_mp4_against_flv("tests/data/vod/tiny_faststart.mp4");
+}
+END_TEST
+
+START_TEST(test_mp4_declined)
+{
+    rtmp_mp4_t m;
+    const char *err = nullptr;
+    rtmp_media_file_t f = file_of(rtmp_test_file(pool, "tests/data/vod/tiny_frag.mp4"));
+    ck_assert_int_eq(rtmp_mp4_open(&m, &f, &err), RTMP_ERROR);
+    ck_assert_ptr_nonnull(strstr(err, "fragmented"));
+    f = file_of(rtmp_test_file(pool, "tests/data/vod/tiny.flv"));
+    ck_assert_int_eq(rtmp_mp4_open(&m, &f, &err), RTMP_ERROR);
+}
+END_TEST
+
+START_TEST(test_mp4_hevc)
+{
+    rtmp_mp4_t m;
+    const char *err = nullptr;
+    rtmp_media_file_t f = file_of(rtmp_test_file(pool, "tests/data/vod/tiny_hevc.mp4"));
+    ck_assert_msg(rtmp_mp4_open(&m, &f, &err) == RTMP_OK, "%s", err);
+    ck_assert(m.video.codec == rtmp_mp4_codec::hevc);
+    ck_assert(m.audio.codec == rtmp_mp4_codec::none);
+    u_char hdr[4096];
+    size_t len = rtmp_mp4_flv_header(&m.video, hdr, sizeof(hdr));
+    ck_assert_uint_gt(len, 5 + 22);
+    ck_assert(hdr[0] == 0x90 && memcmp(hdr + 1, "hvc1", 4) == 0); // Enhanced RTMP SequenceStart
+    rtmp_mp4_sample_t s;
+    ck_assert_int_eq(rtmp_mp4_next(&m, &s), RTMP_OK);
+    ck_assert(s.key);
+    u_char pre[8];
+    ck_assert_uint_eq(rtmp_mp4_flv_prefix(&s, pre), 8);
+    ck_assert(pre[0] == 0x91 && memcmp(pre + 1, "hvc1", 4) == 0); // key frame, CodedFrames
+    uint32_t n = 1;
+    while (rtmp_mp4_next(&m, &s) == RTMP_OK) {
+        n++;
+    }
+    ck_assert_uint_eq(n, 10);
+    rtmp_mp4_close(&m);
+}
+END_TEST
+
+// Every prefix of the moov, and every byte of it changed, parses or fails: never more.
+START_TEST(test_mp4_moov_cut_and_flipped)
+{
+    std::span<const u_char> data = rtmp_test_file(pool, "tests/data/vod/tiny_faststart.mp4");
+    // the moov follows the 32-byte ftyp in a faststart file
+    ck_assert(memcmp(data.data() + 36, "moov", 4) == 0);
+    uint32_t size = (uint32_t)data[32] << 24 | data[33] << 16 | data[34] << 8 | data[35];
+    std::span<const u_char> moov = data.subspan(40, size - 8);
+    auto *copy = rtmp_palloc<u_char>(pool, moov.size());
+    for (size_t cut = 0; cut <= moov.size(); cut += 7) {
+        rtmp_mp4_t m = {};
+        const char *err = nullptr;
+        memcpy(copy, moov.data(), cut);
+        if (rtmp_mp4_parse_moov(&m, {copy, cut}, &err) == RTMP_OK) {
+            rtmp_mp4_sample_t s;
+            for (int i = 0; i < 200 && rtmp_mp4_next(&m, &s) == RTMP_OK; i++) {
+            }
+        }
+    }
+    for (size_t i = 0; i < moov.size(); i++) {
+        memcpy(copy, moov.data(), moov.size());
+        copy[i] ^= 0xff;
+        rtmp_mp4_t m = {};
+        const char *err = nullptr;
+        if (rtmp_mp4_parse_moov(&m, {copy, moov.size()}, &err) == RTMP_OK) {
+            rtmp_mp4_sample_t s;
+            uint32_t key;
+            for (int k = 0; k < 200 && rtmp_mp4_next(&m, &s) == RTMP_OK; k++) {
+                ck_assert_uint_le(s.size, 0xffffffffu);
+            }
+            rtmp_mp4_seek(&m, 700, &key);
+        }
+    }
+}
+END_TEST
+
+START_TEST(test_vod_names)
+{
+    char c[2][RTMP_VOD_MAX_PATH + 1];
+    ck_assert_int_eq(rtmp_vod_candidates("clip", c), 2);
+    ck_assert_str_eq(c[0], "clip.flv");
+    ck_assert_str_eq(c[1], "clip.mp4");
+    ck_assert_int_eq(rtmp_vod_candidates("mp4:clip.mp4", c), 1);
+    ck_assert_str_eq(c[0], "clip.mp4");
+    ck_assert_int_eq(rtmp_vod_candidates("mp4:clip", c), 1);
+    ck_assert_str_eq(c[0], "clip.mp4");
+    ck_assert_int_eq(rtmp_vod_candidates("flv:a/clip", c), 1);
+    ck_assert_str_eq(c[0], "a/clip.flv");
+    ck_assert_int_eq(rtmp_vod_candidates("dir/Clip.FLV", c), 1);
+    ck_assert_str_eq(c[0], "dir/Clip.FLV");
+    ck_assert_int_eq(rtmp_vod_candidates("my.video", c), 2);
+    ck_assert_str_eq(c[0], "my.video.flv");
+    ck_assert_int_eq(rtmp_vod_candidates("..clip", c), 2); // a name, not a component
+    for (const char *bad :
+         {"", "mp4:", "..", "../clip", "a/../clip", "a/..", "./clip", "a/./b", "/etc/passwd",
+          "mp4:/etc/passwd", "a//b", "a/", "a\\b", "..\\clip", "a\nb", "mp4:../x.mp4"}) {
+        ck_assert_msg(rtmp_vod_candidates(bad, c) == -1, "%s accepted", bad);
+    }
+}
+END_TEST
+
+Suite *rtmp_vod_suite(void)
+{
+    Suite *s = suite_create("vod");
+    TCase *tc = tcase_create("core");
+    tcase_add_checked_fixture(tc, setup, teardown);
+    tcase_add_test(tc, test_flv_tags);
+    tcase_add_test(tc, test_flv_truncated);
+    tcase_add_test(tc, test_flv_bounds);
+    tcase_add_test(tc, test_mp4_moov_last);
+    tcase_add_test(tc, test_mp4_moov_first);
+    tcase_add_test(tc, test_mp4_declined);
+    tcase_add_test(tc, test_mp4_hevc);
+    tcase_add_test(tc, test_mp4_moov_cut_and_flipped);
+    tcase_add_test(tc, test_vod_names);
+    suite_add_tcase(s, tc);
+    return s;
+}
