@@ -1,6 +1,7 @@
 // The module list. Stream handlers chain in the reverse of this order: the live module
 // answers the client last, the modules listed after it run before it.
 #include "core/rtmp_module.h"
+#include "hls/rtmp_hls.h"
 #include "os/rtmp_cycle.h"
 #include "rtmp/rtmp_access.h"
 #include "rtmp/rtmp_key.h"
@@ -15,6 +16,7 @@ rtmp_module_t *rtmp_modules[] = {
     &rtmp_server_module,
     &rtmp_relay_module,
     &rtmp_live_module,
+    &rtmp_hls_module,    // HLS segments: written once live accepted a publish
     &rtmp_push_module,   // pushes: started once live accepted a publish
     &rtmp_notify_module, // HTTP callbacks: asked after access and keys, just before live
     &rtmp_key_module,    // stream keys: checked before live answers
