@@ -822,16 +822,19 @@ static void rtmp_hls_detach(rtmp_hls_stream_t *hs)
     }
     rtmp_log_error(RTMP_LOG_INFO, rtmp_hls_log(), 0,
                    "hls \"%s\" stopped%s: %llu segments, %llu bytes; write() %llu calls, max "
-                   "%lluus, p99 %lluus; segment open/close max %lluus, p99 %lluus; playlist "
-                   "write+rename %llu, max %lluus, p99 %lluus",
+                   "%lluus, p99 %lluus, p50 %lluus; segment open/close max %lluus, p99 %lluus, "
+                   "p50 %lluus; playlist write+rename %llu, max %lluus, p99 %lluus, p50 %lluus",
                    hs->what, hs->failed ? " after a disk error" : "",
                    (unsigned long long)hs->segments, (unsigned long long)hs->bytes,
                    (unsigned long long)hs->writes.n, (unsigned long long)hs->writes.max,
                    (unsigned long long)rtmp_hls_hist_quantile(&hs->writes, 0.99),
+                   (unsigned long long)rtmp_hls_hist_quantile(&hs->writes, 0.5),
                    (unsigned long long)hs->files.max,
                    (unsigned long long)rtmp_hls_hist_quantile(&hs->files, 0.99),
+                   (unsigned long long)rtmp_hls_hist_quantile(&hs->files, 0.5),
                    (unsigned long long)hs->playlists.n, (unsigned long long)hs->playlists.max,
-                   (unsigned long long)rtmp_hls_hist_quantile(&hs->playlists, 0.99));
+                   (unsigned long long)rtmp_hls_hist_quantile(&hs->playlists, 0.99),
+                   (unsigned long long)rtmp_hls_hist_quantile(&hs->playlists, 0.5));
 }
 
 // Attaches a publisher: a new one continues after a discontinuity.
