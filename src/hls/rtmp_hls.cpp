@@ -805,14 +805,15 @@ static rtmp_hls_stream_t *rtmp_hls_create(rtmp_hls_app_conf_t *hcf, const char *
     return hs;
 }
 
-// Ends the publisher's part: the open segment goes into the playlist, and with
-// hls_endlist the playlist says no more will come.
-static void rtmp_hls_detach(rtmp_hls_stream_t *hs)
+// Ends the publisher's part: the open segment goes into the playlist, and when the
+// stream ends (not when another publisher takes it over) with hls_endlist the playlist
+// says no more will come.
+static void rtmp_hls_detach(rtmp_hls_stream_t *hs, bool ending)
 {
     if (!hs->failed && hs->fd != -1) {
         (void)rtmp_hls_close_segment(hs, hs->last_ts);
     }
-    if (!hs->failed && hs->hcf->endlist && hs->pl.count > 0) {
+    if (ending && !hs->failed && hs->hcf->endlist && hs->pl.count > 0) {
         rtmp_m3u8_end(&hs->pl);
         (void)rtmp_hls_write_playlist(hs);
     }
@@ -888,7 +889,7 @@ static void rtmp_hls_start(rtmp_session_t *s, rtmp_stream_t *st)
     if (hs != nullptr) {
         // the same worker had it: a takeover, or a publisher back within the grace time
         if (hs->st != nullptr) {
-            rtmp_hls_detach(hs);
+            rtmp_hls_detach(hs, false);
         }
         rtmp_hls_attach(hs, st);
         rtmp_log_error(RTMP_LOG_INFO, &s->c->log, 0,
@@ -935,7 +936,7 @@ static void rtmp_hls_close_stream(rtmp_session_t *s, rtmp_stream_t *st)
     if (hs != nullptr) {
         // before live lets the stream go, so a publisher starting in another worker
         // finds the finished playlist
-        rtmp_hls_detach(hs);
+        rtmp_hls_detach(hs, true);
         if (!hs->hcf->cleanup) {
             rtmp_hls_free(hs);
         } else {
@@ -982,7 +983,7 @@ static void rtmp_hls_exit_worker(rtmp_cycle_t *)
     while (rtmp_hls_streams) {
         rtmp_hls_stream_t *hs = rtmp_hls_streams;
         if (hs->st) {
-            rtmp_hls_detach(hs);
+            rtmp_hls_detach(hs, true);
         }
         while (hs->npending > 0) {
             rtmp_hls_pending_pop(hs);

@@ -346,46 +346,58 @@ def test_hls_unwritable_path():
 
 def test_hls_audio_only_nested():
     """hls_nested: NAME/index.m3u8 and NAME/SEQ.ts. A publisher of AV1 (Enhanced RTMP) and AAC:
-    the video is skipped with one log line, the audio is cut by time."""
+    the video is skipped with one log line, the audio is cut by time. A second publisher takes
+    the stream over (publisher_takeover): the playlist goes on after a discontinuity."""
     need_tools("ffprobe")
     from live_helpers import PyPublisher
     import random
-    app = ('live = true; hls = true; hls_path = "{dir}/hls"; hls_nested = true; '
-           'hls_fragment = "1s"; hls_endlist = true;')
+    app = ('live = true; publisher_takeover = true; hls = true; hls_path = "{dir}/hls"; '
+           'hls_nested = true; hls_fragment = "1s"; hls_endlist = true;')
+    rnd = random.Random(7)
+
+    def publish(pub, seconds):
+        check(pub.status == "NetStream.Publish.Start", "publish: %s" % pub.status)
+        def av1(ts, first, body):
+            pub.c.send_message(9, bytes([0x90 if first else 0xa1]) + b"av01" + body,
+                               msid=pub.sid, csid=6, timestamp=ts)
+        av1(0, True, bytes([0x81, 0x00, 0x0c, 0x00]))  # av1C: SequenceStart
+        pub.audio(0, bytes([0x12, 0x10]), header=True)  # AAC LC, 44.1 kHz, stereo
+        for i in range(int(seconds * 44100 / 1024)):
+            ts = i * 1024 * 1000 // 44100
+            pub.audio(ts, bytes(rnd.getrandbits(8) for _ in range(180)))
+            if i % 2 == 0:
+                av1(ts, False, bytes(rnd.getrandbits(8) for _ in range(300)))
+
     with live_server({"nest": app}) as srv:
         srv.start()
-        rnd = random.Random(7)
-        with PyPublisher(srv.port, "nest", "a") as pub:
-            check(pub.status == "NetStream.Publish.Start", "publish: %s" % pub.status)
-            av1 = lambda ts, first, body: pub.c.send_message(
-                9, bytes([0x90 if first else 0xa1]) + b"av01" + body, msid=pub.sid, csid=6,
-                timestamp=ts)
-            av1(0, True, bytes([0x81, 0x00, 0x0c, 0x00]))  # av1C: SequenceStart
-            pub.audio(0, bytes([0x12, 0x10]), header=True)  # AAC LC, 44.1 kHz, stereo
-            for i in range(220):  # 5 s of 1024-sample frames
-                ts = i * 1024 * 1000 // 44100
-                pub.audio(ts, bytes(rnd.getrandbits(8) for _ in range(180)))
-                if i % 2 == 0:
-                    av1(ts, False, bytes(rnd.getrandbits(8) for _ in range(300)))
-            time.sleep(0.3)
-        srv.wait_log('hls "nest/a" stopped', 5)
         d = os.path.join(srv.dir, "hls", "nest", "a")
+        with PyPublisher(srv.port, "nest", "a") as pub1:
+            publish(pub1, 3.05)
+            wait_for(lambda: _read_playlist(os.path.join(d, "index.m3u8")), 5, "the playlist")
+            with PyPublisher(srv.port, "nest", "a") as pub2:
+                publish(pub2, 3.05)
+                time.sleep(0.3)
+        srv.wait_log('hls "nest/a" stopped', 5)
+        wait_for(lambda: srv.log().count('hls "nest/a" stopped') == 2, 5, "both stop lines")
         pl = _read_playlist(os.path.join(d, "index.m3u8"))
         check(pl.ended and pl.seqs() == list(range(len(pl.segments))) and
               [u for u, _, _ in pl.segments] == ["%d.ts" % i for i in range(len(pl.segments))],
               "playlist: %r" % pl.text)
-        check(4 <= len(pl.segments) <= 6, "5 s of audio in 1 s: %r" % pl.text)
-        for uri, dur, _ in pl.segments[:-1]:
+        breaks = [i for i, (_, _, disc) in enumerate(pl.segments) if disc]
+        check(breaks == [3] and len(pl.segments) == 6,
+              "3 s of audio in 1 s segments, twice, one break between: %r" % pl.text)
+        for uri, dur, _ in pl.segments[:2] + pl.segments[3:5]:
             check(0.95 <= dur <= 1.1 and math.floor(dur + 0.5) <= pl.target,
                   "%s: %.3f s, target %d" % (uri, dur, pl.target))
-        for uri, _, _ in pl.segments:
+        for uri, _, _ in pl.segments[:2] + pl.segments[3:5]:
             out = json.loads(_run(["ffprobe", "-v", "error", "-of", "json", "-count_packets",
                                    "-show_entries", "stream=codec_name,nb_read_packets",
                                    os.path.join(d, uri)]))
             streams = out["streams"]
             check(len(streams) == 1 and streams[0]["codec_name"] == "aac" and
-                  int(streams[0]["nb_read_packets"]) >= 35,
+                  int(streams[0]["nb_read_packets"]) >= 40,
                   "%s: %s" % (uri, streams))
         skipped = [l for l in srv.log().splitlines()
                    if 'hls "nest/a": video codec av1 is not carried' in l]
-        check(len(skipped) == 1, "AV1 skip lines: %s" % skipped)
+        check(len(skipped) == 2, "AV1 skip lines (one per publisher): %s" % skipped)
+        check('hls "nest/a": continuing' in srv.log(), "no continuation line")
