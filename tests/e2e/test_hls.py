@@ -401,3 +401,42 @@ def test_hls_audio_only_nested():
                    if 'hls "nest/a": video codec av1 is not carried' in l]
         check(len(skipped) == 2, "AV1 skip lines (one per publisher): %s" % skipped)
         check('hls "nest/a": continuing' in srv.log(), "no continuation line")
+
+
+def test_hls_disk_full():
+    """hls_path on a 600 KB tmpfs (skipped where mounting is not allowed): the segment write
+    that finds the disk full stops HLS with an error line and the partial segment is removed;
+    a player gets the whole stream."""
+    need_tools("ffmpeg", "mount", "umount")
+    from live_helpers import heavy_clip
+    clip = heavy_clip(4)
+    mnt = tempfile.mkdtemp(prefix="rtmp_e2e_full_")
+    r = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=600k", "tmpfs", mnt],
+                       capture_output=True, text=True, timeout=10, stdin=subprocess.DEVNULL)
+    if r.returncode != 0:
+        os.rmdir(mnt)
+        harness.skip("cannot mount a tmpfs here: %s" % r.stderr.strip())
+    try:
+        app = 'live = true; hls = true; hls_path = "%s"; hls_fragment = "1s";' % mnt
+        with live_server({"live": app}) as srv:
+            srv.start()
+            with PyPlayer(srv.port, "live", "f", 20) as player:
+                player.play()
+                pub = ffmpeg_publisher(srv, clip, "live/f", "pub")
+                check(pub.wait(15) == 0, "publisher: %s" % pub.stderr()[-500:])
+                player.wait(lambda ms: len(player.packets()["video"]) >= 100, 5,
+                            "the stream's video")
+            srv.wait_log('hls "live/f" stopped after a disk error', 5)
+            check(re.search(r'\[error\] .*hls "live/f": write\(\) "%s/live/f-\d+\.ts" failed; '
+                            r'HLS stopped for this stream .*\(28: No space left on device\)'
+                            % re.escape(mnt), srv.log()), "no disk-full line: %s"
+                  % srv.log()[-800:])
+            pl = _read_playlist(os.path.join(mnt, "live", "f.m3u8"))
+            files = sorted(os.listdir(os.path.join(mnt, "live")))
+            listed = sorted(u for u, _, _ in pl.segments) if pl else []
+            check(files == sorted(listed + (["f.m3u8"] if pl else [])),
+                  "files %s, playlist %s: the partial segment was not removed" % (files, listed))
+    finally:
+        subprocess.run(["umount", "-l", mnt], capture_output=True, timeout=10,
+                       stdin=subprocess.DEVNULL)
+        os.rmdir(mnt)
