@@ -68,6 +68,18 @@ inline void rtmp_m3u8_end(rtmp_m3u8_t *pl)
 [[nodiscard]] rtmp_int_t rtmp_m3u8_add(rtmp_m3u8_t *pl, double duration, std::string_view uri,
                                        rtmp_m3u8_removed_pt removed, void *data);
 
+// Reads back a playlist rtmp_m3u8_render wrote (by this process before a restart, or by
+// another worker), so a publisher that comes back continues it: pl must be freshly
+// initialised; its sequence numbers, target duration, discontinuity sequence and
+// segments are taken from the text, each segment added as by rtmp_m3u8_add (so the
+// window slides and `removed` sees what falls out). Only segments named as the caller
+// names them are accepted: uri_prefix, the segment's own sequence number, ".ts" — a
+// playlist that lists anything else is not ours, and its files are not ours to delete.
+// RTMP_DECLINED (pl as initialised) for text that is not such a playlist.
+[[nodiscard]] rtmp_int_t rtmp_m3u8_parse(rtmp_m3u8_t *pl, std::string_view text,
+                                         std::string_view uri_prefix, rtmp_m3u8_removed_pt removed,
+                                         void *data);
+
 // The i-th segment of the window, 0 the oldest.
 const rtmp_m3u8_segment_t *rtmp_m3u8_segment(const rtmp_m3u8_t *pl, uint32_t i);
 

@@ -1,6 +1,7 @@
 // The module list. Stream handlers chain in the reverse of this order: the live module
 // answers the client last, the modules listed after it run before it.
 #include "core/rtmp_module.h"
+#include "hls/rtmp_hls.h"
 #include "http/rtmp_http.h"
 #include "os/rtmp_cycle.h"
 #include "rtmp/rtmp_access.h"
@@ -22,6 +23,7 @@ rtmp_module_t *rtmp_modules[] = {
     &rtmp_http_module, // the HTTP listener: no stream handlers
     &rtmp_relay_module,
     &rtmp_live_module,
+    &rtmp_hls_module,    // HLS segments: written once live accepted a publish
     &rtmp_pull_module,   // pulls from origins: started by a player, before live answers it
     &rtmp_vod_module,    // files: a play that names one is taken before a pull or live
     &rtmp_stat_module,   // counts what reaches live, snapshots streams for /stat

@@ -1,6 +1,7 @@
 // Live HLS playlist model: sequence numbers, sliding window, target duration, rendering.
 #include "hls/rtmp_m3u8.h"
 
+#include <charconv>
 #include <cmath>
 #include <cstdarg>
 #include <cstdio>
@@ -146,4 +147,125 @@ bool rtmp_m3u8_should_cut(uint64_t start, uint64_t ts, bool has_video, bool vide
         return false;
     }
     return !has_video || video_key;
+}
+
+// ---- reading a playlist back ----------------------------------------------------------------
+
+static bool rtmp_m3u8_uint(std::string_view s, uint64_t *v)
+{
+    uint64_t n = 0;
+    auto r = std::from_chars(s.data(), s.data() + s.size(), n);
+    if (s.empty() || r.ec != std::errc() || r.ptr != s.data() + s.size()) {
+        return false;
+    }
+    *v = n;
+    return true;
+}
+
+// prefix, the decimal sequence number, ".ts": how the segmenter names its files
+static bool rtmp_m3u8_uri_ok(std::string_view uri, std::string_view prefix, uint64_t sequence)
+{
+    uint64_t n;
+    return uri.size() < RTMP_M3U8_URI && uri.starts_with(prefix) && uri.ends_with(".ts") &&
+           rtmp_m3u8_uint(uri.substr(prefix.size(), uri.size() - prefix.size() - 3), &n) &&
+           n == sequence;
+}
+
+// One pass over the text: checks it, and with apply also fills pl.
+static rtmp_int_t rtmp_m3u8_scan(rtmp_m3u8_t *pl, std::string_view text, std::string_view prefix,
+                                 bool apply, rtmp_m3u8_removed_pt removed, void *data)
+{
+    uint64_t sequence = 0;
+    uint64_t target = 0;
+    uint64_t dseq = 0;
+    uint64_t n = 0; // segments so far
+    bool header = false;
+    bool discontinuity = false;
+    double duration = -1; // the EXTINF waiting for its URI
+
+    while (!text.empty()) {
+        size_t nl = text.find('\n');
+        std::string_view line = text.substr(0, nl);
+        text = nl == std::string_view::npos ? std::string_view() : text.substr(nl + 1);
+        if (!line.empty() && line.back() == '\r') {
+            line.remove_suffix(1);
+        }
+        if (line.empty()) {
+            continue;
+        }
+        if (!header) { // RFC 8216 4.3.1.1: the first line
+            if (line != "#EXTM3U") {
+                return RTMP_DECLINED;
+            }
+            header = true;
+            continue;
+        }
+        if (line.starts_with("#EXT-X-MEDIA-SEQUENCE:")) {
+            if (n > 0 || !rtmp_m3u8_uint(line.substr(22), &sequence)) {
+                return RTMP_DECLINED;
+            }
+        } else if (line.starts_with("#EXT-X-TARGETDURATION:")) {
+            if (!rtmp_m3u8_uint(line.substr(22), &target) || target > 86400) {
+                return RTMP_DECLINED;
+            }
+        } else if (line.starts_with("#EXT-X-DISCONTINUITY-SEQUENCE:")) {
+            if (n > 0 || !rtmp_m3u8_uint(line.substr(30), &dseq)) {
+                return RTMP_DECLINED;
+            }
+        } else if (line == "#EXT-X-DISCONTINUITY") {
+            discontinuity = true;
+        } else if (line.starts_with("#EXTINF:")) {
+            std::string_view v = line.substr(8);
+            v = v.substr(0, v.find(','));
+            auto r = std::from_chars(v.data(), v.data() + v.size(), duration);
+            if (v.empty() || r.ec != std::errc() || r.ptr != v.data() + v.size() ||
+                !std::isfinite(duration) || duration < 0 || duration > 86400) {
+                return RTMP_DECLINED;
+            }
+        } else if (line.starts_with("#")) {
+            continue; // EXT-X-VERSION, EXT-X-ENDLIST, comments: nothing to keep
+        } else {
+            if (duration < 0 || !rtmp_m3u8_uri_ok(line, prefix, sequence + n)) {
+                return RTMP_DECLINED;
+            }
+            if (apply) {
+                if (n == 0) {
+                    pl->next_sequence = sequence;
+                    pl->discontinuity_sequence = dseq;
+                }
+                pl->discontinuity = discontinuity;
+                if (rtmp_m3u8_add(pl, duration, line, removed, data) != RTMP_OK) {
+                    return RTMP_ERROR; // checked above: cannot happen
+                }
+            }
+            n++;
+            duration = -1;
+            discontinuity = false;
+        }
+    }
+    if (!header || duration >= 0) {
+        return RTMP_DECLINED;
+    }
+    if (apply) {
+        if (n == 0) {
+            pl->next_sequence = sequence;
+            pl->discontinuity_sequence = dseq;
+        }
+        // RFC 8216 6.2.1: the target duration must not change while the playlist lives
+        if (target > pl->target) {
+            pl->target = (uint32_t)target;
+        }
+    }
+    return RTMP_OK;
+}
+
+rtmp_int_t rtmp_m3u8_parse(rtmp_m3u8_t *pl, std::string_view text, std::string_view uri_prefix,
+                           rtmp_m3u8_removed_pt removed, void *data)
+{
+    // checked whole first, so a playlist that is not ours leaves pl untouched
+    rtmp_int_t rc = rtmp_m3u8_scan(pl, text, uri_prefix, false, nullptr, nullptr);
+    if (rc != RTMP_OK) {
+        return rc;
+    }
+    return rtmp_m3u8_scan(pl, text, uri_prefix, true, removed, data);
 }

@@ -233,6 +233,134 @@ START_TEST(test_m3u8_cut)
 }
 END_TEST
 
+// The playlist rendered now, NUL-terminated in the pool.
+static const char *rendered(const rtmp_m3u8_t *p)
+{
+    rtmp_buf_t *b = rtmp_buf_create(pool, rtmp_m3u8_render_size(p) + 1);
+    ck_assert_int_eq(rtmp_m3u8_render(p, b), RTMP_OK);
+    *b->last = '\0';
+    return reinterpret_cast<const char *>(b->pos);
+}
+
+START_TEST(test_m3u8_parse_round_trip)
+{
+    // a playlist with a discontinuity that slid out, one in the window, and its end
+    rtmp_m3u8_init(&pl, pool, 4, 0, 7);
+    rtmp_m3u8_discontinuity(&pl);
+    add(2.0);
+    add(2.5);
+    add(6.1);
+    add(2.0);
+    rtmp_m3u8_discontinuity(&pl);
+    add(1.234);
+    rtmp_m3u8_end(&pl);
+    ck_assert_uint_eq(pl.discontinuity_sequence, 1);
+    const char *text = rendered(&pl);
+
+    rtmp_m3u8_t back;
+    rtmp_m3u8_init(&back, pool, 4, 0, 0);
+    ngone = 0;
+    ck_assert_int_eq(rtmp_m3u8_parse(&back, text, "s-", on_removed, &pl), RTMP_OK);
+    ck_assert_uint_eq(ngone, 0);
+    ck_assert_uint_eq(back.count, 4);
+    ck_assert_uint_eq(back.target, 7);
+    ck_assert_uint_eq(back.discontinuity_sequence, 1);
+    ck_assert_uint_eq(rtmp_m3u8_next_sequence(&back), 12);
+    ck_assert(!back.discontinuity);
+    // the end is not kept: the publisher came back
+    rtmp_m3u8_end(&back);
+    ck_assert_str_eq(rendered(&back), text);
+
+    // and it goes on: a discontinuity before the next segment, numbered after the last
+    rtmp_m3u8_discontinuity(&back);
+    char uri[64];
+    snprintf(uri, sizeof(uri), "s-%llu.ts", (unsigned long long)rtmp_m3u8_next_sequence(&back));
+    ck_assert_int_eq(rtmp_m3u8_add(&back, 2.0, uri, on_removed, &pl), RTMP_OK);
+    ck_assert_uint_eq(ngone, 1);
+    ck_assert_uint_eq(gone[0], 8);
+    ck_assert_str_eq(rtmp_m3u8_segment(&back, 3)->uri, "s-12.ts");
+    ck_assert(rtmp_m3u8_segment(&back, 3)->discontinuity);
+    // s-8 had no discontinuity: the sequence stays
+    ck_assert_uint_eq(back.discontinuity_sequence, 1);
+}
+END_TEST
+
+START_TEST(test_m3u8_parse_window)
+{
+    // a longer playlist read into a smaller window: what falls out is reported, in order
+    const char *text = "#EXTM3U\n#EXT-X-VERSION:3\n#EXT-X-MEDIA-SEQUENCE:3\n"
+                       "#EXT-X-TARGETDURATION:2\n"
+                       "#EXT-X-DISCONTINUITY\n#EXTINF:2.000,\ns-3.ts\n"
+                       "#EXTINF:2.000,\ns-4.ts\n#EXTINF:2.000,\ns-5.ts\n"
+                       "#EXTINF:2.000,\ns-6.ts\n#EXTINF:2.000,\ns-7.ts\n";
+    rtmp_m3u8_init(&pl, pool, 3, 0, 0);
+    ck_assert_int_eq(rtmp_m3u8_parse(&pl, text, "s-", on_removed, &pl), RTMP_OK);
+    ck_assert_uint_eq(ngone, 2);
+    ck_assert_uint_eq(gone[0], 3);
+    ck_assert_uint_eq(gone[1], 4);
+    ck_assert_uint_eq(pl.discontinuity_sequence, 1); // s-3's discontinuity left with it
+    ck_assert_uint_eq(rtmp_m3u8_next_sequence(&pl), 8);
+
+    // an empty playlist keeps its numbering
+    rtmp_m3u8_init(&pl, pool, 3, 0, 0);
+    ck_assert_int_eq(rtmp_m3u8_parse(&pl,
+                                     "#EXTM3U\n#EXT-X-MEDIA-SEQUENCE:42\n"
+                                     "#EXT-X-TARGETDURATION:4\n#EXT-X-ENDLIST\n",
+                                     "s-", on_removed, &pl),
+                     RTMP_OK);
+    ck_assert_uint_eq(pl.count, 0);
+    ck_assert_uint_eq(rtmp_m3u8_next_sequence(&pl), 42);
+    ck_assert_uint_eq(pl.target, 4);
+
+    // CRLF line ends and titles after the duration are read too
+    rtmp_m3u8_init(&pl, pool, 3, 0, 0);
+    ck_assert_int_eq(rtmp_m3u8_parse(&pl,
+                                     "#EXTM3U\r\n#EXT-X-MEDIA-SEQUENCE:1\r\n"
+                                     "#EXTINF:1.5,title\r\ns-1.ts\r\n",
+                                     "s-", on_removed, &pl),
+                     RTMP_OK);
+    ck_assert_uint_eq(pl.count, 1);
+    ck_assert_double_eq_tol(rtmp_m3u8_segment(&pl, 0)->duration, 1.5, 1e-9);
+}
+END_TEST
+
+START_TEST(test_m3u8_parse_declined)
+{
+    static const char *const bad[] = {
+        "",
+        "#EXT-X-MEDIA-SEQUENCE:1\n#EXTINF:2,\ns-1.ts\n",          // no #EXTM3U
+        "#EXTM3U\n#EXT-X-MEDIA-SEQUENCE:1\n#EXTINF:2,\nx-1.ts\n", // another prefix
+        "#EXTM3U\n#EXT-X-MEDIA-SEQUENCE:1\n#EXTINF:2,\ns-2.ts\n", // not its number
+        "#EXTM3U\n#EXT-X-MEDIA-SEQUENCE:1\n#EXTINF:2,\ns-1.mp4\n",
+        "#EXTM3U\n#EXT-X-MEDIA-SEQUENCE:1\n#EXTINF:2,\n../s-1.ts\n",
+        "#EXTM3U\n#EXT-X-MEDIA-SEQUENCE:1\n#EXTINF:2,\ns-+1.ts\n",
+        "#EXTM3U\n#EXT-X-MEDIA-SEQUENCE:1\ns-1.ts\n", // no EXTINF
+        "#EXTM3U\n#EXT-X-MEDIA-SEQUENCE:1\n#EXTINF:-2,\ns-1.ts\n",
+        "#EXTM3U\n#EXT-X-MEDIA-SEQUENCE:1\n#EXTINF:nan,\ns-1.ts\n",
+        "#EXTM3U\n#EXT-X-MEDIA-SEQUENCE:1\n#EXTINF:2x,\ns-1.ts\n",
+        "#EXTM3U\n#EXT-X-MEDIA-SEQUENCE:x\n",
+        "#EXTM3U\n#EXT-X-TARGETDURATION:99999999999999999999999\n",
+        "#EXTM3U\n#EXT-X-MEDIA-SEQUENCE:1\n#EXTINF:2,\n",         // EXTINF without its URI
+        "#EXTM3U\n#EXTINF:2,\ns-0.ts\n#EXT-X-MEDIA-SEQUENCE:1\n", // sequence too late
+    };
+    for (const char *text : bad) {
+        rtmp_m3u8_init(&pl, pool, 3, 0, 5);
+        ck_assert_msg(rtmp_m3u8_parse(&pl, text, "s-", on_removed, &pl) == RTMP_DECLINED, "%s",
+                      text);
+        ck_assert_uint_eq(pl.count, 0);
+        ck_assert_uint_eq(rtmp_m3u8_next_sequence(&pl), 5);
+        ck_assert_uint_eq(pl.target, 0);
+        ck_assert_uint_eq(ngone, 0);
+    }
+    // nested layout: no prefix at all
+    rtmp_m3u8_init(&pl, pool, 3, 0, 0);
+    ck_assert_int_eq(rtmp_m3u8_parse(&pl, "#EXTM3U\n#EXT-X-MEDIA-SEQUENCE:9\n#EXTINF:2,\n9.ts\n",
+                                     "", nullptr, nullptr),
+                     RTMP_OK);
+    ck_assert_str_eq(rtmp_m3u8_segment(&pl, 0)->uri, "9.ts");
+}
+END_TEST
+
 Suite *rtmp_m3u8_suite(void)
 {
     Suite *s = suite_create("m3u8");
@@ -244,6 +372,9 @@ Suite *rtmp_m3u8_suite(void)
     tcase_add_test(tc, test_m3u8_target_duration);
     tcase_add_test(tc, test_m3u8_discontinuity);
     tcase_add_test(tc, test_m3u8_cut);
+    tcase_add_test(tc, test_m3u8_parse_round_trip);
+    tcase_add_test(tc, test_m3u8_parse_window);
+    tcase_add_test(tc, test_m3u8_parse_declined);
     suite_add_tcase(s, tc);
     return s;
 }
