@@ -3,7 +3,7 @@ chromium, driven by playwright-core from npm) loads a page and hls.js (from npm)
 server itself, plays /hls/live/test.m3u8 in a <video>, and currentTime advances by several
 seconds while a frame drawn to a canvas is a picture, not a uniform colour.
 
-The live HLS comes from hls_source(); it is the one place that says where it comes from."""
+The stream is published over RTMP by ffmpeg and segmented by the server's HLS module."""
 
 import json
 import os
@@ -38,21 +38,14 @@ def _browser_tools():
 
 
 def hls_source(srv, app, name, seconds=60):
-    """Makes srv serve a live HLS stream at /hls/APP/NAME.m3u8; returns the process behind it.
-
-    For now ffmpeg's HLS muxer writes a live, sliding playlist (1 s segments, 5 in the
-    window, old ones deleted) into the served hls_root. With the server's own segmenter this
-    becomes an RTMP publish into srv (ffmpeg -re ... -f flv rtmp://127.0.0.1:PORT/APP/NAME
-    to an application with HLS on), and nothing else in the test changes."""
-    out = os.path.join(srv.dir, "hls", app)
-    os.makedirs(out, exist_ok=True)
+    """Publishes a live stream into srv over RTMP (ffmpeg, 1 s GOP); the server's own
+    segmenter makes /hls/APP/NAME.m3u8 of it. Returns the publishing process."""
     return ClientProc(FFMPEG_QUIET + [
         "-re", "-f", "lavfi", "-i", "testsrc2=size=320x240:rate=25",
         "-f", "lavfi", "-i", "sine=frequency=440:sample_rate=44100", "-t", str(seconds),
         "-c:v", "libx264", "-preset", "ultrafast", "-pix_fmt", "yuv420p", "-g", "25",
         "-c:a", "aac", "-b:a", "64k",
-        "-f", "hls", "-hls_time", "1", "-hls_list_size", "5", "-hls_flags", "delete_segments",
-        os.path.join(out, name + ".m3u8")], srv.dir, "hls_source")
+        "-f", "flv", "rtmp://127.0.0.1:%d/%s/%s" % (srv.port, app, name)], srv.dir, "publisher")
 
 
 def _segments(path):
@@ -66,7 +59,8 @@ def _segments(path):
 def test_browser_plays_live_hls():
     chromium, node = _browser_tools()
     need_tools("ffmpeg")
-    with http_server(http_extra='cors = "*"; ') as srv:
+    with http_server(http_extra='cors = "*"; ',
+                     app_extra='live = true; hls = true; hls_fragment = "1s"; ') as srv:
         srv.start()
         root = os.path.join(srv.dir, "hls")
         os.makedirs(root, exist_ok=True)
@@ -78,7 +72,7 @@ def test_browser_plays_live_hls():
         playlist = os.path.join(root, "live", "test.m3u8")
         wait_for(lambda: len(_segments(playlist)) >= 2 or not src.running(), 20,
                  "two segments in the playlist")
-        check(src.running(), "the HLS source stopped: %s" % src.stderr()[-500:])
+        check(src.running(), "the publisher stopped: %s" % src.stderr()[-500:])
 
         url = "http://127.0.0.1:%d/hls/player.html?src=/hls/live/test.m3u8" % srv.http_port
         env = dict(os.environ, CHROMIUM=chromium)
@@ -99,7 +93,7 @@ def test_browser_plays_live_hls():
         check(res["width"] == 320 and res["height"] == 240, "video size: %s" % what)
         # testsrc2's bars and gradients: far from one colour (a black or grey frame is ~0)
         check(res["variance"] > 200, "the frame drawn to a canvas is uniform: %s" % what)
-        check(src.running(), "the HLS source ended early")
+        check(src.running(), "the publisher ended early")
         # and it all came through our listener
         log = srv.log()
         for needle in ('"GET /hls/hls.min.js HTTP/1.1" 200', '"GET /hls/live/test.m3u8',
