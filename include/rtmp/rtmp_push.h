@@ -58,6 +58,21 @@ struct rtmp_push_names_t {
                                        std::string_view name, std::string_view args,
                                        rtmp_push_names_t *out);
 
+// One push target as statistics see it. `target` is the tcUrl (rtmp://HOST/APP): the stream
+// name, where services put their stream keys, is left out.
+struct rtmp_push_stat_t {
+    const char *target;
+    const char *state;  // "publishing", "connecting", "waiting" (back-off) or "failed"
+    rtmp_msec_t since;  // publishing since, in the cached clock; 0 when not publishing
+    uint64_t bytes;     // sent over every connection so far
+    uint32_t reconnects;
+    const char *error;  // the last failure, "" when none
+};
+
+// Calls cb for every push target of the stream app/name published in this worker.
+void rtmp_push_stat(const rtmp_conf_app_t *app, std::string_view name,
+                    void (*cb)(const rtmp_push_stat_t *t, void *data), void *data);
+
 // The target answered NetStream.Publish.Start on stream st of session s: media may flow.
 [[nodiscard]] rtmp_int_t rtmp_push_publishing(rtmp_push_target_t *t, rtmp_session_t *s,
                                               rtmp_stream_t *st);

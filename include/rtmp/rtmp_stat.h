@@ -10,6 +10,7 @@
 // Bounds of one worker's snapshot; beyond them it is marked truncated.
 constexpr size_t RTMP_STAT_STREAMS = 64;
 constexpr size_t RTMP_STAT_PLAYERS = 256;
+constexpr size_t RTMP_STAT_PUSHES = 64;
 constexpr size_t RTMP_STAT_SLOTS = RTMP_LIMITS_SLOTS;
 // Notify callback latency histogram: upper bounds in milliseconds, then +Inf.
 constexpr uint32_t rtmp_stat_notify_bounds[] = {5, 10, 25, 50, 100, 250, 500, 1000, 2500, 5000};
@@ -62,6 +63,17 @@ struct rtmp_stat_player_t {
     uint64_t dropped;
 };
 
+// A push target of a stream published in the worker (rtmp_push_stat_t, copied).
+struct rtmp_stat_push_t {
+    uint16_t stream; // index in streams
+    char target[128];
+    char state[12];
+    char error[96];
+    uint64_t duration_ms; // publishing for; 0 when not publishing
+    uint64_t bytes;
+    uint32_t reconnects;
+};
+
 // One worker's slot. Only that worker writes it, under a sequence lock (odd while it
 // writes); readers copy it and retry when the sequence moved.
 struct rtmp_stat_slot_t {
@@ -81,8 +93,10 @@ struct rtmp_stat_slot_t {
     uint64_t notify_count;
     uint32_t nstreams;
     uint32_t nplayers;
+    uint32_t npushes;
     rtmp_stat_stream_t streams[RTMP_STAT_STREAMS];
     rtmp_stat_player_t players[RTMP_STAT_PLAYERS];
+    rtmp_stat_push_t pushes[RTMP_STAT_PUSHES];
 };
 
 extern rtmp_module_t rtmp_stat_module;

@@ -157,17 +157,22 @@ static void rtmp_http_stat_stream(rtmp_http_body_t *b, const rtmp_stat_slot_t *s
                 comma = true;
             }
         }
-        for (size_t p = 0; p < slots[i].nplayers; p++) {
-            const rtmp_stat_player_t *ps = &slots[i].players[p];
+        for (size_t p = 0; p < slots[i].npushes; p++) {
+            const rtmp_stat_push_t *ps = &slots[i].pushes[p];
             const rtmp_stat_stream_t *ss = &slots[i].streams[ps->stream];
-            if (!ps->push || strcmp(ss->app, first->app) != 0 || strcmp(ss->name, first->name)) {
+            if (strcmp(ss->app, first->app) != 0 || strcmp(ss->name, first->name)) {
                 continue;
             }
             rtmp_http_body_append(b, comma ? ",{\"type\":\"push\"" : "{\"type\":\"push\"");
-            rtmp_http_stat_str(b, "address", ps->addr, true);
-            rtmp_http_body_printf(b, ",\"worker\":%d,\"duration\":%.1f,\"bytes\":%llu}", slot,
-                                  (double)ps->duration_ms / 1000.0,
-                                  (unsigned long long)ps->bytes_out);
+            rtmp_http_stat_str(b, "target", ps->target, true);
+            rtmp_http_stat_str(b, "state", ps->state, true);
+            rtmp_http_body_printf(b,
+                                  ",\"worker\":%d,\"duration\":%.1f,\"bytes\":%llu,"
+                                  "\"reconnects\":%u",
+                                  slot, (double)ps->duration_ms / 1000.0,
+                                  (unsigned long long)ps->bytes, ps->reconnects);
+            rtmp_http_stat_str(b, "error", ps->error, true);
+            rtmp_http_body_append(b, "}");
             comma = true;
         }
     }

@@ -37,7 +37,8 @@ struct rtmp_push_target_s {
     uint64_t bytes;       // over every connection
     uint32_t reconnects;
     bool publishing;
-    char why[160]; // the last failure, for the line that schedules the retry
+    char why[160];        // the failure being handled, for the line that schedules the retry
+    char last_error[160]; // the failure that caused the current wait, for stat
 };
 
 // The pushes of one published stream; lives until its last connection is gone.
@@ -58,6 +59,30 @@ static uint32_t rtmp_push_rand_state = 2463534242u;
 
 static rtmp_publish_pt rtmp_push_next_publish;
 static rtmp_close_stream_pt rtmp_push_next_close_stream;
+
+void rtmp_push_stat(const rtmp_conf_app_t *app, std::string_view name,
+                    void (*cb)(const rtmp_push_stat_t *t, void *data), void *data)
+{
+    for (rtmp_push_set_t *set = rtmp_push_sets; set; set = set->next) {
+        if (set->app != app || name != set->name || set->stopping) {
+            continue;
+        }
+        for (size_t i = 0; i < set->n; i++) {
+            const rtmp_push_target_t *t = &set->targets[i];
+            rtmp_push_stat_t ps = {};
+            ps.target = t->names.tc_url;
+            ps.state = t->url == nullptr ? "failed"
+                       : t->publishing   ? "publishing"
+                       : t->c            ? "connecting"
+                                         : "waiting";
+            ps.since = t->publishing ? t->since : 0;
+            ps.bytes = t->bytes + (t->c ? t->c->sent : 0);
+            ps.reconnects = t->reconnects;
+            ps.error = t->last_error;
+            cb(&ps, data);
+        }
+    }
+}
 
 static rtmp_push_app_conf_t *rtmp_push_app_conf(rtmp_conf_app_t *app)
 {
@@ -332,6 +357,7 @@ static void rtmp_push_retry(rtmp_push_target_t *t)
                    set->app->name.data, set->name, (int)t->url->url.len,
                    (const char *)t->url->url.data, t->why[0] ? t->why : "connection closed",
                    (unsigned long long)delay, t->reconnects, (unsigned long long)t->bytes);
+    snprintf(t->last_error, sizeof(t->last_error), "%s", t->why[0] ? t->why : "connection closed");
     t->why[0] = '\0';
     rtmp_event_add_timer(&t->retry, delay);
 }
@@ -423,6 +449,7 @@ rtmp_int_t rtmp_push_publishing(rtmp_push_target_t *t, rtmp_session_t *s, rtmp_s
         return rc;
     }
     t->publishing = true;
+    t->last_error[0] = '\0';
     t->st = st;
     t->backoff = 0; // it worked: the next failure starts the back-off afresh
     t->since = rtmp_current_msec;

@@ -7,6 +7,7 @@
 #include "os/rtmp_process.h"
 #include "rtmp/rtmp_codec.h"
 #include "rtmp/rtmp_live.h"
+#include "rtmp/rtmp_push.h"
 #include "rtmp/rtmp_registry.h"
 
 #include <cstdio>
@@ -123,12 +124,15 @@ bool rtmp_stat_read_slot(size_t i, rtmp_stat_slot_t *out)
         memcpy(static_cast<void *>(out), static_cast<const void *>(sl), head);
         uint32_t ns = out->nstreams < RTMP_STAT_STREAMS ? out->nstreams : RTMP_STAT_STREAMS;
         uint32_t np = out->nplayers < RTMP_STAT_PLAYERS ? out->nplayers : RTMP_STAT_PLAYERS;
+        uint32_t nq = out->npushes < RTMP_STAT_PUSHES ? out->npushes : RTMP_STAT_PUSHES;
         memcpy(out->streams, sl->streams, ns * sizeof(rtmp_stat_stream_t));
         memcpy(out->players, sl->players, np * sizeof(rtmp_stat_player_t));
+        memcpy(out->pushes, sl->pushes, nq * sizeof(rtmp_stat_push_t));
         std::atomic_thread_fence(std::memory_order_acquire);
         if (sl->seq.load(std::memory_order_relaxed) == before) {
             out->nstreams = ns;
             out->nplayers = np;
+            out->npushes = nq;
             return out->pid != 0;
         }
     }
@@ -274,6 +278,25 @@ struct rtmp_stat_build_t {
     uint64_t frames[RTMP_STAT_STREAMS];
 };
 
+static void rtmp_stat_put_push(const rtmp_push_stat_t *t, void *data)
+{
+    auto *b = static_cast<rtmp_stat_build_t *>(data);
+    rtmp_stat_slot_t *sl = b->sl;
+    if (sl->npushes == RTMP_STAT_PUSHES) {
+        sl->truncated = true;
+        return;
+    }
+    rtmp_stat_push_t *ps = &sl->pushes[sl->npushes++];
+    memset(ps, 0, sizeof(*ps));
+    ps->stream = (uint16_t)b->current;
+    snprintf(ps->target, sizeof(ps->target), "%s", t->target);
+    snprintf(ps->state, sizeof(ps->state), "%s", t->state);
+    snprintf(ps->error, sizeof(ps->error), "%s", t->error);
+    ps->duration_ms = t->since ? rtmp_current_msec - t->since : 0;
+    ps->bytes = t->bytes;
+    ps->reconnects = t->reconnects;
+}
+
 static void rtmp_stat_put_stream(const rtmp_live_stat_t *ls, void *data)
 {
     auto *b = static_cast<rtmp_stat_build_t *>(data);
@@ -310,7 +333,9 @@ static void rtmp_stat_put_stream(const rtmp_live_stat_t *ls, void *data)
             ss->sample_rate = ms->codec.sample_rate;
             ss->channels = ms->codec.channels;
         }
-        if (ls->relay) {
+        if (!ls->relay) {
+            rtmp_push_stat(ls->app, ls->name, rtmp_stat_put_push, b);
+        } else {
             char key[RTMP_MAX_NAME * 2 + 32];
             int n = snprintf(key, sizeof(key), "%zu/%s/%s", ls->app->server->index,
                              ls->app->name.data, ls->name);
@@ -402,7 +427,7 @@ void rtmp_stat_refresh()
     sl->updated = (int64_t)rtmp_cached_time_sec;
     sl->exiting = rtmp_sig_quit || rtmp_sig_terminate;
     sl->truncated = false;
-    sl->nstreams = sl->nplayers = 0;
+    sl->nstreams = sl->nplayers = sl->npushes = 0;
     sl->conns_rtmp = sl->conns_http = 0;
     rtmp_queue_t *q = rtmp_connection_active();
     for (rtmp_queue_t *l = q->next; l != q; l = l->next) {

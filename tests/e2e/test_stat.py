@@ -13,6 +13,7 @@ import shutil
 import subprocess
 import threading
 
+import harness
 from harness import check, fail, media_clip, need_tools, wait_for
 from http_helpers import Conn, http_server
 from live_helpers import PyPlayer, ffmpeg_publisher, live_server, players_of, publishers_of
@@ -197,18 +198,20 @@ def test_stat_and_metrics_cover_every_worker():
     notify = http.server.ThreadingHTTPServer(("127.0.0.1", 0), _Allow)
     threading.Thread(target=notify.serve_forever, daemon=True).start()
     target = live_server({"live": "live = true;"})
-    app = ('live = true; push = "rtmp://127.0.0.1:%d/live"; '
-           'on_publish = "http://127.0.0.1:%d/publish"; ' % (target.port, notify.server_port))
+    dead = harness.free_port()  # a second target nobody listens on: it keeps retrying
+    app = ('live = true; push = ( "rtmp://127.0.0.1:%d/live", "rtmp://127.0.0.1:%d/live/key" ); '
+           'on_publish = "http://127.0.0.1:%d/publish"; '
+           % (target.port, dead, notify.server_port))
     try:
         with target:
             target.start()
-            _stat_and_metrics(clip, app, target)
+            _stat_and_metrics(clip, app, target, dead)
     finally:
         notify.shutdown()
         notify.server_close()
 
 
-def _stat_and_metrics(clip, app, target):
+def _stat_and_metrics(clip, app, target, dead):
     with http_server(workers=2, http_extra="stat = true; metrics = true; ",
                      main_extra=FEW_SLOTS, app_extra=app) as srv:
         srv.start()
@@ -273,10 +276,17 @@ def _stat_and_metrics(clip, app, target):
                     pulls = [r for r in s["relays"] if r["type"] == "pull"]
                     check(len(pulls) == 1 and pulls[0]["from_worker"] == p["worker"] and
                           pulls[0]["to_worker"] != p["worker"], "relays: %r" % s["relays"])
-                    pushes = [r for r in s["relays"] if r["type"] == "push"]
-                    check(len(pushes) == 1 and pushes[0]["worker"] == p["worker"] and
-                          pushes[0]["address"] == "127.0.0.1:%d" % target.port and
-                          pushes[0]["bytes"] > 0, "push relay: %r" % s["relays"])
+                    pushes = {r["target"]: r for r in s["relays"] if r["type"] == "push"}
+                    up = pushes.get("rtmp://127.0.0.1:%d/live" % target.port)
+                    down = pushes.get("rtmp://127.0.0.1:%d/live" % dead)
+                    check(len(pushes) == 2 and up and down, "push targets: %r" % s["relays"])
+                    check(up["worker"] == p["worker"] and up["state"] == "publishing" and
+                          up["bytes"] > 0 and up["duration"] > 0, "push target: %r" % up)
+                    # the stream name (where services keep their keys) is never shown
+                    check(down["state"] in ("connecting", "waiting") and
+                          down["bytes"] == 0 and "key" not in json.dumps(s["relays"]) and
+                          (down["state"] == "connecting" or down["error"]),
+                          "dead push target: %r" % down)
                     check(sum(w["connections"]["rtmp"] for w in doc["workers"]) >=
                           len(players) + 1, "connections: %r" % doc["workers"])
 
