@@ -8,6 +8,9 @@ typedef struct rtmp_pull_s rtmp_pull_t;
 
 extern rtmp_module_t rtmp_pull_module;
 
+// Whether the application pulls from origins (then they, not exec_pull, fetch streams).
+bool rtmp_pull_has_origins(rtmp_conf_app_t *app);
+
 // Where a pull stands among its origins: tried in the configured order, the next one at
 // once when one fails, and a back-off only when a whole round failed or a pull that
 // played dropped. I/O-free, so the order and the waits are unit-tested.

@@ -5,6 +5,7 @@
 #include "os/rtmp_cycle.h"
 #include "os/rtmp_process.h"
 #include "rtmp/rtmp_live.h"
+#include "rtmp/rtmp_pull.h"
 #include "rtmp/rtmp_record.h"
 
 #include <climits>
@@ -1005,6 +1006,7 @@ static rtmp_int_t rtmp_exec_play(rtmp_session_t *s, rtmp_stream_t *st)
     rtmp_exec_group_t *g = rtmp_exec_group_find(rtmp_exec_kind::pull, s->app, st->name);
     if (g == nullptr && !internal &&
         rtmp_exec_app_conf(s->app)->cmds[(size_t)rtmp_exec_kind::pull].n > 0 &&
+        !rtmp_pull_has_origins(s->app) &&
         (!rtmp_live_has_publisher(s->app, st->name) || rtmp_exec_pull_stopping(s->app, st->name))) {
         rtmp_exec_var_t vars[RTMP_EXEC_STREAM_VARS];
         char addr[64];

@@ -71,6 +71,11 @@ static rtmp_pull_app_conf_t *rtmp_pull_app_conf(rtmp_conf_app_t *app)
     return static_cast<rtmp_pull_app_conf_t *>(app->app_conf[rtmp_pull_module.index]);
 }
 
+bool rtmp_pull_has_origins(rtmp_conf_app_t *app)
+{
+    return rtmp_pull_app_conf(app)->origins.n > 0;
+}
+
 // xorshift32: jitter only keeps the pulls of many edges from retrying in step
 static uint32_t rtmp_pull_rand()
 {
