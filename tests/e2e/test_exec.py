@@ -235,3 +235,23 @@ def test_exec_pull_on_demand():
         srv.wait_log('exec_pull "pull/feed": no players for 1000ms, stopping', 10)
         _check_gone(srv, pids[0], "the pull's ffmpeg")
         check(srv.sanitizer_report() is None, srv.sanitizer_report())
+
+
+def test_exec_pull_leaves_streams_to_pull_origins():
+    """With pull origins in the same application the origins fetch a stream nobody publishes;
+    exec_pull starts nothing (it would be a second publisher of the same name)."""
+    port, dead = harness.free_port(), harness.free_port()
+    apps = {"edge": 'live = true; pull = "rtmp://127.0.0.1:%d/live"; exec_pull = "sleep 30";'
+                    % dead}
+    srv = harness.Server(workers=1, ports=[port], conf=live_conf(port, apps, 1))
+    with srv:
+        srv.start()
+        player = PyPlayer(srv.port, "edge", "cam")
+        try:
+            player.play()
+            srv.wait_log('pull "edge/cam" started', 10)
+            srv.wait_log('pull "edge/cam" from rtmp://127.0.0.1:%d/live failed' % dead, 10)
+            check(_started(srv, "exec_pull", "edge/cam") == [],
+                  "exec_pull started beside the pull: %r" % _started(srv, "exec_pull", "edge/cam"))
+        finally:
+            player.stop()
