@@ -77,3 +77,8 @@ void rtmp_free(void *p);
 
 // Parses "500ms", "10s", "2m", "1h", "30" (seconds) into milliseconds; -1 on error.
 [[nodiscard]] int64_t rtmp_parse_time(std::string_view s);
+
+// The value of the first `key` in a query string "a=1&b=2" as it is written (not decoded);
+// empty when absent or written without '='. *found, when given, says whether it is there.
+std::string_view rtmp_query_arg(std::string_view args, std::string_view key,
+                                bool *found = nullptr);

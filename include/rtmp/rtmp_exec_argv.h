@@ -32,5 +32,3 @@ struct rtmp_exec_var_t {
 [[nodiscard]] ssize_t rtmp_exec_expand(std::string_view tmpl, const rtmp_exec_var_t *vars,
                                        size_t nvars, char *out, size_t len);
 
-// The value of `key` in a query string "a=1&b=2"; empty when absent.
-std::string_view rtmp_exec_query_arg(std::string_view args, std::string_view key);

@@ -71,3 +71,23 @@ int64_t rtmp_parse_time(std::string_view s)
     }
     return rtmp_parse_scaled(s, {}, 1000); // a bare number is seconds, as in nginx
 }
+
+std::string_view rtmp_query_arg(std::string_view args, std::string_view key, bool *found)
+{
+    while (!args.empty()) {
+        size_t amp = args.find('&');
+        std::string_view param = args.substr(0, amp);
+        args = amp == std::string_view::npos ? std::string_view() : args.substr(amp + 1);
+        size_t eq = param.find('=');
+        if (param.substr(0, eq) == key) {
+            if (found) {
+                *found = true;
+            }
+            return eq == std::string_view::npos ? std::string_view() : param.substr(eq + 1);
+        }
+    }
+    if (found) {
+        *found = false;
+    }
+    return {};
+}

@@ -661,7 +661,7 @@ static void rtmp_exec_show(rtmp_exec_proc_t *p, const rtmp_exec_var_t *vars, siz
             continue;
         }
         for (std::string_view name : names) {
-            std::string_view v = rtmp_exec_query_arg(vars[i].value, name);
+            std::string_view v = rtmp_query_arg(vars[i].value, name);
             if (v.size() >= 4) { // shorter ones would mask half the command line
                 secrets[nsecrets++] = v;
             }

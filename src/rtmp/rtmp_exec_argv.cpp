@@ -29,20 +29,6 @@ int rtmp_exec_split(std::string_view line, std::string_view *words, size_t max)
     return (int)n;
 }
 
-std::string_view rtmp_exec_query_arg(std::string_view args, std::string_view key)
-{
-    while (!args.empty()) {
-        size_t amp = args.find('&');
-        std::string_view param = args.substr(0, amp);
-        args = amp == std::string_view::npos ? std::string_view() : args.substr(amp + 1);
-        size_t eq = param.find('=');
-        if (param.substr(0, eq) == key) {
-            return eq == std::string_view::npos ? std::string_view() : param.substr(eq + 1);
-        }
-    }
-    return {};
-}
-
 static bool rtmp_exec_ident(char ch)
 {
     return (ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') || (ch >= '0' && ch <= '9') ||
@@ -138,7 +124,7 @@ ssize_t rtmp_exec_expand(std::string_view tmpl, const rtmp_exec_var_t *vars, siz
             if (i == nvars) {
                 return -1;
             }
-            piece = arg ? rtmp_exec_query_arg(vars[i].value, key) : vars[i].value;
+            piece = arg ? rtmp_query_arg(vars[i].value, key) : vars[i].value;
         }
         if (n + piece.size() >= len) {
             return -1;

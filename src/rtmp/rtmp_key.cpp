@@ -105,15 +105,7 @@ rtmp_key_result rtmp_key_verify(std::string_view secret, std::string_view app,
 
 std::string_view rtmp_key_from_args(std::string_view args)
 {
-    while (!args.empty()) {
-        size_t amp = args.find('&');
-        std::string_view param = args.substr(0, amp);
-        if (param.starts_with("key=")) {
-            return param.substr(4);
-        }
-        args.remove_prefix(amp == std::string_view::npos ? args.size() : amp + 1);
-    }
-    return {};
+    return rtmp_query_arg(args, "key");
 }
 
 std::string_view rtmp_key_peer_addr(const struct sockaddr *sa, char *buf, size_t size)

@@ -183,21 +183,6 @@ const char *rtmp_push_parse_url(std::string_view url, rtmp_push_url_t *u)
     return nullptr;
 }
 
-// The value of `key` in a query string "a=1&b=2"; empty when absent.
-static std::string_view rtmp_push_arg(std::string_view args, std::string_view key)
-{
-    while (!args.empty()) {
-        size_t amp = args.find('&');
-        std::string_view param = args.substr(0, amp);
-        args = amp == std::string_view::npos ? std::string_view() : args.substr(amp + 1);
-        size_t eq = param.find('=');
-        if (param.substr(0, eq) == key) {
-            return eq == std::string_view::npos ? std::string_view() : param.substr(eq + 1);
-        }
-    }
-    return {};
-}
-
 bool rtmp_push_expand(std::string_view tmpl, std::string_view app, std::string_view name,
                       std::string_view args, char *out, size_t len)
 {
@@ -216,7 +201,7 @@ bool rtmp_push_expand(std::string_view tmpl, std::string_view app, std::string_v
             } else if (var == "app") {
                 piece = app;
             } else if (var.starts_with("args.") && var.size() > 5) {
-                piece = rtmp_push_arg(args, var.substr(5));
+                piece = rtmp_query_arg(args, var.substr(5));
             } else {
                 return false;
             }

@@ -100,22 +100,6 @@ bool rtmp_record_expand(std::string_view tmpl, std::string_view app, std::string
     return r > 0; // 0: empty, or did not fit
 }
 
-// The value of `key` in a query string, and whether it is there at all.
-static bool rtmp_record_arg(std::string_view args, std::string_view key, std::string_view *value)
-{
-    while (!args.empty()) {
-        size_t amp = args.find('&');
-        std::string_view param = args.substr(0, amp);
-        args = amp == std::string_view::npos ? std::string_view() : args.substr(amp + 1);
-        size_t eq = param.find('=');
-        if (param.substr(0, eq) == key) {
-            *value = eq == std::string_view::npos ? std::string_view() : param.substr(eq + 1);
-            return true;
-        }
-    }
-    return false;
-}
-
 bool rtmp_record_wanted(const rtmp_record_conf_t *rc, std::string_view type, std::string_view args,
                         bool *append)
 {
@@ -131,8 +115,9 @@ bool rtmp_record_wanted(const rtmp_record_conf_t *rc, std::string_view type, std
     if (type == "record") {
         return true;
     }
-    std::string_view v;
-    if (!rtmp_record_arg(args, "record", &v)) {
+    bool found;
+    std::string_view v = rtmp_query_arg(args, "record", &found);
+    if (!found) {
         return false;
     }
     if (v == "on" || v == "1" || v == "yes" || v == "true" || v == "all") {

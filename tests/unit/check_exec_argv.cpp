@@ -117,16 +117,6 @@ START_TEST(test_check)
 }
 END_TEST
 
-START_TEST(test_query_arg)
-{
-    ck_assert(rtmp_exec_query_arg("a=1&b=2", "b") == "2");
-    ck_assert(rtmp_exec_query_arg("a=1&b", "b") == "");
-    ck_assert(rtmp_exec_query_arg("ab=1", "a") == "");
-    ck_assert(rtmp_exec_query_arg("", "a") == "");
-    ck_assert(rtmp_exec_query_arg("a=x=y", "a") == "x=y");
-}
-END_TEST
-
 Suite *rtmp_exec_argv_suite(void)
 {
     Suite *s = suite_create("exec_argv");
@@ -138,7 +128,6 @@ Suite *rtmp_exec_argv_suite(void)
     tcase_add_test(tc, test_expand_bounds);
     tcase_add_test(tc, test_expand_hostile_value);
     tcase_add_test(tc, test_check);
-    tcase_add_test(tc, test_query_arg);
     suite_add_tcase(s, tc);
     return s;
 }

@@ -3,6 +3,18 @@
 
 #include <check.h>
 
+START_TEST(test_query_arg)
+{
+    bool found;
+    ck_assert(rtmp_query_arg("a=1&b=2", "b") == "2");
+    ck_assert(rtmp_query_arg("a=1&b", "b", &found) == "" && found);
+    ck_assert(rtmp_query_arg("ab=1", "a", &found) == "" && !found);
+    ck_assert(rtmp_query_arg("", "a") == "");
+    ck_assert(rtmp_query_arg("a=x=y", "a") == "x=y");
+    ck_assert(rtmp_query_arg("a=1&a=2", "a") == "1");
+}
+END_TEST
+
 START_TEST(test_atoi)
 {
     ck_assert_int_eq(rtmp_atoi("0"), 0);
@@ -46,6 +58,7 @@ Suite *rtmp_string_suite(void)
     Suite *s = suite_create("string");
     TCase *tc = tcase_create("parse");
     tcase_add_test(tc, test_atoi);
+    tcase_add_test(tc, test_query_arg);
     tcase_add_test(tc, test_sizes);
     tcase_add_test(tc, test_times);
     suite_add_tcase(s, tc);
