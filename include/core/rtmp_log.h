@@ -65,3 +65,16 @@ const char *rtmp_log_level_name(rtmp_uint_t level);
 // Reopens the file in place (after logrotate moved it); keeps the old fd on failure.
 rtmp_int_t rtmp_log_file_reopen(rtmp_log_file_t *file);
 void rtmp_log_file_close(rtmp_log_file_t *file);
+
+// A bound on how often one kind of line is logged, for lines a peer can cause at will
+// (refused connections): at most `per_second` a second, the rest counted.
+struct rtmp_log_limit_t {
+    uint64_t second;     // the second (of the monotonic clock) being counted
+    uint32_t n;          // lines logged in it
+    uint64_t suppressed; // lines left out since the last one logged
+};
+
+// Whether a line may be logged now; when it may, *suppressed is how many were left out
+// before it (to say so in the line) and the count starts again.
+[[nodiscard]] bool rtmp_log_allow(rtmp_log_limit_t *l, uint32_t per_second,
+                                  uint64_t *suppressed);

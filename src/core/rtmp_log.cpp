@@ -112,3 +112,20 @@ void rtmp_log_file_close(rtmp_log_file_t *file)
     }
     file->fd = -1;
 }
+
+bool rtmp_log_allow(rtmp_log_limit_t *l, uint32_t per_second, uint64_t *suppressed)
+{
+    uint64_t now = rtmp_current_msec / 1000;
+    if (now != l->second) {
+        l->second = now;
+        l->n = 0;
+    }
+    if (l->n >= per_second) {
+        l->suppressed++;
+        return false;
+    }
+    l->n++;
+    *suppressed = l->suppressed;
+    l->suppressed = 0;
+    return true;
+}

@@ -63,10 +63,18 @@ static rtmp_int_t rtmp_session_admit(rtmp_session_t *s)
     const char *limit = rtmp_limits_conn_acquire(&s->c->sockaddr, ccf->max_connections,
                                                  ccf->max_connections_per_ip, &s->limit_ticket);
     if (limit) {
-        rtmp_log_error(
-            RTMP_LOG_NOTICE, &s->c->log, 0, "connection refused: %s (%lld) reached", limit,
-            (long long)(strcmp(limit, "max_connections") == 0 ? ccf->max_connections
-                                                              : ccf->max_connections_per_ip));
+        // a client that keeps reconnecting must not fill the disk with these
+        static rtmp_log_limit_t lines;
+        uint64_t left_out;
+        if (rtmp_log_allow(&lines, 10, &left_out)) {
+            rtmp_log_error(
+                RTMP_LOG_NOTICE, &s->c->log, 0,
+                "connection refused: %s (%lld) reached (%llu more refused since the last line)",
+                limit,
+                (long long)(strcmp(limit, "max_connections") == 0 ? ccf->max_connections
+                                                                  : ccf->max_connections_per_ip),
+                (unsigned long long)left_out);
+        }
         return RTMP_ERROR;
     }
     return RTMP_OK;

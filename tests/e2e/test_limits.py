@@ -4,8 +4,10 @@ refused with a log line naming it, the sessions within the limit keep being serv
 place is usable again, and a worker that dies gives its places back."""
 
 import os
+import re
 import signal
 import socket
+import time
 
 import harness
 import rtmp_client as rc
@@ -163,3 +165,31 @@ def test_dead_worker_gives_places_back():
         _refused(srv.port)
         for c in again + [pub.c]:
             c.close()
+
+
+def test_refusal_lines_are_rate_limited():
+    """A client reconnecting in a loop cannot fill the log: at most 10 refusal lines a second,
+    and the next line says how many were left out, so every refusal is accounted for."""
+    with live_server(LIVE, workers=1, main_extra="max_connections_per_ip = 1;\n") as srv:
+        srv.start()
+        srv.wait_log("session closed: client closed the connection")
+        held = _served(srv.port)
+        pattern = re.compile(r"connection refused: max_connections_per_ip \(1\) reached "
+                             r"\((\d+) more refused since the last line\)")
+        refusals = 40
+        for _ in range(refusals):
+            _refused(srv.port)
+        time.sleep(1.1)
+        _refused(srv.port)
+        refusals += 1
+        lines = wait_for(lambda: _refusal_lines(srv, pattern, refusals), 5,
+                         "every refusal accounted for in the log")
+        check(len(lines) < refusals, "%d refusal lines for %d refusals" % (len(lines), refusals))
+        check(int(lines[-1].group(1)) > 0, "the last line counts none left out: %s"
+              % lines[-1].group(0))
+        held.close()
+
+
+def _refusal_lines(srv, pattern, refusals):
+    lines = [m for m in map(pattern.search, srv.log().splitlines()) if m]
+    return lines if len(lines) + sum(int(m.group(1)) for m in lines) == refusals else None
