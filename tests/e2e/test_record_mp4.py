@@ -1,0 +1,145 @@
+"""record, format mp4: ffmpeg publishes; the fragmented MP4 and its faststart copy are read by
+ffprobe and ffmpeg with the source's packets, the faststart one has its moov first and plays
+back over RTMP through VOD, interval files each begin with a key frame and join back to the
+source, and a file cut by SIGKILL reads up to its last fragment."""
+
+import os
+import signal
+import struct
+import subprocess
+
+import harness
+from harness import check, media_clip, need_tools, run_server_cmd, wait_for
+from live_helpers import (FFMPEG_QUIET, ffmpeg_publisher, live_server, parse_framemd5, source,
+                          url)
+from test_record import _packets, _probe
+
+
+def _boxes(path):
+    """The top-level boxes of an ISO BMFF file: [(type, offset, size)]."""
+    out = []
+    size = os.path.getsize(path)
+    with open(path, "rb") as f:
+        at = 0
+        while at + 8 <= size:
+            f.seek(at)
+            n, kind = struct.unpack(">I4s", f.read(8))
+            if n == 1:
+                n = struct.unpack(">Q", f.read(8))[0]
+            elif n == 0:
+                n = size - at
+            check(n >= 8, "a box of %d bytes at %d in %s" % (n, at, path))
+            out.append((kind.decode("latin-1"), at, n))
+            at += n
+    return out
+
+
+def _first_video_key(path):
+    r = subprocess.run(["ffprobe", "-v", "error", "-select_streams", "v", "-show_entries",
+                        "packet=flags", "-of", "csv=p=0", path], capture_output=True, text=True,
+                       timeout=60, stdin=subprocess.DEVNULL)
+    check(r.returncode == 0, "ffprobe of %s failed: %s" % (path, r.stderr[-300:]))
+    flags = [l.strip() for l in r.stdout.splitlines() if l.strip()]
+    return bool(flags) and flags[0].startswith("K")
+
+
+def test_record_mp4():
+    need_tools("ffmpeg", "ffprobe")
+    clip10, clip20 = media_clip(10), media_clip(20)
+    src10, src20 = source(clip10), source(clip20)
+    rec = ('live = true; record = ( '
+           '{ name = "frag"; format = "mp4"; path = "frag/$name.mp4"; }, '
+           '{ name = "fs"; format = "mp4"; path = "fs/$name.mp4"; faststart = true; }, '
+           '{ name = "iv"; format = "mp4"; path = "iv/$name.mp4"; unique = true; '
+           'interval = "4s"; } );')
+    main = live_server({"rec": rec, "vod": 'play = [ "{dir}/fs" ];'})
+    killed = live_server({"rec": 'live = true; record = { format = "mp4"; '
+                                 'path = "k/$name.mp4"; flush = "200ms"; fragment = "1s"; };'})
+    procs = []
+    try:
+        main.start()
+        killed.start()
+        pub = ffmpeg_publisher(main, clip10, "rec/s", "pub10")
+        pubk = ffmpeg_publisher(killed, clip20, "rec/k", "pubk")
+        procs += [pub, pubk]
+
+        # SIGKILL mid-recording: the file reads up to its last whole fragment
+        kpath = os.path.join(killed.dir, "k/k.mp4")
+        wait_for(lambda: os.path.exists(kpath) and os.path.getsize(kpath) > 200000, 20,
+                 "the killed recording to grow")
+        for pid in killed.worker_pids():
+            os.kill(pid, signal.SIGKILL)
+        os.kill(killed.pid, signal.SIGKILL)
+        killed.proc.wait(5)
+        pubk.stop()
+        kinds = [b[0] for b in _boxes(kpath)]
+        check(kinds[:2] == ["ftyp", "moov"] and "moof" in kinds,
+              "the killed file's boxes: %s" % kinds[:6])
+        _probe(kpath)
+        got = parse_framemd5(_packets(kpath))
+        check(len(got["video"]) > 25, "only %d video packets read" % len(got["video"]))
+        for kind in ("video", "audio"):
+            check(got[kind] == src20.packets[kind][:len(got[kind])],
+                  "the killed file's %s is not the source's from its start" % kind)
+
+        check(pub.wait(40) == 0, "the publisher failed: %s" % pub.stderr()[-300:])
+        wait_for(lambda: main.log().count('record "fs" of "rec/s": closed') == 1 and
+                 main.log().count('record "iv" of "rec/s": closed') == 3, 10,
+                 "the recordings to close")
+        check('"fs/s.mp4" made faststart' in main.log(), "no faststart line in the log")
+        want = _probe(clip10)
+
+        # the fragmented file and the faststart copy: the source's packets, its duration
+        for f, first in (("frag/s.mp4", ["ftyp", "moov", "moof"]),
+                         ("fs/s.mp4", ["ftyp", "moov", "mdat"])):
+            path = os.path.join(main.dir, f)
+            kinds = [b[0] for b in _boxes(path)]
+            check(kinds[:3] == first, "%s boxes: %s" % (f, kinds[:6]))
+            if f.startswith("fs"):
+                check(kinds == first, "%s is not one moov and one mdat: %s" % (f, kinds))
+            d = _probe(path)
+            check(abs(d - want) <= 0.5, "%s lasts %.3fs, the source %.3fs" % (f, d, want))
+            got = parse_framemd5(_packets(path))
+            for kind in ("video", "audio"):
+                check(got[kind] == src10.packets[kind],
+                      "%s: %d %s packets, not the source's %d" % (f, len(got[kind]), kind,
+                                                                 len(src10.packets[kind])))
+        check(not os.path.exists(os.path.join(main.dir, "fs/s.mp4.tmp")), "a .tmp was left")
+
+        # interval files: each begins with a key frame, together they are the source
+        parts = ["iv/s.mp4", "iv/s-1.mp4", "iv/s-2.mp4"]
+        video = []
+        for f in parts:
+            path = os.path.join(main.dir, f)
+            check(_first_video_key(path), "%s does not begin with a key frame" % f)
+            video += parse_framemd5(_packets(path))["video"]
+        check(video == src10.packets["video"],
+              "the interval files hold %d video packets, not the source's %d in order"
+              % (len(video), len(src10.packets["video"])))
+
+        # the faststart file plays back over RTMP from VOD
+        r = subprocess.run(FFMPEG_QUIET + ["-i", url(main, "vod/s.mp4"), "-c", "copy",
+                                           "-f", "framemd5", "-"],
+                           capture_output=True, text=True, timeout=40, stdin=subprocess.DEVNULL)
+        check(r.returncode == 0, "ffmpeg could not play vod/s.mp4: %s" % r.stderr[-300:])
+        check(parse_framemd5(r.stdout)["video"] == src10.packets["video"],
+              "VOD play of the recorded MP4 is not the source's video")
+    finally:
+        for p in procs:
+            p.stop()
+        for s in (main, killed):
+            s.stop()
+
+
+def test_record_mp4_config():
+    """append cannot go with mp4 (file:line); faststart is only for mp4."""
+    for bad, says in (('format = "mp4"; path = "a.mp4"; append = true;', "cannot be appended"),
+                      ('path = "a.flv"; faststart = true;', "\"faststart\" is for format")):
+        srv = live_server({"rec": "live = true;\n record = { %s };" % bad})
+        try:
+            r = run_server_cmd(["-t", "-c", srv.conf])
+            out = r.stdout + r.stderr
+            check(r.returncode != 0, "-t accepted %r" % bad)
+            check(says in out and "rtmp.conf:" in out, "-t said: %s" % out.strip()[-300:])
+        finally:
+            srv.stop()
