@@ -1061,7 +1061,7 @@ static const char *rtmp_record_set_one(rtmp_conf_t *cf, config_setting_t *g, rtm
     }
     if (rc->append && !rc->writer->append) {
         rtmp_conf_error(cf, g,
-                        "recorder \"%.*s\": a %s file cannot be appended to (its index is "
+                        "recorder \"%.*s\": format %s cannot be appended to (its index is "
                         "written once); use \"unique\" or a path with strftime codes",
                         (int)rc->name.len, (const char *)rc->name.data, rc->writer->name);
         return "";
