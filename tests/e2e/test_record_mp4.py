@@ -7,12 +7,14 @@ import os
 import signal
 import struct
 import subprocess
+import tempfile
+import time
 
 import harness
 from harness import check, media_clip, need_tools, run_server_cmd, wait_for
 from live_helpers import (FFMPEG_QUIET, ffmpeg_publisher, live_server, parse_framemd5, source,
                           url)
-from test_record import _packets, _probe
+from test_record import _packets, _probe, flv_tags
 
 
 def _boxes(path):
@@ -129,6 +131,71 @@ def test_record_mp4():
             p.stop()
         for s in (main, killed):
             s.stop()
+
+
+def _publish_tags(port, app, name, clips):
+    """Publishes the audio and video tags of each FLV file in turn (sequence headers
+    included, timestamps running on), as fast as the socket takes them."""
+    import rtmp_client as rc
+    from live_helpers import _connected, status_code
+    c = _connected(port, app)
+    try:
+        sid = c.create_stream()
+        c.command("publish", 0, None, name, "live", msid=sid, csid=8)
+        m, _ = c.read_until(lambda x: x.is_command("onStatus") and x.msid == sid, 5.0,
+                            "onStatus for publish")
+        check(status_code(m) == "NetStream.Publish.Start", "publish: %r" % m)
+        base = 0
+        for clip in clips:
+            last = 0
+            for _, kind, ts, body in flv_tags(clip)[0]:
+                if kind in (8, 9):
+                    c.send_message(kind, body, msid=sid, csid=6 if kind == 9 else 7,
+                                   timestamp=base + ts)
+                    last = max(last, ts)
+            base += last + 40
+        c.command("deleteStream", 0, None, float(sid), csid=3)
+        time.sleep(0.3)
+    finally:
+        c.close()
+
+
+def test_record_mp4_codec_change():
+    """A new video configuration mid-stream (another resolution) ends the file and begins
+    the next with it: each file holds one clip's packets."""
+    need_tools("ffmpeg", "ffprobe")
+    clip_a = media_clip(4)
+    tmp = tempfile.mkdtemp(prefix="rtmp_mp4_e2e_")
+    clip_b = os.path.join(tmp, "small.flv")
+    try:
+        r = subprocess.run(FFMPEG_QUIET + ["-f", "lavfi", "-i", "testsrc=size=160x120:rate=25",
+                                           "-f", "lavfi", "-i",
+                                           "sine=frequency=440:sample_rate=44100", "-t", "3",
+                                           "-c:v", "libx264", "-preset", "ultrafast",
+                                           "-pix_fmt", "yuv420p", "-g", "50", "-c:a", "aac",
+                                           "-b:a", "64k", "-f", "flv", clip_b],
+                           capture_output=True, text=True, timeout=60, stdin=subprocess.DEVNULL)
+        check(r.returncode == 0, "ffmpeg could not make the second clip: %s" % r.stderr[-300:])
+        src_a, src_b = source(clip_a), source(clip_b)
+        apps = {"rec": 'live = true; record = { format = "mp4"; path = "c/$name.mp4"; '
+                       'unique = true; };'}
+        with live_server(apps) as srv:
+            srv.start()
+            _publish_tags(srv.port, "rec", "c", [clip_a, clip_b])
+            wait_for(lambda: srv.log().count('record "rec1" of "rec/c": closed') == 2, 10,
+                     "two files to close")
+            check('closed "c/c.mp4" (codec change)' in srv.log(),
+                  "the first file did not close for the codec change")
+            for f, src in (("c/c.mp4", src_a), ("c/c-1.mp4", src_b)):
+                got = parse_framemd5(_packets(os.path.join(srv.dir, f)))
+                for kind in ("video", "audio"):
+                    check(got[kind] == src.packets[kind],
+                          "%s: %d %s packets, not its clip's %d" % (f, len(got[kind]), kind,
+                                                                   len(src.packets[kind])))
+    finally:
+        for n in os.listdir(tmp):
+            os.unlink(os.path.join(tmp, n))
+        os.rmdir(tmp)
 
 
 def test_record_mp4_config():
