@@ -53,7 +53,8 @@ def test_record_mp4():
            '{ name = "frag"; format = "mp4"; path = "frag/$name.mp4"; }, '
            '{ name = "fs"; format = "mp4"; path = "fs/$name.mp4"; faststart = true; }, '
            '{ name = "iv"; format = "mp4"; path = "iv/$name.mp4"; unique = true; '
-           'interval = "4s"; } );')
+           'interval = "4s"; }, '
+           '{ name = "small"; format = "mp4"; path = "small/$name.mp4"; max_size = "100k"; } );')
     main = live_server({"rec": rec, "vod": 'play = [ "{dir}/fs" ];'})
     killed = live_server({"rec": 'live = true; record = { format = "mp4"; '
                                  'path = "k/$name.mp4"; flush = "200ms"; fragment = "1s"; };'})
@@ -118,6 +119,14 @@ def test_record_mp4():
         check(video == src10.packets["video"],
               "the interval files hold %d video packets, not the source's %d in order"
               % (len(video), len(src10.packets["video"])))
+
+        # max_size holds with the fragment being gathered counted: the file stops under it
+        path = os.path.join(main.dir, "small/s.mp4")
+        check('closed "small/s.mp4" (max_size)' in main.log(), "small/s.mp4 did not hit max_size")
+        check(os.path.getsize(path) <= 100 * 1024, "small/s.mp4 has %d bytes" % os.path.getsize(path))
+        got = parse_framemd5(_packets(path))
+        check(len(got["video"]) > 10 and got["video"] == src10.packets["video"][:len(got["video"])],
+              "small/s.mp4: %d video packets, not the source's first ones" % len(got["video"]))
 
         # the faststart file plays back over RTMP from VOD
         r = subprocess.run(FFMPEG_QUIET + ["-i", url(main, "vod/s.mp4"), "-c", "copy",

@@ -179,6 +179,41 @@ START_TEST(test_record_mp4_unsupported)
 }
 END_TEST
 
+// H.265 in Enhanced RTMP packets (sequence start, coded frames, coded frames X): an hvc1
+// track that ffprobe reads with every frame, fragmented and made faststart.
+START_TEST(test_record_mp4_hevc)
+{
+    rc.faststart = _i == 1;
+    ck_assert_int_eq(rc.writer->open(&r), RTMP_OK);
+    std::span<const u_char> seq = rtmp_test_file(pool, "tests/data/codec/hevc_seq.bin");
+    std::span<const u_char> key = rtmp_test_file(pool, "tests/data/codec/hevc_key.bin");
+    std::span<const u_char> inter = rtmp_test_file(pool, "tests/data/codec/hevc_inter_x.bin");
+    rtmp_record_frame_t h = {RTMP_MSG_VIDEO, 0, false, true, seq};
+    ck_assert_int_eq(rc.writer->frame(&r, &h), RTMP_OK);
+    for (uint32_t i = 0; i < 100; i++) {
+        bool k = i % 50 == 0;
+        rtmp_record_frame_t f = {RTMP_MSG_VIDEO, 40 * i, k, false, k ? key : inter};
+        ck_assert_int_eq(rc.writer->frame(&r, &f), RTMP_OK);
+    }
+    finish();
+    char types[256];
+    box_types(types, sizeof(types));
+    ck_assert_msg(strncmp(types, _i == 1 ? "ftypmoovmdat" : "ftypmoovmoof", 12) == 0, "%s", types);
+    char cmd[PATH_MAX + 160];
+    snprintf(
+        cmd, sizeof(cmd),
+        "ffprobe -v error -count_packets -show_entries stream=codec_name,width,nb_read_packets "
+        "-of csv=p=0 %s 2>&1",
+        r.path);
+    FILE *p = popen(cmd, "r");
+    ck_assert_ptr_nonnull(p);
+    char line[256] = "";
+    ck_assert_ptr_nonnull(fgets(line, sizeof(line), p));
+    int status = pclose(p);
+    ck_assert_msg(status == 0 && strcmp(line, "hevc,320,100\n") == 0, "ffprobe: %s", line);
+}
+END_TEST
+
 Suite *rtmp_record_mp4_suite(void)
 {
     Suite *s = suite_create("record_mp4");
@@ -188,6 +223,7 @@ Suite *rtmp_record_mp4_suite(void)
     tcase_add_test(tc, test_record_mp4_faststart);
     tcase_add_test(tc, test_record_mp4_config_change);
     tcase_add_test(tc, test_record_mp4_unsupported);
+    tcase_add_loop_test(tc, test_record_mp4_hevc, 0, 2);
     suite_add_tcase(s, tc);
     return s;
 }
