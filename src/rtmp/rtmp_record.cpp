@@ -296,7 +296,7 @@ static int rtmp_record_open_file(rtmp_recorder_t *r, uint64_t *size, uint32_t *l
             return open(r->path, flags | O_TRUNC, 0644);
         }
         rtmp_log_error(RTMP_LOG_WARN, r->log, 0,
-                       "record \"%s\": a %s file cannot be appended to; recording beside \"%s\"",
+                       "record \"%s\": format %s cannot be appended to; recording beside \"%s\"",
                        r->conf->name.data, r->conf->writer->name, r->path);
     } else if (r->append) {
         int fd = open(r->path, O_RDWR | O_CREAT | O_CLOEXEC, 0644);

@@ -14,7 +14,7 @@ import harness
 from harness import check, media_clip, need_tools, run_server_cmd, wait_for
 from live_helpers import (FFMPEG_QUIET, ffmpeg_publisher, live_server, parse_framemd5, source,
                           url)
-from test_record import _packets, _probe, flv_tags
+from test_record import _packets, _probe, _publish_typed, flv_tags
 
 
 def _boxes(path):
@@ -187,7 +187,9 @@ def test_record_mp4_codec_change():
         check(r.returncode == 0, "ffmpeg could not make the second clip: %s" % r.stderr[-300:])
         src_a, src_b = source(clip_a), source(clip_b)
         apps = {"rec": 'live = true; record = { format = "mp4"; path = "c/$name.mp4"; '
-                       'unique = true; };'}
+                       'unique = true; };',
+                "m": 'live = true; record = { name = "man"; what = "manual"; format = "mp4"; '
+                     'path = "m/$name.mp4"; };'}
         with live_server(apps) as srv:
             srv.start()
             _publish_tags(srv.port, "rec", "c", [clip_a, clip_b])
@@ -201,6 +203,19 @@ def test_record_mp4_codec_change():
                     check(got[kind] == src.packets[kind],
                           "%s: %d %s packets, not its clip's %d" % (f, len(got[kind]), kind,
                                                                    len(src.packets[kind])))
+
+            # the publish type "append" cannot continue an MP4: the second file goes beside
+            frames = [bytes([0, 0, 0, 4, 0x65 if i % 5 == 0 else 0x41, i, i, i])
+                      for i in range(12)]
+            for k in range(2):
+                _publish_typed(srv.port, "t", "append", frames)
+                wait_for(lambda: srv.log().count('record "man" of "m/t": closed') > k, 5,
+                         "the manual recording to close")
+            check('format mp4 cannot be appended to; recording beside "m/t.mp4"' in srv.log(),
+                  "no line about appending to an MP4")
+            for f in ("m/t.mp4", "m/t-1.mp4"):
+                got = parse_framemd5(_packets(os.path.join(srv.dir, f)))
+                check(len(got["video"]) == 12, "%s: %d video packets" % (f, len(got["video"])))
     finally:
         for n in os.listdir(tmp):
             os.unlink(os.path.join(tmp, n))
