@@ -95,6 +95,7 @@ struct rtmp_recorder_s {
     bool armed;         // records (a manual recorder only once asked)
     bool append;        // files are continued (the setting, or the publish type "append")
     bool appending;     // this file was opened to be continued
+    bool beside;        // this file goes beside an existing one, as with unique
     bool stopped;       // a limit was reached: waits for the next interval, if any
     bool failed;        // an error stopped it for the rest of the publish
     int err;            // errno of the write that failed

@@ -322,7 +322,7 @@ static int rtmp_record_open_file(rtmp_recorder_t *r, uint64_t *size, uint32_t *l
                        "record \"%s\": \"%s\" is not an FLV file ending in a whole tag, not "
                        "appended to; recording beside it",
                        r->conf->name.data, r->path);
-    } else if (!r->conf->unique) {
+    } else if (!r->conf->unique && !r->beside) {
         return open(r->path, flags | O_TRUNC, 0644);
     }
     char base[PATH_MAX];
@@ -617,9 +617,12 @@ static void rtmp_record_message(rtmp_record_stream_t *rs, rtmp_recorder_t *r,
     if (frc == RTMP_DECLINED && header) {
         // the codec config changed and the container cannot say so mid-file (MP4): the file
         // ends and the next begins with the new sequence headers, already kept by the stream
+        // never over the file just closed, which a path without strftime codes would name
         rtmp_record_close(rs, r, "codec change");
         if (!r->failed) {
+            r->beside = true;
             (void)rtmp_record_open(rs, r, ts);
+            r->beside = false;
         }
     } else if (frc != RTMP_OK) {
         rtmp_record_fail(rs, r, "writing", r->err);

@@ -186,8 +186,7 @@ def test_record_mp4_codec_change():
                            capture_output=True, text=True, timeout=60, stdin=subprocess.DEVNULL)
         check(r.returncode == 0, "ffmpeg could not make the second clip: %s" % r.stderr[-300:])
         src_a, src_b = source(clip_a), source(clip_b)
-        apps = {"rec": 'live = true; record = { format = "mp4"; path = "c/$name.mp4"; '
-                       'unique = true; };',
+        apps = {"rec": 'live = true; record = { format = "mp4"; path = "c/$name.mp4"; };',
                 "m": 'live = true; record = { name = "man"; what = "manual"; format = "mp4"; '
                      'path = "m/$name.mp4"; };'}
         with live_server(apps) as srv:
