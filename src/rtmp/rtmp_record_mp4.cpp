@@ -5,6 +5,7 @@
 #include "rtmp/rtmp_record.h"
 
 #include <cstdio>
+#include <ctime>
 #include <fcntl.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -238,6 +239,9 @@ static void rtmp_record_mp4_finalize(rtmp_recorder_t *r, rtmp_record_mp4_t *x)
                        r->conf->name.data, r->path, why);
         return;
     }
+    // the copy holds the loop: the log says for how long, for whoever sizes the files
+    struct timespec t0, t1;
+    clock_gettime(CLOCK_MONOTONIC, &t0);
     int src = open(r->path, O_RDONLY | O_CLOEXEC);
     rtmp_record_mp4_copy_t c = {-1, 0};
     if (src == -1) {
@@ -283,8 +287,11 @@ static void rtmp_record_mp4_finalize(rtmp_recorder_t *r, rtmp_record_mp4_t *x)
         return;
     }
     r->offset = size; // what the done chain reports is the file now at the path
-    rtmp_log_error(RTMP_LOG_INFO, r->log, 0, "record \"%s\": \"%s\" made faststart (%llu bytes)",
-                   r->conf->name.data, r->path, (unsigned long long)size);
+    clock_gettime(CLOCK_MONOTONIC, &t1);
+    double ms = (double)(t1.tv_sec - t0.tv_sec) * 1000.0 + (double)(t1.tv_nsec - t0.tv_nsec) / 1e6;
+    rtmp_log_error(RTMP_LOG_INFO, r->log, 0,
+                   "record \"%s\": \"%s\" made faststart (%llu bytes in %.1fms)",
+                   r->conf->name.data, r->path, (unsigned long long)size, ms);
 }
 
 static rtmp_int_t rtmp_record_mp4_close(rtmp_recorder_t *r)
