@@ -34,6 +34,8 @@ struct rtmp_record_conf_t {
     size_t buffer;            // bytes buffered before a write
     rtmp_msec_t flush;        // buffered bytes are written at least this often
     uint32_t index;           // keyframe index entries reserved in onMetaData
+    rtmp_msec_t fragment;     // mp4: the longest fragment (key frames cut sooner)
+    bool faststart;           // mp4: rewritten with the moov first on close
     const rtmp_record_writer_t *writer;
     const char *file; // where the block is, for messages
     int line;
@@ -63,10 +65,12 @@ struct rtmp_record_info_t {
 };
 
 // A container writer. A recorder calls open when a file begins, frame for every frame it keeps,
-// close when the file ends; the writer produces bytes with rtmp_record_put() (buffered, in
-// order) and, in close only, patches earlier bytes with rtmp_record_rewrite(); when the file
-// is continued (r->appending), open may look at it with rtmp_record_read(). A format is one
-// such table: "flv" is rtmp_record_flv_writer; an MP4 writer would be another.
+// close when the file ends. A frame the file cannot take (a sequence header that changes the
+// codec config) makes frame return RTMP_DECLINED: the recorder ends the file ("codec change")
+// and begins the next with the new headers. The writer produces bytes with rtmp_record_put()
+// (buffered, in order) and, in close only, patches earlier bytes with rtmp_record_rewrite(); when
+// the file is continued (r->appending), open may look at it with rtmp_record_read(). A format is
+// one such table: "flv" is rtmp_record_flv_writer, "mp4" rtmp_record_mp4_writer.
 struct rtmp_record_writer_s {
     const char *name; // the `format` setting
     rtmp_int_t (*open)(rtmp_recorder_t *r);
@@ -75,9 +79,11 @@ struct rtmp_record_writer_s {
     // Optional: after a timed flush, everything put so far is on disk; the writer may patch
     // earlier bytes with rtmp_record_rewrite() so a file cut by a crash is more complete.
     rtmp_int_t (*sync)(rtmp_recorder_t *r);
+    bool append; // an existing file of this format can be continued
 };
 
 extern const rtmp_record_writer_t rtmp_record_flv_writer;
+extern const rtmp_record_writer_t rtmp_record_mp4_writer;
 
 // One recorder working for one published stream.
 struct rtmp_recorder_s {
@@ -89,11 +95,13 @@ struct rtmp_recorder_s {
     bool armed;         // records (a manual recorder only once asked)
     bool append;        // files are continued (the setting, or the publish type "append")
     bool appending;     // this file was opened to be continued
+    bool beside;        // this file goes beside an existing one, as with unique
     bool stopped;       // a limit was reached: waits for the next interval, if any
     bool failed;        // an error stopped it for the rest of the publish
     int err;            // errno of the write that failed
     uint64_t start;     // offset in the file where this recording began (0 unless appending)
     uint64_t offset;    // bytes of the file, buffered ones included
+    uint64_t pending;   // bytes the writer holds for the file still (a fragment), at most
     u_char *buf;        // rtmp_alloc'd while a file is open
     size_t len;         // buffered bytes
     uint32_t base;      // stream timestamp of the file's first frame

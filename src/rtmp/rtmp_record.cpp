@@ -273,7 +273,17 @@ static int rtmp_record_open_file(rtmp_recorder_t *r, uint64_t *size, uint32_t *l
 {
     *size = 0;
     int flags = O_WRONLY | O_CREAT | O_CLOEXEC;
-    if (r->append) {
+    if (r->append && !r->conf->writer->append) {
+        // the publish type "append" with a format that cannot be continued (MP4): a new file,
+        // beside an existing one rather than over it
+        struct stat sb;
+        if (stat(r->path, &sb) == -1 || sb.st_size == 0) {
+            return open(r->path, flags | O_TRUNC, 0644);
+        }
+        rtmp_log_error(RTMP_LOG_WARN, r->log, 0,
+                       "record \"%s\": format %s cannot be appended to; recording beside \"%s\"",
+                       r->conf->name.data, r->conf->writer->name, r->path);
+    } else if (r->append) {
         int fd = open(r->path, O_RDWR | O_CREAT | O_CLOEXEC, 0644);
         if (fd == -1) {
             return -1;
@@ -297,7 +307,7 @@ static int rtmp_record_open_file(rtmp_recorder_t *r, uint64_t *size, uint32_t *l
                        "record \"%s\": \"%s\" is not an FLV file ending in a whole tag, not "
                        "appended to; recording beside it",
                        r->conf->name.data, r->path);
-    } else if (!r->conf->unique) {
+    } else if (!r->conf->unique && !r->beside) {
         return open(r->path, flags | O_TRUNC, 0644);
     }
     char base[PATH_MAX];
@@ -417,8 +427,9 @@ static rtmp_int_t rtmp_record_frame_out(rtmp_recorder_t *r, uint8_t type, uint32
     uint32_t d = ts - r->base;
     uint32_t fts = r->ts_offset + (d > 0x7fffffff ? 0 : d);
     rtmp_record_frame_t f = {type, fts, key, header, payload};
-    if (r->conf->writer->frame(r, &f) != RTMP_OK) {
-        return RTMP_ERROR;
+    rtmp_int_t rc = r->conf->writer->frame(r, &f);
+    if (rc != RTMP_OK) {
+        return rc; // RTMP_DECLINED: this file cannot take the frame, the next one will
     }
     int k = type == RTMP_MSG_VIDEO ? 1 : 0;
     if (!header) {
@@ -467,6 +478,7 @@ static rtmp_int_t rtmp_record_open(rtmp_record_stream_t *rs, rtmp_recorder_t *r,
     r->err = 0;
     r->appending = size > 0;
     r->start = r->offset = size;
+    r->pending = 0;
     r->ts_offset = r->appending ? last + 1 : 0;
     r->base = ts;
     r->last = r->ts_offset;
@@ -573,7 +585,7 @@ static void rtmp_record_message(rtmp_record_stream_t *rs, rtmp_recorder_t *r,
         // not written
         uint32_t elapsed = ts - r->base;
         const char *limit = nullptr;
-        if (rc->max_size && r->offset + m->payload.size() + 15 > rc->max_size) {
+        if (rc->max_size && r->offset + r->pending + m->payload.size() + 15 > rc->max_size) {
             limit = "max_size";
         } else if (rc->max_frames && r->frames >= rc->max_frames) {
             limit = "max_frames";
@@ -586,7 +598,18 @@ static void rtmp_record_message(rtmp_record_stream_t *rs, rtmp_recorder_t *r,
             return;
         }
     }
-    if (rtmp_record_frame_out(r, m->h.type, ts, key, header, m->payload) != RTMP_OK) {
+    rtmp_int_t frc = rtmp_record_frame_out(r, m->h.type, ts, key, header, m->payload);
+    if (frc == RTMP_DECLINED && header) {
+        // the codec config changed and the container cannot say so mid-file (MP4): the file
+        // ends and the next begins with the new sequence headers, already kept by the stream
+        // never over the file just closed, which a path without strftime codes would name
+        rtmp_record_close(rs, r, "codec change");
+        if (!r->failed) {
+            r->beside = true;
+            (void)rtmp_record_open(rs, r, ts);
+            r->beside = false;
+        }
+    } else if (frc != RTMP_OK) {
         rtmp_record_fail(rs, r, "writing", r->err);
     }
 }
@@ -812,6 +835,7 @@ static const char *rtmp_record_merge_app_conf(rtmp_conf_t *, void *parent, void 
 // The container writers, by their `format` name; the first is the default.
 static const rtmp_record_writer_t *const rtmp_record_writers[] = {
     &rtmp_record_flv_writer,
+    &rtmp_record_mp4_writer,
 };
 
 // An integer, or a string with a unit through `parse`; -1 when it is neither.
@@ -889,6 +913,7 @@ static const char *rtmp_record_set_one(rtmp_conf_t *cf, config_setting_t *g, rtm
     rc->buffer = 1024 * 1024;
     rc->flush = 1000;
     rc->index = 1024;
+    rc->fragment = 2000;
     rc->writer = rtmp_record_writers[0];
     rc->file = config_setting_source_file(g);
     rc->line = config_setting_source_line(g);
@@ -938,13 +963,15 @@ static const char *rtmp_record_set_one(rtmp_conf_t *cf, config_setting_t *g, rtm
                 }
             }
             if (rc->writer == nullptr) {
-                bad = "\"flv\"";
+                bad = "\"flv\" or \"mp4\"";
             }
-        } else if (key == "unique" || key == "append") {
+        } else if (key == "unique" || key == "append" || key == "faststart") {
             if (config_setting_type(e) != CONFIG_TYPE_BOOL) {
                 bad = "true or false";
             } else if (key == "unique") {
                 rc->unique = config_setting_get_bool(e);
+            } else if (key == "faststart") {
+                rc->faststart = config_setting_get_bool(e);
             } else {
                 rc->append = config_setting_get_bool(e);
             }
@@ -976,9 +1003,15 @@ static const char *rtmp_record_set_one(rtmp_conf_t *cf, config_setting_t *g, rtm
                 }
                 rc->index = (uint32_t)v;
             }
-        } else if (key == "max_duration" || key == "interval" || key == "flush") {
+        } else if (key == "max_duration" || key == "interval" || key == "flush" ||
+                   key == "fragment") {
             v = rtmp_record_scalar(e, rtmp_parse_time, 1000);
-            if (key == "flush") {
+            if (key == "fragment") {
+                if (v < 100 || v > 60000) {
+                    bad = "a time between 100ms and 60s";
+                }
+                rc->fragment = (rtmp_msec_t)v;
+            } else if (key == "flush") {
                 if (v < 10 || v > 60000) {
                     bad = "a time between 10ms and 60s";
                 }
@@ -994,7 +1027,7 @@ static const char *rtmp_record_set_one(rtmp_conf_t *cf, config_setting_t *g, rtm
             rtmp_conf_error(cf, e,
                             "unknown recorder setting \"%.*s\" (name, what, path, format, "
                             "unique, append, max_size, max_frames, max_duration, interval, "
-                            "buffer, flush, keyframe_index)",
+                            "buffer, flush, keyframe_index, fragment, faststart)",
                             (int)key.size(), key.data());
             return "";
         }
@@ -1013,6 +1046,31 @@ static const char *rtmp_record_set_one(rtmp_conf_t *cf, config_setting_t *g, rtm
         rtmp_conf_error(cf, g, "recorder \"%.*s\": \"unique\" and \"append\" exclude each other",
                         (int)rc->name.len, (const char *)rc->name.data);
         return "";
+    }
+    if (rc->append && !rc->writer->append) {
+        rtmp_conf_error(cf, g,
+                        "recorder \"%.*s\": format %s cannot be appended to (its index is "
+                        "written once); use \"unique\" or a path with strftime codes",
+                        (int)rc->name.len, (const char *)rc->name.data, rc->writer->name);
+        return "";
+    }
+    if (rc->faststart && rc->writer != &rtmp_record_mp4_writer) {
+        rtmp_conf_error(cf, g, "recorder \"%.*s\": \"faststart\" is for format \"mp4\"",
+                        (int)rc->name.len, (const char *)rc->name.data);
+        return "";
+    }
+    std::string_view ext = rc->path.sv();
+    size_t dot = ext.rfind('.');
+    ext = dot == std::string_view::npos || ext.find('/', dot) != std::string_view::npos
+              ? std::string_view()
+              : ext.substr(dot + 1);
+    if (!ext.empty() && ext != rc->writer->name &&
+        !(rc->writer == &rtmp_record_mp4_writer && (ext == "m4v" || ext == "m4a"))) {
+        // allowed (the format is what was asked for), but players go by the extension
+        rtmp_log_error(RTMP_LOG_WARN, cf->cycle->log, 0,
+                       "%s:%d: recorder \"%.*s\" writes format %s to a \".%.*s\" path",
+                       rc->file ? rc->file : "", rc->line, (int)rc->name.len,
+                       (const char *)rc->name.data, rc->writer->name, (int)ext.size(), ext.data());
     }
     return nullptr;
 }

@@ -241,4 +241,5 @@ const rtmp_record_writer_t rtmp_record_flv_writer = {
     .frame = rtmp_record_flv_frame,
     .close = rtmp_record_flv_close,
     .sync = rtmp_record_flv_sync,
+    .append = true,
 };

@@ -111,8 +111,14 @@ START_TEST(test_conf_errors)
     assert_refused("record = ( { path = \"a.flv\";\n buffer = \"1k\"; } );", 4,
                    "\"buffer\" must be a size between 4k and 64m");
     assert_refused("record = ( { path = \"rec/\";\n } );", 3, "not a directory");
-    assert_refused("record = ( { path = \"a.flv\";\n format = \"mp4\"; } );", 4,
-                   "\"format\" must be \"flv\"");
+    assert_refused("record = ( { path = \"a.flv\";\n format = \"mkv\"; } );", 4,
+                   "\"format\" must be \"flv\" or \"mp4\"");
+    assert_refused("record = (\n { path = \"a.mp4\"; format = \"mp4\"; append = true; } );", 4,
+                   "format mp4 cannot be appended to");
+    assert_refused("record = (\n { path = \"a.flv\"; faststart = true; } );", 4,
+                   "\"faststart\" is for format \"mp4\"");
+    assert_refused("record = ( { path = \"a.mp4\"; format = \"mp4\";\n fragment = \"50ms\"; } );",
+                   4, "\"fragment\" must be a time between 100ms and 60s");
     assert_refused("record = ( { path = \"a.flv\"; unique = true;\n append = true; } );", 3,
                    "exclude each other");
     assert_refused("record = ( { path = \"a.flv\";\n name = \"a/b\"; } );", 4,
