@@ -80,5 +80,4 @@ void rtmp_free(void *p);
 
 // The value of the first `key` in a query string "a=1&b=2" as it is written (not decoded);
 // empty when absent or written without '='. *found, when given, says whether it is there.
-std::string_view rtmp_query_arg(std::string_view args, std::string_view key,
-                                bool *found = nullptr);
+std::string_view rtmp_query_arg(std::string_view args, std::string_view key, bool *found = nullptr);

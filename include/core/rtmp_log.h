@@ -76,5 +76,4 @@ struct rtmp_log_limit_t {
 
 // Whether a line may be logged now; when it may, *suppressed is how many were left out
 // before it (to say so in the line) and the count starts again.
-[[nodiscard]] bool rtmp_log_allow(rtmp_log_limit_t *l, uint32_t per_second,
-                                  uint64_t *suppressed);
+[[nodiscard]] bool rtmp_log_allow(rtmp_log_limit_t *l, uint32_t per_second, uint64_t *suppressed);

@@ -31,4 +31,3 @@ struct rtmp_exec_var_t {
 // the template is bad (an unknown variable, a lone $) or the result does not fit in len.
 [[nodiscard]] ssize_t rtmp_exec_expand(std::string_view tmpl, const rtmp_exec_var_t *vars,
                                        size_t nvars, char *out, size_t len);
-

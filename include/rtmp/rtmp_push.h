@@ -62,11 +62,11 @@ struct rtmp_push_names_t {
 // name, where services put their stream keys, is left out.
 struct rtmp_push_stat_t {
     const char *target;
-    const char *state;  // "publishing", "connecting", "waiting" (back-off) or "failed"
-    rtmp_msec_t since;  // publishing since, in the cached clock; 0 when not publishing
-    uint64_t bytes;     // sent over every connection so far
+    const char *state; // "publishing", "connecting", "waiting" (back-off) or "failed"
+    rtmp_msec_t since; // publishing since, in the cached clock; 0 when not publishing
+    uint64_t bytes;    // sent over every connection so far
     uint32_t reconnects;
-    const char *error;  // the last failure, "" when none
+    const char *error; // the last failure, "" when none
 };
 
 // Calls cb for every push target of the stream app/name published in this worker.

@@ -131,7 +131,8 @@ rtmp_int_t rtmp_flv_parse_meta(rtmp_pool_t *pool, std::span<const u_char> body,
     rtmp_amf_value_t *values = nullptr;
     uint32_t n = 0;
     const char *err = nullptr;
-    if (rtmp_amf_decode_message(pool, RTMP_FLV_SCRIPT, body, &limits, &values, &n, &err) != RTMP_OK ||
+    if (rtmp_amf_decode_message(pool, RTMP_FLV_SCRIPT, body, &limits, &values, &n, &err) !=
+            RTMP_OK ||
         n < 2 || values[0].type != rtmp_amf_type::string || values[0].str.sv() != "onMetaData") {
         return RTMP_ERROR;
     }

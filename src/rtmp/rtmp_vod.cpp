@@ -395,7 +395,7 @@ static rtmp_int_t rtmp_vod_open_flv(rtmp_vod_ctx_t *ctx, const char **err)
             *err = "read error";
             return RTMP_ERROR;
         }
-        int slot = t.type == RTMP_FLV_SCRIPT    ? RTMP_VOD_META
+        int slot = t.type == RTMP_FLV_SCRIPT  ? RTMP_VOD_META
                    : t.type == RTMP_FLV_VIDEO ? RTMP_VOD_VIDEO
                                               : RTMP_VOD_AUDIO;
         if (slot == RTMP_VOD_META) {
