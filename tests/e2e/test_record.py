@@ -16,7 +16,8 @@ import time
 import harness
 from harness import check, fail, media_clip, need_tools, wait_for
 from live_helpers import (FFMPEG_QUIET, check_complete, contiguous, ffmpeg_player,
-                          ffmpeg_publisher, live_server, parse_framemd5, source, wait_players)
+                          ffmpeg_publisher, live_server, parse_framemd5, source, url,
+                          wait_players)
 from test_notify import AuthService
 
 
@@ -161,6 +162,7 @@ def test_record():
                  'append = true; }, { name = "un"; path = "again/un-$name.flv"; unique = true; } );',
         "split": 'live = true; record = { name = "iv"; path = "split/$name-%H%M%S.flv"; '
                  'unique = true; interval = "10s"; };',
+        "vod": 'play = "{dir}/again";',
     }
     procs = []
     try:
@@ -192,6 +194,14 @@ def test_record():
             for f in ("again/un-a.flv", "again/un-a-1.flv"):
                 check(parse_framemd5(_packets(os.path.join(srv.dir, f)))["video"] ==
                       src4.packets["video"], "%s is not the clip" % f)
+            # a recording plays back over RTMP from a play directory
+            r = subprocess.run(FFMPEG_QUIET + ["-i", url(srv, "vod/un-a.flv"), "-c", "copy",
+                                               "-f", "framemd5", "-"],
+                               capture_output=True, text=True, timeout=30,
+                               stdin=subprocess.DEVNULL)
+            check(r.returncode == 0, "ffmpeg could not play vod/un-a.flv: %s" % r.stderr[-300:])
+            check(parse_framemd5(r.stdout)["video"] == src4.packets["video"],
+                  "the recording played over RTMP is not the clip")
             apfile = os.path.join(srv.dir, "again/ap-a.flv")
             text = _packets(apfile)
             check(parse_framemd5(text)["video"] == src4.packets["video"] * 2,
