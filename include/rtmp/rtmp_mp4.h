@@ -87,7 +87,8 @@ struct rtmp_mp4_s {
 
 // Parses a moov box's body from memory (what rtmp_mp4_open does after reading it; tests
 // and fuzzers call it directly). The buffer must outlive mp4 and is not freed by close.
-// A fragmented moov's tracks get no samples here (rtmp_mp4_open adds its fragments').
+// A fragmented moov's tracks get only its own tables' samples (rtmp_mp4_open adds the
+// fragments').
 [[nodiscard]] rtmp_int_t rtmp_mp4_parse_moov(rtmp_mp4_t *mp4, std::span<const u_char> moov,
                                              const char **err);
 

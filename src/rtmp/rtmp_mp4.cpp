@@ -588,6 +588,75 @@ static void rtmp_mp4_wr32(u_char *p, uint32_t v)
     return rtmp_mp4_put(fs, &fr->stts, 1) && rtmp_mp4_put(fs, &fr->stts, d);
 }
 
+// One more sample at the end of the track's tables.
+[[nodiscard]] static bool rtmp_mp4_add(rtmp_mp4_frags_t *fs, rtmp_mp4_frag_t *fr, uint32_t size,
+                                       uint32_t duration, uint32_t cts, bool key)
+{
+    fr->nsamples++;
+    fr->dts += duration;
+    fr->any_cts |= cts != 0;
+    fr->all_sync &= key;
+    return rtmp_mp4_put(fs, &fr->stsz, size) && rtmp_mp4_run(fs, &fr->stts, duration) &&
+           rtmp_mp4_run(fs, &fr->ctts, cts) && (!key || rtmp_mp4_put(fs, &fr->stss, fr->nsamples));
+}
+
+// A chunk of n samples from pos: its co64 entry, and an stsc entry when n changes.
+[[nodiscard]] static bool rtmp_mp4_chunk(rtmp_mp4_frags_t *fs, rtmp_mp4_frag_t *fr, uint64_t pos,
+                                         uint32_t n)
+{
+    uint32_t last = fr->stsc.len ? rtmp_mp4_be32(fr->stsc.p + fr->stsc.len - 8) : 0;
+    fr->nchunks++;
+    return rtmp_mp4_put(fs, &fr->stco, (uint32_t)(pos >> 32)) &&
+           rtmp_mp4_put(fs, &fr->stco, (uint32_t)pos) &&
+           (last == n || (rtmp_mp4_put(fs, &fr->stsc, fr->nchunks) &&
+                          rtmp_mp4_put(fs, &fr->stsc, n) && rtmp_mp4_put(fs, &fr->stsc, 1)));
+}
+
+// A fragmented file's moov may hold the first samples itself (ffmpeg's frag_keyframe
+// without empty_moov): walked with the track's cursor, they begin the tables the fragments
+// continue. False when one lies outside the file or the tables grow past their limit.
+static bool rtmp_mp4_moov_samples(rtmp_mp4_frags_t *fs, rtmp_mp4_frag_t *fr, uint64_t file_size)
+{
+    rtmp_mp4_track_t *t = fr->t;
+    uint64_t start = 0, end = 0; // the chunk being gathered: contiguous samples
+    uint32_t n = 0;
+    fr->signed_cts = t->ctts_signed;
+    while (rtmp_mp4_settle(t)) {
+        uint64_t off = t->offset, dts = t->dts;
+        uint32_t size = rtmp_mp4_size_of(t, t->sample);
+        uint32_t cts =
+            t->ctts_n && t->ctts_left ? rtmp_mp4_be32(t->ctts + 8 * (size_t)t->ctts_i + 4) : 0;
+        bool key = true;
+        if (t->stss_n) {
+            while (t->stss_i < t->stss_n &&
+                   rtmp_mp4_be32(t->stss + 4 * (size_t)t->stss_i) < (uint64_t)t->sample + 1) {
+                t->stss_i++;
+            }
+            key = t->stss_i < t->stss_n &&
+                  rtmp_mp4_be32(t->stss + 4 * (size_t)t->stss_i) == t->sample + 1;
+        }
+        if (off > file_size || size > file_size - off) {
+            return false;
+        }
+        rtmp_mp4_step(t);
+        if (n && off != end) {
+            if (!rtmp_mp4_chunk(fs, fr, start, n)) {
+                return false;
+            }
+            n = 0;
+        }
+        if (n == 0) {
+            start = off;
+        }
+        n++;
+        end = off + size;
+        if (!rtmp_mp4_add(fs, fr, size, (uint32_t)(t->dts - dts), cts, key)) {
+            return false;
+        }
+    }
+    return n == 0 || rtmp_mp4_chunk(fs, fr, start, n);
+}
+
 // One moof's track fragments (ISO/IEC 14496-12 8.8). With commit false it only checks that
 // every box fits and every sample lies inside the file, so that a fragment goes in whole
 // or not at all; with commit true (after a check passed) it adds the samples and fails
@@ -649,7 +718,7 @@ static bool rtmp_mp4_moof(rtmp_mp4_frags_t *fs, std::span<const u_char> moof, ui
             flags = rtmp_mp4_be32(p);
         }
         if (rtmp_mp4_find(traf.body, rtmp_mp4_tag("tfdt"), &tfdt, &err)) {
-            if (tfdt.size() < (tfdt[0] == 1 ? 12u : 8u)) {
+            if (tfdt.size() < 8 || (tfdt[0] == 1 && tfdt.size() < 12)) {
                 return false;
             }
             uint64_t bmdt =
@@ -702,16 +771,8 @@ static bool rtmp_mp4_moof(rtmp_mp4_frags_t *fs, std::span<const u_char> moof, ui
                 return false;
             }
             fr->pending += n;
-            if (commit && n) { // each run is one chunk
-                uint32_t last = fr->stsc.len ? rtmp_mp4_be32(fr->stsc.p + fr->stsc.len - 8) : 0;
-                fr->nchunks++;
-                if (!rtmp_mp4_put(fs, &fr->stco, (uint32_t)(pos >> 32)) ||
-                    !rtmp_mp4_put(fs, &fr->stco, (uint32_t)pos) ||
-                    (last != n &&
-                     (!rtmp_mp4_put(fs, &fr->stsc, fr->nchunks) ||
-                      !rtmp_mp4_put(fs, &fr->stsc, n) || !rtmp_mp4_put(fs, &fr->stsc, 1)))) {
-                    return false;
-                }
+            if (commit && n && !rtmp_mp4_chunk(fs, fr, pos, n)) { // each run is one chunk
+                return false;
             }
             const u_char *e = b.data() + off;
             for (uint32_t i = 0; i < n; i++) {
@@ -742,15 +803,8 @@ static bool rtmp_mp4_moof(rtmp_mp4_frags_t *fs, std::span<const u_char> moof, ui
                 if (!commit) {
                     continue;
                 }
-                bool key = !(sf & 0x10000); // sample_is_non_sync_sample
-                fr->nsamples++;
-                fr->dts += sd;
-                fr->any_cts |= sc != 0;
                 fr->signed_cts |= b[0] == 1;
-                fr->all_sync &= key;
-                if (!rtmp_mp4_put(fs, &fr->stsz, ss) || !rtmp_mp4_run(fs, &fr->stts, sd) ||
-                    !rtmp_mp4_run(fs, &fr->ctts, sc) ||
-                    (key && !rtmp_mp4_put(fs, &fr->stss, fr->nsamples))) {
+                if (!rtmp_mp4_add(fs, fr, ss, sd, sc, !(sf & 0x10000))) { // non-sync flag
                     return false;
                 }
             }
@@ -916,15 +970,14 @@ static rtmp_int_t rtmp_mp4_scan(rtmp_mp4_t *mp4, const rtmp_media_file_t *f, rtm
             if (!mp4->fragmented) {
                 return RTMP_OK;
             }
-            if (mp4->video.nsamples || mp4->audio.nsamples) {
-                // ffmpeg's frag_keyframe without empty_moov puts the first fragment there
-                *err = "MP4: a fragmented file with samples in its moov is not supported";
-                return RTMP_ERROR;
-            }
             fs->tr[0].t = mp4->video.codec != rtmp_mp4_codec::none ? &mp4->video : nullptr;
             fs->tr[1].t = mp4->audio.codec != rtmp_mp4_codec::none ? &mp4->audio : nullptr;
             for (rtmp_mp4_frag_t &fr : fs->tr) {
                 fr.all_sync = true;
+                if (fr.t != nullptr && !rtmp_mp4_moov_samples(fs, &fr, f->size)) {
+                    *err = "MP4: the moov's samples do not fit the file or their limits";
+                    return RTMP_ERROR;
+                }
             }
             limit = RTMP_MP4_MAX_BOXES + 2 * RTMP_MP4_MAX_FRAGMENTS;
         }

@@ -12,11 +12,12 @@
 // pictures, and mono AAC at 22050 Hz, encoded once by ffmpeg into tiny.mp4 (moov at the
 // end), then copied (-c copy) into tiny.flv (with -flvflags add_keyframe_index),
 // tiny_faststart.mp4 (moov first), tiny_frag.mp4 (fragmented, -movflags
-// frag_keyframe+empty_moov: tfhd base offsets) and tiny_frag_moof.mp4 (the same with
-// +default_base_moof: trun offsets from the moof) and tiny_noedit.mp4 (plain, -use_editlist
-// 0: like the fragmented files it has no edit list, so ffmpeg starts the audio 200 ms late
-// by stretching its first frame); tiny_hevc.mp4 is 1 s of H.265 alone. ffprobe
-// counts 15 video packets (3 key frames) and 34 audio packets.
+// frag_keyframe+empty_moov: tfhd base offsets), tiny_frag_moof.mp4 (the same with
+// +default_base_moof: trun offsets from the moof), tiny_frag_keyframe.mp4 (-movflags
+// frag_keyframe alone: the first fragment's samples are in the moov) and tiny_noedit.mp4
+// (plain, -use_editlist 0: like the fragmented files it has no edit list, so ffmpeg starts
+// the audio 200 ms late by stretching its first frame); tiny_hevc.mp4 is 1 s of H.265
+// alone. ffprobe counts 15 video packets (3 key frames) and 34 audio packets.
 static constexpr uint32_t TINY_VIDEO = 15;
 static constexpr uint32_t TINY_AUDIO = 34;
 static constexpr uint32_t TINY_KEYS = 3;
@@ -349,8 +350,10 @@ START_TEST(test_mp4_fragmented)
 {
     check_mp4_against_flv("tests/data/vod/tiny_frag.mp4");
     check_mp4_against_flv("tests/data/vod/tiny_frag_moof.mp4");
+    check_mp4_against_flv("tests/data/vod/tiny_frag_keyframe.mp4");
     check_frag_against_plain("tests/data/vod/tiny_frag.mp4");
     check_frag_against_plain("tests/data/vod/tiny_frag_moof.mp4");
+    check_frag_against_plain("tests/data/vod/tiny_frag_keyframe.mp4");
 }
 END_TEST
 
