@@ -10,10 +10,14 @@ constexpr uint64_t RTMP_MP4_MAX_MOOV = 64 * 1024 * 1024;
 constexpr uint32_t RTMP_MP4_MAX_SAMPLES = 1 << 23;
 // Top-level boxes looked at while searching for the moov.
 constexpr uint32_t RTMP_MP4_MAX_BOXES = 4096;
+// Fragments (moof boxes) of a fragmented file read at open; each costs one read. The
+// sample tables built from them are held to RTMP_MP4_MAX_MOOV bytes like a moov's.
+constexpr uint32_t RTMP_MP4_MAX_FRAGMENTS = 1 << 18;
 
 enum class rtmp_mp4_codec : uint8_t { none, avc, hevc, aac };
 
-// One track's tables (pointing into the moov buffer) and its read cursor.
+// One track's tables (pointing into the moov buffer, or for a fragmented file into the
+// tables built from its fragments) and its read cursor.
 typedef struct rtmp_mp4_track_s rtmp_mp4_track_t;
 struct rtmp_mp4_track_s {
     rtmp_mp4_codec codec;
@@ -31,6 +35,10 @@ struct rtmp_mp4_track_s {
     uint8_t stz2_bits;    // stz2 field size (4, 8, 16); 0 for stsz
     bool co64;
     bool ctts_signed; // ctts version 1
+    uint32_t id;      // tkhd track_ID
+    uint64_t dts0;    // decoding time of the first sample (a fragmented file's first tfdt)
+    // trex defaults for the samples of fragments
+    uint32_t trex_duration, trex_size, trex_flags;
 
     // cursor: the next sample to read
     uint32_t sample;
@@ -61,20 +69,26 @@ typedef struct rtmp_mp4_s rtmp_mp4_t;
 struct rtmp_mp4_s {
     u_char *moov; // heap; rtmp_mp4_close frees it
     size_t moov_len;
+    u_char *tables;  // heap: a fragmented file's sample tables; rtmp_mp4_close frees it
+    bool fragmented; // the moov has an mvex: the samples are in moof boxes
     uint32_t duration_ms;
     rtmp_mp4_track_t video; // the first H.264/H.265 track; codec none when there is none
     rtmp_mp4_track_t audio; // the first AAC track
 };
 
 // Finds and reads the moov (it may follow the mdat), parses the first video and audio
-// tracks and positions both at their first sample. RTMP_ERROR with *err on a file that is
-// not MP4, a fragmented one, one without a playable track, or any table that does not
+// tracks and positions both at their first sample. A fragmented file's moof boxes are all
+// read here and turned into the same sample tables; a fragment that is cut short (the
+// last one of a recording that crashed) or malformed is left out. RTMP_ERROR with *err
+// on a file that is not MP4, one without a playable track, or any table that does not
 // fit its box.
 [[nodiscard]] rtmp_int_t rtmp_mp4_open(rtmp_mp4_t *mp4, const rtmp_media_file_t *f,
                                        const char **err);
 
 // Parses a moov box's body from memory (what rtmp_mp4_open does after reading it; tests
 // and fuzzers call it directly). The buffer must outlive mp4 and is not freed by close.
+// A fragmented moov's tracks get only its own tables' samples (rtmp_mp4_open adds the
+// fragments').
 [[nodiscard]] rtmp_int_t rtmp_mp4_parse_moov(rtmp_mp4_t *mp4, std::span<const u_char> moov,
                                              const char **err);
 

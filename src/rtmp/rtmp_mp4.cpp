@@ -330,7 +330,7 @@ static void rtmp_mp4_enter_chunk(rtmp_mp4_track_t *t)
 static void rtmp_mp4_rewind(rtmp_mp4_track_t *t)
 {
     t->sample = 0;
-    t->dts = 0;
+    t->dts = t->dts0;
     t->stts_i = t->ctts_i = t->stsc_i = t->stss_i = 0;
     t->stts_left = t->stts_n ? rtmp_mp4_be32(t->stts) : 0;
     t->ctts_left = t->ctts_n ? rtmp_mp4_be32(t->ctts) : 0;
@@ -395,14 +395,22 @@ static bool rtmp_mp4_track_ok(rtmp_mp4_track_t *t)
     return t->codec != rtmp_mp4_codec::none && t->timescale != 0;
 }
 
+static void rtmp_mp4_set_duration(rtmp_mp4_t *mp4)
+{
+    uint64_t d = 0;
+    for (rtmp_mp4_track_t *t : {&mp4->video, &mp4->audio}) {
+        if (t->codec != rtmp_mp4_codec::none && rtmp_mp4_ms(t, t->duration) > d) {
+            d = rtmp_mp4_ms(t, t->duration);
+        }
+    }
+    mp4->duration_ms = d > UINT32_MAX ? UINT32_MAX : (uint32_t)d;
+}
+
 rtmp_int_t rtmp_mp4_parse_moov(rtmp_mp4_t *mp4, std::span<const u_char> moov, const char **err)
 {
     std::span<const u_char> in = moov, mvex;
     *err = nullptr;
-    if (rtmp_mp4_find(moov, rtmp_mp4_tag("mvex"), &mvex, err)) {
-        *err = "fragmented MP4 is not supported for playing";
-        return RTMP_ERROR;
-    }
+    mp4->fragmented = rtmp_mp4_find(moov, rtmp_mp4_tag("mvex"), &mvex, err);
     *err = nullptr;
     rtmp_mp4_box_t trak;
     uint32_t ntrak = 0;
@@ -433,6 +441,11 @@ rtmp_int_t rtmp_mp4_parse_moov(rtmp_mp4_t *mp4, std::span<const u_char> moov, co
         if (mdhd.size() < 4) {
             continue;
         }
+        std::span<const u_char> tkhd;
+        if (rtmp_mp4_find(trak.body, rtmp_mp4_tag("tkhd"), &tkhd, err) && tkhd.size() >= 24) {
+            t.id = rtmp_mp4_be32(tkhd.data() + (tkhd[0] == 1 ? 20 : 12));
+        }
+        *err = nullptr;
         if (mdhd[0] == 1 && mdhd.size() >= 32) {
             t.timescale = rtmp_mp4_be32(mdhd.data() + 20);
             t.duration = rtmp_mp4_be64(mdhd.data() + 24);
@@ -455,25 +468,453 @@ rtmp_int_t rtmp_mp4_parse_moov(rtmp_mp4_t *mp4, std::span<const u_char> moov, co
     if (*err) {
         return RTMP_ERROR;
     }
+    if (mp4->fragmented) {
+        // trex: the defaults of each track's fragment samples
+        rtmp_mp4_box_t trex;
+        while (rtmp_mp4_box(&mvex, &trex, err)) {
+            if (trex.type != rtmp_mp4_tag("trex") || trex.body.size() < 24) {
+                continue;
+            }
+            uint32_t id = rtmp_mp4_be32(trex.body.data() + 4);
+            for (rtmp_mp4_track_t *t : {&mp4->video, &mp4->audio}) {
+                if (t->codec != rtmp_mp4_codec::none && t->id == id) {
+                    t->trex_duration = rtmp_mp4_be32(trex.body.data() + 12);
+                    t->trex_size = rtmp_mp4_be32(trex.body.data() + 16);
+                    t->trex_flags = rtmp_mp4_be32(trex.body.data() + 20);
+                }
+            }
+        }
+        if (*err) {
+            return RTMP_ERROR;
+        }
+    }
     if (mp4->video.codec == rtmp_mp4_codec::none && mp4->audio.codec == rtmp_mp4_codec::none) {
         *err = "MP4: no H.264, H.265 or AAC track";
         return RTMP_ERROR;
     }
-    uint64_t d = 0;
-    for (rtmp_mp4_track_t *t : {&mp4->video, &mp4->audio}) {
-        if (t->codec != rtmp_mp4_codec::none && rtmp_mp4_ms(t, t->duration) > d) {
-            d = rtmp_mp4_ms(t, t->duration);
-        }
-    }
-    mp4->duration_ms = d > UINT32_MAX ? UINT32_MAX : (uint32_t)d;
+    rtmp_mp4_set_duration(mp4);
     return RTMP_OK;
 }
 
-rtmp_int_t rtmp_mp4_open(rtmp_mp4_t *mp4, const rtmp_media_file_t *f, const char **err)
+// A fragmented file's samples go into tables laid out as the moov's own (stts, ctts,
+// stsc, stsz, co64, stss), so reading and seeking work on them unchanged.
+struct rtmp_mp4_buf_t {
+    u_char *p;
+    size_t len, cap;
+};
+
+// One track's tables while its fragments are read.
+struct rtmp_mp4_frag_t {
+    rtmp_mp4_track_t *t; // nullptr: no such track
+    rtmp_mp4_buf_t stts, ctts, stsc, stsz, stco, stss;
+    uint32_t nsamples, nchunks;
+    uint32_t pending; // samples of the fragment being checked
+    uint64_t dts;     // decoding time at the end of the samples so far
+    bool any_cts, signed_cts, all_sync;
+};
+
+struct rtmp_mp4_frags_t {
+    rtmp_mp4_frag_t tr[2];
+    size_t bytes; // of all tables, held to RTMP_MP4_MAX_MOOV
+};
+
+static void rtmp_mp4_wr32(u_char *p, uint32_t v)
 {
-    *mp4 = {};
+    p[0] = (u_char)(v >> 24);
+    p[1] = (u_char)(v >> 16);
+    p[2] = (u_char)(v >> 8);
+    p[3] = (u_char)v;
+}
+
+[[nodiscard]] static bool rtmp_mp4_put(rtmp_mp4_frags_t *fs, rtmp_mp4_buf_t *b, uint32_t v)
+{
+    if (fs->bytes + 4 > RTMP_MP4_MAX_MOOV) {
+        return false;
+    }
+    if (b->len + 4 > b->cap) {
+        b->cap = b->cap ? b->cap * 2 : 256;
+        b->p = static_cast<u_char *>(rtmp_realloc(b->p, b->cap));
+    }
+    rtmp_mp4_wr32(b->p + b->len, v);
+    b->len += 4;
+    fs->bytes += 4;
+    return true;
+}
+
+// One more sample of value v in a run-length table (stts, ctts): the last run grows when
+// it has the same value.
+[[nodiscard]] static bool rtmp_mp4_run(rtmp_mp4_frags_t *fs, rtmp_mp4_buf_t *b, uint32_t v)
+{
+    if (b->len >= 8 && rtmp_mp4_be32(b->p + b->len - 4) == v) {
+        uint32_t count = rtmp_mp4_be32(b->p + b->len - 8);
+        if (count < UINT32_MAX) {
+            rtmp_mp4_wr32(b->p + b->len - 8, count + 1);
+            return true;
+        }
+    }
+    return rtmp_mp4_put(fs, b, 1) && rtmp_mp4_put(fs, b, v);
+}
+
+// A track fragment's base media decode time: the track's start for its first one. For a
+// later one it is what the times follow (a writer may only guess the duration of the last
+// sample it wrote): the last sample is made to end there, lengthened over a gap in the
+// stream or shortened as far as to nothing when it ends past it.
+[[nodiscard]] static bool rtmp_mp4_frag_time(rtmp_mp4_frags_t *fs, rtmp_mp4_frag_t *fr,
+                                             uint64_t tfdt)
+{
+    if (fr->nsamples == 0) {
+        fr->t->dts0 = fr->dts = tfdt;
+        return true;
+    }
+    if (tfdt == fr->dts) {
+        return true;
+    }
+    u_char *last = fr->stts.p + fr->stts.len - 8;
+    uint32_t count = rtmp_mp4_be32(last), delta = rtmp_mp4_be32(last + 4);
+    uint64_t start = fr->dts - delta; // of the last sample
+    if (tfdt < start) {
+        tfdt = start; // no sample goes back in time
+    }
+    if (tfdt - start > UINT32_MAX) {
+        return true; // not a gap but a broken time: played on from the samples' own
+    }
+    uint32_t d = (uint32_t)(tfdt - start);
+    fr->dts = tfdt;
+    if (count == 1) {
+        rtmp_mp4_wr32(last + 4, d);
+        return true;
+    }
+    rtmp_mp4_wr32(last, count - 1);
+    return rtmp_mp4_put(fs, &fr->stts, 1) && rtmp_mp4_put(fs, &fr->stts, d);
+}
+
+// One more sample at the end of the track's tables.
+[[nodiscard]] static bool rtmp_mp4_add(rtmp_mp4_frags_t *fs, rtmp_mp4_frag_t *fr, uint32_t size,
+                                       uint32_t duration, uint32_t cts, bool key)
+{
+    fr->nsamples++;
+    fr->dts += duration;
+    fr->any_cts |= cts != 0;
+    fr->all_sync &= key;
+    return rtmp_mp4_put(fs, &fr->stsz, size) && rtmp_mp4_run(fs, &fr->stts, duration) &&
+           rtmp_mp4_run(fs, &fr->ctts, cts) && (!key || rtmp_mp4_put(fs, &fr->stss, fr->nsamples));
+}
+
+// A chunk of n samples from pos: its co64 entry, and an stsc entry when n changes.
+[[nodiscard]] static bool rtmp_mp4_chunk(rtmp_mp4_frags_t *fs, rtmp_mp4_frag_t *fr, uint64_t pos,
+                                         uint32_t n)
+{
+    uint32_t last = fr->stsc.len ? rtmp_mp4_be32(fr->stsc.p + fr->stsc.len - 8) : 0;
+    fr->nchunks++;
+    return rtmp_mp4_put(fs, &fr->stco, (uint32_t)(pos >> 32)) &&
+           rtmp_mp4_put(fs, &fr->stco, (uint32_t)pos) &&
+           (last == n || (rtmp_mp4_put(fs, &fr->stsc, fr->nchunks) &&
+                          rtmp_mp4_put(fs, &fr->stsc, n) && rtmp_mp4_put(fs, &fr->stsc, 1)));
+}
+
+// A fragmented file's moov may hold the first samples itself (ffmpeg's frag_keyframe
+// without empty_moov): walked with the track's cursor, they begin the tables the fragments
+// continue. False when one lies outside the file or the tables grow past their limit.
+static bool rtmp_mp4_moov_samples(rtmp_mp4_frags_t *fs, rtmp_mp4_frag_t *fr, uint64_t file_size)
+{
+    rtmp_mp4_track_t *t = fr->t;
+    uint64_t start = 0, end = 0; // the chunk being gathered: contiguous samples
+    uint32_t n = 0;
+    fr->signed_cts = t->ctts_signed;
+    while (rtmp_mp4_settle(t)) {
+        uint64_t off = t->offset, dts = t->dts;
+        uint32_t size = rtmp_mp4_size_of(t, t->sample);
+        uint32_t cts =
+            t->ctts_n && t->ctts_left ? rtmp_mp4_be32(t->ctts + 8 * (size_t)t->ctts_i + 4) : 0;
+        bool key = true;
+        if (t->stss_n) {
+            while (t->stss_i < t->stss_n &&
+                   rtmp_mp4_be32(t->stss + 4 * (size_t)t->stss_i) < (uint64_t)t->sample + 1) {
+                t->stss_i++;
+            }
+            key = t->stss_i < t->stss_n &&
+                  rtmp_mp4_be32(t->stss + 4 * (size_t)t->stss_i) == t->sample + 1;
+        }
+        if (off > file_size || size > file_size - off) {
+            return false;
+        }
+        rtmp_mp4_step(t);
+        if (n && off != end) {
+            if (!rtmp_mp4_chunk(fs, fr, start, n)) {
+                return false;
+            }
+            n = 0;
+        }
+        if (n == 0) {
+            start = off;
+        }
+        n++;
+        end = off + size;
+        if (!rtmp_mp4_add(fs, fr, size, (uint32_t)(t->dts - dts), cts, key)) {
+            return false;
+        }
+    }
+    return n == 0 || rtmp_mp4_chunk(fs, fr, start, n);
+}
+
+// One moof's track fragments (ISO/IEC 14496-12 8.8). With commit false it only checks that
+// every box fits and every sample lies inside the file, so that a fragment goes in whole
+// or not at all; with commit true (after a check passed) it adds the samples and fails
+// only when the tables grow past their limits.
+static bool rtmp_mp4_moof(rtmp_mp4_frags_t *fs, std::span<const u_char> moof, uint64_t moof_off,
+                          uint64_t file_size, bool commit)
+{
+    const char *err = nullptr;
+    std::span<const u_char> in = moof;
+    rtmp_mp4_box_t traf;
+    uint64_t data_end = moof_off; // a traf without a base offset follows the previous one's data
+    for (rtmp_mp4_frag_t &fr : fs->tr) {
+        fr.pending = 0;
+    }
+    while (rtmp_mp4_box(&in, &traf, &err)) {
+        if (traf.type != rtmp_mp4_tag("traf")) {
+            continue;
+        }
+        std::span<const u_char> tfhd, tfdt;
+        if (!rtmp_mp4_find(traf.body, rtmp_mp4_tag("tfhd"), &tfhd, &err) || tfhd.size() < 8) {
+            return false;
+        }
+        uint32_t tf = rtmp_mp4_be32(tfhd.data()) & 0xffffff;
+        uint32_t id = rtmp_mp4_be32(tfhd.data() + 4);
+        rtmp_mp4_frag_t *fr = nullptr;
+        for (rtmp_mp4_frag_t &c : fs->tr) {
+            if (c.t != nullptr && c.t->id == id) {
+                fr = &c;
+            }
+        }
+        if (fr == nullptr) {
+            continue; // a track not played
+        }
+        rtmp_mp4_track_t *t = fr->t;
+        size_t need = 8 + (tf & 0x1 ? 8 : 0) + (tf & 0x2 ? 4 : 0) + (tf & 0x8 ? 4 : 0) +
+                      (tf & 0x10 ? 4 : 0) + (tf & 0x20 ? 4 : 0);
+        if (tfhd.size() < need) {
+            return false;
+        }
+        const u_char *p = tfhd.data() + 8;
+        uint64_t base = tf & 0x20000 ? moof_off : data_end; // default-base-is-moof
+        if (tf & 0x1) {
+            base = rtmp_mp4_be64(p);
+            p += 8;
+        }
+        if (tf & 0x2) {
+            p += 4; // sample_description_index: the one description is used
+        }
+        uint32_t dur = t->trex_duration, size = t->trex_size, flags = t->trex_flags;
+        if (tf & 0x8) {
+            dur = rtmp_mp4_be32(p);
+            p += 4;
+        }
+        if (tf & 0x10) {
+            size = rtmp_mp4_be32(p);
+            p += 4;
+        }
+        if (tf & 0x20) {
+            flags = rtmp_mp4_be32(p);
+        }
+        if (rtmp_mp4_find(traf.body, rtmp_mp4_tag("tfdt"), &tfdt, &err)) {
+            if (tfdt.size() < 8 || (tfdt[0] == 1 && tfdt.size() < 12)) {
+                return false;
+            }
+            uint64_t bmdt =
+                tfdt[0] == 1 ? rtmp_mp4_be64(tfdt.data() + 4) : rtmp_mp4_be32(tfdt.data() + 4);
+            if (commit && !rtmp_mp4_frag_time(fs, fr, bmdt)) {
+                return false;
+            }
+        }
+        if (err) {
+            return false;
+        }
+        uint64_t pos = base;
+        std::span<const u_char> tin = traf.body;
+        rtmp_mp4_box_t trun;
+        while (rtmp_mp4_box(&tin, &trun, &err)) {
+            if (trun.type != rtmp_mp4_tag("trun")) {
+                continue;
+            }
+            std::span<const u_char> b = trun.body;
+            if (b.size() < 8) {
+                return false;
+            }
+            uint32_t rf = rtmp_mp4_be32(b.data()) & 0xffffff;
+            uint32_t n = rtmp_mp4_be32(b.data() + 4);
+            size_t off = 8;
+            if (rf & 0x1) { // data_offset, from the base
+                if (b.size() < off + 4) {
+                    return false;
+                }
+                int64_t d = (int32_t)rtmp_mp4_be32(b.data() + off);
+                if (d < 0 && (uint64_t)-d > base) {
+                    return false;
+                }
+                pos = base + (uint64_t)d;
+                off += 4;
+            }
+            bool have_first = rf & 0x4;
+            uint32_t first_flags = 0;
+            if (have_first) {
+                if (b.size() < off + 4) {
+                    return false;
+                }
+                first_flags = rtmp_mp4_be32(b.data() + off);
+                off += 4;
+            }
+            size_t entry = 4 * ((rf & 0x100 ? 1 : 0) + (rf & 0x200 ? 1 : 0) + (rf & 0x400 ? 1 : 0) +
+                                (rf & 0x800 ? 1 : 0));
+            if ((uint64_t)n * entry > b.size() - off ||
+                (!commit && (uint64_t)fr->nsamples + fr->pending + n > RTMP_MP4_MAX_SAMPLES)) {
+                return false;
+            }
+            fr->pending += n;
+            if (commit && n && !rtmp_mp4_chunk(fs, fr, pos, n)) { // each run is one chunk
+                return false;
+            }
+            const u_char *e = b.data() + off;
+            for (uint32_t i = 0; i < n; i++) {
+                uint32_t sd = dur, ss = size, sf = flags, sc = 0;
+                if (rf & 0x100) {
+                    sd = rtmp_mp4_be32(e);
+                    e += 4;
+                }
+                if (rf & 0x200) {
+                    ss = rtmp_mp4_be32(e);
+                    e += 4;
+                }
+                if (rf & 0x400) {
+                    sf = rtmp_mp4_be32(e);
+                    e += 4;
+                }
+                if (rf & 0x800) {
+                    sc = rtmp_mp4_be32(e);
+                    e += 4;
+                }
+                if (i == 0 && have_first) {
+                    sf = first_flags;
+                }
+                if (pos > file_size || ss > file_size - pos) {
+                    return false; // the fragment's data is cut short
+                }
+                pos += ss;
+                if (!commit) {
+                    continue;
+                }
+                fr->signed_cts |= b[0] == 1;
+                if (!rtmp_mp4_add(fs, fr, ss, sd, sc, !(sf & 0x10000))) { // non-sync flag
+                    return false;
+                }
+            }
+            if (pos > data_end) {
+                data_end = pos;
+            }
+        }
+        if (err) {
+            return false;
+        }
+    }
+    return err == nullptr;
+}
+
+// The tables built from the fragments, in one block, become the tracks'.
+static void rtmp_mp4_frags_done(rtmp_mp4_t *mp4, rtmp_mp4_frags_t *fs)
+{
+    mp4->tables = static_cast<u_char *>(rtmp_alloc(fs->bytes ? fs->bytes : 1));
+    u_char *p = mp4->tables;
+    for (rtmp_mp4_frag_t &fr : fs->tr) {
+        rtmp_mp4_track_t *t = fr.t;
+        if (t == nullptr) {
+            continue;
+        }
+        auto take = [&p](rtmp_mp4_buf_t *b) {
+            const u_char *at = p;
+            if (b->len) {
+                memcpy(p, b->p, b->len);
+                p += b->len;
+            }
+            return at;
+        };
+        t->stts = take(&fr.stts);
+        t->stts_n = (uint32_t)(fr.stts.len / 8);
+        t->ctts = take(&fr.ctts);
+        t->ctts_n = (uint32_t)(fr.ctts.len / 8);
+        if (!fr.any_cts) {
+            t->ctts = nullptr;
+            t->ctts_n = 0;
+        }
+        t->ctts_signed = fr.signed_cts;
+        t->stsc = take(&fr.stsc);
+        t->stsc_n = (uint32_t)(fr.stsc.len / 12);
+        t->stsz = take(&fr.stsz);
+        t->sample_size = 0;
+        t->stz2_bits = 0;
+        t->nsamples = fr.nsamples;
+        t->stco = take(&fr.stco);
+        t->stco_n = (uint32_t)(fr.stco.len / 8);
+        t->co64 = true;
+        t->stss = take(&fr.stss);
+        t->stss_n = (uint32_t)(fr.stss.len / 4);
+        if (fr.all_sync) {
+            t->stss = nullptr; // no stss: every sample is a sync sample
+            t->stss_n = 0;
+        }
+        if (fr.dts > t->duration) {
+            t->duration = fr.dts;
+        }
+        rtmp_mp4_rewind(t);
+    }
+    rtmp_mp4_set_duration(mp4);
+}
+
+static void rtmp_mp4_frags_free(rtmp_mp4_frags_t *fs)
+{
+    for (rtmp_mp4_frag_t &fr : fs->tr) {
+        for (rtmp_mp4_buf_t *b : {&fr.stts, &fr.ctts, &fr.stsc, &fr.stsz, &fr.stco, &fr.stss}) {
+            rtmp_free(b->p);
+            *b = {};
+        }
+    }
+}
+
+// Reads the moof at off and adds its samples when the whole fragment is in the file.
+static rtmp_int_t rtmp_mp4_read_moof(rtmp_mp4_frags_t *fs, const rtmp_media_file_t *f, uint64_t off,
+                                     uint64_t hdr, uint64_t size, u_char **buf, size_t *cap,
+                                     const char **err)
+{
+    if (size - hdr > RTMP_MP4_MAX_MOOV) {
+        *err = "MP4: moof box too large";
+        return RTMP_ERROR;
+    }
+    size_t len = (size_t)(size - hdr);
+    if (len > *cap) {
+        *buf = static_cast<u_char *>(rtmp_realloc(*buf, len));
+        *cap = len;
+    }
+    if (!rtmp_media_file_read(f, *buf, len, off + hdr)) {
+        *err = "MP4: cannot read a moof box";
+        return RTMP_ERROR;
+    }
+    std::span<const u_char> moof = {*buf, len};
+    if (!rtmp_mp4_moof(fs, moof, off, f->size, false)) {
+        return RTMP_DECLINED; // cut short or malformed: this fragment is not played
+    }
+    if (!rtmp_mp4_moof(fs, moof, off, f->size, true)) {
+        *err = "MP4: the fragments' sample tables are too large";
+        return RTMP_ERROR;
+    }
+    return RTMP_OK;
+}
+
+// The top-level boxes, once: the moov, then for a fragmented file every moof.
+static rtmp_int_t rtmp_mp4_scan(rtmp_mp4_t *mp4, const rtmp_media_file_t *f, rtmp_mp4_frags_t *fs,
+                                u_char **buf, size_t *cap, const char **err)
+{
     uint64_t off = 0;
-    for (uint32_t i = 0; i < RTMP_MP4_MAX_BOXES; i++) {
+    uint32_t limit = RTMP_MP4_MAX_BOXES, nmoof = 0;
+    for (uint32_t i = 0; i < limit; i++) {
         u_char h[16];
         if (f->size - off < 8 || !rtmp_media_file_read(f, h, 8, off)) {
             break;
@@ -497,13 +938,22 @@ rtmp_int_t rtmp_mp4_open(rtmp_mp4_t *mp4, const rtmp_media_file_t *f, const char
             return RTMP_ERROR;
         }
         if (size < hdr || size > f->size - off) {
-            break;
+            break; // a box cut short: what came before it plays
         }
         if (type == rtmp_mp4_tag("moof")) {
-            *err = "fragmented MP4 is not supported for playing";
-            return RTMP_ERROR;
+            if (mp4->moov == nullptr) {
+                *err = "MP4: a moof box before the moov";
+                return RTMP_ERROR;
+            }
+            if (++nmoof > RTMP_MP4_MAX_FRAGMENTS) {
+                *err = "MP4: too many fragments";
+                return RTMP_ERROR;
+            }
+            if (rtmp_mp4_read_moof(fs, f, off, hdr, size, buf, cap, err) == RTMP_ERROR) {
+                return RTMP_ERROR;
+            }
         }
-        if (type == rtmp_mp4_tag("moov")) {
+        if (type == rtmp_mp4_tag("moov") && mp4->moov == nullptr) {
             if (size - hdr > RTMP_MP4_MAX_MOOV) {
                 *err = "MP4: moov box too large";
                 return RTMP_ERROR;
@@ -511,25 +961,56 @@ rtmp_int_t rtmp_mp4_open(rtmp_mp4_t *mp4, const rtmp_media_file_t *f, const char
             mp4->moov_len = (size_t)(size - hdr);
             mp4->moov = static_cast<u_char *>(rtmp_alloc(mp4->moov_len ? mp4->moov_len : 1));
             if (!rtmp_media_file_read(f, mp4->moov, mp4->moov_len, off + hdr)) {
-                rtmp_mp4_close(mp4);
                 *err = "MP4: cannot read the moov box";
                 return RTMP_ERROR;
             }
             if (rtmp_mp4_parse_moov(mp4, {mp4->moov, mp4->moov_len}, err) != RTMP_OK) {
-                rtmp_mp4_close(mp4);
                 return RTMP_ERROR;
             }
-            return RTMP_OK;
+            if (!mp4->fragmented) {
+                return RTMP_OK;
+            }
+            fs->tr[0].t = mp4->video.codec != rtmp_mp4_codec::none ? &mp4->video : nullptr;
+            fs->tr[1].t = mp4->audio.codec != rtmp_mp4_codec::none ? &mp4->audio : nullptr;
+            for (rtmp_mp4_frag_t &fr : fs->tr) {
+                fr.all_sync = true;
+                if (fr.t != nullptr && !rtmp_mp4_moov_samples(fs, &fr, f->size)) {
+                    *err = "MP4: the moov's samples do not fit the file or their limits";
+                    return RTMP_ERROR;
+                }
+            }
+            limit = RTMP_MP4_MAX_BOXES + 2 * RTMP_MP4_MAX_FRAGMENTS;
         }
         off += size;
     }
-    *err = "MP4: no moov box";
-    return RTMP_ERROR;
+    if (mp4->moov == nullptr) {
+        *err = "MP4: no moov box";
+        return RTMP_ERROR;
+    }
+    rtmp_mp4_frags_done(mp4, fs);
+    return RTMP_OK;
+}
+
+rtmp_int_t rtmp_mp4_open(rtmp_mp4_t *mp4, const rtmp_media_file_t *f, const char **err)
+{
+    *mp4 = {};
+    *err = nullptr;
+    rtmp_mp4_frags_t fs = {};
+    u_char *buf = nullptr;
+    size_t cap = 0;
+    rtmp_int_t rc = rtmp_mp4_scan(mp4, f, &fs, &buf, &cap, err);
+    rtmp_mp4_frags_free(&fs);
+    rtmp_free(buf);
+    if (rc != RTMP_OK) {
+        rtmp_mp4_close(mp4);
+    }
+    return rc;
 }
 
 void rtmp_mp4_close(rtmp_mp4_t *mp4)
 {
     rtmp_free(mp4->moov);
+    rtmp_free(mp4->tables);
     *mp4 = {};
 }
 
@@ -590,7 +1071,7 @@ void rtmp_mp4_seek(rtmp_mp4_t *mp4, uint64_t ms, uint32_t *key_ms)
     rtmp_mp4_track_t *v = &mp4->video;
     if (v->codec != rtmp_mp4_codec::none) {
         // the last sample starting at or before ms, from the time-to-sample table
-        uint64_t dts = 0, target = 0, n = 0;
+        uint64_t dts = v->dts0, target = 0, n = 0;
         for (uint32_t i = 0; i < v->stts_n && n < v->nsamples; i++) {
             uint64_t count = rtmp_mp4_be32(v->stts + 8 * (size_t)i);
             uint64_t delta = rtmp_mp4_be32(v->stts + 8 * (size_t)i + 4);

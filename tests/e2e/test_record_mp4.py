@@ -1,9 +1,11 @@
 """record, format mp4: ffmpeg publishes; the fragmented MP4 and its faststart copy are read by
-ffprobe and ffmpeg with the source's packets, the faststart one has its moov first and plays
-back over RTMP through VOD, interval files each begin with a key frame and join back to the
-source, and a file cut by SIGKILL reads up to its last fragment."""
+ffprobe and ffmpeg with the source's packets, the faststart one has its moov first; both play
+back over RTMP through VOD (the fragmented one also seeks to a key frame), interval files each
+begin with a key frame and join back to the source, and a file cut by SIGKILL reads, and plays
+through VOD, up to its last fragment."""
 
 import os
+import shutil
 import signal
 import struct
 import subprocess
@@ -11,9 +13,9 @@ import tempfile
 import time
 
 import harness
-from harness import check, media_clip, need_tools, run_server_cmd, wait_for
-from live_helpers import (FFMPEG_QUIET, ffmpeg_publisher, live_server, parse_framemd5, source,
-                          url)
+from harness import ClientProc, check, media_clip, need_tools, run_server_cmd, wait_for
+from live_helpers import (FFMPEG_QUIET, PyPlayer, ffmpeg_publisher, is_video_header,
+                          is_video_key, live_server, parse_framemd5, source, status_code, url)
 from test_record import _packets, _probe, _publish_typed, flv_tags
 
 
@@ -55,7 +57,7 @@ def test_record_mp4():
            '{ name = "iv"; format = "mp4"; path = "iv/$name.mp4"; unique = true; '
            'interval = "4s"; }, '
            '{ name = "small"; format = "mp4"; path = "small/$name.mp4"; max_size = "100k"; } );')
-    main = live_server({"rec": rec, "vod": 'play = [ "{dir}/fs" ];'})
+    main = live_server({"rec": rec, "vod": 'play = [ "{dir}" ];'})
     killed = live_server({"rec": 'live = true; record = { format = "mp4"; '
                                  'path = "k/$name.mp4"; flush = "200ms"; fragment = "1s"; };'})
     procs = []
@@ -128,18 +130,62 @@ def test_record_mp4():
         check(len(got["video"]) > 10 and got["video"] == src10.packets["video"][:len(got["video"])],
               "small/s.mp4: %d video packets, not the source's first ones" % len(got["video"]))
 
-        # the faststart file plays back over RTMP from VOD
-        r = subprocess.run(FFMPEG_QUIET + ["-i", url(main, "vod/s.mp4"), "-c", "copy",
-                                           "-f", "framemd5", "-"],
-                           capture_output=True, text=True, timeout=40, stdin=subprocess.DEVNULL)
-        check(r.returncode == 0, "ffmpeg could not play vod/s.mp4: %s" % r.stderr[-300:])
-        check(parse_framemd5(r.stdout)["video"] == src10.packets["video"],
-              "VOD play of the recorded MP4 is not the source's video")
+        # the faststart file, the fragmented one and the one cut by SIGKILL play back over
+        # RTMP from VOD, all at once (each at real time)
+        os.makedirs(os.path.join(main.dir, "cut"))
+        shutil.copyfile(kpath, os.path.join(main.dir, "cut/k.mp4"))
+        plays = {}
+        for f in ("fs/s.mp4", "frag/s.mp4", "cut/k.mp4"):
+            plays[f] = ClientProc(FFMPEG_QUIET + ["-i", url(main, "vod/mp4:" + f), "-c", "copy",
+                                                  "-f", "framemd5", "-"], main.dir, f)
+            procs.append(plays[f])
+        _seek_fragmented(main, src10)
+        for f, p in plays.items():
+            code = p.wait(40)
+            check(code == 0, "ffmpeg could not play vod/%s: %s" % (f, p.stderr()[-300:]))
+        for f in ("fs/s.mp4", "frag/s.mp4"):
+            check(parse_framemd5(plays[f].stdout())["video"] == src10.packets["video"],
+                  "VOD play of %s is not the source's video" % f)
+        # the cut file: its whole fragments (one a second), the source's from its start
+        vod = parse_framemd5(plays["cut/k.mp4"].stdout())["video"]
+        read = len(parse_framemd5(_packets(kpath))["video"])
+        check(read - 30 <= len(vod) <= read and vod == src20.packets["video"][:len(vod)],
+              "VOD play of the killed file: %d video packets (ffmpeg reads %d), or not the "
+              "source's from its start" % (len(vod), read))
+        main.wait_log('file "frag/s.mp4" (mp4, ')
     finally:
         for p in procs:
             p.stop()
         for s in (main, killed):
             s.stop()
+
+
+def _seek_fragmented(srv, src):
+    """A seek in the fragmented recording lands on the key frame at or before the time (the
+    clip has one every 2 s) and plays on from it with the source's packets."""
+    with PyPlayer(srv.port, "vod", "mp4:frag/s.mp4") as p:
+        p.play()
+        p.wait_status("NetStream.Play.Start")
+        n_before = len(p.messages())
+        p.c.command("seek", 0, None, 5000.0, msid=p.sid, csid=8)
+
+        def after_seek(ms):
+            ms = ms[n_before:]
+            for i, m in enumerate(ms):
+                if status_code(m) == "NetStream.Seek.Notify":
+                    return [m for m in ms[i + 1:] if m.type == 9 and not is_video_header(m)]
+            return None
+        p.wait(lambda ms: len(after_seek(ms) or []) >= 10, 10, "video after the seek")
+        frames = after_seek(p.messages())
+        first = frames[0]
+        check(is_video_key(first) and 3000 < first.timestamp <= 5000,
+              "seek to 5000 ms in the fragmented file landed at %d ms (key %s)"
+              % (first.timestamp, is_video_key(first)))
+        got = p.packets(frames)["video"]
+        at = [i for i, h in enumerate(src.packets["video"]) if h == got[0]]
+        check(at and src.packets["video"][at[0]:at[0] + len(got)] == got,
+              "after the seek: not the source's video packets in order")
+    srv.wait_log("seek to 5000ms lands at ")
 
 
 def _publish_tags(port, app, name, clips):

@@ -1,4 +1,4 @@
-// libFuzzer harness: arbitrary bytes as an MP4 file; every sample stays inside the file.
+// libFuzzer harness: arbitrary bytes as an MP4 file, plain or fragmented.
 #include <cstdlib>
 
 #include "rtmp/rtmp_mp4.h"
@@ -21,6 +21,9 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         for (int i = 0; i < 100000 && rtmp_mp4_next(&m, &s) == RTMP_OK; i++) {
             if (rtmp_mp4_flv_prefix(&s, out) > 8) {
                 abort();
+            }
+            if (m.fragmented && (s.offset > size || s.size > size - s.offset)) {
+                abort(); // a fragment's samples are checked against the file at open
             }
         }
         uint32_t key;

@@ -8,6 +8,7 @@
 
 #include "core/rtmp_log.h"
 #include "rtmp/rtmp_flv_reader.h"
+#include "rtmp/rtmp_mp4.h"
 #include "rtmp/rtmp_record.h"
 #include "test_util.h"
 
@@ -214,6 +215,70 @@ START_TEST(test_record_mp4_hevc)
 }
 END_TEST
 
+// A recording plays back as it was published: VOD reads from the fragmented file (trun
+// version 1, per-sample flags and composition offsets, audio starting later than video)
+// every frame of the FLV it was recorded from, with its bytes, time, composition time
+// and key flag, each track in order.
+START_TEST(test_record_mp4_plays)
+{
+    ck_assert_int_eq(rc.writer->open(&r), RTMP_OK);
+    feed("tests/data/vod/tiny.flv", 1000);
+    finish();
+    char types[256];
+    box_types(types, sizeof(types));
+    ck_assert_msg(strncmp(types, "ftypmoovmoofmdatmoofmdatmoofmdat", 32) == 0, "%s", types);
+
+    std::span<const u_char> flv = rtmp_test_file(pool, "tests/data/vod/tiny.flv");
+    rtmp_media_file_t ff;
+    rtmp_media_file_memory(&ff, flv.data(), flv.size());
+    static rtmp_flv_tag_t tags[128];
+    uint32_t ntags = 0;
+    uint64_t off;
+    const char *err = nullptr;
+    ck_assert_int_eq(rtmp_flv_open(&ff, &off, &err), RTMP_OK);
+    rtmp_flv_tag_t t;
+    while (rtmp_flv_read_tag(&ff, off, 1 << 20, &t, &err) == RTMP_OK) {
+        off = t.next;
+        if (t.type != RTMP_FLV_SCRIPT && !t.header &&
+            (t.type == RTMP_FLV_AUDIO || flv[t.body + 1] == 1)) { // frames, not the end
+            ck_assert_uint_lt(ntags, 128);
+            tags[ntags++] = t;
+        }
+    }
+
+    std::span<const u_char> d = rtmp_test_file(pool, r.path);
+    rtmp_media_file_t f;
+    rtmp_media_file_memory(&f, d.data(), d.size());
+    rtmp_mp4_t m;
+    ck_assert_msg(rtmp_mp4_open(&m, &f, &err) == RTMP_OK, "%s", err);
+    uint32_t vi = 0, ai = 0, n = 0, keys = 0;
+    rtmp_mp4_sample_t s;
+    while (rtmp_mp4_next(&m, &s) == RTMP_OK) {
+        bool video = s.track == &m.video;
+        uint32_t &i = video ? vi : ai;
+        while (i < ntags && tags[i].type != (video ? RTMP_FLV_VIDEO : RTMP_FLV_AUDIO)) {
+            i++;
+        }
+        ck_assert_uint_lt(i, ntags);
+        const rtmp_flv_tag_t &tag = tags[i++];
+        u_char pre[8];
+        size_t plen = rtmp_mp4_flv_prefix(&s, pre);
+        ck_assert_uint_eq(plen + s.size, tag.size);
+        ck_assert(memcmp(pre, flv.data() + tag.body, plen) == 0); // key flag, composition time
+        ck_assert_uint_le(s.offset + s.size, d.size());
+        ck_assert(memcmp(d.data() + s.offset, flv.data() + tag.body + plen, s.size) == 0);
+        ck_assert_msg(s.dts == tag.timestamp, "%s frame at %u read at %u",
+                      video ? "video" : "audio", tag.timestamp, s.dts);
+        keys += video && s.key;
+        n++;
+    }
+    ck_assert_uint_eq(n, ntags);
+    ck_assert_uint_eq(n, 15 + 34); // ffprobe's count
+    ck_assert_uint_eq(keys, 3);
+    rtmp_mp4_close(&m);
+}
+END_TEST
+
 Suite *rtmp_record_mp4_suite(void)
 {
     Suite *s = suite_create("record_mp4");
@@ -224,6 +289,7 @@ Suite *rtmp_record_mp4_suite(void)
     tcase_add_test(tc, test_record_mp4_config_change);
     tcase_add_test(tc, test_record_mp4_unsupported);
     tcase_add_loop_test(tc, test_record_mp4_hevc, 0, 2);
+    tcase_add_test(tc, test_record_mp4_plays);
     suite_add_tcase(s, tc);
     return s;
 }
