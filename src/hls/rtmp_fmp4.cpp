@@ -422,29 +422,39 @@ static void rtmp_fmp4_trak(rtmp_fmp4_t *mx, rtmp_fmp4_out_t *o, bool video, bool
     rtmp_fmp4_end(o, trak);
 }
 
+// ftyp, then the moov opened with its mvhd (ms timescale); returns the moov to end. A
+// fragmented file says iso6 (its moov holds no samples), a plain one isom.
+static size_t rtmp_fmp4_head(const rtmp_fmp4_t *mx, rtmp_fmp4_out_t *o, bool fragmented,
+                             uint64_t duration)
+{
+    size_t b = rtmp_fmp4_box(o, "ftyp");
+    rtmp_fmp4_bytes(o, fragmented ? "iso6" : "isom", 4);
+    rtmp_fmp4_u32(o, fragmented ? 0 : 0x200);
+    rtmp_fmp4_bytes(o, fragmented ? "iso6isommp41" : "isomiso2mp41", 12);
+    rtmp_fmp4_bytes(o, mx->video == rtmp_fmp4_video::hevc ? "hvc1" : "avc1", 4);
+    rtmp_fmp4_end(o, b);
+
+    size_t moov = rtmp_fmp4_box(o, "moov");
+    b = rtmp_fmp4_full(o, "mvhd", 0, 0);
+    rtmp_fmp4_u32(o, 0);
+    rtmp_fmp4_u32(o, 0);
+    rtmp_fmp4_u32(o, 1000);
+    rtmp_fmp4_u32(o, (uint32_t)duration);
+    rtmp_fmp4_u32(o, 0x00010000); // rate 1.0
+    rtmp_fmp4_u16(o, 0x0100);     // volume 1.0
+    rtmp_fmp4_zero(o, 10);
+    rtmp_fmp4_matrix(o);
+    rtmp_fmp4_zero(o, 24);
+    rtmp_fmp4_u32(o, RTMP_FMP4_AUDIO_ID + 1);
+    rtmp_fmp4_end(o, b);
+    return moov;
+}
+
 rtmp_int_t rtmp_fmp4_write_init(rtmp_fmp4_t *mx)
 {
     rtmp_fmp4_out_t o = {};
-    size_t b = rtmp_fmp4_box(&o, "ftyp");
-    rtmp_fmp4_bytes(&o, "iso6", 4);
-    rtmp_fmp4_u32(&o, 0);
-    rtmp_fmp4_bytes(&o, "iso6isommp41", 12);
-    rtmp_fmp4_bytes(&o, mx->video == rtmp_fmp4_video::hevc ? "hvc1" : "avc1", 4);
-    rtmp_fmp4_end(&o, b);
-
-    size_t moov = rtmp_fmp4_box(&o, "moov");
-    b = rtmp_fmp4_full(&o, "mvhd", 0, 0);
-    rtmp_fmp4_u32(&o, 0);
-    rtmp_fmp4_u32(&o, 0);
-    rtmp_fmp4_u32(&o, 1000);
-    rtmp_fmp4_u32(&o, 0);
-    rtmp_fmp4_u32(&o, 0x00010000); // rate 1.0
-    rtmp_fmp4_u16(&o, 0x0100);     // volume 1.0
-    rtmp_fmp4_zero(&o, 10);
-    rtmp_fmp4_matrix(&o);
-    rtmp_fmp4_zero(&o, 24);
-    rtmp_fmp4_u32(&o, RTMP_FMP4_AUDIO_ID + 1);
-    rtmp_fmp4_end(&o, b);
+    size_t moov = rtmp_fmp4_head(mx, &o, true, 0);
+    size_t b;
     bool video = mx->video != rtmp_fmp4_video::none;
     if (video) {
         rtmp_fmp4_trak(mx, &o, true, false, 0, nullptr);
@@ -746,25 +756,7 @@ rtmp_int_t rtmp_fmp4_finalize(rtmp_fmp4_t *mx, rtmp_fmp4_output_pt output, void 
     }
 
     rtmp_fmp4_out_t o = {};
-    size_t b = rtmp_fmp4_box(&o, "ftyp");
-    rtmp_fmp4_bytes(&o, "isom", 4);
-    rtmp_fmp4_u32(&o, 0x200);
-    rtmp_fmp4_bytes(&o, "isomiso2mp41", 12);
-    rtmp_fmp4_bytes(&o, mx->video == rtmp_fmp4_video::hevc ? "hvc1" : "avc1", 4);
-    rtmp_fmp4_end(&o, b);
-    size_t moov = rtmp_fmp4_box(&o, "moov");
-    b = rtmp_fmp4_full(&o, "mvhd", 0, 0);
-    rtmp_fmp4_u32(&o, 0);
-    rtmp_fmp4_u32(&o, 0);
-    rtmp_fmp4_u32(&o, 1000);
-    rtmp_fmp4_u32(&o, (uint32_t)(vd > ad ? vd : ad));
-    rtmp_fmp4_u32(&o, 0x00010000);
-    rtmp_fmp4_u16(&o, 0x0100);
-    rtmp_fmp4_zero(&o, 10);
-    rtmp_fmp4_matrix(&o);
-    rtmp_fmp4_zero(&o, 24);
-    rtmp_fmp4_u32(&o, RTMP_FMP4_AUDIO_ID + 1);
-    rtmp_fmp4_end(&o, b);
+    size_t moov = rtmp_fmp4_head(mx, &o, false, vd > ad ? vd : ad);
     size_t vstco = 0, astco = 0;
     if (video) {
         rtmp_fmp4_trak(mx, &o, true, true, vd, &vstco);

@@ -406,19 +406,32 @@ static rtmp_int_t rtmp_cmd_close_stream(rtmp_session_t *s, const rtmp_message_t 
     return rc;
 }
 
-static rtmp_int_t rtmp_cmd_pause(rtmp_session_t *s, const rtmp_message_t *m, const rtmp_cmd_t *cmd)
+// pause and seek: their arguments, and the playing stream they are for (nullptr: none, so
+// nothing to do); RTMP_ERROR when the arguments are bad and the session is closing.
+static rtmp_int_t rtmp_cmd_playing_control(rtmp_session_t *s, const rtmp_message_t *m,
+                                           const rtmp_cmd_t *cmd, rtmp_cmd_control_t *v,
+                                           rtmp_stream_t **st)
 {
-    rtmp_cmd_control_t v;
     const char *err = nullptr;
-    if (rtmp_cmd_get_control(cmd, &v, &err) != RTMP_OK) {
+    if (rtmp_cmd_get_control(cmd, v, &err) != RTMP_OK) {
         rtmp_session_close(s, err);
         return RTMP_ERROR;
     }
-    rtmp_stream_t *st = rtmp_cmd_stream(s, m->h.msid);
-    if (st == nullptr || st->state != rtmp_stream_state::playing) {
-        return RTMP_OK;
+    *st = rtmp_cmd_stream(s, m->h.msid);
+    if (*st && (*st)->state != rtmp_stream_state::playing) {
+        *st = nullptr;
     }
-    return rtmp_pause_handler(s, st, v.flag, v.ms);
+    return RTMP_OK;
+}
+
+static rtmp_int_t rtmp_cmd_pause(rtmp_session_t *s, const rtmp_message_t *m, const rtmp_cmd_t *cmd)
+{
+    rtmp_cmd_control_t v;
+    rtmp_stream_t *st;
+    if (rtmp_cmd_playing_control(s, m, cmd, &v, &st) != RTMP_OK) {
+        return RTMP_ERROR;
+    }
+    return st ? rtmp_pause_handler(s, st, v.flag, v.ms) : RTMP_OK;
 }
 
 // The end of the pause chain: a live player just stops receiving until it unpauses.
@@ -435,16 +448,11 @@ rtmp_pause_pt rtmp_pause_handler = rtmp_cmd_pause_live;
 static rtmp_int_t rtmp_cmd_seek(rtmp_session_t *s, const rtmp_message_t *m, const rtmp_cmd_t *cmd)
 {
     rtmp_cmd_control_t v;
-    const char *err = nullptr;
-    if (rtmp_cmd_get_control(cmd, &v, &err) != RTMP_OK) {
-        rtmp_session_close(s, err);
+    rtmp_stream_t *st;
+    if (rtmp_cmd_playing_control(s, m, cmd, &v, &st) != RTMP_OK) {
         return RTMP_ERROR;
     }
-    rtmp_stream_t *st = rtmp_cmd_stream(s, m->h.msid);
-    if (st == nullptr || st->state != rtmp_stream_state::playing) {
-        return RTMP_OK;
-    }
-    return rtmp_seek_handler(s, st, v.ms);
+    return st ? rtmp_seek_handler(s, st, v.ms) : RTMP_OK;
 }
 
 // The end of the seek chain: a live stream has nowhere to seek to.
