@@ -10,12 +10,15 @@ static rtmp_event_t *rtmp_conn_write_events;
 static rtmp_connection_t *rtmp_conn_free; // linked through ->data
 static size_t rtmp_conn_nslots;
 static size_t rtmp_conn_nfree;
+static size_t rtmp_conn_fresh; // slots from here on were never used: their pages never touched
 static rtmp_queue_t rtmp_conn_active_q;
 static size_t rtmp_conn_nactive;
 static uint64_t rtmp_conn_number;
 static uint64_t rtmp_conn_closed_received; // by connections closed already
 static uint64_t rtmp_conn_closed_sent;
 
+// The slot arrays are zeroed allocations the kernel backs with pages on first write, so a
+// worker sized for worker_connections costs memory only for the connections it has held.
 rtmp_int_t rtmp_connections_init(size_t n, rtmp_log_t *)
 {
     rtmp_conn_slots = static_cast<rtmp_connection_t *>(rtmp_calloc(n * sizeof(rtmp_connection_t)));
@@ -23,15 +26,7 @@ rtmp_int_t rtmp_connections_init(size_t n, rtmp_log_t *)
     rtmp_conn_write_events = static_cast<rtmp_event_t *>(rtmp_calloc(n * sizeof(rtmp_event_t)));
     rtmp_conn_nslots = n;
     rtmp_conn_free = nullptr;
-    for (size_t i = n; i-- > 0;) {
-        rtmp_connection_t *c = &rtmp_conn_slots[i];
-        c->fd = -1;
-        c->read = &rtmp_conn_read_events[i];
-        c->write = &rtmp_conn_write_events[i];
-        c->read->instance = 1;
-        c->data = rtmp_conn_free;
-        rtmp_conn_free = c;
-    }
+    rtmp_conn_fresh = 0;
     rtmp_conn_nfree = n;
     rtmp_queue_init(&rtmp_conn_active_q);
     rtmp_conn_nactive = 0;
@@ -44,16 +39,22 @@ void rtmp_connections_done()
     rtmp_free(rtmp_conn_read_events);
     rtmp_free(rtmp_conn_write_events);
     rtmp_conn_slots = nullptr;
-    rtmp_conn_nslots = rtmp_conn_nfree = 0;
+    rtmp_conn_nslots = rtmp_conn_nfree = rtmp_conn_fresh = 0;
 }
 
 rtmp_connection_t *rtmp_connection_get(int fd)
 {
     rtmp_connection_t *c = rtmp_conn_free;
-    if (c == nullptr) {
+    if (c != nullptr) {
+        rtmp_conn_free = static_cast<rtmp_connection_t *>(c->data);
+    } else if (rtmp_conn_fresh < rtmp_conn_nslots) {
+        size_t i = rtmp_conn_fresh++;
+        c = &rtmp_conn_slots[i];
+        c->read = &rtmp_conn_read_events[i];
+        c->write = &rtmp_conn_write_events[i];
+    } else {
         return nullptr;
     }
-    rtmp_conn_free = static_cast<rtmp_connection_t *>(c->data);
     rtmp_conn_nfree--;
 
     rtmp_event_t *rev = c->read;
