@@ -61,10 +61,14 @@ NOFILE=20000 # sessions plus slack; the hard limit is raised where we may
 
 # Scenarios: name|mode|media|streams|players (burst in setup mode)|flush_interval|workers|
 # slow fraction (fanout: players reading at SLOW_RATE)|what
-# Counts are at SCALE=1; streams and players scale (at least 1). `slow` is compared with
-# `slowbase`, the same run without slow readers, which runs first whenever slow does.
+# Counts are at SCALE=1; streams and players scale (at least 1), except in latency and
+# startup, whose point is a load that saturates neither side. flush_interval "-" leaves the
+# server's default. `slow` is compared with `slowbase`, the same run without slow readers,
+# which runs first whenever slow does.
 SCENARIO_TABLE="
+default|fanout|720p|1|2000|-|2|0|default configuration: 2,000 players x 2.5 Mbit/s, 2 workers, every setting at its default
 lowlat|fanout|720p|1|2000|0|1|0|low-latency fan-out: 2,000 players x 2.5 Mbit/s, flush_interval 0
+latency|fanout|720p|1|100|0|1|0|added latency: 100 players x 2.5 Mbit/s, flush_interval 0, neither side near saturation
 coalesce100|fanout|720p|1|3000|100ms|1|0|coalesced fan-out: 3,000 players x 2.5 Mbit/s, flush_interval 100ms
 coalesce33|fanout|720p|1|3000|33ms|1|0|coalesced fan-out: 3,000 players x 2.5 Mbit/s, flush_interval 33ms
 fanout600k|fanout|600k|1|3000|0|1|0|600 kbit/s fan-out: 3,000 players
@@ -72,6 +76,7 @@ streams|fanout|720p|100|200|0|1|0|many streams: 100 publishers x 2 players, 2.5 
 ingest|fanout|600k|500|500|0|1|0|ingest: 500 publishers x 600 kbit/s, one player each
 idle|idle|-|0|10000|0|1|0|idle: 10,000 quiet sessions (handshake + connect)
 setup|setup|720p|1|1000|0|1|0|setup burst: 1,000 sessions at once onto a GOP-cached stream
+startup|setup|720p|1|1|0|1|0|startup: one full play session at a time onto a GOP-cached stream
 workers2|fanout|720p|1|2000|0|2|0|two workers: 2,000 players x 2.5 Mbit/s, worker_processes 2
 slowbase|fanout|720p|1|2000|0|1|0|slow-reader baseline: 2,000 players x 2.5 Mbit/s, none slow
 slow|fanout|720p|1|2000|0|1|0.1|slow readers: 2,000 players x 2.5 Mbit/s, 10% of them reading at SLOW_RATE
@@ -173,8 +178,9 @@ free_port() {
 
 # dir port workers flush
 conf_ours() {
-    local chunk=""
+    local chunk="" flush=""
     [ -n "$CHUNK_SIZE" ] && chunk="chunk_size = $CHUNK_SIZE;"
+    [ "$4" != - ] && flush="flush_interval = \"$4\";"
     cat > "$1/rtmp.conf" <<EOF
 worker_processes = $3;
 worker_connections = 16384;
@@ -186,7 +192,7 @@ rtmp = {
     $chunk
     server = ( {
         listen = "127.0.0.1:$2";
-        application = ( { name = "live"; live = true; flush_interval = "$4"; } );
+        application = ( { name = "live"; live = true; $flush } );
     } );
 };
 EOF
@@ -252,17 +258,22 @@ cpu_ticks() {
     echo "0 0"
 }
 
-# utime+stime of the server's live processes, plus the master's reaped children.
+# "total user": utime+stime of the server's live processes, plus the master's reaped
+# children, and the utime part of that alone.
 proc_ticks() {
-    local total=0 p line f
+    local total=0 user=0 p line f
     for p in $(tree_pids "$SERVER_PID"); do
         read -r line < "/proc/$p/stat" 2>/dev/null || continue
         # fields after "pid (comm) ": state is field 3, utime 14, stime 15, cutime 16, cstime 17
         read -r -a f <<< "${line##*) }"
         total=$((total + f[11] + f[12]))
-        [ "$p" = "$SERVER_PID" ] && total=$((total + f[13] + f[14]))
+        user=$((user + f[11]))
+        if [ "$p" = "$SERVER_PID" ]; then
+            total=$((total + f[13] + f[14]))
+            user=$((user + f[13]))
+        fi
     done
-    echo "$total"
+    echo "$total $user"
 }
 
 # CPU ticks of the server CPU's ksoftirqd: loopback delivery the kernel defers there under
@@ -390,9 +401,9 @@ run_one() {
 
     sampler "$dir/pss" &
     SAMPLER_PID=$!
-    local c0 p0 c1 p1 t0 t1 rc s0 s1 k0 k1
+    local c0 p0 c1 p1 u0 u1 t0 t1 rc s0 s1 k0 k1
     read -r c0 s0 <<< "$(cpu_ticks)"
-    p0=$(proc_ticks)
+    read -r p0 u0 <<< "$(proc_ticks)"
     k0=$(ksoftirqd_ticks)
     t0=$(date +%s.%N)
     timeout -k 5 "$limit" taskset -c "$BENCH_CPU" "$BENCH_BIN" "${args[@]}" > "$dir/bench.out" 2>&1 &
@@ -401,7 +412,7 @@ run_one() {
     rc=$?
     BENCH_PID=""
     read -r c1 s1 <<< "$(cpu_ticks)"
-    p1=$(proc_ticks)
+    read -r p1 u1 <<< "$(proc_ticks)"
     k1=$(ksoftirqd_ticks)
     t1=$(date +%s.%N)
     kill "$SAMPLER_PID" 2>/dev/null
@@ -420,8 +431,8 @@ run_one() {
     [ "${crashes:-0}" -gt 0 ] && note="${note}error log: $crashes worker crash line(s); "
     stop_server
 
-    record true "$rc" "$note" "$(printf ', "cpu_ticks": %s, "proc_ticks": %s, "clk_tck": %s, "wall_s": %s, "pss_base_kb": %s, "pss_peak_kb": %s, "tcp_mem_base_kb": %s, "tcp_mem_peak_kb": %s, "procs": %s, "bench_json": "%s", "idle_cpu_ticks": %s, "idle_wall_s": %s, "softirq_ticks": %s, "ksoftirqd_ticks": %s' \
-        $((c1 - c0)) $((p1 - p0)) "$CLK_TCK" "$(awk -v a="$t0" -v b="$t1" 'BEGIN{printf "%.3f", b-a}')" \
+    record true "$rc" "$note" "$(printf ', "cpu_ticks": %s, "proc_ticks": %s, "user_ticks": %s, "clk_tck": %s, "wall_s": %s, "pss_base_kb": %s, "pss_peak_kb": %s, "tcp_mem_base_kb": %s, "tcp_mem_peak_kb": %s, "procs": %s, "bench_json": "%s", "idle_cpu_ticks": %s, "idle_wall_s": %s, "softirq_ticks": %s, "ksoftirqd_ticks": %s' \
+        $((c1 - c0)) $((p1 - p0)) $((u1 - u0)) "$CLK_TCK" "$(awk -v a="$t0" -v b="$t1" 'BEGIN{printf "%.3f", b-a}')" \
         "$base_pss" "$peak" "$base_tcp" "${tcp_peak:-0}" "$maxp" "$dir/bench.json" $((b1 - b0)) \
         "$(awk -v a="$bt0" -v b="$bt1" 'BEGIN{printf "%.3f", b-a}')" $((s1 - s0)) $((k1 - k0)))"
     log "$sc/$srv run $run: rc=$rc cpu$SERVER_CPU=$(((c1 - c0)))t proc=$(((p1 - p0)))t pss_peak=${peak}kB ${note}"
@@ -443,7 +454,7 @@ for sc in $SCENARIOS; do
     IFS='|' read -r _ mode media streams players flush workers slow what <<< "$line"
     # one-stream scenarios stay one stream; many-stream ones scale
     [ "$streams" -gt 1 ] && streams=$(scale "$streams")
-    players=$(scale "$players")
+    case $sc in latency | startup) ;; *) players=$(scale "$players") ;; esac
     log "== $sc: $what (streams $streams, players $players, flush $flush, workers $workers)"
     for run in $(seq 1 "$RUNS"); do
         order=$SERVERS

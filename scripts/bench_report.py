@@ -27,6 +27,14 @@ NOTES = {
                 "rtmp_auto_push on.",
     "streams": "Pss includes our GOP cache, one GOP (~0.6 MB at 2.5 Mbit/s) per stream.",
     "ingest": "Pss includes our GOP cache, one GOP per stream.",
+    "default": "Every setting at its default (ours: flush_interval 20ms, GOP cache on), 2 "
+               "workers each; nginx-rtmp with rtmp_auto_push on, its way to share a stream "
+               "between workers.",
+    "latency": "Few enough players that neither the server nor rtmp_bench is near saturation: "
+               "the latency is what the server adds plus loopback and rtmp_bench's own reads "
+               "(one clock, one process).",
+    "startup": "One session at a time: play -> first key frame is the server's answer time, "
+               "not a queue behind a burst's other sessions.",
     "slowbase": "The baseline of `slow`: the same players, duration and server settings, none slow.",
     "slow": "A tenth of the players read at SLOW_RATE x the source rate (rtmp_bench --slow-fraction, "
             "SO_RCVBUF 64 KB). Completeness and latency rows are the healthy players'; slow "
@@ -89,6 +97,9 @@ def run_metrics(r):
         cpu0_net = None
     softirq = r.get("softirq_ticks", 0) / tck
     m["server_softirq_s"] = softirq
+    # the server's own code against everything its CPU did (kernel sends, softirq included)
+    if r.get("user_ticks") is not None and cpu0 > 0:
+        m["user_share"] = r["user_ticks"] / tck / (cpu0_net if cpu0_net else cpu0)
     if delivered:
         m["cpu_s_per_gb_proc"] = proc / (delivered / GB)
         m["cpu_s_per_gb_proc_softirq"] = (proc + softirq) / (delivered / GB)
@@ -98,6 +109,11 @@ def run_metrics(r):
         m["cpu_s_per_gb_cpu0"] = cpu0 / (delivered / GB)
         if cpu0_net is not None:
             m["cpu_s_per_gb_cpu0_net"] = cpu0_net / (delivered / GB)
+            # players one core could serve at this cost: a core's GB/s over one player's
+            rate = b.get("delivered_mbps")
+            if rate and m["players"] and cpu0_net > 0:
+                player_bps = rate * 1e6 / 8 / m["players"]
+                m["players_per_core"] = GB / (m["cpu_s_per_gb_cpu0_net"] * player_bps)
     m["pss_base_mb"] = r["pss_base_kb"] / 1024
     m["pss_peak_mb"] = r["pss_peak_kb"] / 1024
     if r.get("tcp_mem_peak_kb") is not None:
@@ -152,6 +168,8 @@ ROWS = {
         ("cpu_s_per_gb_cpu0", "CPU-s per GB, server CPU busy (all of it)", "lower"),
         ("cpu_s_per_gb_cpu0_net", "same, minus background load", "lower"),
         ("cpu0_background", "background load on server CPU (cores)", ""),
+        ("user_share", "user space, share of the server CPU's busy time", "lower"),
+        ("players_per_core", "players per core at this cost (server CPU busy)", "higher"),
         ("pss_peak_mb", "Pss peak MB", "lower"),
         ("tcp_mem_peak_mb", "kernel TCP memory peak MB (all sockets, over idle)", "lower"),
         ("latency_p50_ms", "latency p50 ms", "lower"),
@@ -212,6 +230,64 @@ SUMMARY = {
         ("startup_p99_ms", "play -> key frame p99 ms", "lower"),
     ],
 }
+
+
+def targets(scenarios):
+    """The performance targets rtmp_server is held to, each judged from this run's medians:
+    (target, what was measured, "met" / "missed" / "not measured")."""
+    def med(sc, key, srv="ours"):
+        return scenarios.get(sc, {}).get("servers", {}).get(srv, {}).get("median", {}).get(key)
+
+    def rat(sc, key, other="nginx"):
+        return ratio(med(sc, key), med(sc, key, other))
+
+    cpu = "cpu_s_per_gb_cpu0_net"
+    rows = []
+
+    def judge(what, value, limit, higher=False, shown=None):
+        if value is None:
+            rows.append((what, "—", "not measured"))
+            return
+        ok = value >= limit if higher else value <= limit
+        rows.append((what, shown if shown is not None else fmt(value), "met" if ok else "missed"))
+
+    def complete(sc):
+        ok, n = med(sc, "complete_ok"), med(sc, "players")
+        if ok is None or not n:
+            rows.append((f"{sc}: every player >= 98% complete", "—", "not measured"))
+        else:
+            rows.append((f"{sc}: every player >= 98% complete", f"{fmt(ok)} of {fmt(n)}",
+                         "met" if ok >= n else "missed"))
+
+    judge("default: CPU per GB <= 0.6x nginx-rtmp", rat("default", cpu), 0.6)
+    judge("default: latency p99 <= 50 ms", med("default", "latency_p99_ms"), 50)
+    judge("default: startup p50 <= 50 ms", med("default", "startup_p50_ms"), 50)
+    complete("default")
+    judge("lowlat (window 0): CPU per GB <= 0.9x nginx-rtmp", rat("lowlat", cpu), 0.9)
+    judge("latency (window 0): latency p99 <= 5 ms", med("latency", "latency_p99_ms"), 5)
+    judge("lowlat (window 0): user space <= 10% of the server CPU",
+          med("lowlat", "user_share"), 0.10,
+          shown=None if med("lowlat", "user_share") is None
+          else f"{med('lowlat', 'user_share'):.1%}")
+    srs = rat("coalesce100", cpu, "srs")
+    judge("coalesce100: CPU per GB <= SRS's (350 ms)", srs, 1.0)
+    judge("coalesce100: >= 6,000 players per core", med("coalesce100", "players_per_core"),
+          6000, higher=True)
+    judge("streams: CPU per GB <= 0.7x nginx-rtmp", rat("streams", cpu), 0.7)
+    judge("ingest: CPU per GB <= 0.6x nginx-rtmp", rat("ingest", cpu), 0.6)
+    judge("idle: <= 8 KiB per session", med("idle", "pss_per_session_kb"), 8)
+    judge("coalesce100: Pss <= 40 MB at 3,000 players", med("coalesce100", "pss_peak_mb"), 40)
+    judge("setup: >= 2x nginx-rtmp's sessions/s", rat("setup", "setup_rate"), 2, higher=True)
+    judge("startup: play -> key frame p99 <= 2 ms", med("startup", "startup_p99_ms"), 2)
+    for key, what in (("cpu_s_per_gb_cpu0", "CPU per GB"), ("latency_p99_ms", "latency p99")):
+        a, b = med("slow", key), med("slowbase", key)
+        judge(f"slow: healthy players' {what} within +10%",
+              None if a is None or not b else a / b - 1, SLOW_TARGET,
+              shown=None if a is None or not b else f"{a / b - 1:+.1%}")
+    judge("workers2: CPU per GB <= 1.1x one worker's (lowlat)",
+          ratio(med("workers2", cpu), med("lowlat", cpu)), 1.1)
+    complete("workers2")
+    return rows
 
 
 def fmt(v):
@@ -337,6 +413,12 @@ def main():
         out.append(f"nginx: {a.nginx_version} with libnginx-mod-rtmp  ")
     out.append("Medians over runs; ratios are ours / other (below 1 is better for \"lower\" rows).")
     out.append("")
+    goals = targets(scenarios)
+    out.append("| target | measured | |")
+    out.append("|---|---:|---|")
+    for what, value, verdict in goals:
+        out.append(f"| {what} | {value} | {verdict} |")
+    out.append("")
     # the summary: a few numbers per scenario, details below
     out.append("| scenario | metric | better | " + " | ".join(servers) + " | " +
                " | ".join(f"ours/{o}" for o in others) + " |")
@@ -426,6 +508,7 @@ def main():
         f.write(md + "\n")
     doc = OrderedDict(generated=time.strftime("%Y-%m-%dT%H:%M:%S%z"), machine=a.machine,
                       settings=a.settings, nginx=a.nginx_version, servers=servers,
+                      targets=[OrderedDict(target=t, measured=v, verdict=j) for t, v, j in goals],
                       scenarios=scenarios, slow_comparison=slow_cmp)
     with open(os.path.join(a.out, "results.json"), "w") as f:
         json.dump(doc, f, indent=2)

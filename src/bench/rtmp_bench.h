@@ -213,6 +213,7 @@ struct rtmp_bench_report_s {
     double complete_min;
     double complete_avg;
     uint64_t lat_misses;
+    uint64_t latency_from; // latency counts messages published from here on (steady state)
     double cpu_user, cpu_sys;
     bool pass;
     rtmp_bench_hist_t *latency;     // publish -> play, per message
@@ -254,8 +255,9 @@ struct rtmp_bench_ctx_s {
     rtmp_bench_hist_t startup;
     rtmp_bench_hist_t first_media;
     uint64_t lat_misses;
-    uint32_t inflight; // sessions connecting or handshaking, paced against the backlog
-    u_char *rbuf;      // one receive buffer for every session: the reader keeps partial state
+    uint64_t latency_from; // latency counts messages published from here on (steady state)
+    uint32_t inflight;     // sessions connecting or handshaking, paced against the backlog
+    u_char *rbuf;          // one receive buffer for every session: the reader keeps partial state
     size_t rbuf_size;
     double slow_bps;      // a slow reader's byte budget per second
     uint32_t slow_rcvbuf; // SO_RCVBUF of slow readers (0: the kernel's)

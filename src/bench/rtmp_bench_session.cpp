@@ -476,6 +476,9 @@ static void rtmp_bench_media(rtmp_bench_session_t *s, uint8_t type, uint32_t ts,
         s->key_seq = r->seq;
     }
     s->last_seq = r->seq;
+    if (r->send_us < rtmp_bench_ctx.latency_from) {
+        return; // published during the ramp: a joining player's GOP burst is its startup
+    }
     if (!s->slow) {
         rtmp_bench_hist_add(&rtmp_bench_ctx.latency, now - r->send_us);
     } else if (!rtmp_bench_ctx.slow_drain) {
