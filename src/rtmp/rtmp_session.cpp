@@ -184,6 +184,10 @@ static rtmp_int_t rtmp_session_send_buf(rtmp_session_t *s, rtmp_buf_t *b)
     return RTMP_OK;
 }
 
+// A player's queue ring starts at this many frames (a 100 ms flush of one stream's audio
+// and video fits) and grows by doubling.
+static constexpr uint32_t RTMP_SESSION_QUEUE_MIN = 16;
+
 // Frames per writev: enough to batch a flush, few enough for the stack.
 static constexpr int RTMP_SESSION_IOV = 64;
 
@@ -260,6 +264,14 @@ static rtmp_int_t rtmp_session_flush(rtmp_session_t *s)
     if (rc == RTMP_OK) {
         rc = rtmp_session_send_queue(s, false);
     }
+    if (rc == RTMP_OK && s->qcount == 0 && s->qcap > RTMP_SESSION_QUEUE_MIN) {
+        // grown by a burst (the GOP a player joins with): give it back once drained, or
+        // every player keeps a ring sized for its first second
+        rtmp_free(s->queue);
+        s->queue = nullptr;
+        s->qcap = 0;
+        s->qhead = 0;
+    }
     if (rc == RTMP_OK && s->close_after_flush) {
         rtmp_session_close(s, "reply sent, closing as told");
         return RTMP_DONE;
@@ -271,7 +283,7 @@ void rtmp_session_enqueue(rtmp_session_t *s, rtmp_frame_t *f, uint32_t msid, boo
 {
     if (s->qcount == s->qcap) {
         // grow the ring, unrolling it so qhead becomes 0
-        uint32_t cap = s->qcap ? s->qcap * 2 : 64;
+        uint32_t cap = s->qcap ? s->qcap * 2 : RTMP_SESSION_QUEUE_MIN;
         auto *q = static_cast<rtmp_session_out_t *>(rtmp_alloc(cap * sizeof(rtmp_session_out_t)));
         for (uint32_t i = 0; i < s->qcount; i++) {
             q[i] = s->queue[(s->qhead + i) % s->qcap];
