@@ -26,6 +26,8 @@ struct rtmp_live_ctx_s {
     bool publishing;
     bool relay;         // the publisher is a pull from another worker
     bool push;          // a push to another server (rtmp_push.cpp): a player we are client of
+    bool forward;       // a push, or another worker pulling: it feeds players of its own, so
+                        // its frames go at once (flush_interval would add up at each hop)
     bool video_started; // a key frame went out (wait_key)
     bool skipping;      // too slow: inter frames are dropped until the next key frame
     uint64_t dropped;
@@ -337,7 +339,7 @@ static void rtmp_live_send(rtmp_live_ctx_t *p, rtmp_frame_t *f, bool now)
         return;
     }
     rtmp_live_stream_t *ls = p->ls;
-    now = now || lacf->flush_interval == 0;
+    now = now || lacf->flush_interval == 0 || p->forward;
     rtmp_session_enqueue(s, f, p->st->msid, now);
     if (!now && !ls->flush_ev.timer_set) {
         ls->flush_ev.data = ls;
@@ -727,6 +729,7 @@ rtmp_int_t rtmp_live_play(rtmp_session_t *s, rtmp_stream_t *st)
         ls = rtmp_live_find(s->app, st->name, true, (uint32_t)s->scf->chunk_size);
     }
     rtmp_live_ctx_t *p = rtmp_live_ctx(s, st, ls);
+    p->forward = s->c->sockaddr.ss_family == AF_UNIX; // another worker's pull
     rtmp_queue_insert_tail(&ls->players, &p->link);
     ls->nplayers++;
     st->state = rtmp_stream_state::playing;
@@ -822,7 +825,7 @@ rtmp_int_t rtmp_live_push_attach(rtmp_session_t *s, rtmp_stream_t *st, std::stri
     }
     s->writer.chunk_size = ls->chunk_size;
     rtmp_live_ctx_t *p = rtmp_live_ctx(s, st, ls);
-    p->push = true;
+    p->push = p->forward = true;
     rtmp_queue_insert_tail(&ls->players, &p->link);
     ls->nplayers++;
     st->state = rtmp_stream_state::playing;
