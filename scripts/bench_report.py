@@ -184,6 +184,7 @@ ROWS = {
         ("pss_per_session_kb", "Pss per session KB", "lower"),
         ("pss_peak_mb", "Pss peak MB", "lower"),
         ("cpu_ms_per_session_proc", "server CPU-ms per session", "lower"),
+        ("bench_load", "rtmp_bench load (cores; ~1 = client saturated)", ""),
     ],
     "setup": [
         ("setup_rate", "sessions/s", "higher"),
@@ -192,6 +193,7 @@ ROWS = {
         ("startup_p99_ms", "play -> first key frame p99 ms", "lower"),
         ("cpu_ms_per_session_proc", "server CPU-ms per session", "lower"),
         ("pss_peak_mb", "Pss peak MB", "lower"),
+        ("bench_load", "rtmp_bench load (cores; ~1 = client saturated)", ""),
     ],
 }
 
