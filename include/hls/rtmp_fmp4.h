@@ -53,7 +53,8 @@ struct rtmp_fmp4_track_t {
     rtmp_fmp4_sample_t *index;
     uint32_t nindex;
     uint32_t index_cap;
-    uint64_t index_last; // decode time of the last sample indexed
+    uint64_t index_last;  // decode time of the last sample indexed
+    uint64_t index_first; // decode time of the first sample indexed (its first tfdt)
 };
 
 // Where one fragment's media lies in the fragmented output.
@@ -131,7 +132,10 @@ void rtmp_fmp4_free(rtmp_fmp4_t *mx);
 // bytes each). After the last flush, rtmp_fmp4_finalize hands `output` the new file's
 // head: ftyp, a moov with full sample tables, and the header of one mdat. The file is
 // complete once the caller appends, in order, each fragment's media, which lies in the
-// fragmented output at frags[i].offset for video_len + audio_len bytes. RTMP_DECLINED
-// when the index was not kept or overflowed.
+// fragmented output at frags[i].offset for video_len + audio_len bytes. A track that
+// starts after the other (its first tfdt) gets an edit list whose empty edit keeps that
+// start, so the tracks stay as far apart as in the fragmented file; composition offsets
+// are kept as they were (media_time 0), as the fragmented file has no edit list either.
+// RTMP_DECLINED when the index was not kept or overflowed.
 [[nodiscard]] rtmp_int_t rtmp_fmp4_finalize(rtmp_fmp4_t *mx, rtmp_fmp4_output_pt output,
                                             void *data);

@@ -5,6 +5,8 @@
 
 // The moov is read whole (it holds the tables); a larger one is refused.
 constexpr uint64_t RTMP_MP4_MAX_MOOV = 64 * 1024 * 1024;
+// Times taken from an edit list are held to this (about 49 days).
+constexpr uint64_t RTMP_MP4_MAX_EDIT_MS = UINT32_MAX;
 // Samples per track: seeking walks the tables from the start, so this bounds its cost
 // (a day of 60 fps video is 5.2 million).
 constexpr uint32_t RTMP_MP4_MAX_SAMPLES = 1 << 23;
@@ -37,6 +39,11 @@ struct rtmp_mp4_track_s {
     bool ctts_signed; // ctts version 1
     uint32_t id;      // tkhd track_ID
     uint64_t dts0;    // decoding time of the first sample (a fragmented file's first tfdt)
+    // The edit list (8.6.6) as a time shift in ms: its leading empty edits less the first
+    // edit's media_time; shift is what is added to every time read, edit_ms lifted with
+    // the other track's so that neither begins before 0.
+    int64_t edit_ms;
+    int64_t shift;
     // trex defaults for the samples of fragments
     uint32_t trex_duration, trex_size, trex_flags;
 
@@ -60,7 +67,7 @@ struct rtmp_mp4_sample_s {
     rtmp_mp4_track_t *track;
     uint64_t offset;
     uint32_t size;
-    uint32_t dts; // milliseconds
+    uint32_t dts; // milliseconds, the track's edit list applied
     int32_t cts;  // composition offset, milliseconds
     bool key;
 };
@@ -77,7 +84,11 @@ struct rtmp_mp4_s {
 };
 
 // Finds and reads the moov (it may follow the mdat), parses the first video and audio
-// tracks and positions both at their first sample. A fragmented file's moof boxes are all
+// tracks and positions both at their first sample. A track's edit list moves its times:
+// a leading empty edit delays it, the first edit's media_time brings it forward (its
+// samples from before that time are still sent, at times just before it: decoders need
+// them, an AAC encoder's priming frame or the frames B-frames refer to); the later edits
+// are not followed. A fragmented file's moof boxes are all
 // read here and turned into the same sample tables; a fragment that is cut short (the
 // last one of a recording that crashed) or malformed is left out. RTMP_ERROR with *err
 // on a file that is not MP4, one without a playable track, or any table that does not

@@ -2,6 +2,8 @@
 #include "hls/rtmp_fmp4.h"
 #include "rtmp/rtmp_codec.h"
 
+#include <algorithm>
+
 // Box bytes under construction; grows on the heap (the init segment and a moof are a few
 // kilobytes, the mdat payload is written straight from the tracks' buffers).
 struct rtmp_fmp4_out_t {
@@ -351,10 +353,36 @@ static void rtmp_fmp4_audio_entry(rtmp_fmp4_t *mx, rtmp_fmp4_out_t *o)
 static void rtmp_fmp4_tables(rtmp_fmp4_t *mx, rtmp_fmp4_out_t *o, bool video, bool full,
                              size_t *stco_at);
 
+// A track that starts `empty` ms into the movie: an empty edit, then its media from its
+// first decode time (8.6.6). The media time is 0, not the first composition offset: the
+// fragmented file, which has no edit list, presents its samples at decode time plus
+// offset, and the copy must present them at the same times.
+static void rtmp_fmp4_edts(rtmp_fmp4_out_t *o, uint64_t empty, uint64_t duration)
+{
+    bool wide = empty > 0xffffffff || duration > 0xffffffff;
+    size_t edts = rtmp_fmp4_box(o, "edts");
+    size_t b = rtmp_fmp4_full(o, "elst", wide ? 1 : 0, 0);
+    rtmp_fmp4_u32(o, 2);
+    for (int i = 0; i < 2; i++) {
+        uint64_t d = i == 0 ? empty : duration;
+        if (wide) {
+            rtmp_fmp4_u64(o, d);
+            rtmp_fmp4_u64(o, i == 0 ? UINT64_MAX : 0); // media_time -1: empty
+        } else {
+            rtmp_fmp4_u32(o, (uint32_t)d);
+            rtmp_fmp4_u32(o, i == 0 ? UINT32_MAX : 0);
+        }
+        rtmp_fmp4_u32(o, 0x00010000); // media_rate 1.0
+    }
+    rtmp_fmp4_end(o, b);
+    rtmp_fmp4_end(o, edts);
+}
+
 // A track; with full, its sample tables from the index (a faststart copy), else empty
-// tables for a fragmented file. duration in ms.
+// tables for a fragmented file. duration and empty (the time before its first sample,
+// an edit list when not 0) in ms.
 static void rtmp_fmp4_trak(rtmp_fmp4_t *mx, rtmp_fmp4_out_t *o, bool video, bool full,
-                           uint64_t duration, size_t *stco_at)
+                           uint64_t duration, uint64_t empty, size_t *stco_at)
 {
     size_t trak = rtmp_fmp4_box(o, "trak");
     size_t b = rtmp_fmp4_full(o, "tkhd", 0, 3); // enabled, in movie
@@ -362,7 +390,7 @@ static void rtmp_fmp4_trak(rtmp_fmp4_t *mx, rtmp_fmp4_out_t *o, bool video, bool
     rtmp_fmp4_u32(o, 0);
     rtmp_fmp4_u32(o, video ? RTMP_FMP4_VIDEO_ID : RTMP_FMP4_AUDIO_ID);
     rtmp_fmp4_u32(o, 0);
-    rtmp_fmp4_u32(o, (uint32_t)duration); // 0 when fragmented: in the fragments
+    rtmp_fmp4_u32(o, (uint32_t)(empty + duration)); // 0 when fragmented: in the fragments
     rtmp_fmp4_zero(o, 8);
     rtmp_fmp4_u16(o, 0);
     rtmp_fmp4_u16(o, 0);
@@ -372,6 +400,9 @@ static void rtmp_fmp4_trak(rtmp_fmp4_t *mx, rtmp_fmp4_out_t *o, bool video, bool
     rtmp_fmp4_u32(o, video ? (uint32_t)mx->width << 16 : 0);
     rtmp_fmp4_u32(o, video ? (uint32_t)mx->height << 16 : 0);
     rtmp_fmp4_end(o, b);
+    if (empty) {
+        rtmp_fmp4_edts(o, empty, duration);
+    }
 
     size_t mdia = rtmp_fmp4_box(o, "mdia");
     b = rtmp_fmp4_full(o, "mdhd", 0, 0);
@@ -457,10 +488,10 @@ rtmp_int_t rtmp_fmp4_write_init(rtmp_fmp4_t *mx)
     size_t b;
     bool video = mx->video != rtmp_fmp4_video::none;
     if (video) {
-        rtmp_fmp4_trak(mx, &o, true, false, 0, nullptr);
+        rtmp_fmp4_trak(mx, &o, true, false, 0, 0, nullptr);
     }
     if (mx->audio) {
-        rtmp_fmp4_trak(mx, &o, false, false, 0, nullptr);
+        rtmp_fmp4_trak(mx, &o, false, false, 0, 0, nullptr);
     }
     size_t mvex = rtmp_fmp4_box(&o, "mvex");
     for (int i = 0; i < 2; i++) {
@@ -537,7 +568,9 @@ static void rtmp_fmp4_remember(rtmp_fmp4_t *mx, uint64_t mdat_payload)
         if (t->n == 0) {
             continue;
         }
-        if (t->nindex) {
+        if (t->nindex == 0) {
+            t->index_first = t->base;
+        } else {
             uint64_t d = t->base - t->index_last;
             t->index[t->nindex - 1].duration = (uint32_t)(d > 0xffffffff ? 0 : d);
         }
@@ -750,19 +783,25 @@ rtmp_int_t rtmp_fmp4_finalize(rtmp_fmp4_t *mx, rtmp_fmp4_output_pt output, void 
     bool video = mx->video != rtmp_fmp4_video::none && mx->vt.nindex;
     bool audio = mx->audio && mx->at.nindex;
     uint64_t vd = rtmp_fmp4_duration(&mx->vt), ad = rtmp_fmp4_duration(&mx->at);
+    // each track starts where its first fragment put it, counted from the earlier one
+    uint64_t first = video && audio ? std::min(mx->vt.index_first, mx->at.index_first)
+                     : video        ? mx->vt.index_first
+                                    : mx->at.index_first;
+    uint64_t ve = video ? mx->vt.index_first - first : 0;
+    uint64_t ae = audio ? mx->at.index_first - first : 0;
     uint64_t payload = 0;
     for (uint32_t f = 0; f < mx->nfrags; f++) {
         payload += (uint64_t)mx->frags[f].video_len + mx->frags[f].audio_len;
     }
 
     rtmp_fmp4_out_t o = {};
-    size_t moov = rtmp_fmp4_head(mx, &o, false, vd > ad ? vd : ad);
+    size_t moov = rtmp_fmp4_head(mx, &o, false, std::max(ve + vd, ae + ad));
     size_t vstco = 0, astco = 0;
     if (video) {
-        rtmp_fmp4_trak(mx, &o, true, true, vd, &vstco);
+        rtmp_fmp4_trak(mx, &o, true, true, vd, ve, &vstco);
     }
     if (audio) {
-        rtmp_fmp4_trak(mx, &o, false, true, ad, &astco);
+        rtmp_fmp4_trak(mx, &o, false, true, ad, ae, &astco);
     }
     rtmp_fmp4_end(&o, moov);
 

@@ -1,6 +1,8 @@
 // MP4 demuxer (ISO/IEC 14496-12 and -15): moov sample tables to samples in decoding order.
 #include "rtmp/rtmp_mp4.h"
 
+#include <algorithm>
+
 static uint32_t rtmp_mp4_be32(const u_char *p)
 {
     return (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 | (uint32_t)p[2] << 8 | p[3];
@@ -390,27 +392,86 @@ static uint64_t rtmp_mp4_ms(const rtmp_mp4_track_t *t, uint64_t v)
     return v / t->timescale * 1000 + v % t->timescale * 1000 / t->timescale;
 }
 
+// A time of the track's media as played: in ms, its edit list applied.
+static uint64_t rtmp_mp4_play_ms(const rtmp_mp4_track_t *t, uint64_t v)
+{
+    int64_t ms = (int64_t)std::min<uint64_t>(rtmp_mp4_ms(t, v), RTMP_MP4_MAX_EDIT_MS) + t->shift;
+    return ms < 0 ? 0 : std::min<uint64_t>((uint64_t)ms, UINT32_MAX);
+}
+
 static bool rtmp_mp4_track_ok(rtmp_mp4_track_t *t)
 {
     return t->codec != rtmp_mp4_codec::none && t->timescale != 0;
 }
 
-static void rtmp_mp4_set_duration(rtmp_mp4_t *mp4)
+// v in units of ts as ms, held to RTMP_MP4_MAX_EDIT_MS.
+static int64_t rtmp_mp4_edit_ms(uint64_t v, uint32_t ts)
 {
-    uint64_t d = 0;
+    uint64_t ms = v / ts >= RTMP_MP4_MAX_EDIT_MS / 1000 ? RTMP_MP4_MAX_EDIT_MS
+                                                        : v / ts * 1000 + v % ts * 1000 / ts;
+    return (int64_t)std::min(ms, RTMP_MP4_MAX_EDIT_MS);
+}
+
+// An elst body (movie timescale mts) as the track's time shift. A table that does not fit
+// its box, or an edit that is neither empty nor a media time, leaves the times as they are.
+static void rtmp_mp4_elst(std::span<const u_char> body, uint32_t mts, rtmp_mp4_track_t *t)
+{
+    bool wide = !body.empty() && body[0] == 1;
+    size_t entry = wide ? 20 : 12;
+    const u_char *p;
+    uint32_t n;
+    if (mts == 0 || !rtmp_mp4_table(body, entry, 0, &p, &n)) {
+        return;
+    }
+    uint64_t empty = 0;
+    for (uint32_t i = 0; i < n; i++, p += entry) {
+        uint64_t d = wide ? rtmp_mp4_be64(p) : rtmp_mp4_be32(p);
+        int64_t mt = wide ? (int64_t)rtmp_mp4_be64(p + 8) : (int64_t)(int32_t)rtmp_mp4_be32(p + 4);
+        if (mt == -1) {
+            empty = std::min<uint64_t>(empty + std::min<uint64_t>(d, UINT32_MAX), UINT64_MAX / 2);
+            continue;
+        }
+        if (mt < 0) {
+            return;
+        }
+        t->edit_ms = rtmp_mp4_edit_ms(empty, mts) - rtmp_mp4_edit_ms((uint64_t)mt, t->timescale);
+        return;
+    }
+    t->edit_ms = rtmp_mp4_edit_ms(empty, mts); // only empty edits: a track of nothing
+}
+
+// Each track's shift (its edit list, both lifted when one would begin before 0), then the
+// duration of the whole as played.
+static void rtmp_mp4_set_times(rtmp_mp4_t *mp4)
+{
+    int64_t low = 0;
     for (rtmp_mp4_track_t *t : {&mp4->video, &mp4->audio}) {
-        if (t->codec != rtmp_mp4_codec::none && rtmp_mp4_ms(t, t->duration) > d) {
-            d = rtmp_mp4_ms(t, t->duration);
+        if (t->codec != rtmp_mp4_codec::none) {
+            int64_t start =
+                (int64_t)std::min<uint64_t>(rtmp_mp4_ms(t, t->dts0), RTMP_MP4_MAX_EDIT_MS);
+            low = std::min(low, start + t->edit_ms);
         }
     }
-    mp4->duration_ms = d > UINT32_MAX ? UINT32_MAX : (uint32_t)d;
+    uint64_t d = 0;
+    for (rtmp_mp4_track_t *t : {&mp4->video, &mp4->audio}) {
+        t->shift = t->edit_ms - low;
+        if (t->codec != rtmp_mp4_codec::none) {
+            d = std::max(d, rtmp_mp4_play_ms(t, t->duration));
+        }
+    }
+    mp4->duration_ms = (uint32_t)d;
 }
 
 rtmp_int_t rtmp_mp4_parse_moov(rtmp_mp4_t *mp4, std::span<const u_char> moov, const char **err)
 {
-    std::span<const u_char> in = moov, mvex;
+    std::span<const u_char> in = moov, mvex, mvhd;
     *err = nullptr;
     mp4->fragmented = rtmp_mp4_find(moov, rtmp_mp4_tag("mvex"), &mvex, err);
+    *err = nullptr;
+    uint32_t mts = 0; // the movie timescale, which edit durations are in
+    if (rtmp_mp4_find(moov, rtmp_mp4_tag("mvhd"), &mvhd, err) && mvhd.size() >= 24) {
+        mts = rtmp_mp4_be32(mvhd.data() + (mvhd[0] == 1 ? 20 : 12));
+    }
     *err = nullptr;
     rtmp_mp4_box_t trak;
     uint32_t ntrak = 0;
@@ -456,6 +517,12 @@ rtmp_int_t rtmp_mp4_parse_moov(rtmp_mp4_t *mp4, std::span<const u_char> moov, co
         if (!rtmp_mp4_stsd(stsd, video, &t, err) || !rtmp_mp4_track_ok(&t)) {
             continue;
         }
+        std::span<const u_char> edts, elst;
+        if (rtmp_mp4_find(trak.body, rtmp_mp4_tag("edts"), &edts, err) &&
+            rtmp_mp4_find(edts, rtmp_mp4_tag("elst"), &elst, err)) {
+            rtmp_mp4_elst(elst, mts, &t);
+        }
+        *err = nullptr;
         if (!rtmp_mp4_stbl(stbl, &t, err)) {
             if (*err == nullptr) {
                 *err = "MP4: a sample table does not fit its box";
@@ -492,7 +559,7 @@ rtmp_int_t rtmp_mp4_parse_moov(rtmp_mp4_t *mp4, std::span<const u_char> moov, co
         *err = "MP4: no H.264, H.265 or AAC track";
         return RTMP_ERROR;
     }
-    rtmp_mp4_set_duration(mp4);
+    rtmp_mp4_set_times(mp4);
     return RTMP_OK;
 }
 
@@ -866,7 +933,7 @@ static void rtmp_mp4_frags_done(rtmp_mp4_t *mp4, rtmp_mp4_frags_t *fs)
         }
         rtmp_mp4_rewind(t);
     }
-    rtmp_mp4_set_duration(mp4);
+    rtmp_mp4_set_times(mp4);
 }
 
 static void rtmp_mp4_frags_free(rtmp_mp4_frags_t *fs)
@@ -1019,7 +1086,7 @@ static void rtmp_mp4_fill(rtmp_mp4_track_t *t, rtmp_mp4_sample_t *s)
     s->track = t;
     s->offset = t->offset;
     s->size = rtmp_mp4_size_of(t, t->sample);
-    s->dts = (uint32_t)rtmp_mp4_ms(t, t->dts);
+    s->dts = (uint32_t)rtmp_mp4_play_ms(t, t->dts);
     s->cts = 0;
     if (t->ctts_n && t->ctts_left) {
         uint32_t raw = rtmp_mp4_be32(t->ctts + 8 * (size_t)t->ctts_i + 4);
@@ -1046,7 +1113,7 @@ rtmp_int_t rtmp_mp4_next(rtmp_mp4_t *mp4, rtmp_mp4_sample_t *s)
     bool ha = a->codec != rtmp_mp4_codec::none && rtmp_mp4_settle(a);
     rtmp_mp4_track_t *t;
     if (hv && ha) {
-        t = rtmp_mp4_ms(a, a->dts) < rtmp_mp4_ms(v, v->dts) ? a : v;
+        t = rtmp_mp4_play_ms(a, a->dts) < rtmp_mp4_play_ms(v, v->dts) ? a : v;
     } else if (hv || ha) {
         t = hv ? v : a;
     } else {
@@ -1070,7 +1137,11 @@ void rtmp_mp4_seek(rtmp_mp4_t *mp4, uint64_t ms, uint32_t *key_ms)
     uint64_t key = ms;
     rtmp_mp4_track_t *v = &mp4->video;
     if (v->codec != rtmp_mp4_codec::none) {
-        // the last sample starting at or before ms, from the time-to-sample table
+        // the last sample starting at or before ms, from the time-to-sample table (ms as
+        // played: the edit list's shift taken off)
+        int64_t media_ms = (int64_t)std::min<uint64_t>(ms, RTMP_MP4_MAX_EDIT_MS) - v->shift;
+        uint64_t m = media_ms < 0 ? 0 : (uint64_t)media_ms;
+        uint64_t limit = m / 1000 * v->timescale + m % 1000 * v->timescale / 1000;
         uint64_t dts = v->dts0, target = 0, n = 0;
         for (uint32_t i = 0; i < v->stts_n && n < v->nsamples; i++) {
             uint64_t count = rtmp_mp4_be32(v->stts + 8 * (size_t)i);
@@ -1084,7 +1155,6 @@ void rtmp_mp4_seek(rtmp_mp4_t *mp4, uint64_t ms, uint32_t *key_ms)
             uint64_t k = count;
             if (delta) {
                 // samples of this run that start at or before ms
-                uint64_t limit = ms * v->timescale / 1000;
                 k = limit < dts ? 0 : (limit - dts) / delta + 1;
                 k = k > count ? count : k;
             }
@@ -1114,12 +1184,12 @@ void rtmp_mp4_seek(rtmp_mp4_t *mp4, uint64_t ms, uint32_t *key_ms)
         }
         rtmp_mp4_rewind(v);
         rtmp_mp4_skip_to(v, sync);
-        key = rtmp_mp4_ms(v, v->dts);
+        key = rtmp_mp4_play_ms(v, v->dts);
     }
     rtmp_mp4_track_t *a = &mp4->audio;
     if (a->codec != rtmp_mp4_codec::none) {
         rtmp_mp4_rewind(a);
-        while (rtmp_mp4_settle(a) && rtmp_mp4_ms(a, a->dts) < key) {
+        while (rtmp_mp4_settle(a) && rtmp_mp4_play_ms(a, a->dts) < key) {
             rtmp_mp4_step(a);
         }
     }

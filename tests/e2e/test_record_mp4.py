@@ -47,6 +47,21 @@ def _first_video_key(path):
     return bool(flags) and flags[0].startswith("K")
 
 
+def _stream_pts(path):
+    """Each stream's packet pts in ms as ffprobe reads them (no player's shifting):
+    {"video": [...], "audio": [...]}."""
+    out = {}
+    for kind, sel in (("video", "v"), ("audio", "a")):
+        r = subprocess.run(["ffprobe", "-v", "error", "-select_streams", sel, "-show_entries",
+                            "packet=pts_time", "-of", "csv=p=0", path], capture_output=True,
+                           text=True, timeout=60, stdin=subprocess.DEVNULL)
+        check(r.returncode == 0, "ffprobe of %s failed: %s" % (path, r.stderr[-300:]))
+        out[kind] = [round(float(l.strip().rstrip(",")) * 1000)
+                     for l in r.stdout.splitlines() if l.strip().rstrip(",")]
+        check(out[kind], "%s: no %s packets" % (path, kind))
+    return out
+
+
 def test_record_mp4():
     need_tools("ffmpeg", "ffprobe")
     clip10, clip20 = media_clip(10), media_clip(20)
@@ -110,6 +125,20 @@ def test_record_mp4():
                       "%s: %d %s packets, not the source's %d" % (f, len(got[kind]), kind,
                                                                  len(src10.packets[kind])))
         check(not os.path.exists(os.path.join(main.dir, "fs/s.mp4.tmp")), "a .tmp was left")
+
+        # both tracks of the faststart copy start where the fragmented file starts them (its
+        # edit list delays the later one), every packet at the same time, the audio as far
+        # from the video as in the source (the clip's video is 23 ms after its audio)
+        pts = {f: _stream_pts(os.path.join(main.dir, f)) for f in ("frag/s.mp4", "fs/s.mp4")}
+        pts["source"] = _stream_pts(clip10)
+        for kind in ("video", "audio"):
+            check(pts["fs/s.mp4"][kind] == pts["frag/s.mp4"][kind],
+                  "fs/s.mp4 %s pts %s..., the fragmented file's %s..."
+                  % (kind, pts["fs/s.mp4"][kind][:3], pts["frag/s.mp4"][kind][:3]))
+        offsets = {k: p["audio"][0] - p["video"][0] for k, p in pts.items()}
+        check(abs(offsets["fs/s.mp4"] - offsets["source"]) <= 1 and
+              abs(offsets["frag/s.mp4"] - offsets["source"]) <= 1,
+              "audio starts %s ms from video (the source: %d)" % (offsets, offsets["source"]))
 
         # interval files: each begins with a key frame, together they are the source
         parts = ["iv/s.mp4", "iv/s-1.mp4", "iv/s-2.mp4"]

@@ -257,3 +257,52 @@ def test_play_start_and_live_in_the_same_application():
                 p.wait(lambda ms: [m for m in ms if is_video_key(m)], 5,
                        "the live key frame")
         srv.wait_log('play "both/cam" (waiting for a publisher)')
+
+
+def _first_pts(args):
+    """ffprobe's first packet pts (ms) per media type of a file or stream."""
+    r = subprocess.run(["ffprobe", "-v", "error", "-show_entries", "packet=codec_type,pts_time",
+                        "-of", "csv=p=0"] + args, capture_output=True, text=True, timeout=60,
+                       stdin=subprocess.DEVNULL)
+    check(r.returncode == 0, "ffprobe %s failed: %s" % (args, r.stderr[-300:]))
+    first = {}
+    for line in r.stdout.splitlines():
+        kind, _, t = line.strip().partition(",")
+        t = t.strip(",")
+        if kind in ("video", "audio") and t and kind not in first:
+            first[kind] = round(float(t) * 1000)
+    check(len(first) == 2, "ffprobe %s: first pts %s" % (args, first))
+    return first
+
+
+def test_faststart_recording_plays_with_the_source_audio_offset():
+    """A recording made faststart keeps the later track's start in an edit list, and VOD
+    follows it: played over RTMP, the audio starts as far from the video as in the source
+    (tiny.flv: video pts from 200 ms with B-frames, audio from 154 ms), and as in the
+    fragmented recording of the same stream."""
+    need_tools("ffmpeg", "ffprobe")
+    src = os.path.join(harness.REPO, "tests/data/vod/tiny.flv")
+    rec = ('live = true; record = ( '
+           '{ name = "fs"; format = "mp4"; path = "fs/$name.mp4"; faststart = true; }, '
+           '{ name = "frag"; format = "mp4"; path = "frag/$name.mp4"; } );')
+    srv = live_server({"rec": rec, "vod": 'play = [ "{dir}" ];'})
+    want = _first_pts([src])
+    want = want["audio"] - want["video"]
+    with srv:
+        srv.start()
+        pub = ClientProc(FFMPEG_QUIET + ["-re", "-i", src, "-c", "copy", "-f", "flv",
+                                         url(srv, "rec/t")], srv.dir, "pub")
+        try:
+            check(pub.wait(30) == 0, "the publisher failed: %s" % pub.stderr()[-300:])
+        finally:
+            pub.stop()
+        srv.wait_log('"fs/t.mp4" made faststart', 10)
+        for f in ("fs/t.mp4", "frag/t.mp4"):
+            got = _first_pts([os.path.join(srv.dir, f)])
+            check(abs(got["audio"] - got["video"] - want) <= 1,
+                  "%s: audio starts %d ms from video, the source %d ms"
+                  % (f, got["audio"] - got["video"], want))
+            got = _first_pts([url(srv, "vod/mp4:" + f)])
+            check(abs(got["audio"] - got["video"] - want) <= 1,
+                  "%s played over RTMP: audio starts %d ms from video, the source %d ms"
+                  % (f, got["audio"] - got["video"], want))

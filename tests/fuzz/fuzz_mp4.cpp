@@ -15,6 +15,13 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         }
         return 0;
     }
+    for (rtmp_mp4_track_t *t : {&m.video, &m.audio}) {
+        // an edit list moves a track by at most its bound, and never before 0
+        if (t->edit_ms < -(int64_t)RTMP_MP4_MAX_EDIT_MS ||
+            t->edit_ms > (int64_t)RTMP_MP4_MAX_EDIT_MS || t->shift < t->edit_ms) {
+            abort();
+        }
+    }
     u_char out[8 + 65536];
     for (int pass = 0; pass < 2; pass++) {
         rtmp_mp4_sample_t s;

@@ -201,7 +201,8 @@ static void framemd5(const char *path, packets_t *p)
         ck_assert(idx >= 0 && idx < 8 && kind[idx] >= 0);
         uint32_t &n = p->n[kind[idx]];
         ck_assert_uint_lt(n, 512);
-        snprintf(p->lines[kind[idx]][n++], 64, "%s %s", col[4], col[5]);
+        // pts, size, hash (FLV and our MP4 both count in ms: the times compare as they are)
+        snprintf(p->lines[kind[idx]][n++], 64, "%s %s %s", col[2], col[4], col[5]);
     }
 }
 
@@ -269,9 +270,57 @@ START_TEST(test_fmp4_remux_av)
 }
 END_TEST
 
+// Every sample our demuxer reads from a file: track, time, composition offset, size.
+static uint32_t demux(const u_char *p, size_t len, uint64_t *out, uint32_t cap)
+{
+    rtmp_mp4_t m;
+    rtmp_media_file_t f;
+    rtmp_media_file_memory(&f, p, len);
+    const char *err = nullptr;
+    ck_assert_msg(rtmp_mp4_open(&m, &f, &err) == RTMP_OK, "%s", err);
+    uint32_t n = 0;
+    rtmp_mp4_sample_t s;
+    while (rtmp_mp4_next(&m, &s) == RTMP_OK) {
+        ck_assert_uint_lt(n, cap);
+        out[n++] = (uint64_t)(s.track == &m.video) << 63 | (uint64_t)s.dts << 32 |
+                   (uint64_t)(s.cts & 0xffff) << 16 | (s.size & 0xffff);
+    }
+    rtmp_mp4_close(&m);
+    return n;
+}
+
+// The faststart copy's edit list of the audio track (the second trak): audio_start ms
+// empty, then the whole media from its first sample; the video track, first, has none.
+static void check_edits(std::span<const u_char> file, uint32_t audio_start)
+{
+    std::span<const u_char> moov = find_box(file, "moov"), trak[2];
+    for (int i = 0; i < 2; i++) {
+        trak[i] = find_box(moov, "trak");
+        ck_assert_uint_gt(trak[i].size(), 0);
+        size_t at = (size_t)(trak[i].data() - moov.data()) - 8;
+        moov = moov.subspan(at + be32(moov.data() + at));
+    }
+    ck_assert_uint_eq(find_box(trak[0], "edts").size(), 0);
+    std::span<const u_char> elst = find_box(trak[1], "edts/elst");
+    std::span<const u_char> mdhd = find_box(trak[1], "mdia/mdhd");
+    static const u_char head[] = {0, 0, 0, 0, 0, 0, 0, 2};
+    ck_assert_uint_eq(elst.size(), 8 + 2 * 12);
+    ck_assert(memcmp(elst.data(), head, 8) == 0); // version 0, two edits
+    ck_assert_uint_eq(be32(elst.data() + 8), audio_start);
+    ck_assert_uint_eq(be32(elst.data() + 12), 0xffffffff); // empty
+    ck_assert_uint_eq(be32(elst.data() + 16), 0x00010000);
+    ck_assert_uint_eq(be32(elst.data() + 20), be32(mdhd.data() + 16)); // the media's duration
+    ck_assert_uint_eq(be32(elst.data() + 24), 0); // from its first sample's decode time
+    ck_assert_uint_eq(be32(elst.data() + 28), 0x00010000);
+    // the track lasts its empty edit and its media
+    std::span<const u_char> tkhd = find_box(trak[1], "tkhd");
+    ck_assert_uint_eq(be32(tkhd.data() + 20), audio_start + be32(mdhd.data() + 16));
+}
+
 // The fragmented output made into a plain MP4, moov first, from the index and the
-// fragments' media ranges: ffmpeg reads the same packets, and so does our own demuxer.
-static void faststart(const char *flv, uint32_t video, uint32_t audio)
+// fragments' media ranges: ffmpeg reads the same packets at the same times, and so does
+// our own demuxer, which reads the same samples at the same times from both files.
+static void faststart(const char *flv, uint32_t video, uint32_t audio, uint32_t audio_start)
 {
     rtmp_fmp4_init(mx, sink_output, &sink, 0);
     mx->keep_index = true;
@@ -296,6 +345,21 @@ static void faststart(const char *flv, uint32_t video, uint32_t audio)
     ck_assert(memcmp(plain.p + 4, "ftyp", 4) == 0);
     ck_assert(memcmp(plain.p + be32(plain.p) + 4, "moov", 4) == 0);
     check_against(flv, plain.p, plain.len, true);
+    check_edits({plain.p, plain.len}, audio_start);
+    static uint64_t a[512], b[512];
+    uint32_t na = demux(sink.p, sink.len, a, 512), nb = demux(plain.p, plain.len, b, 512);
+    ck_assert_uint_eq(na, video + audio);
+    ck_assert_uint_eq(nb, na);
+    for (uint32_t i = 0; i < na; i++) {
+        ck_assert_msg(a[i] == b[i], "sample %u: %llx in the faststart copy, %llx fragmented", i,
+                      (unsigned long long)b[i], (unsigned long long)a[i]);
+    }
+    for (uint32_t i = 0; i < na; i++) { // the first audio sample, where the FLV has it
+        if (!(a[i] >> 63)) {
+            ck_assert_uint_eq((a[i] >> 32) & 0x7fffffff, audio_start);
+            break;
+        }
+    }
 
     rtmp_mp4_t m;
     rtmp_media_file_t f;
@@ -313,13 +377,13 @@ static void faststart(const char *flv, uint32_t video, uint32_t audio)
 
 START_TEST(test_fmp4_faststart)
 {
-    faststart("tests/data/vod/tiny.flv", 15, 34);
+    faststart("tests/data/vod/tiny.flv", 15, 34, 154);
 }
 END_TEST
 
 START_TEST(test_fmp4_faststart_av)
 {
-    faststart("tests/data/hls/av.flv", 75, 131);
+    faststart("tests/data/hls/av.flv", 75, 131, 57);
 }
 END_TEST
 
