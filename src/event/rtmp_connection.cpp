@@ -144,6 +144,12 @@ ssize_t rtmp_unix_recv(rtmp_connection_t *c, u_char *buf, size_t size)
         ssize_t n = recv(c->fd, buf, size, 0);
         if (n > 0) {
             c->received += (uint64_t)n;
+            // A short read emptied the socket: edge-triggered epoll reports the next
+            // arrival, so asking again would only return EAGAIN. Unless the peer has
+            // closed (EPOLLRDHUP), when the next read must see the end.
+            if ((size_t)n < size && !c->read->eof) {
+                c->read->ready = 0;
+            }
             return n;
         }
         if (n == 0) {

@@ -655,7 +655,8 @@ static void rtmp_session_read_handler(rtmp_event_t *ev)
     }
 
     size_t total = 0;
-    while (s->state != rtmp_session_state::closing) {
+    // until the socket is drained: a short read says so (rtmp_unix_recv), or EAGAIN
+    while (s->state != rtmp_session_state::closing && c->read->ready) {
         if (total >= RTMP_SESSION_READ_CAP) {
             rtmp_event_post(ev); // more may be waiting: continue after the others had a turn
             break;
