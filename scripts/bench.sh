@@ -72,8 +72,8 @@ latency|fanout|720p|1|100|0|1|0|added latency: 100 players x 2.5 Mbit/s, flush_i
 coalesce100|fanout|720p|1|3000|100ms|1|0|coalesced fan-out: 3,000 players x 2.5 Mbit/s, flush_interval 100ms
 coalesce33|fanout|720p|1|3000|33ms|1|0|coalesced fan-out: 3,000 players x 2.5 Mbit/s, flush_interval 33ms
 fanout600k|fanout|600k|1|3000|0|1|0|600 kbit/s fan-out: 3,000 players
-streams|fanout|720p|100|200|0|1|0|many streams: 100 publishers x 2 players, 2.5 Mbit/s
-ingest|fanout|600k|500|500|0|1|0|ingest: 500 publishers x 600 kbit/s, one player each
+streams|fanout|720p|100|200|-|1|0|many streams: 100 publishers x 2 players, 2.5 Mbit/s, default flush_interval
+ingest|fanout|600k|500|500|-|1|0|ingest: 500 publishers x 600 kbit/s, one player each, default flush_interval
 idle|idle|-|0|10000|0|1|0|idle: 10,000 quiet sessions (handshake + connect)
 setup|setup|720p|1|1000|0|1|0|setup burst: 1,000 sessions at once onto a GOP-cached stream
 startup|setup|720p|1|1|0|1|0|startup: one full play session at a time onto a GOP-cached stream
