@@ -71,6 +71,7 @@ lowlat|fanout|720p|1|2000|0|1|0|low-latency fan-out: 2,000 players x 2.5 Mbit/s,
 latency|fanout|720p|1|100|0|1|0|added latency: 100 players x 2.5 Mbit/s, flush_interval 0, neither side near saturation
 coalesce100|fanout|720p|1|3000|100ms|1|0|coalesced fan-out: 3,000 players x 2.5 Mbit/s, flush_interval 100ms
 coalesce33|fanout|720p|1|3000|33ms|1|0|coalesced fan-out: 3,000 players x 2.5 Mbit/s, flush_interval 33ms
+srsload|fanout|600k|1|1000|100ms|1|0|SRS's reference load: 1,000 players x 600 kbit/s, flush_interval 100ms
 fanout600k|fanout|600k|1|3000|0|1|0|600 kbit/s fan-out: 3,000 players
 streams|fanout|720p|100|200|-|1|0|many streams: 100 publishers x 2 players, 2.5 Mbit/s, default flush_interval
 ingest|fanout|600k|500|500|-|1|0|ingest: 500 publishers x 600 kbit/s, one player each, default flush_interval

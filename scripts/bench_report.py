@@ -19,6 +19,9 @@ NOTES = {
     "coalesce100": "nginx-rtmp has no flush_interval: it runs its default (send as frames "
                    "arrive), so this compares our coalescing with nginx's only mode.",
     "coalesce33": "As coalesce100: flush_interval is ours only.",
+    "srsload": "The load SRS's figures were measured at (1,000 players of one ~500 kbit/s "
+               "stream): SRS at its default 350 ms merged write spent 1.5 CPU-s per GB "
+               "against nginx-rtmp's 5.6, at p99 latency 370 ms.",
     "setup": "nginx-rtmp has no GOP cache: its players wait for the next key frame (2 s "
              "GOP), which bounds its sessions/s and sets its startup; ours start from the "
              "cached key frame.",
@@ -271,8 +274,19 @@ def targets(scenarios):
           med("lowlat", "user_share"), 0.10,
           shown=None if med("lowlat", "user_share") is None
           else f"{med('lowlat', 'user_share'):.1%}")
-    srs = rat("coalesce100", cpu, "srs")
-    judge("coalesce100: CPU per GB <= SRS's (350 ms)", srs, 1.0)
+    srs = rat("srsload", cpu, "srs")
+    if srs is not None:
+        judge("srsload (100 ms): CPU per GB <= SRS's (350 ms)", srs, 1.0)
+        judge("srsload (100 ms): latency p99 under a third of SRS's",
+              ratio(med("srsload", "latency_p99_ms"), med("srsload", "latency_p99_ms", "srs")),
+              1 / 3)
+    else:
+        # no SRS here: its figures at this load from the issue's own harness, as ratios
+        # to nginx-rtmp measured with it (1.5 / 5.6 CPU-s per GB; p99 370 ms)
+        judge("srsload (100 ms): CPU per GB <= SRS's, i.e. <= 0.27x nginx-rtmp's "
+              "(SRS not run: its published ratio)", rat("srsload", cpu), 1.5 / 5.6)
+        judge("srsload (100 ms): latency p99 under a third of SRS's 370 ms",
+              med("srsload", "latency_p99_ms"), 370 / 3)
     judge("coalesce100: >= 6,000 players per core", med("coalesce100", "players_per_core"),
           6000, higher=True)
     judge("streams: CPU per GB <= 0.7x nginx-rtmp", rat("streams", cpu), 0.7)
