@@ -168,7 +168,8 @@ run: deps
 	@mkdir -p logs
 	./rtmp_server -c conf/rtmp.conf
 
-bench: all
+bench: deps
+	@$(MAKE) --no-print-directory all
 	sh scripts/bench.sh
 
 install: all
