@@ -35,6 +35,7 @@ struct rtmp_bench_opts_s {
     const char *flv;
     rtmp_bench_mode mode;
     uint32_t burst;
+    bool until_key; // setup: a session ends at its first key frame, not its first media
     uint32_t chunk_size;
     const char *json;
     bool verbose;
@@ -66,6 +67,8 @@ static void rtmp_bench_usage(FILE *f)
             "  --flv FILE         source published in real time, looped (fanout, setup)\n"
             "  --mode MODE        fanout | idle | setup (default fanout)\n"
             "  --burst N          setup: sessions started together per burst (default 10)\n"
+            "  --until WHAT       setup: a session is complete at its first \"media\" message\n"
+            "                     (audio or video, default) or its first \"key\" frame\n"
             "  --chunk-size N     publisher's output chunk size (default 4096)\n"
             "  --slow-fraction F  fanout: this fraction of the players (0..1, spread evenly) read\n"
             "                     slowly (default 0)\n"
@@ -79,7 +82,8 @@ static void rtmp_bench_usage(FILE *f)
             "        receive >= 98%% of the media sent after its first key frame. Latency counts\n"
             "        the messages published from 2 s (at most SEC/4) into the measured time.\n"
             "idle:   N sessions handshake, connect and stay quiet for SEC seconds.\n"
-            "setup:  bursts of full play sessions (connect .. first key frame) for SEC seconds.\n"
+            "setup:  bursts of full play sessions (connect .. first media or key frame) for SEC\n"
+            "        seconds.\n"
             "Slow players are reported apart: connected with frames missing (skipped by the\n"
             "server), connected with none missing, or disconnected; completeness, latency and\n"
             "the pass/fail verdict are the healthy players'. After SEC seconds slow players read\n"
@@ -139,6 +143,7 @@ static int rtmp_bench_parse(int argc, char **argv, rtmp_bench_opts_t *o)
         {"flv", required_argument, nullptr, 'f'},
         {"mode", required_argument, nullptr, 'm'},
         {"burst", required_argument, nullptr, 'b'},
+        {"until", required_argument, nullptr, 'u'},
         {"chunk-size", required_argument, nullptr, 'c'},
         {"json", required_argument, nullptr, 'j'},
         {"slow-fraction", required_argument, nullptr, 'F'},
@@ -204,6 +209,10 @@ static int rtmp_bench_parse(int argc, char **argv, rtmp_bench_opts_t *o)
             break;
         case 'b':
             ok = rtmp_bench_uint(optarg, 1, 10000, &o->burst);
+            break;
+        case 'u':
+            ok = strcmp(optarg, "media") == 0 || strcmp(optarg, "key") == 0;
+            o->until_key = strcmp(optarg, "key") == 0;
             break;
         case 'c':
             ok = rtmp_bench_uint(optarg, 128, 16 * 1024 * 1024, &o->chunk_size);
@@ -685,6 +694,7 @@ int main(int argc, char **argv)
     c->chunk_size = o.chunk_size;
     c->verbose = o.verbose;
     c->setup = o.mode == rtmp_bench_mode::setup;
+    c->setup_until_key = o.until_key;
     snprintf(c->tc_url, sizeof(c->tc_url), "rtmp://%s%s%s:%d/%s",
              c->addr.ss_family == AF_INET6 ? "[" : "", o.host,
              c->addr.ss_family == AF_INET6 ? "]" : "", o.port, o.app);

@@ -247,8 +247,9 @@ struct rtmp_bench_ctx_s {
     char tc_url[300];
     uint32_t chunk_size;
     bool verbose;
-    bool setup;    // players close after their first key frame
-    bool stopping; // run over: closes are not errors
+    bool setup;           // players close once complete: after their first media message,
+    bool setup_until_key; // or after their first key frame
+    bool stopping;        // run over: closes are not errors
     rtmp_log_t *log;
     rtmp_bench_flv_t flv;
     rtmp_bench_hist_t latency;

@@ -442,6 +442,10 @@ static void rtmp_bench_media(rtmp_bench_session_t *s, uint8_t type, uint32_t ts,
     if (s->t_first_media == 0) {
         s->t_first_media = now;
         rtmp_bench_hist_add(&rtmp_bench_ctx.first_media, now - s->t_play);
+        if (rtmp_bench_ctx.setup && !rtmp_bench_ctx.setup_until_key) {
+            rtmp_bench_session_close(s, nullptr);
+            return;
+        }
     }
     bool header =
         type == RTMP_MSG_VIDEO ? rtmp_bench_video_is_header(p) : rtmp_bench_audio_is_header(p);
