@@ -15,6 +15,7 @@
 #include <unistd.h>
 
 static constexpr rtmp_msec_t RTMP_STAT_INTERVAL = 1000;
+static constexpr rtmp_msec_t RTMP_STAT_SOON = 100; // at most this often for changes
 // Rates are measured over the last this many snapshots (about as many seconds).
 static constexpr size_t RTMP_STAT_WINDOW = 6;
 
@@ -57,17 +58,28 @@ static rtmp_play_pt rtmp_stat_next_play;
 static rtmp_close_stream_pt rtmp_stat_next_close_stream;
 static rtmp_media_pt rtmp_stat_next_media;
 static rtmp_event_t rtmp_stat_timer;
-static rtmp_event_t rtmp_stat_soon; // posted: a snapshot after this batch of events
+static rtmp_event_t rtmp_stat_soon; // a snapshot soon after a publish, play or close
+static rtmp_msec_t rtmp_stat_refreshed;
 
 static void rtmp_stat_soon_handler(rtmp_event_t *)
 {
     rtmp_stat_refresh();
 }
 
+// After this batch of events, or, when the last snapshot is younger than
+// RTMP_STAT_SOON, once it is that old: a snapshot walks every connection and player, so
+// a burst of sessions coming and going must not take one per event batch.
 static void rtmp_stat_changed()
 {
-    if (rtmp_stat_shm && rtmp_worker_slot >= 0) {
+    if (rtmp_stat_shm == nullptr || rtmp_worker_slot < 0 || rtmp_stat_soon.timer_set ||
+        rtmp_stat_soon.posted) {
+        return;
+    }
+    rtmp_msec_t age = rtmp_current_msec - rtmp_stat_refreshed;
+    if (age >= RTMP_STAT_SOON) {
         rtmp_event_post(&rtmp_stat_soon);
+    } else {
+        rtmp_event_add_timer(&rtmp_stat_soon, RTMP_STAT_SOON - age);
     }
 }
 
@@ -420,6 +432,7 @@ void rtmp_stat_refresh()
         (size_t)rtmp_worker_slot >= RTMP_STAT_SLOTS) {
         return;
     }
+    rtmp_stat_refreshed = rtmp_current_msec;
     rtmp_stat_slot_t *sl = &rtmp_stat_shm->slots[rtmp_worker_slot];
     sl->seq.fetch_add(1, std::memory_order_acq_rel); // odd: being written
     std::atomic_thread_fence(std::memory_order_release);
