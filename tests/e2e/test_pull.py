@@ -44,7 +44,12 @@ def test_edge_pull_failover_two_workers():
     with live_server({"live": "live = true;"}) as o:
         o.start()
         origins = '"rtmp://127.0.0.1:%d/live", "rtmp://localhost:%d/live"' % (dead, o.port)
-        apps = {"live": "live = true; pull = ( %s ); pull_idle_timeout = \"2s\";" % origins}
+        # the worker holding the pull records and writes HLS; the other, which pulls from it,
+        # does neither
+        apps = {"live": 'live = true; pull = ( %s ); pull_idle_timeout = "2s"; '
+                        'hls = true; hls_path = "{dir}/hls"; '
+                        'record = { name = "all"; path = "rec/$name.flv"; unique = true; };'
+                        % origins}
         # few connection slots per worker: Python players fill the first worker, so the
         # ffmpeg players after them land in the other one
         with live_server(apps, workers=2, main_extra="worker_connections = 16;\n") as e:
@@ -88,6 +93,16 @@ def test_edge_pull_failover_two_workers():
             check(_pull_lines(e, "from %s: playing" % o_url), "E never played from O")
             check(len(_pull_lines(e, "started (a player asked")) == 1,
                   "E started more than one pull: %s" % _pull_lines(e, "started ("))
+            log = e.log()
+            check(log.count('hls "live/s": writing') == 1 and
+                  log.count('record "all" of "live/s": recording to') == 1,
+                  "E's workers wrote HLS %d times and recorded %d times: expected once each"
+                  % (log.count('hls "live/s": writing'),
+                     log.count('record "all" of "live/s": recording to')))
+            check(os.listdir(os.path.join(e.dir, "rec")) == ["s.flv"],
+                  "E's recordings: %s" % os.listdir(os.path.join(e.dir, "rec")))
+            check(_codecs(os.path.join(e.dir, "rec", "s.flv")) == ["aac", "h264"],
+                  "E's recording does not read as H.264 + AAC")
 
 
 test_edge_pull_failover_two_workers.TIME_LIMIT = 40
