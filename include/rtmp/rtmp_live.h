@@ -26,7 +26,8 @@ inline rtmp_live_app_conf_t *rtmp_live_app_conf(rtmp_conf_app_t *app)
     return static_cast<rtmp_live_app_conf_t *>(app->app_conf[rtmp_live_module.index]);
 }
 
-// Starts publishing st->name: answers the client (Publish.Start or Publish.BadName).
+// Starts publishing st->name: answers the client (Publish.Start or Publish.BadName); a
+// pull from an origin is attached as rtmp_live_relay_attach() does, without replies.
 [[nodiscard]] rtmp_int_t rtmp_live_publish(rtmp_session_t *s, rtmp_stream_t *st);
 
 // Starts playing st->name: answers the client and queues what a new player needs.

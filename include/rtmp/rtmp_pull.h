@@ -2,6 +2,7 @@
 #pragma once
 
 #include "core/rtmp_module.h"
+#include "rtmp/rtmp_push.h"
 #include "rtmp/rtmp_session.h"
 
 typedef struct rtmp_pull_s rtmp_pull_t;
@@ -47,3 +48,8 @@ inline void rtmp_pull_failover_reset(rtmp_pull_failover_t *f)
 // (why, before the session closes).
 void rtmp_pull_playing(rtmp_pull_t *p);
 void rtmp_pull_failed(rtmp_pull_t *p, const char *why);
+
+// Whether p pulls from u the stream `names` names (the application and the stream name,
+// the query left out), at the same address and port.
+bool rtmp_pull_is_origin(const rtmp_pull_t *p, const rtmp_push_url_t *u,
+                         const rtmp_push_names_t *names);

@@ -30,13 +30,29 @@ typedef void (*rtmp_relay_down_pt)(void *data, const char *why);
                                                     size_t len);
 
 // Makes a fresh client session a pull from a remote origin: connect(remote_app, tc_url),
-// createStream, play(play_name); the stream is attached as the local publisher of
-// app/name and announced to the other workers, as a publish is. The strings are the
-// pull's and must outlive the session; rtmp_pull_playing() runs on Play.Start and
-// rtmp_pull_failed() before the session closes on a refusal.
+// createStream, play(play_name); on Play.Start the stream publishes app/name?args here
+// through the publish chain (then rtmp_pull_playing() runs), its media goes through the
+// media chain and its end through the close_stream chain, as a client's would; it is
+// announced to the other workers, which pull it from this one. The strings are the pull's
+// and must outlive the session; rtmp_pull_failed() runs before the session closes on a
+// refusal.
 void rtmp_relay_pull_init(rtmp_session_t *s, rtmp_conf_app_t *app, std::string_view name,
-                          const char *remote_app, const char *tc_url, const char *play_name,
-                          rtmp_pull_t *p);
+                          const char *args, const char *remote_app, const char *tc_url,
+                          const char *play_name, rtmp_pull_t *p);
+
+// Whether s is a pull from a remote origin: it publishes here, but nobody asked to, so
+// what checks a publisher (access rules, keys, on_publish's answer) lets it through.
+bool rtmp_relay_origin_pull(const rtmp_session_t *s);
+
+// Whether s is an origin pull of the stream `names` names at u: pushing the stream there
+// would send it back where it comes from.
+bool rtmp_relay_pulled_from(const rtmp_session_t *s, const rtmp_push_url_t *u,
+                            const rtmp_push_names_t *names);
+
+// Whether s is a stream source of this worker for the modules after live (recorders, HLS,
+// pushes, exec, notify): a client's session or an origin pull; not a pull from another
+// worker (the owning worker does all that for the stream) nor a push.
+bool rtmp_relay_local_source(const rtmp_session_t *s);
 
 // The session's handshake completed: start the connect.
 [[nodiscard]] rtmp_int_t rtmp_relay_handshake_done(rtmp_session_t *s);

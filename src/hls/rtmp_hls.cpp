@@ -7,6 +7,7 @@
 #include "hls/rtmp_mpegts.h"
 #include "os/rtmp_cycle.h"
 #include "rtmp/rtmp_codec.h"
+#include "rtmp/rtmp_relay.h"
 #include "rtmp/rtmp_session.h"
 #include "rtmp/rtmp_timeline.h"
 
@@ -922,8 +923,9 @@ static void rtmp_hls_start(rtmp_session_t *s, rtmp_stream_t *st)
 static rtmp_int_t rtmp_hls_publish(rtmp_session_t *s, rtmp_stream_t *st)
 {
     rtmp_int_t rc = rtmp_hls_next_publish(s, st);
-    // a pull from the owning worker never comes here: only the owner writes the files
-    if (rc == RTMP_OK && s->relay == nullptr && st->state == rtmp_stream_state::publishing &&
+    // only the worker that owns the stream writes the files, for a client's publish or an
+    // origin pull; a pull from the owning worker does not publish through here
+    if (rc == RTMP_OK && rtmp_relay_local_source(s) && st->state == rtmp_stream_state::publishing &&
         st->live && rtmp_hls_app_conf(s->app)->hls) {
         rtmp_hls_start(s, st);
     }

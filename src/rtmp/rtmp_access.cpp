@@ -1,5 +1,6 @@
 // The access module: allow/deny rules by client address for publish and play, first match wins.
 #include "rtmp/rtmp_access.h"
+#include "rtmp/rtmp_relay.h"
 
 #include <arpa/inet.h>
 #include <cstdio>
@@ -288,9 +289,13 @@ static const rtmp_access_rule_t *rtmp_access_refusal(rtmp_session_t *s,
 
 // A refused publisher gets Publish.BadName (level "error": ffmpeg gives up on it) and the
 // connection is closed right after the reply; see rtmp_key.cpp for why closing matters to OBS.
+// A pull from an origin is let through: its address is the origin's, and the server
+// itself started it (the rules are about who may publish here, not where we pull from).
 static rtmp_int_t rtmp_access_publish(rtmp_session_t *s, rtmp_stream_t *st)
 {
-    const rtmp_access_rule_t *r = rtmp_access_refusal(s, &rtmp_access_app_conf(s->app)->publish);
+    const rtmp_access_rule_t *r =
+        rtmp_relay_origin_pull(s) ? nullptr
+                                  : rtmp_access_refusal(s, &rtmp_access_app_conf(s->app)->publish);
     if (r == nullptr) {
         return rtmp_access_next_publish(s, st);
     }

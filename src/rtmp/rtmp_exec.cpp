@@ -7,6 +7,7 @@
 #include "rtmp/rtmp_live.h"
 #include "rtmp/rtmp_pull.h"
 #include "rtmp/rtmp_record.h"
+#include "rtmp/rtmp_relay.h"
 
 #include <climits>
 #include <csignal>
@@ -955,7 +956,8 @@ static bool rtmp_exec_internal(rtmp_session_t *s)
 static rtmp_int_t rtmp_exec_publish(rtmp_session_t *s, rtmp_stream_t *st)
 {
     rtmp_int_t rc = rtmp_exec_next_publish(s, st);
-    if (rc != RTMP_OK || s->relay || st->state != rtmp_stream_state::publishing || !st->live) {
+    if (rc != RTMP_OK || !rtmp_relay_local_source(s) ||
+        st->state != rtmp_stream_state::publishing || !st->live) {
         return rc;
     }
     rtmp_exec_app_conf_t *ecf = rtmp_exec_app_conf(s->app);
@@ -1028,7 +1030,7 @@ static rtmp_int_t rtmp_exec_play(rtmp_session_t *s, rtmp_stream_t *st)
 
 static void rtmp_exec_close_stream(rtmp_session_t *s, rtmp_stream_t *st)
 {
-    if (s->relay == nullptr && st->live) {
+    if (rtmp_relay_local_source(s) && st->live) {
         if (st->state == rtmp_stream_state::publishing) {
             rtmp_exec_group_t *g = rtmp_exec_group_find(rtmp_exec_kind::push, s->app, st->name);
             if (g) {

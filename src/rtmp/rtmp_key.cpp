@@ -3,6 +3,7 @@
 #include "rtmp/rtmp_key.h"
 #include "core/rtmp_time.h"
 #include "os/rtmp_cycle.h"
+#include "rtmp/rtmp_relay.h"
 
 #include <arpa/inet.h>
 #include <cstdio>
@@ -277,9 +278,11 @@ static rtmp_int_t rtmp_key_refuse(rtmp_session_t *s, rtmp_stream_t *st, bool pub
 }
 
 // Pulls between our workers (unix sockets) carry no key: the player already showed one.
+// A pull from an origin carries none either: the server started it, its query string is
+// the one the origin wants.
 static bool rtmp_key_internal(rtmp_session_t *s)
 {
-    return s->c->sockaddr.ss_family == AF_UNIX;
+    return s->c->sockaddr.ss_family == AF_UNIX || rtmp_relay_origin_pull(s);
 }
 
 static rtmp_int_t rtmp_key_publish(rtmp_session_t *s, rtmp_stream_t *st)

@@ -474,6 +474,11 @@ static void rtmp_live_redact_args(const char *in, char *out, size_t len)
 
 rtmp_int_t rtmp_live_publish(rtmp_session_t *s, rtmp_stream_t *st)
 {
+    if (rtmp_relay_origin_pull(s)) {
+        // a pull from an origin, through the chain: attached without replies, since we are
+        // the origin's client; RTMP_DECLINED when the name is taken here or elsewhere
+        return rtmp_live_relay_attach(s, st, true);
+    }
     rtmp_live_app_conf_t *lacf = rtmp_live_app_conf(s->app);
     if (!lacf->live) {
         rtmp_log_error(RTMP_LOG_INFO, &s->c->log, 0, "publish \"%s/%s\" refused: live is off",

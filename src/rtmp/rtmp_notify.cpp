@@ -4,6 +4,7 @@
 #include "core/rtmp_time.h"
 #include "os/rtmp_cycle.h"
 #include "rtmp/rtmp_record.h"
+#include "rtmp/rtmp_relay.h"
 #include "rtmp/rtmp_stat.h"
 
 #include <cstdio>
@@ -548,11 +549,12 @@ static rtmp_notify_session_t *rtmp_notify_session(rtmp_session_t *s)
     return ns;
 }
 
-// Whether this session's callbacks are sent at all: not for pulls between our workers.
+// Whether this session's callbacks are sent at all: not for pulls between our workers nor
+// for pushes; for a pull from an origin, whose addr is the origin's, they are notices.
 static bool rtmp_notify_applies(rtmp_session_t *s)
 {
     char addr[INET6_ADDRSTRLEN + 1];
-    return s->relay == nullptr && rtmp_notify_peer(s, addr, sizeof(addr));
+    return rtmp_relay_local_source(s) && rtmp_notify_peer(s, addr, sizeof(addr));
 }
 
 static bool rtmp_notify_wanted(rtmp_session_t *s, rtmp_notify_call call)
@@ -575,7 +577,8 @@ static void rtmp_notify_started(rtmp_session_t *s, rtmp_stream_t *st, bool publi
         nst->playing = 1;
     }
     nst->started = rtmp_current_msec;
-    if (rtmp_notify_wanted(s, rtmp_notify_call::update)) {
+    // a pull gets no on_update: its answer ends a stream, and a pull would only come back
+    if (rtmp_notify_wanted(s, rtmp_notify_call::update) && !rtmp_relay_origin_pull(s)) {
         rtmp_event_add_timer(&nst->update, rtmp_notify_app_conf(s->app)->update_interval);
     }
 }
@@ -758,6 +761,8 @@ static rtmp_int_t rtmp_notify_connect(rtmp_session_t *s)
     return RTMP_AGAIN;
 }
 
+static void rtmp_notify_done(rtmp_session_t *s, rtmp_stream_t *st, rtmp_notify_call call);
+
 static rtmp_int_t rtmp_notify_stream(rtmp_session_t *s, rtmp_stream_t *st, bool publish)
 {
     rtmp_notify_call call = publish ? rtmp_notify_call::publish : rtmp_notify_call::play;
@@ -767,6 +772,16 @@ static rtmp_int_t rtmp_notify_stream(rtmp_session_t *s, rtmp_stream_t *st, bool 
     if (nst && nst->req) {
         rtmp_session_close(s, "publish or play while the last one is still being checked");
         return RTMP_ERROR;
+    }
+    if (publish && rtmp_relay_origin_pull(s)) {
+        // the server started this pull itself: on_publish is not asked, only told once live
+        // took the stream, and on_publish_done and on_done follow when the pull ends
+        rtmp_int_t rc = rtmp_notify_next_publish(s, st);
+        if (rc == RTMP_OK && st->state == rtmp_stream_state::publishing) {
+            rtmp_notify_done(s, st, rtmp_notify_call::publish);
+            rtmp_notify_started(s, st, true);
+        }
+        return rc;
     }
     if (!rtmp_notify_wanted(s, call)) {
         rtmp_int_t rc = publish ? rtmp_notify_next_publish(s, st) : rtmp_notify_next_play(s, st);

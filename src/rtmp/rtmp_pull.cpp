@@ -9,6 +9,7 @@
 #include "rtmp/rtmp_relay.h"
 
 #include <cstdio>
+#include <netinet/in.h>
 #include <unistd.h>
 
 struct rtmp_pull_app_conf_t {
@@ -397,7 +398,8 @@ static void rtmp_pull_up(rtmp_session_t *s, void *data)
 {
     auto *p = static_cast<rtmp_pull_t *>(data);
     p->s = s;
-    rtmp_relay_pull_init(s, p->app, p->name, p->names.app, p->names.tc_url, p->names.name, p);
+    rtmp_relay_pull_init(s, p->app, p->name, p->args, p->names.app, p->names.tc_url, p->names.name,
+                         p);
     // the name's query often holds a token: kept out of the log
     int shown = (int)strcspn(p->names.name, "?");
     char what[RTMP_MAX_NAME * 2 + 64];
@@ -427,6 +429,36 @@ void rtmp_pull_failed(rtmp_pull_t *p, const char *why)
 static void rtmp_pull_down(void *data, const char *why)
 {
     rtmp_pull_failed(static_cast<rtmp_pull_t *>(data), why);
+}
+
+static bool rtmp_pull_same_addr(const struct sockaddr_storage *a, const struct sockaddr_storage *b)
+{
+    if (a->ss_family != b->ss_family) {
+        return false;
+    }
+    if (a->ss_family == AF_INET) {
+        auto *x = reinterpret_cast<const struct sockaddr_in *>(a);
+        auto *y = reinterpret_cast<const struct sockaddr_in *>(b);
+        return x->sin_port == y->sin_port && x->sin_addr.s_addr == y->sin_addr.s_addr;
+    }
+    if (a->ss_family == AF_INET6) {
+        auto *x = reinterpret_cast<const struct sockaddr_in6 *>(a);
+        auto *y = reinterpret_cast<const struct sockaddr_in6 *>(b);
+        return x->sin6_port == y->sin6_port &&
+               memcmp(&x->sin6_addr, &y->sin6_addr, sizeof(x->sin6_addr)) == 0;
+    }
+    return false;
+}
+
+bool rtmp_pull_is_origin(const rtmp_pull_t *p, const rtmp_push_url_t *u,
+                         const rtmp_push_names_t *names)
+{
+    if (p->url == nullptr || !rtmp_pull_same_addr(&p->url->addr, &u->addr) ||
+        strcmp(p->names.app, names->app) != 0) {
+        return false;
+    }
+    std::string_view a(p->names.name), b(names->name);
+    return a.substr(0, a.find('?')) == b.substr(0, b.find('?'));
 }
 
 // ---- pulls --------------------------------------------------------------------------------

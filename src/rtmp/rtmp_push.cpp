@@ -492,6 +492,14 @@ static void rtmp_push_start(rtmp_session_t *s, rtmp_stream_t *st)
                            (const char *)pcf->targets.urls[i].url.data);
             continue;
         }
+        if (rtmp_relay_pulled_from(s, &pcf->targets.urls[i], &t->names)) {
+            // the origin has the stream already: pushing it back there would loop it
+            rtmp_log_error(RTMP_LOG_WARN, &s->c->log, 0,
+                           "push \"%s/%s\" to %.*s: the stream is pulled from there, not pushed",
+                           s->app->name.data, st->name, (int)pcf->targets.urls[i].url.len,
+                           (const char *)pcf->targets.urls[i].url.data);
+            continue;
+        }
         t->url = &pcf->targets.urls[i];
         rtmp_push_connect(t);
     }
@@ -559,8 +567,9 @@ static void rtmp_push_stop(rtmp_push_set_t *set)
 static rtmp_int_t rtmp_push_publish(rtmp_session_t *s, rtmp_stream_t *st)
 {
     rtmp_int_t rc = rtmp_push_next_publish(s, st);
-    // pulls from other workers never come here: only the publishing worker pushes
-    if (rc == RTMP_OK && s->relay == nullptr && st->state == rtmp_stream_state::publishing &&
+    // only the publishing worker pushes, for a client's publish or an origin pull; a pull
+    // from another worker does not publish through here
+    if (rc == RTMP_OK && rtmp_relay_local_source(s) && st->state == rtmp_stream_state::publishing &&
         st->live) {
         rtmp_push_start(s, st);
     }
@@ -570,7 +579,7 @@ static rtmp_int_t rtmp_push_publish(rtmp_session_t *s, rtmp_stream_t *st)
 static void rtmp_push_close_stream(rtmp_session_t *s, rtmp_stream_t *st)
 {
     // a publisher taken over is "created" by now: its pushes go on for the new one
-    if (s->relay == nullptr && st->state == rtmp_stream_state::publishing && st->live) {
+    if (rtmp_relay_local_source(s) && st->state == rtmp_stream_state::publishing && st->live) {
         rtmp_push_set_t *set = rtmp_push_find(s->app, st->name);
         if (set) {
             rtmp_push_stop(set);

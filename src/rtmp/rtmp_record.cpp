@@ -4,6 +4,7 @@
 #include "event/rtmp_event.h"
 #include "os/rtmp_cycle.h"
 #include "rtmp/rtmp_codec.h"
+#include "rtmp/rtmp_relay.h"
 
 #include <cstdio>
 #include <ctime>
@@ -790,8 +791,9 @@ rtmp_int_t rtmp_record_control(rtmp_conf_app_t *app, std::string_view name,
 static rtmp_int_t rtmp_record_publish(rtmp_session_t *s, rtmp_stream_t *st)
 {
     rtmp_int_t rc = rtmp_record_next_publish(s, st);
-    // pulls from other workers never come here: only the publishing worker records
-    if (rc == RTMP_OK && s->relay == nullptr && st->state == rtmp_stream_state::publishing &&
+    // only the publishing worker records, for a client's publish or an origin pull; a pull
+    // from another worker does not publish through here
+    if (rc == RTMP_OK && rtmp_relay_local_source(s) && st->state == rtmp_stream_state::publishing &&
         st->live && st->ctx[rtmp_record_module.index] == nullptr) {
         // a publisher taken over closes later: its files end now, before ours may open the
         // same paths

@@ -1,6 +1,6 @@
 // Relay pulls, between workers over a unix socket and from remote origins over TCP: connect,
-// createStream and play, then republish what arrives into the local live stream; and the
-// client commands of pushes.
+// createStream and play, then republish what arrives into the local live stream (an origin's
+// through the publish chain, as a client's publish); and the client commands of pushes.
 #include "rtmp/rtmp_relay.h"
 #include "event/rtmp_connection.h"
 #include "os/rtmp_process.h"
@@ -35,6 +35,7 @@ struct rtmp_relay_s {
     const char *remote_app;
     const char *tc_url;
     const char *publish_name; // the remote stream name, with its "?args"
+    const char *args;         // a pull's local query string, for the modules of its publish
 };
 
 // Workers listen on an abstract unix socket per server: nothing to clean up on disk,
@@ -238,9 +239,25 @@ rtmp_connection_t *rtmp_relay_connect(rtmp_conf_app_t *app, const rtmp_push_url_
     return c;
 }
 
+bool rtmp_relay_origin_pull(const rtmp_session_t *s)
+{
+    return s->relay && s->relay->pull;
+}
+
+bool rtmp_relay_pulled_from(const rtmp_session_t *s, const rtmp_push_url_t *u,
+                            const rtmp_push_names_t *names)
+{
+    return rtmp_relay_origin_pull(s) && rtmp_pull_is_origin(s->relay->pull, u, names);
+}
+
+bool rtmp_relay_local_source(const rtmp_session_t *s)
+{
+    return s->relay == nullptr || s->relay->pull;
+}
+
 void rtmp_relay_pull_init(rtmp_session_t *s, rtmp_conf_app_t *app, std::string_view name,
-                          const char *remote_app, const char *tc_url, const char *play_name,
-                          rtmp_pull_t *p)
+                          const char *args, const char *remote_app, const char *tc_url,
+                          const char *play_name, rtmp_pull_t *p)
 {
     auto *r = rtmp_palloc<rtmp_relay_t>(s->c->pool);
     r->app = app;
@@ -248,6 +265,7 @@ void rtmp_relay_pull_init(rtmp_session_t *s, rtmp_conf_app_t *app, std::string_v
     r->remote_app = remote_app;
     r->tc_url = tc_url;
     r->publish_name = play_name;
+    r->args = args;
     memcpy(r->name, name.data(), name.size() < RTMP_MAX_NAME ? name.size() : RTMP_MAX_NAME);
     s->relay = r;
     s->app = app;
@@ -388,6 +406,38 @@ static rtmp_int_t rtmp_relay_push_publish(rtmp_session_t *s, rtmp_stream_t *st,
     return rtmp_relay_send(s, st->msid, b);
 }
 
+// The origin plays: the pull publishes the stream here through the publish chain, as an
+// encoder's publish would (access, keys and on_publish let it through: the server started
+// it; live attaches it without replies and announces it to the other workers; recorders,
+// HLS, pushes and exec_publish start). The session's end runs the close_stream chain.
+static rtmp_int_t rtmp_relay_pull_publish(rtmp_session_t *s)
+{
+    rtmp_stream_t *st = nullptr;
+    for (rtmp_stream_t *x : s->streams) {
+        if (x) {
+            st = x; // the one createStream made
+            break;
+        }
+    }
+    if (st == nullptr) {
+        return rtmp_relay_fail(s, "Play.Start without a stream");
+    }
+    rtmp_int_t rc = rtmp_publish_handler(s, st);
+    if (rc == RTMP_ERROR || s->state == rtmp_session_state::closing) {
+        return RTMP_ERROR;
+    }
+    if (rc == RTMP_AGAIN) {
+        // no step waits for anyone on a pull today; one that did would leave it unplayed
+        return rtmp_relay_fail(s, "the publish chain did not answer at once");
+    }
+    if (st->state != rtmp_stream_state::publishing) {
+        // a publisher here or in another worker took the name first (RTMP_DECLINED)
+        return rtmp_relay_fail(s, "the stream got a publisher meanwhile");
+    }
+    rtmp_pull_playing(s->relay->pull);
+    return RTMP_OK;
+}
+
 rtmp_int_t rtmp_relay_command(rtmp_session_t *s, const rtmp_message_t *, const rtmp_cmd_t *cmd)
 {
     rtmp_relay_t *r = s->relay;
@@ -433,7 +483,11 @@ rtmp_int_t rtmp_relay_command(rtmp_session_t *s, const rtmp_message_t *, const r
         if (r->push) {
             return rtmp_relay_push_publish(s, st, &rb);
         }
-        if (rtmp_live_relay_attach(s, st, r->pull != nullptr) != RTMP_OK) {
+        if (r->pull) {
+            // published once the origin plays: an origin that refuses leaves no trace here
+            snprintf(st->type, sizeof(st->type), "live");
+            snprintf(st->args, sizeof(st->args), "%s", r->args ? r->args : "");
+        } else if (rtmp_live_relay_attach(s, st, false) != RTMP_OK) {
             return rtmp_relay_fail(s, "the stream got a publisher meanwhile");
         }
         if (rtmp_amf0_write_string(b, "play") || rtmp_amf0_write_number(b, 0) ||
@@ -476,7 +530,7 @@ rtmp_int_t rtmp_relay_command(rtmp_session_t *s, const rtmp_message_t *, const r
             }
             if (r->pull && r->stage == rtmp_relay_stage::play && v == "NetStream.Play.Start") {
                 r->stage = rtmp_relay_stage::publish; // playing: told once
-                rtmp_pull_playing(r->pull);
+                return rtmp_relay_pull_publish(s);
             }
         }
     }

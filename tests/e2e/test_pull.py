@@ -1,18 +1,28 @@
 """pull: players on an edge E get streams published on an origin O (another rtmp_server, or
 nginx-rtmp), with fail-over past a dead origin, one origin connection for all of E's workers,
 release after the idle time, and StreamNotFound for a pull that never comes when
-idle_streams is off."""
+idle_streams is off. A pulled stream publishes on E as an encoder would: E records it, cuts
+HLS from it, pushes it on and runs exec_publish for it (access rules on publishers do not
+apply), and ends the playlist and the recording when the pull ends or is released."""
 
+import json
+import os
 import shutil
+import subprocess
 import tempfile
 import time
+from contextlib import closing
 
 import harness
 import rtmp_client as rc
 from harness import (check, media_clip, need_tools, nginx_rtmp, start_nginx_rtmp, stop_process,
                      tcp_established_inodes, wait_for)
-from live_helpers import (FFMPEG_QUIET, PyPlayer, check_players, client_port, ffmpeg_player,
-                          ffmpeg_publisher, live_server, players_of, publishers_of, source)
+from live_helpers import (FFMPEG_QUIET, PyPlayer, check_players, client_port, contiguous,
+                          ffmpeg_player, ffmpeg_publisher, live_server, parse_framemd5,
+                          players_of, publishers_of, source)
+from test_hls import VIDEO_SRC_BSF, VIDEO_TS_BSF, _check_rules, _hashes, _read_playlist
+from test_notify import AuthService
+from test_record import _packets
 
 
 def _pull_lines(srv, what):
@@ -34,7 +44,12 @@ def test_edge_pull_failover_two_workers():
     with live_server({"live": "live = true;"}) as o:
         o.start()
         origins = '"rtmp://127.0.0.1:%d/live", "rtmp://localhost:%d/live"' % (dead, o.port)
-        apps = {"live": "live = true; pull = ( %s ); pull_idle_timeout = \"2s\";" % origins}
+        # the worker holding the pull records and writes HLS; the other, which pulls from it,
+        # does neither
+        apps = {"live": 'live = true; pull = ( %s ); pull_idle_timeout = "2s"; '
+                        'hls = true; hls_path = "{dir}/hls"; '
+                        'record = { name = "all"; path = "rec/$name.flv"; unique = true; };'
+                        % origins}
         # few connection slots per worker: Python players fill the first worker, so the
         # ffmpeg players after them land in the other one
         with live_server(apps, workers=2, main_extra="worker_connections = 16;\n") as e:
@@ -78,6 +93,16 @@ def test_edge_pull_failover_two_workers():
             check(_pull_lines(e, "from %s: playing" % o_url), "E never played from O")
             check(len(_pull_lines(e, "started (a player asked")) == 1,
                   "E started more than one pull: %s" % _pull_lines(e, "started ("))
+            log = e.log()
+            check(log.count('hls "live/s": writing') == 1 and
+                  log.count('record "all" of "live/s": recording to') == 1,
+                  "E's workers wrote HLS %d times and recorded %d times: expected once each"
+                  % (log.count('hls "live/s": writing'),
+                     log.count('record "all" of "live/s": recording to')))
+            check(os.listdir(os.path.join(e.dir, "rec")) == ["s.flv"],
+                  "E's recordings: %s" % os.listdir(os.path.join(e.dir, "rec")))
+            check(_codecs(os.path.join(e.dir, "rec", "s.flv")) == ["aac", "h264"],
+                  "E's recording does not read as H.264 + AAC")
 
 
 test_edge_pull_failover_two_workers.TIME_LIMIT = 40
@@ -213,6 +238,138 @@ def test_pull_from_nginx_and_not_found():
 
 
 test_pull_from_nginx_and_not_found.TIME_LIMIT = 30
+
+
+def _codecs(path):
+    r = subprocess.run(["ffprobe", "-v", "error", "-of", "json", "-show_streams", path],
+                       capture_output=True, text=True, timeout=30, stdin=subprocess.DEVNULL)
+    check(r.returncode == 0, "ffprobe could not read %s: %s" % (path, r.stderr[-400:]))
+    return sorted(st["codec_name"] for st in json.loads(r.stdout)["streams"])
+
+
+def _check_hls(srv, app, name, src_clip):
+    """E's playlist of app/name is ended, every segment reads with ffprobe and starts with a
+    key frame, and its video is a run of the source's from the start."""
+    d = os.path.join(srv.dir, "hls", app)
+    playlist = os.path.join(d, name + ".m3u8")
+    pl = _read_playlist(playlist)
+    check(pl is not None and pl.ended and len(pl.segments) >= 2,
+          "E's playlist: %r" % (pl.text if pl else None))
+    _check_rules(d, pl)
+    got = _hashes(playlist, "video", VIDEO_TS_BSF)
+    contiguous("E's HLS video", got, _hashes(src_clip, "video", VIDEO_SRC_BSF), to_end=False,
+               from_start=True)
+    return got
+
+
+def test_edge_pull_publish_chain():
+    """A player on E starts the pull; the pulled stream is recorded (FLV read by ffprobe and
+    ffmpeg, H.264 + AAC, the source's packets from the start), cut to HLS, pushed to another
+    application of O, not pushed back to where it comes from, and runs exec_publish, though
+    E denies every publisher by address, wants publish keys, and on_publish says no (it is
+    only told). The player
+    leaves: once pull_idle_timeout passed, the playlist ends and the recording closes, as when
+    a publisher leaves, and on_publish_done and on_record_done are sent."""
+    need_tools("ffmpeg", "ffprobe")
+    clip = media_clip(14)
+    src = source(clip)
+    svc = AuthService()
+    with closing(svc), live_server({"live": "live = true;", "copy": "live = true;"}) as o:
+        o.start()
+        back = "rtmp://127.0.0.1:%d/live" % o.port
+        apps = {"live": 'live = true; pull = "%s"; pull_idle_timeout = "1s"; '
+                        'access = ( "deny publish all" ); '
+                        'publish_key_secret = "0123456789abcdef0123456789abcdef"; '
+                        'hls = true; hls_path = "{dir}/hls"; hls_fragment = "2s"; '
+                        'hls_playlist_length = "60s"; hls_endlist = true; '
+                        'record = { name = "all"; path = "rec/$name.flv"; }; '
+                        'push = ( "%s", "rtmp://127.0.0.1:%d/copy" ); '
+                        'exec_publish = [ "/usr/bin/touch", "{dir}/published-$name" ]; '
+                        'on_publish = "%s"; on_publish_done = "%s"; on_record_done = "%s"; '
+                        'on_update = "%s"; notify_update_interval = "1s";'
+                        % (back, back, o.port, svc.url("/deny"), svc.url("/done"),
+                           svc.url("/rec"), svc.url("/upd"))}
+        with live_server(apps) as e:
+            e.start()
+            player = ffmpeg_player(e, "live/p", "player")
+            wait_for(lambda: _pull_lines(e, ": playing ("), 10, "E's pull playing")
+            pub = ffmpeg_publisher(o, clip, "live/p", "pub")
+            try:
+                wait_for(lambda: publishers_of(o, "live/p"), 5, "the publisher on O")
+                wait_for(lambda: publishers_of(o, "copy/p"), 10, "E's push to O's copy app")
+                check(len(publishers_of(o, "live/p")) == 1,
+                      "E pushed the stream back to O: %s" % publishers_of(o, "live/p"))
+                check(e.log().count("the stream is pulled from there, not pushed") == 1,
+                      "E did not skip the push back to its origin")
+                wait_for(lambda: os.path.exists(os.path.join(e.dir, "published-p")), 5,
+                         "exec_publish on E")
+                check('denied by rule' not in e.log() and "refused" not in e.log(),
+                      "E's access rules or keys refused the pull")
+                told = svc.wait("publish", "p")
+                check(told.get("app") == "live" and told.get("type") == "live",
+                      "on_publish of the pull: %s" % told)
+                rec = os.path.join(e.dir, "rec", "p.flv")
+                playlist = os.path.join(e.dir, "hls", "live", "p.m3u8")
+                wait_for(lambda: len(getattr(_read_playlist(playlist), "segments", [])) >= 2,
+                         15, "two segments in E's playlist")
+                check(not _read_playlist(playlist).ended, "E's playlist ended early")
+                player.stop()
+                wait_for(lambda: _pull_lines(e, "released: no players for 1.0s"), 8,
+                         "E releasing the pull")
+                e.wait_log('hls "live/p" stopped', 5)
+                e.wait_log('record "all" of "live/p": closed', 5)
+                check(pub.running(), "O's publisher ended before E released its pull")
+                wait_for(lambda: not publishers_of(o, "copy/p") or
+                         'publish ended "copy/p"' in o.log(), 10, "E's push ending")
+                svc.wait("publish_done", "p")
+                rec_done = svc.wait("record_done", "p")
+                check(rec_done.get("path", "").endswith("rec/p.flv"),
+                      "on_record_done: %s" % rec_done)
+                # the player's on_update comes every second, the pull's never
+                check(svc.find("update", "p") and
+                      not [f for f in svc.find("update", "p") if f.get("type") == "live"],
+                      "on_update for the pull, or none for the player: %s" % svc.find("update"))
+            finally:
+                pub.stop()
+            check(_codecs(rec) == ["aac", "h264"], "E's recording: %s" % _codecs(rec))
+            got = parse_framemd5(_packets(rec))
+            contiguous("E's recorded video", got["video"], src.packets["video"], to_end=False,
+                       from_start=True)
+            contiguous("E's recorded audio", got["audio"], src.packets["audio"], to_end=False,
+                       from_start=True)
+            hls = _check_hls(e, "live", "p", clip)
+            check(len(got["video"]) >= len(hls) > 0, "%d video packets recorded, %d in HLS"
+                  % (len(got["video"]), len(hls)))
+
+
+test_edge_pull_publish_chain.TIME_LIMIT = 40
+
+
+def test_static_pull_hls():
+    """pull_static with hls: without any player, E cuts the whole pulled stream into HLS and
+    ends the playlist when O's publisher leaves."""
+    need_tools("ffmpeg", "ffprobe")
+    clip = media_clip(6)
+    with live_server({"live": "live = true;"}) as o:
+        o.start()
+        apps = {"live": 'live = true; pull = "rtmp://127.0.0.1:%d/live"; pull_static = "h"; '
+                        'hls = true; hls_path = "{dir}/hls"; hls_fragment = "2s"; '
+                        'hls_playlist_length = "60s"; hls_endlist = true;' % o.port}
+        with live_server(apps) as e:
+            e.start()
+            wait_for(lambda: _pull_lines(e, ": playing ("), 10, "E's static pull playing")
+            pub = ffmpeg_publisher(o, clip, "live/h", "pub")
+            _wait_exit(pub, 20, "the publisher")
+            wait_for(lambda: _pull_lines(e, "failed: origin says NetStream.Play.UnpublishNotify"),
+                     5, "E's pull hearing the end of the stream")
+            e.wait_log('hls "live/h" stopped', 5)
+            got = _check_hls(e, "live", "h", clip)
+            want = _hashes(clip, "video", VIDEO_SRC_BSF)
+            check(len(got) == len(want), "%d video packets in E's HLS, %d in the source"
+                  % (len(got), len(want)))
+
+
+test_static_pull_hls.TIME_LIMIT = 30
 
 
 def test_pull_conf_errors():
