@@ -76,8 +76,8 @@ fanout600k|fanout|600k|1|3000|0|1|0|600 kbit/s fan-out: 3,000 players
 streams|fanout|720p|100|200|-|1|0|many streams: 100 publishers x 2 players, 2.5 Mbit/s, default flush_interval
 ingest|fanout|600k|500|500|-|1|0|ingest: 500 publishers x 600 kbit/s, one player each, default flush_interval
 idle|idle|-|0|10000|0|1|0|idle: 10,000 quiet sessions (handshake + connect)
-setup|setup|720p|1|1000|0|1|0|setup burst: 1,000 sessions at once onto a GOP-cached stream
-startup|setup|720p|1|1|0|1|0|startup: one full play session at a time onto a GOP-cached stream
+setup|setup|720p|1|1000|0|1|0|setup burst: 1,000 full play sessions at once (to the first media message)
+startup|setup|720p|1|1|0|1|0|startup: one play session at a time onto a GOP-cached stream, to its first key frame
 workers2|fanout|720p|1|2000|0|2|0|two workers: 2,000 players x 2.5 Mbit/s, worker_processes 2
 slowbase|fanout|720p|1|2000|0|1|0|slow-reader baseline: 2,000 players x 2.5 Mbit/s, none slow
 slow|fanout|720p|1|2000|0|1|0.1|slow readers: 2,000 players x 2.5 Mbit/s, 10% of them reading at SLOW_RATE
@@ -394,6 +394,10 @@ run_one() {
         fanout) args+=(--streams "$streams" --players "$players" --flv "$BENCH_DIR/media/$media.flv") ;;
         idle) args+=(--players "$players") ;;
         setup) args+=(--streams "$streams" --burst "$players" --flv "$BENCH_DIR/media/$media.flv") ;;
+    esac
+    # a setup session is complete at its first media message; startup waits for the key frame
+    case $sc in
+        startup) args+=(--until key) ;;
     esac
     [ -n "$CHUNK_SIZE" ] && args+=(--chunk-size "$CHUNK_SIZE")
     [ "$slow" != 0 ] && args+=(--slow-fraction "$slow" --slow-rate "$SLOW_RATE")
