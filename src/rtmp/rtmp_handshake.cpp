@@ -9,6 +9,7 @@
 #include <openssl/core_names.h>
 #include <openssl/params.h>
 #include <openssl/rand.h>
+#include <unistd.h>
 
 // The digest handshake is not in the published spec; it is what Flash Player 9+ and
 // FMS 3+ speak, and librtmp, ffmpeg, OBS and nginx-rtmp interoperate with it. The keys are
@@ -132,9 +133,28 @@ static rtmp_int_t rtmp_handshake_digest_find(rtmp_handshake_cpacket p, std::span
     return rtmp_handshake_hmac(full, {peer_digest, RTMP_HANDSHAKE_DIGEST_SIZE}, {}, key);
 }
 
+// Filler for S1/S2 (C1/C2 as a client). It keeps no secret: the digest scheme's keys are
+// public and the peer sees every byte, so a fast generator seeded once per process does
+// what a DRBG did at several microseconds per handshake.
 [[nodiscard]] static bool rtmp_handshake_random(u_char *p, size_t n)
 {
-    return RAND_bytes(p, (int)n) == 1;
+    static uint64_t state;
+    static pid_t seeded_by;
+    if (seeded_by != getpid()) { // a forked worker must not repeat its parent's bytes
+        if (RAND_bytes(reinterpret_cast<u_char *>(&state), sizeof(state)) != 1) {
+            return false;
+        }
+        seeded_by = getpid();
+    }
+    for (size_t i = 0; i < n; i += 8) {
+        // splitmix64
+        uint64_t z = (state += 0x9e3779b97f4a7c15ull);
+        z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
+        z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
+        z ^= z >> 31;
+        memcpy(p + i, &z, n - i < 8 ? n - i : 8);
+    }
+    return true;
 }
 
 static void rtmp_handshake_put32(u_char *p, uint32_t v)
