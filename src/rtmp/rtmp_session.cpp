@@ -156,6 +156,8 @@ static void rtmp_session_finalize(rtmp_session_t *s)
         rtmp_free(s->hs);
         s->hs = nullptr;
     }
+    rtmp_free(s->out);
+    s->out = nullptr;
     rtmp_connection_close(s->c);
 }
 
@@ -177,9 +179,11 @@ static rtmp_int_t rtmp_session_send_buf(rtmp_session_t *s, rtmp_buf_t *b)
         }
         b->pos += n;
     }
-    // the handshake appends C2 after C0C1 in its own buffer: only ours is rewound
+    // the handshake appends C2 after C0C1 in its own buffer; ours is given back once
+    // drained, so a player's media sends never look at it
     if (b && b == s->out) {
-        rtmp_buf_reset(b);
+        rtmp_free(s->out);
+        s->out = nullptr;
     }
     return RTMP_OK;
 }
@@ -332,15 +336,20 @@ rtmp_int_t rtmp_session_send_message(rtmp_session_t *s, const rtmp_message_t *m)
         rtmp_frame_unref(f);
         return RTMP_OK;
     }
-    if (s->out == nullptr) {
-        s->out = rtmp_buf_create(s->c->pool, RTMP_SESSION_OUT_SIZE);
-    }
-    if (need > rtmp_buf_free(s->out)) {
+    if (s->out && need > rtmp_buf_free(s->out)) {
         // a burst of replies: send what is there before giving up on the peer
         if (rtmp_session_send_buf(s, s->out) == RTMP_ERROR) {
             return RTMP_ERROR;
         }
-        rtmp_buf_compact(s->out);
+        if (s->out) {
+            rtmp_buf_compact(s->out);
+        }
+    }
+    if (s->out == nullptr) {
+        s->out = static_cast<rtmp_buf_t *>(rtmp_calloc(sizeof(rtmp_buf_t) + RTMP_SESSION_OUT_SIZE));
+        s->out->start = s->out->pos = s->out->last = reinterpret_cast<u_char *>(s->out + 1);
+        s->out->end = s->out->start + RTMP_SESSION_OUT_SIZE;
+        s->out->temporary = 1;
     }
     if (need > rtmp_buf_free(s->out) || rtmp_chunk_write(&s->writer, m, s->out) != RTMP_OK) {
         rtmp_session_close(s, "peer does not read our replies (output buffer full)");
