@@ -129,7 +129,7 @@ e2e: $(BIN)
 
 # ---- fuzzing: clang's libFuzzer over the protocol parsers ---------------------------
 FUZZ_OUT := build/fuzz
-FUZZ_FLAGS := -std=c++20 -g -O1 -fno-exceptions -fno-rtti -Iinclude -D_GNU_SOURCE \
+FUZZ_FLAGS := -std=c++20 -g -O1 -fno-exceptions -fno-rtti -Iinclude -D_GNU_SOURCE -MMD -MP \
               -fsanitize=fuzzer-no-link,address,undefined $(PKG_CFLAGS)
 FUZZ_SRCS := $(sort $(wildcard tests/fuzz/fuzz_*.cpp))
 FUZZ_BINS := $(FUZZ_SRCS:tests/fuzz/%.cpp=$(FUZZ_OUT)/%)
