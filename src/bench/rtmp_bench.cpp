@@ -559,6 +559,10 @@ static void rtmp_bench_fanout(const rtmp_bench_opts_t *o, rtmp_bench_report_t *r
         rtmp_bench_poll(nullptr, 0);
     }
 
+    for (uint32_t i = 0; i < first; i++) {
+        r->published += rtmp_bench_sessions[i].bytes_out;
+    }
+
     rtmp_bench_group_t *h = &r->healthy, *sl = &r->slow;
     h->complete_min = sl->complete_min = 1;
     double *closed = static_cast<double *>(rtmp_alloc(sizeof(double) * (rtmp_bench_nslow + 1)));

@@ -140,6 +140,7 @@ struct rtmp_bench_session_s {
     rtmp_chunk_writer_t writer;
     rtmp_buf_t out; // heap memory, grown for publishers
     uint64_t hs_bytes;
+    uint64_t bytes_out; // every byte written to the socket (a publisher's: what it ingested)
     uint32_t ack_window;
     uint64_t acked;
     uint32_t msid;
@@ -206,6 +207,7 @@ struct rtmp_bench_report_s {
     uint64_t ok;
     uint64_t failed;
     uint64_t bytes; // player bytes in the window
+    uint64_t published; // publishers' bytes over the whole run, as the server's CPU is counted
     double mbps;
     double source_mbps;   // one stream's media rate
     double setup_rate;    // setup mode: sessions/s

@@ -190,6 +190,7 @@ static rtmp_int_t rtmp_bench_flush(rtmp_bench_session_t *s)
         ssize_t n = send(s->fd, b->pos, rtmp_buf_size(b), MSG_NOSIGNAL);
         if (n > 0) {
             b->pos += n;
+            s->bytes_out += (uint64_t)n;
             continue;
         }
         if (n < 0 && errno == EINTR) {

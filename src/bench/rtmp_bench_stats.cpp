@@ -225,6 +225,7 @@ void rtmp_bench_report_print(const rtmp_bench_report_t *r)
     }
     if (strcmp(r->mode, "fanout") == 0) {
         printf("  %-28s %.1f Mbit/s (%.1f MB)\n", "delivered", r->mbps, (double)r->bytes / 1e6);
+        printf("  %-28s %.1f MB (whole run)\n", "published", (double)r->published / 1e6);
         printf("  %-28s %u of %u %splayers >= 98%%  (min %.2f%%, avg %.2f%%)\n", "completeness",
                r->complete_ok, r->slow.players ? r->healthy.players : r->players,
                r->slow.players ? "healthy " : "", r->complete_min * 100, r->complete_avg * 100);
@@ -312,13 +313,14 @@ rtmp_int_t rtmp_bench_report_json(const rtmp_bench_report_t *r, const char *path
             ",\n  \"streams\": %u,\n  \"players\": %u,\n  \"burst\": %u,\n"
             "  \"duration_s\": %.3f,\n  \"elapsed_s\": %.3f,\n  \"ramp_s\": %.3f,\n"
             "  \"sessions_ok\": %llu,\n  \"sessions_failed\": %llu,\n"
-            "  \"bytes\": %llu,\n  \"delivered_mbps\": %.3f,\n  \"source_mbps\": %.3f,\n"
+            "  \"bytes\": %llu,\n  \"published_bytes\": %llu,\n  \"delivered_mbps\": %.3f,\n"
+            "  \"source_mbps\": %.3f,\n"
             "  \"setup_rate\": %.3f,\n"
             "  \"completeness\": {\"players_ok\": %u, \"min\": %.5f, \"avg\": %.5f, "
             "\"threshold\": 0.98},\n  \"latency_misses\": %llu,\n",
             r->streams, r->players, r->burst, r->duration, r->elapsed, r->ramp,
             (unsigned long long)r->ok, (unsigned long long)r->failed, (unsigned long long)r->bytes,
-            r->mbps, r->source_mbps, r->setup_rate, r->complete_ok, r->complete_min,
+            (unsigned long long)r->published, r->mbps, r->source_mbps, r->setup_rate, r->complete_ok, r->complete_min,
             r->complete_avg, (unsigned long long)r->lat_misses);
     rtmp_bench_hist_json(f, "latency", r->latency, true);
     rtmp_bench_hist_json(f, "startup", r->startup, true);

@@ -79,6 +79,11 @@ def test_bench_fanout_nginx_rtmp():
         check(start is not None and start["samples"] == PLAYERS,
               "startup samples: %r" % start)
         check(r["delivered_mbps"] > 0 and r["source_mbps"] > 0, "no bit rates")
+        # the one publisher's bytes, paced in real time: the measured seconds at least
+        published_s = r["published_bytes"] * 8 / 1e6 / r["source_mbps"]
+        check(0.9 * SECONDS <= published_s <= took + 1,
+              "published %d bytes: %.1f s of the source in a %.1f s run"
+              % (r["published_bytes"], published_s, took))
         check(r["errors"] == [], "errors: %r" % r["errors"])
         check(took < 25, "rtmp_bench took %.1f s" % took)
     finally:
