@@ -119,10 +119,10 @@ def run_metrics(r):
             if rate and m["players"] and cpu0_net > 0:
                 player_bps = rate * 1e6 / 8 / m["players"]
                 m["players_per_core"] = GB / (m["cpu_s_per_gb_cpu0_net"] * player_bps)
-    # what the publishers sent over the whole run, as the CPU is counted: the cost of
-    # ingest whatever the players received (a GOP-cache burst, or a wait for a key frame)
+    # one player per stream: what the publishers sent over the whole run, as the CPU is
+    # counted, is the cost of ingest whatever the players received (a GOP-cache burst, or a wait for a key frame)
     published = b.get("published_bytes")
-    if published and cpu0_net is not None:
+    if published and cpu0_net is not None and b.get("streams") == b.get("players"):
         m["cpu_s_per_ingested_gb_cpu0_net"] = cpu0_net / (published / GB)
     m["pss_base_mb"] = r["pss_base_kb"] / 1024
     m["pss_peak_mb"] = r["pss_peak_kb"] / 1024
