@@ -206,7 +206,7 @@ struct rtmp_bench_report_s {
     double ramp;     // seconds to get every session in place
     uint64_t ok;
     uint64_t failed;
-    uint64_t bytes; // player bytes in the window
+    uint64_t bytes;     // player bytes in the window
     uint64_t published; // publishers' bytes over the whole run, as the server's CPU is counted
     double mbps;
     double source_mbps;   // one stream's media rate

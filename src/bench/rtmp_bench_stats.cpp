@@ -320,8 +320,8 @@ rtmp_int_t rtmp_bench_report_json(const rtmp_bench_report_t *r, const char *path
             "\"threshold\": 0.98},\n  \"latency_misses\": %llu,\n",
             r->streams, r->players, r->burst, r->duration, r->elapsed, r->ramp,
             (unsigned long long)r->ok, (unsigned long long)r->failed, (unsigned long long)r->bytes,
-            (unsigned long long)r->published, r->mbps, r->source_mbps, r->setup_rate, r->complete_ok, r->complete_min,
-            r->complete_avg, (unsigned long long)r->lat_misses);
+            (unsigned long long)r->published, r->mbps, r->source_mbps, r->setup_rate,
+            r->complete_ok, r->complete_min, r->complete_avg, (unsigned long long)r->lat_misses);
     rtmp_bench_hist_json(f, "latency", r->latency, true);
     rtmp_bench_hist_json(f, "startup", r->startup, true);
     rtmp_bench_hist_json(f, "first_media", r->first_media, true);

@@ -179,6 +179,15 @@ ssize_t rtmp_unix_send_iov(rtmp_connection_t *c, const struct iovec *iov, int io
         ssize_t n = sendmsg(c->fd, &msg, MSG_NOSIGNAL);
         if (n >= 0) {
             c->sent += (uint64_t)n;
+            // A short write filled the socket: asking again would only get EAGAIN (a slow
+            // reader would cost that failing call at every EPOLLOUT), so wait for EPOLLOUT.
+            size_t asked = 0;
+            for (int i = 0; i < iovcnt; i++) {
+                asked += iov[i].iov_len;
+            }
+            if ((size_t)n < asked) {
+                c->write->ready = 0;
+            }
             return n;
         }
         if (errno == EINTR) {

@@ -178,9 +178,8 @@ static rtmp_int_t rtmp_session_send_buf(rtmp_session_t *s, rtmp_buf_t *b)
             return RTMP_ERROR;
         }
         b->pos += n;
-        if ((size_t)n < iov.iov_len) {
-            c->write->ready = 0; // see rtmp_session_send_queue
-            return RTMP_AGAIN;
+        if (!c->write->ready) {
+            return RTMP_AGAIN; // a short write (rtmp_unix_send_iov)
         }
     }
     // the handshake appends C2 after C0C1 in its own buffer; ours is given back once
@@ -227,10 +226,6 @@ static rtmp_int_t rtmp_session_send_queue(rtmp_session_t *s, bool head_only)
             }
             iov[niov++] = {f->data + skip, f->len - skip};
         }
-        size_t asked = 0;
-        for (int i = 0; i < niov; i++) {
-            asked += iov[i].iov_len;
-        }
         ssize_t n = c->send_iov(c, iov, niov);
         if (n == RTMP_AGAIN) {
             return RTMP_AGAIN;
@@ -257,11 +252,8 @@ static rtmp_int_t rtmp_session_send_queue(rtmp_session_t *s, bool head_only)
                 return RTMP_OK;
             }
         }
-        if ((size_t)n < asked) {
-            // a short write filled the socket: asking again would only get EAGAIN, and a
-            // slow reader would cost that failing writev at every EPOLLOUT
-            c->write->ready = 0;
-            return RTMP_AGAIN;
+        if (!c->write->ready) {
+            return RTMP_AGAIN; // a short write (rtmp_unix_send_iov)
         }
     }
     return RTMP_OK;
