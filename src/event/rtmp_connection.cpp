@@ -181,13 +181,12 @@ ssize_t rtmp_unix_send_iov(rtmp_connection_t *c, const struct iovec *iov, int io
             c->sent += (uint64_t)n;
             // A short write filled the socket: asking again would only get EAGAIN (a slow
             // reader would cost that failing call at every EPOLLOUT), so wait for EPOLLOUT.
+            // A full one proves the socket writable, even before its first EPOLLOUT came.
             size_t asked = 0;
             for (int i = 0; i < iovcnt; i++) {
                 asked += iov[i].iov_len;
             }
-            if ((size_t)n < asked) {
-                c->write->ready = 0;
-            }
+            c->write->ready = (size_t)n >= asked;
             return n;
         }
         if (errno == EINTR) {
