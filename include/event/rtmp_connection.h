@@ -40,6 +40,7 @@ struct rtmp_connection_s {
 
     unsigned close : 1; // the owner asked for the connection to be closed at a safe point
     unsigned destroyed : 1;
+    unsigned nodelay : 1; // TCP_NODELAY is on
 };
 
 // Reserves worker_connections slots; nothing is allocated per accept but the pool.
@@ -57,6 +58,8 @@ size_t rtmp_connection_active_count();
 bool rtmp_connection_nearly_full();
 // Every active client connection (not accept slots or channels).
 rtmp_queue_t *rtmp_connection_active();
+// Turns Nagle back on for a connection accepted with TCP_NODELAY (once; no-op otherwise).
+void rtmp_connection_nagle(rtmp_connection_t *c);
 // Bytes received and sent by every connection of this worker, closed ones included.
 void rtmp_connection_totals(uint64_t *received, uint64_t *sent);
 

@@ -2,6 +2,8 @@
 #include "event/rtmp_connection.h"
 #include "os/rtmp_cycle.h"
 
+#include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <unistd.h>
 
 static rtmp_connection_t *rtmp_conn_slots;
@@ -167,6 +169,15 @@ ssize_t rtmp_unix_recv(rtmp_connection_t *c, u_char *buf, size_t size)
         c->read->error = 1;
         rtmp_log_error(RTMP_LOG_INFO, &c->log, errno, "recv() failed");
         return RTMP_ERROR;
+    }
+}
+
+void rtmp_connection_nagle(rtmp_connection_t *c)
+{
+    if (c->nodelay) {
+        int off = 0;
+        (void)setsockopt(c->fd, IPPROTO_TCP, TCP_NODELAY, &off, sizeof(off));
+        c->nodelay = 0;
     }
 }
 

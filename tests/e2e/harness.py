@@ -5,6 +5,7 @@ Standard library only. Every wait is a bounded poll; the network is 127.0.0.1 on
 Processes are stopped by pid, never by name.
 """
 
+import ctypes
 import errno
 import os
 import random
@@ -304,6 +305,36 @@ def tcp_established_inodes(local_port):
             if lport == local_port and parts[3] == "01":
                 inodes.add(int(parts[9]))
     return inodes
+
+
+def server_tcp_nodelay(pid, server_port, client_port):
+    """TCP_NODELAY of process pid's end of the loopback connection server_port <->
+    client_port, read from a copy of its descriptor (pidfd_getfd: needs ptrace rights)."""
+    inode = None
+    with open("/proc/net/tcp") as f:
+        for line in f.readlines()[1:]:
+            parts = line.split()
+            if len(parts) > 9 and int(parts[1].rsplit(":", 1)[1], 16) == server_port and \
+                    int(parts[2].rsplit(":", 1)[1], 16) == client_port:
+                inode = int(parts[9])
+    check(inode is not None, "no connection %d <-> %d" % (server_port, client_port))
+    fd = None
+    for name in os.listdir("/proc/%d/fd" % pid):
+        try:
+            if os.readlink("/proc/%d/fd/%s" % (pid, name)) == "socket:[%d]" % inode:
+                fd = int(name)
+        except OSError:
+            continue
+    check(fd is not None, "process %d does not hold socket %d" % (pid, inode))
+    libc = ctypes.CDLL(None, use_errno=True)
+    pidfd = os.pidfd_open(pid)
+    try:
+        copy = libc.syscall(438, pidfd, fd, 0)  # SYS_pidfd_getfd
+        check(copy >= 0, "pidfd_getfd: %s" % os.strerror(ctypes.get_errno()))
+    finally:
+        os.close(pidfd)
+    with socket.socket(fileno=copy) as sk:
+        return sk.getsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY) != 0
 
 
 def vm_rss_kib(pid):

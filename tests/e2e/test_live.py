@@ -13,7 +13,7 @@ import signal
 import time
 
 import rtmp_client as rc
-from harness import check, fail, media_clip, need_tools, wait_for
+from harness import check, fail, media_clip, need_tools, server_tcp_nodelay, wait_for
 from live_helpers import (PyPlayer, PyPublisher, check_complete, check_players, client_port,
                           contiguous, data_name, ended, ffmpeg_player, ffmpeg_publisher,
                           gst_decoded, gst_player, have_gst, heavy_clip, is_audio_header,
@@ -231,6 +231,35 @@ def test_startup_from_gop_cache():
 
 
 test_startup_from_gop_cache.TIME_LIMIT = 40
+
+
+def test_setup_without_nagle_media_with_it():
+    """Sessions are accepted with TCP_NODELAY, so Nagle never holds a reply to connect or
+    play back; a player goes back to Nagle with its first live frame after its join burst,
+    so the kernel merges its frames while an acknowledgement is outstanding. Read from the
+    worker's own sockets."""
+    with live_server(LIVE) as srv:
+        srv.start()
+        (worker,) = srv.worker_pids()
+
+        def nodelay(client):
+            return server_tcp_nodelay(worker, srv.port, client.port)
+
+        with PyPublisher(srv.port, "live", "n") as pub, PyPlayer(srv.port, "live", "n") as p:
+            check(nodelay(p) and nodelay(pub), "a new session has Nagle on")
+            pub.video(0, AVC_HEADER, header=True)
+            pub.video(0, b"key" + bytes(500), key=True)
+            with PyPlayer(srv.port, "live", "n") as probe:  # the server has the key frame
+                probe.play().wait(lambda ms: any(is_video_key(m) for m in ms), 3, "a key frame")
+            p.play()
+            p.wait(lambda ms: any(is_video_key(m) for m in ms), 3, "the cached key frame")
+            check(nodelay(p), "Nagle came back before any live frame")
+            for i in range(1, 6):
+                pub.video(40 * i, b"inter%d" % i + bytes(300))
+            p.wait(lambda ms: sum(1 for m in ms if m.type == rc.MSG_VIDEO) >= 7, 3,
+                   "the live frames")
+            check(not nodelay(p), "a playing player still has TCP_NODELAY")
+            check(nodelay(pub), "the publisher lost TCP_NODELAY")
 
 
 # ---- 4: a publisher reconnects -----------------------------------------------------------------
