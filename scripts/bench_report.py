@@ -466,8 +466,8 @@ def main():
     for i, (what, value, verdict) in enumerate(goals):
         each = [judged[i] for judged in per_run]
         shown = " / ".join(v for _, v, _ in each)
-        judged = [j for _, _, j in each if j != "not measured"]
-        met = f"{judged.count('met')} of {len(judged)}" if judged else "—"
+        verdicts = [j for _, _, j in each if j != "not measured"]
+        met = f"{verdicts.count('met')} of {len(verdicts)}" if verdicts else "—"
         out.append(f"| {what} | {value} | {shown} | {met} | {verdict} |")
     out.append("")
     # the summary: a few numbers per scenario, details below

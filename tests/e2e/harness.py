@@ -261,8 +261,8 @@ def children(pid):
 
 
 def fd_targets(pid):
-    """readlink of every /proc/<pid>/fd entry (missing ones skipped)."""
-    out = []
+    """{descriptor: readlink} of every /proc/<pid>/fd entry (missing ones skipped)."""
+    out = {}
     d = "/proc/%d/fd" % pid
     try:
         names = os.listdir(d)
@@ -270,18 +270,18 @@ def fd_targets(pid):
         return out
     for n in names:
         try:
-            out.append(os.readlink("%s/%s" % (d, n)))
+            out[int(n)] = os.readlink("%s/%s" % (d, n))
         except OSError:
             pass
     return out
 
 
 def socket_count(pid):
-    return sum(1 for t in fd_targets(pid) if t.startswith("socket:"))
+    return sum(1 for t in fd_targets(pid).values() if t.startswith("socket:"))
 
 
 def socket_inodes(pid):
-    return {int(t[8:-1]) for t in fd_targets(pid) if t.startswith("socket:[")}
+    return {int(t[8:-1]) for t in fd_targets(pid).values() if t.startswith("socket:[")}
 
 
 def tcp_established_inodes(local_port):
@@ -318,13 +318,7 @@ def server_tcp_nodelay(pid, server_port, client_port):
                     int(parts[2].rsplit(":", 1)[1], 16) == client_port:
                 inode = int(parts[9])
     check(inode is not None, "no connection %d <-> %d" % (server_port, client_port))
-    fd = None
-    for name in os.listdir("/proc/%d/fd" % pid):
-        try:
-            if os.readlink("/proc/%d/fd/%s" % (pid, name)) == "socket:[%d]" % inode:
-                fd = int(name)
-        except OSError:
-            continue
+    fd = next((n for n, t in fd_targets(pid).items() if t == "socket:[%d]" % inode), None)
     check(fd is not None, "process %d does not hold socket %d" % (pid, inode))
     libc = ctypes.CDLL(None, use_errno=True)
     pidfd = os.pidfd_open(pid)
