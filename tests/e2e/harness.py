@@ -405,11 +405,12 @@ class Server:
         os.replace(tmp, self.conf)
 
     # -- life
-    def start(self, wait=True, timeout=10.0):
+    def start(self, wait=True, timeout=10.0, env=None):
+        """env: variables added to the server's environment."""
         self._out = open(self.out_path, "ab")
         self.proc = subprocess.Popen([SERVER, "-c", self.conf], stdin=subprocess.DEVNULL,
                                      stdout=self._out, stderr=subprocess.STDOUT,
-                                     cwd=self.dir)
+                                     cwd=self.dir, env={**os.environ, **(env or {})})
         if wait:
             self.wait_ready(timeout)
         return self
