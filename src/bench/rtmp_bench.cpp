@@ -42,6 +42,7 @@ struct rtmp_bench_opts_s {
     double slow_fraction; // of the players, reading at slow_rate x the source rate
     double slow_rate;
     uint32_t slow_rcvbuf;
+    int probe_cpu; // -1: none
 };
 
 static rtmp_bench_session_t *rtmp_bench_sessions;
@@ -74,6 +75,8 @@ static void rtmp_bench_usage(FILE *f)
             "                     slowly (default 0)\n"
             "  --slow-rate R      slow players read at most R x the source bit rate (default 0.5)\n"
             "  --slow-rcvbuf N    SO_RCVBUF of slow players, 0 for the kernel's (default 65536)\n"
+            "  --probe-cpu N      fanout: also report CPU N's user and busy time over the\n"
+            "                     measured time alone (the server's CPU, when pinned there)\n"
             "  --json FILE        also write the results as JSON\n"
             "  --verbose          progress and every error on stderr\n"
             "  -h, --help         this text\n"
@@ -149,6 +152,7 @@ static int rtmp_bench_parse(int argc, char **argv, rtmp_bench_opts_t *o)
         {"slow-fraction", required_argument, nullptr, 'F'},
         {"slow-rate", required_argument, nullptr, 'R'},
         {"slow-rcvbuf", required_argument, nullptr, 'B'},
+        {"probe-cpu", required_argument, nullptr, 'P'},
         {"verbose", no_argument, nullptr, 'v'},
         {"help", no_argument, nullptr, 'h'},
         {nullptr, 0, nullptr, 0},
@@ -165,6 +169,7 @@ static int rtmp_bench_parse(int argc, char **argv, rtmp_bench_opts_t *o)
     o->chunk_size = 4096;
     o->slow_rate = 0.5;
     o->slow_rcvbuf = 65536;
+    o->probe_cpu = -1;
     int ch;
     uint32_t port = 0;
     while ((ch = getopt_long(argc, argv, "hv", longopts, nullptr)) != -1) {
@@ -231,6 +236,12 @@ static int rtmp_bench_parse(int argc, char **argv, rtmp_bench_opts_t *o)
         case 'B':
             ok = rtmp_bench_uint(optarg, 0, 64 * 1024 * 1024, &o->slow_rcvbuf);
             break;
+        case 'P': {
+            uint32_t cpu = 0;
+            ok = rtmp_bench_uint(optarg, 0, 4095, &cpu);
+            o->probe_cpu = (int)cpu;
+            break;
+        }
         case 'v':
             o->verbose = true;
             break;
@@ -518,6 +529,33 @@ static uint64_t rtmp_bench_player_bytes(uint32_t from)
     return b;
 }
 
+// CPU `cpu`'s ticks from /proc/stat: busy = user+nice+system+irq+softirq, as bench.sh
+// counts the server's CPU, and user = user+nice.
+static bool rtmp_bench_cpu_ticks(int cpu, uint64_t *busy, uint64_t *user)
+{
+    FILE *f = fopen("/proc/stat", "r");
+    if (f == nullptr) {
+        return false;
+    }
+    char want[16];
+    snprintf(want, sizeof(want), "cpu%d", cpu);
+    char line[512];
+    bool found = false;
+    while (!found && fgets(line, sizeof(line), f)) {
+        char name[16];
+        unsigned long long us, ni, sy, id, io, irq, sirq;
+        found = sscanf(line, "%15s %llu %llu %llu %llu %llu %llu %llu", name, &us, &ni, &sy, &id,
+                       &io, &irq, &sirq) == 8 &&
+                strcmp(name, want) == 0;
+        if (found) {
+            *busy = us + ni + sy + irq + sirq;
+            *user = us + ni;
+        }
+    }
+    fclose(f);
+    return found;
+}
+
 static void rtmp_bench_fanout(const rtmp_bench_opts_t *o, rtmp_bench_report_t *r)
 {
     uint32_t first = rtmp_bench_nstreams;
@@ -530,8 +568,15 @@ static void rtmp_bench_fanout(const rtmp_bench_opts_t *o, rtmp_bench_report_t *r
     uint64_t settle = (uint64_t)(std::min(o->duration / 4, RTMP_BENCH_SETTLE_S) * 1e6);
     rtmp_bench_ctx.latency_from = t1 + settle;
     uint64_t b0 = rtmp_bench_player_bytes(first);
+    uint64_t busy0 = 0, user0 = 0, busy1 = 0, user1 = 0;
+    bool probed = o->probe_cpu >= 0 && rtmp_bench_cpu_ticks(o->probe_cpu, &busy0, &user0);
     rtmp_bench_run_for(t1 + (uint64_t)(o->duration * 1e6), "fanout", t1);
     uint64_t t2 = rtmp_bench_now_us();
+    if (probed && rtmp_bench_cpu_ticks(o->probe_cpu, &busy1, &user1)) {
+        r->probe_cpu = o->probe_cpu;
+        r->probe_busy = busy1 - busy0;
+        r->probe_user = user1 - user0;
+    }
     r->bytes = rtmp_bench_player_bytes(first) - b0;
     r->elapsed = (double)(t2 - t1) / 1e6;
     r->mbps = r->elapsed > 0 ? (double)r->bytes * 8 / r->elapsed / 1e6 : 0;
@@ -788,6 +833,7 @@ int main(int argc, char **argv)
     r.slow_fraction = o.slow_fraction;
     r.slow_rate = o.slow_rate;
     r.slow_rcvbuf = o.slow_rcvbuf;
+    r.probe_cpu = -1;
     r.slow_latency = &c->slow_latency;
 
     bool started = rtmp_bench_nstreams == 0 || rtmp_bench_start_publishers() == RTMP_OK;

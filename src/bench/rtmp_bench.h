@@ -227,6 +227,9 @@ struct rtmp_bench_report_s {
     double slow_fraction;
     double slow_rate;
     uint32_t slow_rcvbuf;
+    // fanout with --probe-cpu: that CPU's /proc/stat ticks over the measured window alone
+    int probe_cpu; // -1: not probed
+    uint64_t probe_busy, probe_user;
     rtmp_bench_group_t healthy;
     rtmp_bench_group_t slow;
     rtmp_bench_hist_t *slow_latency;

@@ -2,6 +2,7 @@
 #include "rtmp_bench.h"
 
 #include <ctime>
+#include <unistd.h>
 
 uint64_t rtmp_bench_now_us()
 {
@@ -259,6 +260,13 @@ void rtmp_bench_report_print(const rtmp_bench_report_t *r)
     double wall = r->elapsed + r->ramp;
     printf("  %-28s user %.2f s, sys %.2f s (%.0f%% of one core over %.1f s)\n", "tool CPU",
            r->cpu_user, r->cpu_sys, wall > 0 ? (r->cpu_user + r->cpu_sys) * 100 / wall : 0.0, wall);
+    if (r->probe_cpu >= 0) {
+        double tck = (double)sysconf(_SC_CLK_TCK);
+        printf("  %-28s busy %.2f s, user %.2f s (%.1f%%) over the measured time\n",
+               r->probe_cpu == 0 ? "CPU 0" : "probed CPU", (double)r->probe_busy / tck,
+               (double)r->probe_user / tck,
+               r->probe_busy ? 100.0 * (double)r->probe_user / (double)r->probe_busy : 0.0);
+    }
     if (rtmp_bench_errors_total()) {
         printf("  errors (%llu):\n", (unsigned long long)rtmp_bench_errors_total());
         rtmp_bench_errors_print(stdout, false);
@@ -333,6 +341,13 @@ rtmp_int_t rtmp_bench_report_json(const rtmp_bench_report_t *r, const char *path
         rtmp_bench_hist_json(f, "slow_latency", r->slow.players ? r->slow_latency : nullptr, true);
     }
     fprintf(f, "  \"cpu\": {\"user_s\": %.3f, \"sys_s\": %.3f},\n", r->cpu_user, r->cpu_sys);
+    if (r->probe_cpu >= 0) {
+        fprintf(f,
+                "  \"probe_cpu\": {\"cpu\": %d, \"busy_ticks\": %llu, \"user_ticks\": %llu, "
+                "\"clk_tck\": %ld, \"seconds\": %.3f},\n",
+                r->probe_cpu, (unsigned long long)r->probe_busy, (unsigned long long)r->probe_user,
+                sysconf(_SC_CLK_TCK), r->elapsed);
+    }
     fprintf(f, "  \"errors\": [");
     rtmp_bench_errors_print(f, true);
     fprintf(f, "\n  ],\n  \"per_player\": [");

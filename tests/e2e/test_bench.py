@@ -16,6 +16,17 @@ SECONDS = 5
 
 
 
+def _cpu0_ticks():
+    """CPU 0's (busy, user) ticks from /proc/stat, counted as rtmp_bench --probe-cpu does."""
+    with open("/proc/stat") as f:
+        for line in f:
+            v = line.split()
+            if v[0] == "cpu0":
+                user, nice, system, _idle, _iowait, irq, softirq = map(int, v[1:8])
+                return user + nice + system + irq + softirq, user + nice
+    raise AssertionError("no cpu0 line in /proc/stat")
+
+
 def _tools():
     nginx = nginx_rtmp()
     ffmpeg = shutil.which("ffmpeg")
@@ -51,10 +62,13 @@ def test_bench_fanout_nginx_rtmp():
         clip, port, proc = _nginx_and_clip(nginx, ffmpeg, tmp)
         report = os.path.join(tmp, "bench.json")
         t0 = time.monotonic()
+        outer0 = _cpu0_ticks()
         run = subprocess.run([BENCH, "--port", str(port), "--flv", clip, "--players",
-                              str(PLAYERS), "--duration", str(SECONDS), "--json", report],
+                              str(PLAYERS), "--duration", str(SECONDS), "--json", report,
+                              "--probe-cpu", "0"],
                              capture_output=True, text=True, timeout=25,
                              stdin=subprocess.DEVNULL)
+        outer1 = _cpu0_ticks()
         took = time.monotonic() - t0
         check(os.path.exists(report),
               "no JSON report; rtmp_bench said:\n%s%s" % (run.stdout, run.stderr))
@@ -86,6 +100,13 @@ def test_bench_fanout_nginx_rtmp():
               % (r["published_bytes"], published_s, took))
         check(r["errors"] == [], "errors: %r" % r["errors"])
         check(took < 25, "rtmp_bench took %.1f s" % took)
+        # CPU 0 over the measured window lies within what this test saw around the whole run
+        probe = r["probe_cpu"]
+        check(probe["cpu"] == 0 and abs(probe["seconds"] - SECONDS) < 0.5,
+              "probe_cpu: %r" % probe)
+        check(probe["user_ticks"] <= probe["busy_ticks"] <= outer1[0] - outer0[0]
+              and probe["user_ticks"] <= outer1[1] - outer0[1],
+              "probe_cpu %r against %r .. %r around the run" % (probe, outer0, outer1))
     finally:
         stop_process(proc)
         shutil.rmtree(tmp, ignore_errors=True)
