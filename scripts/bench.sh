@@ -79,8 +79,8 @@ idle|idle|-|0|10000|0|1|0|idle: 10,000 quiet sessions (handshake + connect)
 setup|setup|720p|1|1000|0|1|0|setup burst: 1,000 full play sessions at once (to the first media message)
 startup|setup|720p|1|1|0|1|0|startup: one play session at a time onto a GOP-cached stream, to its first key frame
 workers2|fanout|720p|1|2000|0|2|0|two workers: 2,000 players x 2.5 Mbit/s, worker_processes 2
-slowbase|fanout|720p|1|2000|0|1|0|slow-reader baseline: 2,000 players x 2.5 Mbit/s, none slow
-slow|fanout|720p|1|2000|0|1|0.1|slow readers: 2,000 players x 2.5 Mbit/s, 10% of them reading at SLOW_RATE
+slowbase|fanout|720p|1|2000|-|1|0|slow-reader baseline: 2,000 players x 2.5 Mbit/s, none slow, default flush_interval
+slow|fanout|720p|1|2000|-|1|0.1|slow readers: 2,000 players x 2.5 Mbit/s, 10% of them reading at SLOW_RATE, default flush_interval
 "
 SCENARIOS=${SCENARIOS:-$(printf '%s\n' "$SCENARIO_TABLE" | awk -F'|' 'NF>1{printf "%s ", $1}')}
 SLOW_DURATION=${SLOW_DURATION:-60}
