@@ -160,6 +160,10 @@ void rtmp_session_init(rtmp_connection_t *c);
 // flush, schedules sending it after the current batch of events.
 void rtmp_session_enqueue(rtmp_session_t *s, rtmp_frame_t *f, uint32_t msid, bool flush);
 
+// Drops the queued frames of stream `msid` that carry any of `flags`, except one already
+// being sent; returns how many.
+uint32_t rtmp_session_queue_drop(rtmp_session_t *s, uint32_t msid, uint8_t flags);
+
 // How long the oldest queued frame has waited, in milliseconds.
 rtmp_msec_t rtmp_session_queue_lag(const rtmp_session_t *s);
 

@@ -332,6 +332,12 @@ static void rtmp_live_send(rtmp_live_ctx_t *p, rtmp_frame_t *f, bool now)
                            "%s falls behind (%zu bytes queued, %llums): skipping to the next "
                            "key frame",
                            p->push ? "push" : "player", s->qbytes, (unsigned long long)lag);
+            // the backlog's inter frames too: left queued, they drain at the player's slow
+            // rate while the oldest frame ages past player_max_lag, and the player that
+            // was to catch up on key frames and audio is disconnected instead
+            uint32_t n = rtmp_session_queue_drop(s, p->st->msid, RTMP_FRAME_DROPPABLE);
+            p->dropped += n;
+            rtmp_stat_count(rtmp_stat_id::dropped_frames, n);
         }
         p->skipping = true;
         p->dropped++;

@@ -314,6 +314,24 @@ void rtmp_session_enqueue(rtmp_session_t *s, rtmp_frame_t *f, uint32_t msid, boo
     }
 }
 
+uint32_t rtmp_session_queue_drop(rtmp_session_t *s, uint32_t msid, uint8_t flags)
+{
+    uint32_t keep = 0;
+    for (uint32_t i = 0; i < s->qcount; i++) {
+        rtmp_session_out_t e = s->queue[(s->qhead + i) % s->qcap];
+        bool begun = i == 0 && s->head_sent > 0;
+        if (!begun && e.msid == msid && (e.frame->flags & flags)) {
+            s->qbytes -= e.frame->len;
+            rtmp_frame_unref(e.frame);
+            continue;
+        }
+        s->queue[(s->qhead + keep++) % s->qcap] = e; // compacted in place: keep <= i
+    }
+    uint32_t dropped = s->qcount - keep;
+    s->qcount = keep;
+    return dropped;
+}
+
 rtmp_msec_t rtmp_session_queue_lag(const rtmp_session_t *s)
 {
     if (s->qcount == 0) {

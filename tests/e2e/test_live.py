@@ -7,11 +7,14 @@ streams, data messages, and the "publish ended" / "play ended" log lines.
 
 Cross-worker play is in test_live_workers.py."""
 
+import json
 import os
 import re
 import signal
+import subprocess
 import time
 
+import harness
 import rtmp_client as rc
 from harness import check, fail, media_clip, need_tools, server_tcp_nodelay, wait_for
 from live_helpers import (PyPlayer, PyPublisher, check_complete, check_players, client_port,
@@ -166,6 +169,42 @@ def test_50_players_one_stopped():
 
 
 test_50_players_one_stopped.TIME_LIMIT = 90
+
+
+def test_half_rate_player_stays_on_key_frames():
+    """A player reading at half the stream's rate loses inter frames, those it had queued
+    too, and stays connected. Left queued, that backlog drained at the player's rate while
+    its oldest frame aged past player_max_lag, and the player was disconnected instead."""
+    need_tools("ffmpeg")
+    if not os.access(harness.BENCH, os.X_OK):
+        harness.skip("RTMP_BENCH=%s is not an executable (build it with make)" % harness.BENCH)
+    clip = heavy_clip(4)
+    apps = {"live": 'live = true; player_max_lag = "2s";'}
+    with live_server(apps) as srv:
+        srv.start()
+        report = os.path.join(srv.dir, "bench.json")
+        run = subprocess.run([harness.BENCH, "--port", str(srv.port), "--flv", clip,
+                              "--players", "4", "--duration", "12", "--slow-fraction", "0.5",
+                              "--slow-rate", "0.5", "--json", report],
+                             capture_output=True, text=True, timeout=45,
+                             stdin=subprocess.DEVNULL)
+        check(os.path.exists(report), "no JSON report; rtmp_bench said:\n%s%s"
+              % (run.stdout, run.stderr))
+        with open(report) as f:
+            r = json.load(f)
+        healthy, slow = r["healthy"], r["slow"]
+        check(healthy["players"] == 2 and healthy["complete"] == 2, "healthy: %r" % healthy)
+        check(slow["players"] == 2 and slow["disconnected"] == 0,
+              "slow players were disconnected: %r\n%s" % (slow, run.stdout))
+        check(slow["skipped"] == 2, "slow players lost no frames: %r" % slow)
+        msgs = [msg for _, _, msg, _ in session_lines(srv)]
+        check(any("skipping to the next key frame" in m for m in msgs),
+              "no 'skipping to the next key frame' line")
+        check(not any("player too slow" in m for m in msgs),
+              "a player was dropped: %s" % [m for m in msgs if "player too slow" in m])
+
+
+test_half_rate_player_stays_on_key_frames.TIME_LIMIT = 60
 
 
 # ---- 3: start-up from the GOP cache -----------------------------------------------------------
