@@ -262,8 +262,10 @@ void rtmp_bench_report_print(const rtmp_bench_report_t *r)
            r->cpu_user, r->cpu_sys, wall > 0 ? (r->cpu_user + r->cpu_sys) * 100 / wall : 0.0, wall);
     if (r->probe_cpu >= 0) {
         double tck = (double)sysconf(_SC_CLK_TCK);
-        printf("  %-28s busy %.2f s, user %.2f s (%.1f%%) over the measured time\n",
-               r->probe_cpu == 0 ? "CPU 0" : "probed CPU", (double)r->probe_busy / tck,
+        char label[32];
+        snprintf(label, sizeof(label), "CPU %d", r->probe_cpu);
+        printf("  %-28s busy %.2f s, user %.2f s (%.1f%%) over the measured time\n", label,
+               (double)r->probe_busy / tck,
                (double)r->probe_user / tck,
                r->probe_busy ? 100.0 * (double)r->probe_user / (double)r->probe_busy : 0.0);
     }

@@ -14,9 +14,9 @@ import signal
 import subprocess
 import time
 
-import harness
 import rtmp_client as rc
-from harness import check, fail, media_clip, need_tools, server_tcp_nodelay, wait_for
+from harness import (BENCH, check, fail, media_clip, need_tools, server_tcp_nodelay, skip,
+                     wait_for)
 from live_helpers import (PyPlayer, PyPublisher, check_complete, check_players, client_port,
                           contiguous, data_name, ended, ffmpeg_player, ffmpeg_publisher,
                           gst_decoded, gst_player, have_gst, heavy_clip, is_audio_header,
@@ -176,14 +176,14 @@ def test_half_rate_player_stays_on_key_frames():
     too, and stays connected. Left queued, that backlog drained at the player's rate while
     its oldest frame aged past player_max_lag, and the player was disconnected instead."""
     need_tools("ffmpeg")
-    if not os.access(harness.BENCH, os.X_OK):
-        harness.skip("RTMP_BENCH=%s is not an executable (build it with make)" % harness.BENCH)
+    if not os.access(BENCH, os.X_OK):
+        skip("RTMP_BENCH=%s is not an executable (build it with make)" % BENCH)
     clip = heavy_clip(4)
     apps = {"live": 'live = true; player_max_lag = "2s";'}
     with live_server(apps) as srv:
         srv.start()
         report = os.path.join(srv.dir, "bench.json")
-        run = subprocess.run([harness.BENCH, "--port", str(srv.port), "--flv", clip,
+        run = subprocess.run([BENCH, "--port", str(srv.port), "--flv", clip,
                               "--players", "4", "--duration", "12", "--slow-fraction", "0.5",
                               "--slow-rate", "0.5", "--json", report],
                              capture_output=True, text=True, timeout=45,
