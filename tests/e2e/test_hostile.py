@@ -1,8 +1,8 @@
 """Hostile peers against 2 workers while an ffmpeg publisher and an ffmpeg player run: slowloris
 in the handshake and inside a message, a declared 16 MiB message never completed, 65,000 chunk
 streams, a chunk size of 2^31-1, deep AMF nesting and a command storm. Each abuser is dropped
-with its log reason, the workers' RSS grows by less than RSS_BOUND, and the player still gets
-every packet of the source."""
+with its log reason, the workers' RSS grows by less than RSS_BOUND (three times that in an
+AddressSanitizer build), and the player still gets every packet of the source."""
 
 import os
 import socket
@@ -11,7 +11,7 @@ import threading
 import time
 
 import rtmp_client as rc
-from harness import check, fail, media_clip, need_tools, vm_rss_kib, wait_for
+from harness import asan_build, check, fail, media_clip, need_tools, vm_rss_kib, wait_for
 from live_helpers import (ffmpeg_player, ffmpeg_publisher, check_players, live_server,
                           session_lines, source, wait_players)
 
@@ -174,8 +174,10 @@ def test_hostile_peers_beside_a_live_stream():
         check(ff.wait(10) == 0, "the player failed: %s" % ff.stderr()[-500:])
         check(srv.worker_pids() == workers, "a worker died: %s -> %s"
               % (workers, srv.worker_pids()))
-        check(peak - base < RSS_BOUND_KIB, "workers' RSS grew by %d KiB (bound %d KiB)"
-              % (peak - base, RSS_BOUND_KIB))
+        # the release build is held to the bound; a sanitizer build's RSS, to its overhead
+        bound = RSS_BOUND_KIB * (3 if asan_build() else 1)
+        check(peak - base < bound, "workers' RSS grew by %d KiB (bound %d KiB)"
+              % (peak - base, bound))
         check_players([ff], src, from_start=True)
         print("  %d abusers dropped; workers' RSS grew by at most %d KiB"
               % (len(ABUSERS), peak - base))
