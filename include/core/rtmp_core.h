@@ -68,6 +68,8 @@ struct rtmp_str_t {
 [[nodiscard]] void *rtmp_calloc(size_t size);
 [[nodiscard]] void *rtmp_realloc(void *p, size_t size);
 void rtmp_free(void *p);
+// Hands the allocator's free pages back to the system: the allocator keeps them otherwise.
+void rtmp_alloc_release();
 
 // Parses a decimal non-negative integer; RTMP_ERROR on junk or overflow.
 [[nodiscard]] int64_t rtmp_atoi(std::string_view s);

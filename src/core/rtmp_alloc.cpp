@@ -5,6 +5,10 @@
 #include <cstdlib>
 #include <unistd.h>
 
+#ifdef RTMP_JEMALLOC
+#include <jemalloc/jemalloc.h>
+#endif
+
 [[noreturn]] static void rtmp_alloc_fail(size_t size)
 {
     char msg[96];
@@ -45,4 +49,15 @@ void *rtmp_realloc(void *p, size_t size)
 void rtmp_free(void *p)
 {
     free(p);
+}
+
+void rtmp_alloc_release()
+{
+#ifdef RTMP_JEMALLOC
+#define RTMP_STR(x) #x
+#define RTMP_XSTR(x) RTMP_STR(x)
+    (void)mallctl("arena." RTMP_XSTR(MALLCTL_ARENAS_ALL) ".purge", nullptr, nullptr, nullptr, 0);
+#undef RTMP_XSTR
+#undef RTMP_STR
+#endif
 }

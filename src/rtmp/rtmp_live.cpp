@@ -445,6 +445,7 @@ static void rtmp_live_unpublish(rtmp_live_stream_t *ls)
     rtmp_event_del_timer(&ls->idle_ev);
     rtmp_live_reset_cache(ls);
     rtmp_timeline_restart(&ls->timeline);
+    rtmp_alloc_release(); // its GOP cache, kept for reuse while it ran
 
     for (rtmp_queue_t *q = ls->players.next; q != &ls->players; q = q->next) {
         rtmp_queue_data(q, rtmp_live_ctx_t, link)->video_started = false;

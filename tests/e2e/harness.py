@@ -355,6 +355,15 @@ def vm_rss_kib(pid):
     return 0
 
 
+def minor_faults(pid):
+    """Page faults the process took without I/O: fresh pages it touched for the first time."""
+    try:
+        with open("/proc/%d/stat" % pid) as f:
+            return int(f.read().rsplit(")", 1)[1].split()[7])
+    except (OSError, IndexError, ValueError):
+        return 0
+
+
 # ---- the server ----------------------------------------------------------------------------
 
 # Every server started in this process, so the runner can show their logs and make sure

@@ -15,8 +15,8 @@ import subprocess
 import time
 
 import rtmp_client as rc
-from harness import (BENCH, check, fail, media_clip, need_tools, server_tcp_nodelay, skip,
-                     wait_for)
+from harness import (BENCH, asan_build, check, fail, media_clip, minor_faults, need_tools,
+                     server_tcp_nodelay, skip, vm_rss_kib, wait_for)
 from live_helpers import (PyPlayer, PyPublisher, check_complete, check_players, client_port,
                           contiguous, data_name, ended, ffmpeg_player, ffmpeg_publisher,
                           gst_decoded, gst_player, have_gst, heavy_clip, is_audio_header,
@@ -205,6 +205,51 @@ def test_half_rate_player_stays_on_key_frames():
 
 
 test_half_rate_player_stays_on_key_frames.TIME_LIMIT = 60
+
+
+def test_gop_caches_reuse_their_memory():
+    """20 streams of 5.5 Mbit/s, each freeing a GOP's frames at every key frame and allocating
+    the next GOP's: the worker reuses those pages instead of purging them and faulting fresh
+    ones in (it took over 1,000 page faults a second so), and hands them back to the system
+    once the publishers have left."""
+    need_tools("ffmpeg")
+    if not os.access(BENCH, os.X_OK):
+        skip("RTMP_BENCH=%s is not an executable (build it with make)" % BENCH)
+    if asan_build():
+        skip("an AddressSanitizer build allocates with libc malloc, not jemalloc")
+    clip = heavy_clip(4)
+    with live_server(LIVE) as srv:
+        srv.start()
+        worker = srv.worker_pids()[0]
+        idle = vm_rss_kib(worker)
+        report = os.path.join(srv.dir, "bench.json")
+        bench = subprocess.Popen([BENCH, "--port", str(srv.port), "--flv", clip, "--streams",
+                                  "20", "--players", "20", "--duration", "12", "--json", report],
+                                 stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+                                 stdin=subprocess.DEVNULL)
+        try:
+            time.sleep(6)  # every GOP cache has turned over twice (2 s GOPs)
+            faults, rss = minor_faults(worker), vm_rss_kib(worker)
+            time.sleep(4)
+            faults = minor_faults(worker) - faults
+            out = bench.communicate(timeout=30)[0]
+        finally:
+            if bench.poll() is None:
+                bench.kill()
+                bench.wait()
+        with open(report) as f:
+            r = json.load(f)
+        check(r["pass"], "rtmp_bench did not pass:\n%s" % out)
+        check(faults < 400, "%d page faults in 4 s of steady streaming" % faults)
+        back = idle + (rss - idle) // 2
+        wait_for(lambda: vm_rss_kib(worker) < back, 5.0,
+                 "the worker's RSS below %d KiB once the streams ended (%d KiB idle, %d KiB "
+                 "streaming)" % (back, idle, rss))
+        print("  %d page faults in 4 s; RSS %d KiB streaming, %d KiB after"
+              % (faults, rss, vm_rss_kib(worker)))
+
+
+test_gop_caches_reuse_their_memory.TIME_LIMIT = 60
 
 
 # ---- 3: start-up from the GOP cache -----------------------------------------------------------
