@@ -76,7 +76,12 @@ def run_metrics(r):
     if not b:
         return m, b
     tck = r["clk_tck"]
-    cpu0 = r["cpu_ticks"] / tck
+    # busy as wall time less idle (measured at idle entry and exit), not as the busy ticks
+    # that alias with a periodic load; runs recorded before cpu_idle_ticks have only those
+    if "cpu_idle_ticks" in r:
+        cpu0 = max(r["wall_s"] - r["cpu_idle_ticks"] / tck, 0.0)
+    else:
+        cpu0 = r["cpu_ticks"] / tck
     proc = r["proc_ticks"] / tck
     players = [p for p in b.get("per_player", [])]
     delivered = sum(p.get("bytes", 0) for p in players)
@@ -93,7 +98,10 @@ def run_metrics(r):
     # the server CPU's background (other tenants), sampled while the server idled, scaled
     # to the run's wall time and taken off: an estimate, on a quiet machine close to zero
     if r.get("idle_wall_s"):
-        bg = r["idle_cpu_ticks"] / tck / r["idle_wall_s"]
+        if "idle_cpu_idle_ticks" in r:
+            bg = max(1.0 - r["idle_cpu_idle_ticks"] / tck / r["idle_wall_s"], 0.0)
+        else:
+            bg = r["idle_cpu_ticks"] / tck / r["idle_wall_s"]
         m["cpu0_background"] = bg
         # above BG_MAX cores the other tenants' load swamps ours: no estimate
         cpu0_net = max(cpu0 - bg * r["wall_s"], 0.0) if bg <= BG_MAX else None

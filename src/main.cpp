@@ -21,7 +21,7 @@
 // (1,100-1,700 page faults a second, and madvise, at 100 streams x 2.5 Mbit/s). Any free
 // extent may serve now, so the memory is reused where it is, and nothing is purged on a
 // timer: a worker keeps its high-water mark while its streams run and hands the unused
-// pages back when a stream ends (rtmp_alloc_release). Resident size is unchanged.
+// pages back when a stream ends (rtmp_alloc_release). Resident size did not grow.
 const char *malloc_conf = "dirty_decay_ms:-1,muzzy_decay_ms:-1,lg_extent_max_active_fit:30";
 #endif
 

@@ -54,10 +54,7 @@ void rtmp_free(void *p)
 void rtmp_alloc_release()
 {
 #ifdef RTMP_JEMALLOC
-#define RTMP_STR(x) #x
-#define RTMP_XSTR(x) RTMP_STR(x)
-    (void)mallctl("arena." RTMP_XSTR(MALLCTL_ARENAS_ALL) ".purge", nullptr, nullptr, nullptr, 0);
-#undef RTMP_XSTR
-#undef RTMP_STR
+    static_assert(MALLCTL_ARENAS_ALL == 4096, "the arena index below means every arena");
+    (void)mallctl("arena.4096.purge", nullptr, nullptr, nullptr, 0);
 #endif
 }

@@ -2,8 +2,9 @@
 real time; ffmpeg (framemd5), rtmpdump and GStreamer play it and every packet hash a player
 gets is the source's, in order, without a gap from the player's first key frame to the end.
 Also: 50 players with one of them stopped (SIGSTOP) while the others and the publisher go on,
-start-up from the GOP cache, a publisher that reconnects, busy names and takeover, idle
-streams, data messages, and the "publish ended" / "play ended" log lines.
+a half-rate player, GOP caches that reuse their memory, start-up from the GOP cache, a
+publisher that reconnects, busy names and takeover, idle streams, data messages, and the
+"publish ended" / "play ended" log lines.
 
 Cross-worker play is in test_live_workers.py."""
 
