@@ -246,13 +246,13 @@ EOF
 
 # ---- measurement ---------------------------------------------------------------------------
 
-# CPU ticks of the server's CPU: "busy irq" where busy = user+nice+system+irq+softirq and
-# irq = irq+softirq alone (the loopback delivery work no process is charged for).
-# "busy softirq idle time" of the server CPU. busy and softirq are counted by timer ticks,
+# "busy softirq idle time" of the server CPU: busy = user+nice+system+irq+softirq ticks,
+# softirq = irq+softirq alone (the loopback delivery work no process is charged for),
+# idle = idle+iowait+steal, and the time of the reading. busy is counted by timer ticks,
 # which a load that wakes in short periodic bursts aliases with: a streams run counted
-# nginx-rtmp's CPU busy for less time than its own processes ran. idle (with iowait and
-# steal) is measured at each idle entry and exit on a tickless kernel, so wall time less
-# idle is the busy time the report uses; `time` is taken with the reading.
+# nginx-rtmp's CPU busy for less time than its own processes ran. A tickless kernel
+# measures idle at each idle entry and exit, so wall time less idle is the busy time the
+# report uses.
 cpu_ticks() {
     local name user nice system idle iowait irq softirq steal rest
     while read -r name user nice system idle iowait irq softirq steal rest; do

@@ -7,6 +7,7 @@ Processes are stopped by pid, never by name.
 
 import ctypes
 import errno
+import functools
 import os
 import random
 import shutil
@@ -331,17 +332,12 @@ def server_tcp_nodelay(pid, server_port, client_port):
         return sk.getsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY) != 0
 
 
-_asan_build = None
-
-
+@functools.cache
 def asan_build():
     """Whether SERVER is an AddressSanitizer build: its allocator keeps what is freed,
     pads each block with redzones and adds shadow memory, so RSS reads about 3x."""
-    global _asan_build
-    if _asan_build is None:
-        with open(SERVER, "rb") as f:
-            _asan_build = b"__asan_init" in f.read()
-    return _asan_build
+    with open(SERVER, "rb") as f:
+        return b"__asan_init" in f.read()
 
 
 def vm_rss_kib(pid):

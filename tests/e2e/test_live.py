@@ -8,6 +8,7 @@ publisher that reconnects, busy names and takeover, idle streams, data messages,
 
 Cross-worker play is in test_live_workers.py."""
 
+import contextlib
 import json
 import os
 import re
@@ -172,31 +173,52 @@ def test_50_players_one_stopped():
 test_50_players_one_stopped.TIME_LIMIT = 90
 
 
+def _need_bench():
+    need_tools("ffmpeg")
+    if not os.access(BENCH, os.X_OK):
+        skip("RTMP_BENCH=%s is not an executable (build it with make)" % BENCH)
+
+
+@contextlib.contextmanager
+def _bench(srv, clip, *args):
+    """Starts rtmp_bench against srv with clip as its source; yields the process and the
+    path of its JSON report, and kills the process on the way out if it still runs."""
+    report = os.path.join(srv.dir, "bench.json")
+    p = subprocess.Popen([BENCH, "--port", str(srv.port), "--flv", clip, "--json", report]
+                         + list(args), stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                         text=True, stdin=subprocess.DEVNULL)
+    try:
+        yield p, report
+    finally:
+        if p.poll() is None:
+            p.kill()
+            p.wait()
+
+
+def _bench_result(p, report, timeout):
+    """Waits for rtmp_bench; returns its JSON report and what it printed."""
+    out = p.communicate(timeout=timeout)[0]
+    check(os.path.exists(report), "no JSON report; rtmp_bench said:\n%s" % out)
+    with open(report) as f:
+        return json.load(f), out
+
+
 def test_half_rate_player_stays_on_key_frames():
     """A player reading at half the stream's rate loses inter frames, those it had queued
     too, and stays connected. Left queued, that backlog drained at the player's rate while
     its oldest frame aged past player_max_lag, and the player was disconnected instead."""
-    need_tools("ffmpeg")
-    if not os.access(BENCH, os.X_OK):
-        skip("RTMP_BENCH=%s is not an executable (build it with make)" % BENCH)
+    _need_bench()
     clip = heavy_clip(4)
     apps = {"live": 'live = true; player_max_lag = "2s";'}
     with live_server(apps) as srv:
         srv.start()
-        report = os.path.join(srv.dir, "bench.json")
-        run = subprocess.run([BENCH, "--port", str(srv.port), "--flv", clip,
-                              "--players", "4", "--duration", "12", "--slow-fraction", "0.5",
-                              "--slow-rate", "0.5", "--json", report],
-                             capture_output=True, text=True, timeout=45,
-                             stdin=subprocess.DEVNULL)
-        check(os.path.exists(report), "no JSON report; rtmp_bench said:\n%s%s"
-              % (run.stdout, run.stderr))
-        with open(report) as f:
-            r = json.load(f)
+        with _bench(srv, clip, "--players", "4", "--duration", "12", "--slow-fraction", "0.5",
+                    "--slow-rate", "0.5") as (bench, report):
+            r, out = _bench_result(bench, report, 45)
         healthy, slow = r["healthy"], r["slow"]
         check(healthy["players"] == 2 and healthy["complete"] == 2, "healthy: %r" % healthy)
         check(slow["players"] == 2 and slow["disconnected"] == 0,
-              "slow players were disconnected: %r\n%s" % (slow, run.stdout))
+              "slow players were disconnected: %r\n%s" % (slow, out))
         check(slow["skipped"] == 2, "slow players lost no frames: %r" % slow)
         msgs = [msg for _, _, msg, _ in session_lines(srv)]
         check(any("skipping to the next key frame" in m for m in msgs),
@@ -213,9 +235,7 @@ def test_gop_caches_reuse_their_memory():
     the next GOP's: the worker reuses those pages instead of purging them and faulting fresh
     ones in (it took over 1,000 page faults a second so), and hands them back to the system
     once the publishers have left."""
-    need_tools("ffmpeg")
-    if not os.access(BENCH, os.X_OK):
-        skip("RTMP_BENCH=%s is not an executable (build it with make)" % BENCH)
+    _need_bench()
     if asan_build():
         skip("an AddressSanitizer build allocates with libc malloc, not jemalloc")
     clip = heavy_clip(4)
@@ -223,23 +243,13 @@ def test_gop_caches_reuse_their_memory():
         srv.start()
         worker = srv.worker_pids()[0]
         idle = vm_rss_kib(worker)
-        report = os.path.join(srv.dir, "bench.json")
-        bench = subprocess.Popen([BENCH, "--port", str(srv.port), "--flv", clip, "--streams",
-                                  "20", "--players", "20", "--duration", "12", "--json", report],
-                                 stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
-                                 stdin=subprocess.DEVNULL)
-        try:
+        with _bench(srv, clip, "--streams", "20", "--players", "20",
+                    "--duration", "12") as (bench, report):
             time.sleep(6)  # every GOP cache has turned over twice (2 s GOPs)
             faults, rss = minor_faults(worker), vm_rss_kib(worker)
             time.sleep(4)
             faults = minor_faults(worker) - faults
-            out = bench.communicate(timeout=30)[0]
-        finally:
-            if bench.poll() is None:
-                bench.kill()
-                bench.wait()
-        with open(report) as f:
-            r = json.load(f)
+            r, out = _bench_result(bench, report, 30)
         check(r["pass"], "rtmp_bench did not pass:\n%s" % out)
         check(faults < 400, "%d page faults in 4 s of steady streaming" % faults)
         back = idle + (rss - idle) // 2
