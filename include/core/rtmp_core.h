@@ -28,6 +28,9 @@ enum : rtmp_int_t {
 
 #define rtmp_align_ptr(p, a) (u_char *)(((uintptr_t)(p) + ((uintptr_t)(a)-1)) & ~((uintptr_t)(a)-1))
 #define RTMP_ALIGNMENT sizeof(unsigned long)
+// What hot per-connection structures are aligned to, so that the fields a send touches
+// share one line.
+constexpr size_t RTMP_CACHE_LINE = 64;
 
 template <typename T, size_t N> constexpr size_t rtmp_nelems(T (&)[N])
 {
@@ -68,6 +71,9 @@ struct rtmp_str_t {
 [[nodiscard]] void *rtmp_calloc(size_t size);
 [[nodiscard]] void *rtmp_realloc(void *p, size_t size);
 void rtmp_free(void *p);
+// Zeroed and aligned to `align` (a power of two); given back with rtmp_free_aligned.
+[[nodiscard]] void *rtmp_calloc_aligned(size_t size, size_t align);
+void rtmp_free_aligned(void *p);
 // Hands the allocator's free pages back to the system: the allocator keeps them otherwise.
 void rtmp_alloc_release();
 

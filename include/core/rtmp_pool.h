@@ -56,6 +56,10 @@ rtmp_int_t rtmp_pfree(rtmp_pool_t *pool, void *p);
 template <typename T> [[nodiscard]] T *rtmp_palloc(rtmp_pool_t *pool, size_t n = 1)
 {
     static_assert(std::is_trivially_destructible_v<T>, "nothing with a destructor lives in a pool");
+    if constexpr (alignof(T) > RTMP_ALIGNMENT) {
+        void *p = rtmp_pcalloc(pool, sizeof(T) * n + alignof(T) - RTMP_ALIGNMENT);
+        return reinterpret_cast<T *>(rtmp_align_ptr(p, alignof(T)));
+    }
     return static_cast<T *>(rtmp_pcalloc(pool, sizeof(T) * n));
 }
 

@@ -16,14 +16,19 @@ typedef ssize_t (*rtmp_recv_pt)(rtmp_connection_t *c, u_char *buf, size_t size);
 // writev-style send of up to iovcnt buffers; bytes sent, RTMP_AGAIN or RTMP_ERROR.
 typedef ssize_t (*rtmp_send_iov_pt)(rtmp_connection_t *c, const struct iovec *iov, int iovcnt);
 
-struct rtmp_connection_s {
+struct alignas(RTMP_CACHE_LINE) rtmp_connection_s {
+    // What each send and receive touches, in the first 64 bytes (see rtmp_session_s)
     void *data; // the session, or the listening socket for accept slots
     rtmp_event_t *read;
     rtmp_event_t *write;
     int fd;
-
+    unsigned close : 1; // the owner asked for the connection to be closed at a safe point
+    unsigned destroyed : 1;
+    unsigned nodelay : 1; // TCP_NODELAY is on
     rtmp_recv_pt recv;
     rtmp_send_iov_pt send_iov;
+    uint64_t received;
+    uint64_t sent;
 
     rtmp_listening_t *listening;
     struct sockaddr_storage sockaddr;
@@ -34,13 +39,7 @@ struct rtmp_connection_s {
     rtmp_log_t log;  // the worker's log plus this connection's context
     uint64_t number; // for log lines: "*17"
 
-    uint64_t received;
-    uint64_t sent;
     rtmp_queue_t queue; // in the worker's list of active connections
-
-    unsigned close : 1; // the owner asked for the connection to be closed at a safe point
-    unsigned destroyed : 1;
-    unsigned nodelay : 1; // TCP_NODELAY is on
 };
 
 // Reserves worker_connections slots; nothing is allocated per accept but the pool.

@@ -3,6 +3,7 @@
 
 #include <cstdio>
 #include <cstdlib>
+#include <cstring>
 #include <unistd.h>
 
 #ifdef RTMP_JEMALLOC
@@ -49,6 +50,25 @@ void *rtmp_realloc(void *p, size_t size)
 void rtmp_free(void *p)
 {
     free(p);
+}
+
+// calloc rather than aligned_alloc and memset: a large block's fresh pages stay untouched
+// until used. The block's own address is kept just below the aligned one.
+void *rtmp_calloc_aligned(size_t size, size_t align)
+{
+    auto *raw = static_cast<u_char *>(rtmp_calloc(size + align + sizeof(void *)));
+    u_char *p = rtmp_align_ptr(raw + sizeof(void *), align);
+    memcpy(p - sizeof(void *), &raw, sizeof(raw));
+    return p;
+}
+
+void rtmp_free_aligned(void *p)
+{
+    if (p) {
+        void *raw;
+        memcpy(&raw, static_cast<u_char *>(p) - sizeof(void *), sizeof(raw));
+        free(raw);
+    }
 }
 
 void rtmp_alloc_release()

@@ -6,6 +6,9 @@
 #include <netinet/tcp.h>
 #include <unistd.h>
 
+static_assert(offsetof(rtmp_connection_t, listening) == RTMP_CACHE_LINE,
+              "what I/O touches fills the connection's first line, and no more");
+
 static rtmp_connection_t *rtmp_conn_slots;
 static rtmp_event_t *rtmp_conn_read_events;
 static rtmp_event_t *rtmp_conn_write_events;
@@ -23,9 +26,12 @@ static uint64_t rtmp_conn_closed_sent;
 // worker sized for worker_connections costs memory only for the connections it has held.
 rtmp_int_t rtmp_connections_init(size_t n, rtmp_log_t *)
 {
-    rtmp_conn_slots = static_cast<rtmp_connection_t *>(rtmp_calloc(n * sizeof(rtmp_connection_t)));
-    rtmp_conn_read_events = static_cast<rtmp_event_t *>(rtmp_calloc(n * sizeof(rtmp_event_t)));
-    rtmp_conn_write_events = static_cast<rtmp_event_t *>(rtmp_calloc(n * sizeof(rtmp_event_t)));
+    rtmp_conn_slots = static_cast<rtmp_connection_t *>(
+        rtmp_calloc_aligned(n * sizeof(rtmp_connection_t), alignof(rtmp_connection_t)));
+    rtmp_conn_read_events = static_cast<rtmp_event_t *>(
+        rtmp_calloc_aligned(n * sizeof(rtmp_event_t), RTMP_CACHE_LINE));
+    rtmp_conn_write_events = static_cast<rtmp_event_t *>(
+        rtmp_calloc_aligned(n * sizeof(rtmp_event_t), RTMP_CACHE_LINE));
     rtmp_conn_nslots = n;
     rtmp_conn_free = nullptr;
     rtmp_conn_fresh = 0;
@@ -37,9 +43,9 @@ rtmp_int_t rtmp_connections_init(size_t n, rtmp_log_t *)
 
 void rtmp_connections_done()
 {
-    rtmp_free(rtmp_conn_slots);
-    rtmp_free(rtmp_conn_read_events);
-    rtmp_free(rtmp_conn_write_events);
+    rtmp_free_aligned(rtmp_conn_slots);
+    rtmp_free_aligned(rtmp_conn_read_events);
+    rtmp_free_aligned(rtmp_conn_write_events);
     rtmp_conn_slots = nullptr;
     rtmp_conn_nslots = rtmp_conn_nfree = rtmp_conn_fresh = 0;
 }

@@ -24,6 +24,13 @@ void rtmp_event_process_posted()
     while (!rtmp_queue_empty(&rtmp_posted)) {
         rtmp_event_t *ev = rtmp_queue_data(rtmp_posted.next, rtmp_event_t, queue);
         rtmp_event_delete_posted(ev);
+        if (!rtmp_queue_empty(&rtmp_posted)) {
+            // A fan-out posts thousands of write events whose events and connections are
+            // cold by the time each runs: fetch the next one's while this one sends.
+            rtmp_event_t *next = rtmp_queue_data(rtmp_posted.next, rtmp_event_t, queue);
+            __builtin_prefetch(next->data);
+            __builtin_prefetch(next->queue.next);
+        }
         ev->handler(ev);
     }
 }

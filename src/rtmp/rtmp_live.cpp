@@ -361,6 +361,38 @@ static void rtmp_live_send(rtmp_live_ctx_t *p, rtmp_frame_t *f, bool now)
     }
 }
 
+// Queues a published frame to every player. Each player's context, stream, session,
+// connection and write event are a cache line each, cold again by the next frame (its
+// sends ran through the kernel in between), and each is found through the one before; so
+// at each player the lines the players after it need are fetched as a pipeline, a step of
+// that chain per player ahead.
+static void rtmp_live_fan_out(rtmp_live_stream_t *ls, rtmp_frame_t *f)
+{
+    rtmp_queue_t *head = &ls->players;
+    auto after = [head](rtmp_queue_t *q) { return q == head ? head : q->next; };
+    auto ctx = [](rtmp_queue_t *q) { return rtmp_queue_data(q, rtmp_live_ctx_t, link); };
+    rtmp_queue_t *q = head->next;
+    rtmp_queue_t *q1 = after(q);
+    rtmp_queue_t *q2 = after(q1);
+    rtmp_queue_t *q3 = after(q2);
+    for (; q != head; q = q1, q1 = q2, q2 = q3, q3 = after(q3)) {
+        if (q3 != head) {
+            __builtin_prefetch(q3->next);
+            __builtin_prefetch(ctx(q3)->s);
+            __builtin_prefetch(ctx(q3)->st);
+        }
+        if (q2 != head) {
+            rtmp_session_t *s = ctx(q2)->s;
+            __builtin_prefetch(s->c);
+            __builtin_prefetch(s->queue + s->qhead);
+        }
+        if (q1 != head) {
+            __builtin_prefetch(ctx(q1)->s->c->write);
+        }
+        rtmp_live_send(ctx(q), f, false);
+    }
+}
+
 // What a player joining a running stream gets first: metadata, sequence headers, the GOP.
 static void rtmp_live_join(rtmp_live_ctx_t *p)
 {
@@ -719,9 +751,7 @@ rtmp_int_t rtmp_live_media(rtmp_session_t *s, rtmp_stream_t *st, const rtmp_mess
         rtmp_live_gop_add(ls, f);
     }
 
-    for (rtmp_queue_t *q = ls->players.next; q != &ls->players; q = q->next) {
-        rtmp_live_send(rtmp_queue_data(q, rtmp_live_ctx_t, link), f, false);
-    }
+    rtmp_live_fan_out(ls, f);
     rtmp_frame_unref(f);
     return RTMP_OK;
 }

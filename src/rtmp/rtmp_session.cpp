@@ -9,6 +9,9 @@
 
 #include <sys/uio.h>
 
+static_assert(offsetof(rtmp_session_t, srv) == RTMP_CACHE_LINE,
+              "what sending touches fills the session's first line, and no more");
+
 // One receive buffer per worker: the handshake and the chunk reader copy what they keep,
 // so an idle connection costs no input memory at all.
 static u_char rtmp_session_recv_buf[65536];
@@ -38,6 +41,10 @@ static const char *rtmp_session_state_name(rtmp_session_state st)
 
 static rtmp_session_t *rtmp_session_create(rtmp_connection_t *c, rtmp_conf_srv_t *srv)
 {
+    // Each connection's pool is a page of its own, so each session would sit at the same
+    // offset in its page, and a fan-out's thousands of sessions would share the few cache
+    // sets that offset maps to, evicting each other: sixteen offsets spread them.
+    (void)rtmp_pnalloc(c->pool, c->number % 16 * RTMP_CACHE_LINE);
     auto *s = rtmp_palloc<rtmp_session_t>(c->pool);
     s->c = c;
     s->srv = srv;
