@@ -48,6 +48,8 @@ void rtmp_connections_done();
 
 // A free slot with fd set, or nullptr when every slot is taken.
 [[nodiscard]] rtmp_connection_t *rtmp_connection_get(int fd);
+// The connection whose read or write event this is; nullptr for any other event.
+[[nodiscard]] rtmp_connection_t *rtmp_connection_of(const rtmp_event_t *ev);
 // Closes the socket, drops timers and posted events, returns the slot.
 void rtmp_connection_close(rtmp_connection_t *c);
 // Counts the connection among the clients a graceful shutdown waits for.

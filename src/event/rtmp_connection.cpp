@@ -41,6 +41,19 @@ rtmp_int_t rtmp_connections_init(size_t n, rtmp_log_t *)
     return RTMP_OK;
 }
 
+// By address alone, so that a caller may ask before the event's memory is fetched.
+rtmp_connection_t *rtmp_connection_of(const rtmp_event_t *ev)
+{
+    auto at = reinterpret_cast<uintptr_t>(ev);
+    for (const rtmp_event_t *events : {rtmp_conn_read_events, rtmp_conn_write_events}) {
+        auto base = reinterpret_cast<uintptr_t>(events);
+        if (at >= base && at < base + rtmp_conn_nslots * sizeof(rtmp_event_t)) {
+            return &rtmp_conn_slots[(at - base) / sizeof(rtmp_event_t)];
+        }
+    }
+    return nullptr;
+}
+
 void rtmp_connections_done()
 {
     rtmp_free_aligned(rtmp_conn_slots);

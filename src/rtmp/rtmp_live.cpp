@@ -384,7 +384,9 @@ static void rtmp_live_fan_out(rtmp_live_stream_t *ls, rtmp_frame_t *f)
         if (q2 != head) {
             rtmp_session_t *s = ctx(q2)->s;
             __builtin_prefetch(s->c);
-            __builtin_prefetch(s->queue + s->qhead);
+            if (s->queue) {
+                __builtin_prefetch(&s->queue[s->qhead]);
+            }
         }
         if (q1 != head) {
             __builtin_prefetch(ctx(q1)->s->c->write);

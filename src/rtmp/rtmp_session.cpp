@@ -43,8 +43,8 @@ static rtmp_session_t *rtmp_session_create(rtmp_connection_t *c, rtmp_conf_srv_t
 {
     // Each connection's pool is a page of its own, so each session would sit at the same
     // offset in its page, and a fan-out's thousands of sessions would share the few cache
-    // sets that offset maps to, evicting each other: sixteen offsets spread them.
-    (void)rtmp_pnalloc(c->pool, c->number % 16 * RTMP_CACHE_LINE);
+    // sets that offset maps to, evicting each other: eight offsets spread them.
+    (void)rtmp_pnalloc(c->pool, c->number % 8 * RTMP_CACHE_LINE);
     auto *s = rtmp_palloc<rtmp_session_t>(c->pool);
     s->c = c;
     s->srv = srv;
