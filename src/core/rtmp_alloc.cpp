@@ -67,7 +67,7 @@ void rtmp_free_aligned(void *p)
     if (p) {
         void *raw;
         memcpy(&raw, static_cast<u_char *>(p) - sizeof(void *), sizeof(raw));
-        free(raw);
+        rtmp_free(raw);
     }
 }
 
