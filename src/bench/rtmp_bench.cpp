@@ -529,9 +529,10 @@ static uint64_t rtmp_bench_player_bytes(uint32_t from)
     return b;
 }
 
-// CPU `cpu`'s ticks from /proc/stat: busy = user+nice+system+irq+softirq, as bench.sh
-// counts the server's CPU, and user = user+nice.
-static bool rtmp_bench_cpu_ticks(int cpu, uint64_t *busy, uint64_t *user)
+// CPU `cpu`'s ticks from /proc/stat: idle = idle+iowait+steal, user = user+nice. As in
+// bench.sh, the busy time is the wall time less idle, which a tickless kernel measures at
+// each idle entry and exit; busy ticks would alias with a periodic load.
+static bool rtmp_bench_cpu_ticks(int cpu, uint64_t *idle, uint64_t *user)
 {
     FILE *f = fopen("/proc/stat", "r");
     if (f == nullptr) {
@@ -543,12 +544,12 @@ static bool rtmp_bench_cpu_ticks(int cpu, uint64_t *busy, uint64_t *user)
     bool found = false;
     while (!found && fgets(line, sizeof(line), f)) {
         char name[16];
-        unsigned long long us, ni, sy, id, io, irq, sirq;
-        found = sscanf(line, "%15s %llu %llu %llu %llu %llu %llu %llu", name, &us, &ni, &sy, &id,
-                       &io, &irq, &sirq) == 8 &&
+        unsigned long long us, ni, sy, id, io, irq, sirq, st;
+        found = sscanf(line, "%15s %llu %llu %llu %llu %llu %llu %llu %llu", name, &us, &ni, &sy,
+                       &id, &io, &irq, &sirq, &st) == 9 &&
                 strcmp(name, want) == 0;
         if (found) {
-            *busy = us + ni + sy + irq + sirq;
+            *idle = id + io + st;
             *user = us + ni;
         }
     }
@@ -568,13 +569,16 @@ static void rtmp_bench_fanout(const rtmp_bench_opts_t *o, rtmp_bench_report_t *r
     uint64_t settle = (uint64_t)(std::min(o->duration / 4, RTMP_BENCH_SETTLE_S) * 1e6);
     rtmp_bench_ctx.latency_from = t1 + settle;
     uint64_t b0 = rtmp_bench_player_bytes(first);
-    uint64_t busy0 = 0, user0 = 0, busy1 = 0, user1 = 0;
-    bool probed = o->probe_cpu >= 0 && rtmp_bench_cpu_ticks(o->probe_cpu, &busy0, &user0);
+    uint64_t idle0 = 0, user0 = 0, idle1 = 0, user1 = 0;
+    uint64_t probe_t0 = rtmp_bench_now_us();
+    bool probed = o->probe_cpu >= 0 && rtmp_bench_cpu_ticks(o->probe_cpu, &idle0, &user0);
     rtmp_bench_run_for(t1 + (uint64_t)(o->duration * 1e6), "fanout", t1);
     uint64_t t2 = rtmp_bench_now_us();
-    if (probed && rtmp_bench_cpu_ticks(o->probe_cpu, &busy1, &user1)) {
+    if (probed && rtmp_bench_cpu_ticks(o->probe_cpu, &idle1, &user1)) {
+        double wall = (double)(rtmp_bench_now_us() - probe_t0) / 1e6 * (double)sysconf(_SC_CLK_TCK);
+        double idle = (double)(idle1 - idle0);
         r->probe_cpu = o->probe_cpu;
-        r->probe_busy = busy1 - busy0;
+        r->probe_busy = wall > idle ? (uint64_t)(wall - idle + 0.5) : 0;
         r->probe_user = user1 - user0;
     }
     r->bytes = rtmp_bench_player_bytes(first) - b0;

@@ -227,7 +227,8 @@ struct rtmp_bench_report_s {
     double slow_fraction;
     double slow_rate;
     uint32_t slow_rcvbuf;
-    // fanout with --probe-cpu: that CPU's /proc/stat ticks over the measured window alone
+    // fanout with --probe-cpu: that CPU's ticks over the measured window alone, busy as
+    // wall time less idle
     int probe_cpu; // -1: not probed
     uint64_t probe_busy, probe_user;
     rtmp_bench_group_t healthy;
