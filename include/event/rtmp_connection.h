@@ -10,6 +10,14 @@
 #include <sys/socket.h>
 #include <sys/uio.h>
 
+// What the kernel may hold not yet sent for a socket (TCP_NOTSENT_LOWAT), the rest waiting
+// in our queue where the lag rules see it. Accepted sockets start with the setup value,
+// so a player that leaves right after joining costs little of its GOP burst; once live
+// (rtmp_connection_live), the live value, which Nagle needs to merge frames without
+// short writes.
+static constexpr int RTMP_NOTSENT_LOWAT_SETUP = 16 * 1024;
+static constexpr int RTMP_NOTSENT_LOWAT_LIVE = 64 * 1024;
+
 // I/O goes through these, so TLS can replace plain sockets without touching callers.
 // recv returns bytes read, 0 at EOF, RTMP_AGAIN or RTMP_ERROR.
 typedef ssize_t (*rtmp_recv_pt)(rtmp_connection_t *c, u_char *buf, size_t size);
@@ -24,7 +32,7 @@ struct alignas(RTMP_CACHE_LINE) rtmp_connection_s {
     int fd;
     unsigned close : 1; // the owner asked for the connection to be closed at a safe point
     unsigned destroyed : 1;
-    unsigned nodelay : 1; // TCP_NODELAY is on
+    unsigned nodelay : 1; // TCP_NODELAY is on: still in the setup exchange
     rtmp_recv_pt recv;
     rtmp_send_iov_pt send_iov;
     uint64_t received;
@@ -59,8 +67,9 @@ size_t rtmp_connection_active_count();
 bool rtmp_connection_nearly_full();
 // Every active client connection (not accept slots or channels).
 rtmp_queue_t *rtmp_connection_active();
-// Turns Nagle back on for a connection accepted with TCP_NODELAY (once; no-op otherwise).
-void rtmp_connection_nagle(rtmp_connection_t *c);
+// A connection accepted for its setup exchange starts streaming media: Nagle back on and
+// the live TCP_NOTSENT_LOWAT (once; no-op otherwise).
+void rtmp_connection_live(rtmp_connection_t *c);
 // Bytes received and sent by every connection of this worker, closed ones included.
 void rtmp_connection_totals(uint64_t *received, uint64_t *sent);
 

@@ -191,11 +191,13 @@ ssize_t rtmp_unix_recv(rtmp_connection_t *c, u_char *buf, size_t size)
     }
 }
 
-void rtmp_connection_nagle(rtmp_connection_t *c)
+void rtmp_connection_live(rtmp_connection_t *c)
 {
     if (c->nodelay) {
         int off = 0;
         (void)setsockopt(c->fd, IPPROTO_TCP, TCP_NODELAY, &off, sizeof(off));
+        int lowat = RTMP_NOTSENT_LOWAT_LIVE;
+        (void)setsockopt(c->fd, IPPROTO_TCP, TCP_NOTSENT_LOWAT, &lowat, sizeof(lowat));
         c->nodelay = 0;
     }
 }

@@ -1,6 +1,7 @@
 // The cycle: parse a configuration, open its log and listening sockets, and the core directives.
 #include "os/rtmp_cycle.h"
 #include "core/rtmp_module.h"
+#include "event/rtmp_connection.h"
 #include "http/rtmp_http.h"
 #include "rtmp/rtmp_server_module.h"
 
@@ -122,8 +123,6 @@ rtmp_int_t rtmp_core_worker_count(const rtmp_core_conf_t *ccf)
 
 // ---- listening sockets ---------------------------------------------------------------
 
-static constexpr int RTMP_LISTEN_NOTSENT_LOWAT = 64 * 1024;
-
 static bool rtmp_sockaddr_equal(const rtmp_listening_t *a, const rtmp_listening_t *b)
 {
     return a->socklen == b->socklen && memcmp(&a->sockaddr, &b->sockaddr, a->socklen) == 0;
@@ -145,17 +144,18 @@ static rtmp_int_t rtmp_listening_open(rtmp_listening_t *ls, rtmp_log_t *log)
     // Set on the listener, both are inherited by every accepted socket, which saves two
     // system calls per connection (1,000 players joining at once).
     //
-    // Keep what a slow reader has not taken in our queue, where the lag rules see it,
-    // rather than megabytes of it in the kernel (no effect on unix sockets). 64 KB
-    // against 256 KB: with 10% slow readers the server's CPU per GB rose 6% instead of
-    // 18% and kernel TCP memory 17% instead of 88%; a player that leaves right after
-    // joining costs a quarter of the GOP burst (setup rate +20%).
-    int lowat = RTMP_LISTEN_NOTSENT_LOWAT;
+    // RTMP sessions start with the setup TCP_NOTSENT_LOWAT, HTTP with the live one
+    // (rtmp_connection.h). 64 KB against 256 KB, live: with 10% slow readers the server's
+    // CPU per GB rose 6% instead of 18% and kernel TCP memory 17% instead of 88%. 16 KB
+    // while joining: a player that leaves right after it costs 108 KB of the GOP burst
+    // on the wire, not 129 KB (server CPU per session about -10%); 32 KB live cost the slow
+    // readers' healthy players up to 14% in p99 latency.
+    int lowat = ls->server ? RTMP_NOTSENT_LOWAT_SETUP : RTMP_NOTSENT_LOWAT_LIVE;
     (void)setsockopt(fd, IPPROTO_TCP, TCP_NOTSENT_LOWAT, &lowat, sizeof(lowat));
     // The setup exchange goes without Nagle, which would hold each small reply until
     // the previous one is acknowledged: a client that has just sent a command delays
     // that acknowledgement up to 40 ms (play to first media p50 45 ms against 8 ms).
-    // Players go back to Nagle once joined (rtmp_connection_nagle).
+    // Players go back to Nagle once joined (rtmp_connection_live).
     ls->nodelay = setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &on, sizeof(on)) == 0;
     if (bind(fd, sa, ls->socklen) == -1 || listen(fd, ls->backlog) == -1) {
         rtmp_log_error(RTMP_LOG_EMERG, log, errno, "bind() or listen() to %s failed",

@@ -348,7 +348,7 @@ static void rtmp_live_send(rtmp_live_ctx_t *p, rtmp_frame_t *f, bool now)
     // acknowledgement is outstanding the kernel merges its frames. Without it, at
     // flush_interval 0 and 2,000 players, CPU per GB was 1.37x nginx-rtmp's, not 0.69x.
     if (!now && s->c->nodelay && s->qcount == 0) {
-        rtmp_connection_nagle(s->c);
+        rtmp_connection_live(s->c);
     }
     rtmp_live_stream_t *ls = p->ls;
     now = now || lacf->flush_interval == 0 || p->forward;

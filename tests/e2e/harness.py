@@ -308,9 +308,10 @@ def tcp_established_inodes(local_port):
     return inodes
 
 
-def server_tcp_nodelay(pid, server_port, client_port):
-    """TCP_NODELAY of process pid's end of the loopback connection server_port <->
-    client_port, read from a copy of its descriptor (pidfd_getfd: needs ptrace rights)."""
+def server_tcp_option(pid, server_port, client_port, option):
+    """A TCP socket option (socket.TCP_NODELAY, ...) of process pid's end of the loopback
+    connection server_port <-> client_port, read from a copy of its descriptor
+    (pidfd_getfd: needs ptrace rights)."""
     inode = None
     with open("/proc/net/tcp") as f:
         for line in f.readlines()[1:]:
@@ -329,7 +330,7 @@ def server_tcp_nodelay(pid, server_port, client_port):
     finally:
         os.close(pidfd)
     with socket.socket(fileno=copy) as sk:
-        return sk.getsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY) != 0
+        return sk.getsockopt(socket.IPPROTO_TCP, option)
 
 
 @functools.cache

@@ -13,12 +13,13 @@ import json
 import os
 import re
 import signal
+import socket
 import subprocess
 import time
 
 import rtmp_client as rc
 from harness import (BENCH, asan_build, check, fail, media_clip, minor_faults, need_tools,
-                     server_tcp_nodelay, skip, vm_rss_kib, wait_for)
+                     server_tcp_option, skip, vm_rss_kib, wait_for)
 from live_helpers import (PyPlayer, PyPublisher, check_complete, check_players, client_port,
                           contiguous, data_name, ended, ffmpeg_player, ffmpeg_publisher,
                           gst_decoded, gst_player, have_gst, heavy_clip, is_audio_header,
@@ -330,18 +331,22 @@ test_startup_from_gop_cache.TIME_LIMIT = 40
 
 def test_setup_without_nagle_media_with_it():
     """Sessions are accepted with TCP_NODELAY, so Nagle never holds a reply to connect or
-    play back; a player goes back to Nagle with its first live frame after its join burst,
-    so the kernel merges its frames while an acknowledgement is outstanding. Read from the
-    worker's own sockets."""
+    play back, and 16 KB of TCP_NOTSENT_LOWAT; a player goes back to Nagle with its first
+    live frame after its join burst, so the kernel merges its frames while an
+    acknowledgement is outstanding, and to 64 KB. Read from the worker's own sockets."""
     with live_server(LIVE) as srv:
         srv.start()
         (worker,) = srv.worker_pids()
 
         def nodelay(client):
-            return server_tcp_nodelay(worker, srv.port, client.port)
+            return server_tcp_option(worker, srv.port, client.port, socket.TCP_NODELAY) != 0
+
+        def lowat(client):
+            return server_tcp_option(worker, srv.port, client.port, socket.TCP_NOTSENT_LOWAT)
 
         with PyPublisher(srv.port, "live", "n") as pub, PyPlayer(srv.port, "live", "n") as p:
             check(nodelay(p) and nodelay(pub), "a new session has Nagle on")
+            check(lowat(p) == 16384, "a new session's TCP_NOTSENT_LOWAT is %d" % lowat(p))
             pub.video(0, AVC_HEADER, header=True)
             pub.video(0, b"key" + bytes(500), key=True)
             with PyPlayer(srv.port, "live", "n") as probe:  # the server has the key frame
@@ -354,6 +359,7 @@ def test_setup_without_nagle_media_with_it():
             p.wait(lambda ms: sum(1 for m in ms if m.type == rc.MSG_VIDEO) >= 7, 3,
                    "the live frames")
             check(not nodelay(p), "a playing player still has TCP_NODELAY")
+            check(lowat(p) == 65536, "a playing player's TCP_NOTSENT_LOWAT is %d" % lowat(p))
             check(nodelay(pub), "the publisher lost TCP_NODELAY")
 
 
