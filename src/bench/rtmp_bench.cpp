@@ -751,10 +751,9 @@ int main(int argc, char **argv)
     snprintf(c->tc_url, sizeof(c->tc_url), "rtmp://%s%s%s:%d/%s",
              c->addr.ss_family == AF_INET6 ? "[" : "", o.host,
              c->addr.ss_family == AF_INET6 ? "]" : "", o.port, o.app);
-    // A setup session needs the few hundred bytes up to its first media message: reading
-    // more copies the GOP the server sent for nothing, and the window that frees invites
-    // the rest of it across (setup sessions end at the first media message, which follows
-    // the play replies within the first 4 KB)
+    // A setup session ends at its first media message, within 4 KB of the play replies:
+    // reading more would copy the GOP sent behind it for nothing, and the window that
+    // frees would draw the rest of the GOP across
     c->rbuf_size = c->setup && !c->setup_until_key ? 4096 : 256 * 1024;
     c->slow_rcvbuf = o.slow_rcvbuf;
     c->rbuf = static_cast<u_char *>(rtmp_alloc(c->rbuf_size));
