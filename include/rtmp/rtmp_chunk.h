@@ -54,6 +54,7 @@ struct rtmp_chunk_reader_s {
     uint32_t nstreams;
     uint64_t bytes_read; // every byte consumed, for Acknowledgement (spec 5.4.3)
     size_t buffered;     // sum of the streams' cap
+    uint32_t partial;    // chunk streams inside a message (their active bit set)
     const char *reason;  // why the last call returned RTMP_ERROR
 
     rtmp_chunk_state state;
@@ -85,6 +86,12 @@ struct rtmp_chunk_reader_s {
 // Set Chunk Size (type 1) and Abort (type 2) take effect here and are still returned.
 [[nodiscard]] rtmp_int_t rtmp_chunk_read(rtmp_chunk_reader_t *r, std::span<const u_char> in,
                                          size_t *consumed, rtmp_message_t *msg);
+
+// Whether input stopped inside a message: a chunk header, or a message's chunks.
+inline bool rtmp_chunk_reader_partial(const rtmp_chunk_reader_t *r)
+{
+    return r->state != rtmp_chunk_state::header || r->hlen || r->back_len || r->partial;
+}
 
 // Output state of one chunk stream: the last header written on it.
 struct rtmp_chunk_out_s {

@@ -86,10 +86,9 @@ struct alignas(RTMP_CACHE_LINE) rtmp_session_s {
     rtmp_msec_t ping_sent;    // 0: no ping outstanding
 
     // hostile-peer bounds (rtmp_limits.h, message_timeout, max_commands_per_second)
-    uint32_t limit_ticket;   // counted in max_connections(_per_ip); 0: not counted
-    rtmp_msec_t msg_start;   // a message completed, or input began after none was partial
-    rtmp_msec_t msg_checked; // when the reader was last searched for partial messages
-    uint64_t cmd_tokens;     // command budget in thousandths of a command
+    uint32_t limit_ticket; // counted in max_connections(_per_ip); 0: not counted
+    rtmp_msec_t msg_start; // a message completed, or input began after none was partial
+    uint64_t cmd_tokens;   // command budget in thousandths of a command
     rtmp_msec_t cmd_refill;
 
     double object_encoding;

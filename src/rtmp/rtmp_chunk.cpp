@@ -160,11 +160,19 @@ static bool rtmp_chunk_fill(rtmp_chunk_reader_t *r, const u_char **p, const u_ch
     return r->hlen >= n;
 }
 
+static void rtmp_chunk_stream_active(rtmp_chunk_reader_t *r, rtmp_chunk_stream_t *st, bool on)
+{
+    if (st->active != on) {
+        st->active = on;
+        r->partial = on ? r->partial + 1 : r->partial - 1;
+    }
+}
+
 // Applies the protocol control messages the chunk layer itself obeys, then hands it out.
 static rtmp_int_t rtmp_chunk_complete(rtmp_chunk_reader_t *r, rtmp_chunk_stream_t *st,
                                       rtmp_message_t *msg)
 {
-    st->active = 0;
+    rtmp_chunk_stream_active(r, st, false);
     st->received = 0;
     msg->h = st->h;
     r->state = rtmp_chunk_state::header;
@@ -196,7 +204,7 @@ static rtmp_int_t rtmp_chunk_complete(rtmp_chunk_reader_t *r, rtmp_chunk_stream_
         // Spec 5.4.2: drop the partially received message; an unknown csid is no error.
         rtmp_chunk_stream_t *a = rtmp_chunk_stream_find(r, rtmp_chunk_be32(msg->payload.data()));
         if (a) {
-            a->active = 0;
+            rtmp_chunk_stream_active(r, a, false);
             a->received = 0;
         }
     }
@@ -314,7 +322,7 @@ static rtmp_int_t rtmp_chunk_read_header(rtmp_chunk_reader_t *r, const u_char **
             return RTMP_ERROR;
         }
         st->seen = 1;
-        st->active = 1;
+        rtmp_chunk_stream_active(r, st, true);
         st->received = 0;
     }
 

@@ -524,7 +524,7 @@ static rtmp_int_t rtmp_session_start_chunks(rtmp_session_t *s)
     s->hs = nullptr;
     s->state = rtmp_session_state::connect;
     s->last_input = rtmp_current_msec;
-    s->msg_start = s->msg_checked = rtmp_current_msec;
+    s->msg_start = rtmp_current_msec;
     // from now on the read timer watches for silence, slow messages and sends pings
     rtmp_msec_t next = s->scf->ping ? s->scf->ping : s->scf->timeout;
     if (s->scf->message_timeout && s->scf->message_timeout < next) {
@@ -597,35 +597,12 @@ static rtmp_int_t rtmp_session_chunks(rtmp_session_t *s, std::span<const u_char>
 }
 
 // Whether the reader holds part of a message: a header, a chunk or an unfinished payload.
-// Costs a walk over the chunk streams (at most max_chunk_streams), so callers ration it.
-static bool rtmp_session_partial(const rtmp_chunk_reader_t *r)
-{
-    if (r->state != rtmp_chunk_state::header || r->hlen || r->back_len) {
-        return true;
-    }
-    for (const rtmp_chunk_stream_t *head : r->hash) {
-        for (const rtmp_chunk_stream_t *st = head; st; st = st->next) {
-            if (st->active) {
-                return true;
-            }
-        }
-    }
-    return false;
-}
-
 // Slowloris after the handshake: input that keeps arriving but never completes a message.
 // The message clock restarts with each complete message and with input that begins after
-// nothing was pending; looked at about once a second while input flows, so an idle
-// connection's first message may be charged up to a second it did not use.
-static constexpr rtmp_msec_t RTMP_SESSION_PARTIAL_CHECK = 1000;
-
+// nothing was pending.
 static void rtmp_session_message_clock(rtmp_session_t *s)
 {
-    if (s->reader == nullptr || rtmp_current_msec - s->msg_checked < RTMP_SESSION_PARTIAL_CHECK) {
-        return;
-    }
-    s->msg_checked = rtmp_current_msec;
-    if (!rtmp_session_partial(s->reader)) {
+    if (s->reader && !rtmp_chunk_reader_partial(s->reader)) {
         s->msg_start = rtmp_current_msec;
     }
 }
@@ -650,7 +627,7 @@ static void rtmp_session_timer(rtmp_session_t *s)
     rtmp_msec_t next = scf->timeout - quiet;
     if (scf->message_timeout) {
         rtmp_msec_t left = scf->message_timeout;
-        if (rtmp_session_partial(s->reader)) {
+        if (rtmp_chunk_reader_partial(s->reader)) {
             rtmp_msec_t took = rtmp_current_msec - s->msg_start;
             if (took >= scf->message_timeout) {
                 rtmp_session_close(s, "message not completed within message_timeout");

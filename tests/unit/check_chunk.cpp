@@ -451,6 +451,30 @@ START_TEST(test_abort)
 }
 END_TEST
 
+// Partial input at every cut of a message: inside a header, between chunks, and after an
+// abort, which ends the message it drops.
+START_TEST(test_partial)
+{
+    u_char v[2048];
+    size_t n = build_chunked(v, 1, 300, true);
+    for (size_t cut = 0; cut <= n; cut++) {
+        rtmp_chunk_reader_t *r = rtmp_chunk_reader_create(pool, nullptr);
+        got_t g{};
+        ck_assert_int_eq(feed(r, v, cut, &g), RTMP_AGAIN);
+        ck_assert_uint_eq(g.n, cut == n ? 1 : 0);
+        ck_assert(rtmp_chunk_reader_partial(r) == (cut > 0 && cut < n));
+    }
+    rtmp_chunk_reader_t *r = rtmp_chunk_reader_create(pool, nullptr);
+    got_t g{};
+    ck_assert_int_eq(feed(r, v, 140, &g), RTMP_AGAIN); // the first chunk of csid 3
+    ck_assert(rtmp_chunk_reader_partial(r));
+    static const u_char ab[] = {0x02, 0, 0, 0, 0, 0, 4, 2, 0, 0, 0, 0, 0, 0, 0, 3};
+    ck_assert_int_eq(feed(r, ab, sizeof(ab), &g), RTMP_AGAIN);
+    ck_assert_uint_eq(g.n, 1);
+    ck_assert(!rtmp_chunk_reader_partial(r));
+}
+END_TEST
+
 // ---- reader: violations -------------------------------------------------------------------
 
 static const char *read_error(const u_char *v, size_t n, const rtmp_chunk_reader_conf_t *conf)
@@ -989,6 +1013,7 @@ Suite *rtmp_chunk_suite(void)
     tcase_add_test(tc, test_timestamp_wrap);
     tcase_add_test(tc, test_set_chunk_size);
     tcase_add_test(tc, test_abort);
+    tcase_add_test(tc, test_partial);
     tcase_add_test(tc, test_empty_message);
     suite_add_tcase(s, tc);
 
