@@ -9,7 +9,7 @@
 #include <openssl/core_names.h>
 #include <openssl/params.h>
 #include <openssl/rand.h>
-#include <unistd.h>
+#include <pthread.h>
 
 // The digest handshake is not in the published spec; it is what Flash Player 9+ and
 // FMS 3+ speak, and librtmp, ffmpeg, OBS and nginx-rtmp interoperate with it. The keys are
@@ -139,12 +139,14 @@ static rtmp_int_t rtmp_handshake_digest_find(rtmp_handshake_cpacket p, std::span
 [[nodiscard]] static bool rtmp_handshake_random(u_char *p, size_t n)
 {
     static uint64_t state;
-    static pid_t seeded_by;
-    if (seeded_by != getpid()) { // a forked worker must not repeat its parent's bytes
+    static bool seeded;
+    // a forked worker must not repeat its parent's bytes: the child reseeds
+    static const bool reset_on_fork = pthread_atfork(nullptr, nullptr, [] { seeded = false; }) == 0;
+    if (!seeded || !reset_on_fork) {
         if (RAND_bytes(reinterpret_cast<u_char *>(&state), sizeof(state)) != 1) {
             return false;
         }
-        seeded_by = getpid();
+        seeded = true;
     }
     for (size_t i = 0; i < n; i += 8) {
         // splitmix64

@@ -4,6 +4,8 @@
 #include <openssl/evp.h>
 #include <openssl/hmac.h>
 #include <openssl/rand.h>
+#include <sys/wait.h>
+#include <unistd.h>
 
 #include "core/rtmp_log.h"
 #include "rtmp/rtmp_handshake.h"
@@ -238,6 +240,38 @@ START_TEST(test_client_c0c1)
     u_char d[32];
     ck_assert_int_eq(t_find(p + 1, t_fp, d), 0);
     ck_assert_mem_eq(hs.digest, d, 32);
+}
+END_TEST
+
+// A forked worker's C1/S1 filler is not its parent's: the generator reseeds in the child.
+START_TEST(test_fork_reseeds)
+{
+    rtmp_handshake_t hs;
+    ck_assert_int_eq(rtmp_handshake_init_client(&hs, &t_log), RTMP_OK); // seeded here
+    int fds[2];
+    ck_assert_int_eq(pipe(fds), 0);
+    pid_t pid = fork();
+    ck_assert_int_ge(pid, 0);
+    if (pid == 0) {
+        rtmp_handshake_t child;
+        bool ok = rtmp_handshake_init_client(&child, &t_log) == RTMP_OK &&
+                  write(fds[1], child.out.pos + 9, T_HS - 8) == (ssize_t)(T_HS - 8);
+        _exit(ok ? 0 : 1);
+    }
+    close(fds[1]); // the child's exit ends the read below
+    ck_assert_int_eq(rtmp_handshake_init_client(&hs, &t_log), RTMP_OK);
+    u_char got[T_HS];
+    size_t n = 0;
+    for (ssize_t r; n < T_HS - 8 && (r = read(fds[0], got + n, T_HS - 8 - n)) > 0;) {
+        n += (size_t)r;
+    }
+    int status = 0;
+    ck_assert_int_eq(waitpid(pid, &status, 0), pid);
+    ck_assert(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+    ck_assert_uint_eq(n, T_HS - 8);
+    // past time and version, the bytes the parent's next C1 would repeat without a reseed
+    ck_assert(memcmp(got, hs.out.pos + 9, T_HS - 8) != 0);
+    close(fds[0]);
 }
 END_TEST
 
@@ -502,6 +536,7 @@ Suite *rtmp_handshake_suite(void)
 
     tc = tcase_create("roles");
     tcase_add_test(tc, test_client_c0c1);
+    tcase_add_test(tc, test_fork_reseeds);
     tcase_add_test(tc, test_pair_steps);
     tcase_add_test(tc, test_simple_echo);
     tcase_add_test(tc, test_scheme1);
