@@ -60,8 +60,10 @@ typedef struct rtmp_session_pace_s rtmp_session_pace_t;
 struct rtmp_session_pace_s {
     rtmp_event_t ev;      // the interval's end: what arrived meanwhile is read then
     rtmp_msec_t interval; // 0: input is read as it arrives
-    bool due;             // ev fired: the next read goes ahead
+    bool due;             // ev fired: the next read ends the interval
+    bool at_once;         // the next read goes ahead without an interval
     bool held;            // epoll leaves new input unreported meanwhile: no wakeups for it
+    bool waited;          // the read in progress ends an interval
 };
 
 typedef struct rtmp_session_s rtmp_session_t;
@@ -185,9 +187,10 @@ rtmp_msec_t rtmp_session_queue_lag(const rtmp_session_t *s);
 // 0 reads input as it arrives again.
 void rtmp_session_pace_reads(rtmp_session_t *s, rtmp_msec_t interval);
 
-inline bool rtmp_session_paced(const rtmp_session_t *s)
+// Whether the input being read waited its interval in the socket.
+inline bool rtmp_session_read_waited(const rtmp_session_t *s)
 {
-    return s->pace && s->pace->interval;
+    return s->pace && s->pace->waited;
 }
 
 // Logs why and closes the session at the next safe point.

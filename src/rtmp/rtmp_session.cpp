@@ -697,8 +697,9 @@ static bool rtmp_session_read_due(rtmp_session_t *s)
     rtmp_session_pace_t *p = s->pace;
     // a message left half read goes on at once: a key frame larger than the socket's
     // buffer would otherwise take an interval per buffer
-    if (p->interval == 0 || p->due || rtmp_chunk_reader_partial(s->reader)) {
-        p->due = false;
+    p->waited = p->due && p->interval;
+    if (p->interval == 0 || p->due || p->at_once || rtmp_chunk_reader_partial(s->reader)) {
+        p->due = p->at_once = false;
         if (p->ev.timer_set) {
             rtmp_event_del_timer(&p->ev);
         }
@@ -771,8 +772,9 @@ static void rtmp_session_read_handler(rtmp_event_t *ev)
             break;
         }
     }
-    if (s->pace && total > RTMP_SESSION_PACE_BYTES) {
-        s->pace->due = true;
+    if (s->pace) {
+        s->pace->at_once = total > RTMP_SESSION_PACE_BYTES;
+        s->pace->waited = false;
     }
     if (s->state != rtmp_session_state::closing && s->state != rtmp_session_state::handshake) {
         (void)rtmp_session_flush(s);
