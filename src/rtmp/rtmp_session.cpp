@@ -695,9 +695,9 @@ void rtmp_session_pace_reads(rtmp_session_t *s, rtmp_msec_t interval)
 static bool rtmp_session_read_due(rtmp_session_t *s)
 {
     rtmp_session_pace_t *p = s->pace;
+    p->waited = p->due && p->interval;
     // a message left half read goes on at once: a key frame larger than the socket's
     // buffer would otherwise take an interval per buffer
-    p->waited = p->due && p->interval;
     if (p->interval == 0 || p->due || p->at_once || rtmp_chunk_reader_partial(s->reader)) {
         p->due = p->at_once = false;
         if (p->ev.timer_set) {
