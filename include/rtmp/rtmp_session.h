@@ -63,7 +63,6 @@ struct rtmp_session_pace_s {
     bool due;             // ev fired: the next read ends the interval
     bool at_once;         // the next read goes ahead without an interval
     bool held;            // epoll leaves new input unreported meanwhile: no wakeups for it
-    bool waited;          // the read in progress ends an interval
 };
 
 typedef struct rtmp_session_s rtmp_session_t;
@@ -187,10 +186,11 @@ rtmp_msec_t rtmp_session_queue_lag(const rtmp_session_t *s);
 // 0 reads input as it arrives again.
 void rtmp_session_pace_reads(rtmp_session_t *s, rtmp_msec_t interval);
 
-// Whether the input being read waited its interval in the socket.
+// Whether the input being read is paced, so its frames need not wait a flush_interval
+// again: read at an interval's end, or at once inside a message or after a large read.
 inline bool rtmp_session_read_waited(const rtmp_session_t *s)
 {
-    return s->pace && s->pace->waited;
+    return s->pace && s->pace->interval;
 }
 
 // Logs why and closes the session at the next safe point.

@@ -416,12 +416,10 @@ static void rtmp_live_join(rtmp_live_ctx_t *p)
 
 // ---- publishing ----------------------------------------------------------------------------
 
-// Longest flush_interval the publisher's input is held in its socket for. Longer was
-// measured to cost more: held 100ms, a coalesced fan-out of one 2.5 Mbit/s stream to
-// 3,000 players took 39% more CPU per GB (its reads come near the 32 KB after which the
-// next one goes at once), and small messages held 25ms or more were acknowledged by the
-// kernel one by one. A longer interval's frames wait in the players' queues instead.
-static constexpr rtmp_msec_t RTMP_LIVE_PACE_MAX = 20;
+// Longest flush_interval the publisher's input is held in its socket for; beyond it the
+// socket's buffer could fill and hold the encoder back, so frames wait in the players'
+// queues instead.
+static constexpr rtmp_msec_t RTMP_LIVE_PACE_MAX = 100;
 
 // Under a flush_interval, the publisher's input waits the interval in its socket instead
 // of its frames in every player's queue: players get the same frames at the same time,

@@ -695,7 +695,6 @@ void rtmp_session_pace_reads(rtmp_session_t *s, rtmp_msec_t interval)
 static bool rtmp_session_read_due(rtmp_session_t *s)
 {
     rtmp_session_pace_t *p = s->pace;
-    p->waited = p->due && p->interval;
     // a message left half read goes on at once: a key frame larger than the socket's
     // buffer would otherwise take an interval per buffer
     if (p->interval == 0 || p->due || p->at_once || rtmp_chunk_reader_partial(s->reader)) {
@@ -774,7 +773,6 @@ static void rtmp_session_read_handler(rtmp_event_t *ev)
     }
     if (s->pace) {
         s->pace->at_once = total > RTMP_SESSION_PACE_BYTES;
-        s->pace->waited = false;
     }
     if (s->state != rtmp_session_state::closing && s->state != rtmp_session_state::handshake) {
         (void)rtmp_session_flush(s);
