@@ -380,6 +380,7 @@ def test_publisher_read_once_per_flush_interval():
     read at its end, one read (and one acknowledgement) per interval instead of per message;
     players still get every frame, the last one too with nothing after it. With
     flush_interval 0 each message is read as it arrives."""
+    skip("holding a publisher's input is off (RTMP_LIVE_PACE_MAX in rtmp_live.cpp)")
     apps = {"paced": 'live = true; flush_interval = "20ms";',
             "now": "live = true; flush_interval = 0;"}
     count, spacing = 100, 0.01
