@@ -1,6 +1,8 @@
 // Signal flags, the pid file and systemd readiness notification.
 #include "os/rtmp_process.h"
 
+#include "core/rtmp_time.h"
+
 #include <cstdio>
 #include <cstdlib>
 #include <fcntl.h>
@@ -46,7 +48,14 @@ static sigset_t rtmp_signals_blocked;
 void rtmp_signals_deliver()
 {
     // epoll_pwait() that returns events leaves signals pending (see epoll_pwait(2)),
-    // so a loop that is never idle would never see them: let them in here
+    // so a loop that is never idle would never see them: let them in here, every 10 ms at
+    // most, not with a system call at every turn of a busy loop. An idle loop's wait
+    // takes them at once.
+    static rtmp_msec_t last;
+    if (rtmp_current_msec - last < 10) {
+        return;
+    }
+    last = rtmp_current_msec;
     sigset_t pending;
     if (sigpending(&pending) == 0 && !sigisemptyset(&pending)) {
         sigprocmask(SIG_UNBLOCK, &rtmp_signals_blocked, nullptr);
