@@ -108,6 +108,7 @@ void rtmp_event_accept(rtmp_event_t *ev)
         c->log.data = c;
         c->pool = rtmp_pool_create(RTMP_CONNECTION_POOL_SIZE, &c->log);
         rtmp_connection_activate(c);
+        c->write->ready = 1; // a new socket has room: the first reply need not await EPOLLOUT
 
         rtmp_log_debug(&c->log, "accepted on %s", ls->addr_text);
         ls->handler(c);

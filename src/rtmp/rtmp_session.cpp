@@ -206,15 +206,21 @@ static constexpr uint32_t RTMP_SESSION_QUEUE_MIN = 16;
 static constexpr int RTMP_SESSION_IOV = 64;
 
 // Sends queued frames with writev; with head_only, just the rest of a partly sent head
-// frame, so other chunk streams' messages never land inside one of its chunks.
+// frame, so other chunk streams' messages never land inside one of its chunks. Otherwise
+// the replies in the output buffer, older than any queued frame, lead the first writev:
+// a play's status and the GOP it joins with leave in one system call.
 static rtmp_int_t rtmp_session_send_queue(rtmp_session_t *s, bool head_only)
 {
     rtmp_connection_t *c = s->c;
-    struct iovec iov[RTMP_SESSION_IOV * 2];
+    struct iovec iov[1 + RTMP_SESSION_IOV * 2];
     u_char patched[RTMP_SESSION_IOV][20]; // first chunk headers with the player's msid
 
     while (s->qcount > 0) {
         int niov = 0;
+        size_t replies = head_only || s->out == nullptr ? 0 : rtmp_buf_size(s->out);
+        if (replies > 0) {
+            iov[niov++] = {s->out->pos, replies};
+        }
         uint32_t nframes = head_only ? 1 : s->qcount;
         if (nframes > RTMP_SESSION_IOV) {
             nframes = RTMP_SESSION_IOV;
@@ -242,6 +248,15 @@ static rtmp_int_t rtmp_session_send_queue(rtmp_session_t *s, bool head_only)
             return RTMP_ERROR;
         }
         size_t sent = (size_t)n;
+        if (replies > 0) {
+            size_t k = sent < replies ? sent : replies;
+            s->out->pos += k;
+            sent -= k;
+            if (k == replies) {
+                rtmp_free(s->out);
+                s->out = nullptr;
+            }
+        }
         s->qbytes -= sent;
         while (sent > 0) {
             auto &e = s->queue[s->qhead];
@@ -268,6 +283,11 @@ static rtmp_int_t rtmp_session_send_queue(rtmp_session_t *s, bool head_only)
 
 static rtmp_int_t rtmp_session_flush(rtmp_session_t *s)
 {
+    if (!s->c->write->ready) {
+        // the socket said it is full: EPOLLOUT calls again, and a flush posted before the
+        // short write would only meet EAGAIN, or the reset of a client already gone
+        return RTMP_AGAIN;
+    }
     if (s->state == rtmp_session_state::handshake) {
         return rtmp_session_send_buf(s, s->hs ? &s->hs->out : nullptr);
     }
@@ -275,7 +295,7 @@ static rtmp_int_t rtmp_session_flush(rtmp_session_t *s)
     if (s->head_sent > 0) {
         rc = rtmp_session_send_queue(s, true);
     }
-    if (rc == RTMP_OK) {
+    if (rc == RTMP_OK && s->qcount == 0) {
         rc = rtmp_session_send_buf(s, s->out);
     }
     if (rc == RTMP_OK) {
