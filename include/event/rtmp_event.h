@@ -55,6 +55,9 @@ void rtmp_event_done();
 [[nodiscard]] rtmp_int_t rtmp_event_add_connection(rtmp_connection_t *c);
 // Registers a listening socket's connection, level-triggered, woken exclusively.
 [[nodiscard]] rtmp_int_t rtmp_event_add_listening(rtmp_connection_t *c);
+// Stops (hold) or resumes reporting a connection's input; the peer closing is still
+// reported, and the input waits in the socket.
+rtmp_int_t rtmp_event_hold_read(rtmp_connection_t *c, bool hold);
 rtmp_int_t rtmp_event_del(rtmp_connection_t *c);
 
 // Waits for events (signals are let through only while waiting), runs their handlers,

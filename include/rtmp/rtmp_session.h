@@ -55,6 +55,17 @@ struct rtmp_session_out_t {
     rtmp_msec_t queued; // when it was queued here: cached frames are older than that
 };
 
+// Input held in the socket for an interval, then read at once (rtmp_session_pace_reads).
+typedef struct rtmp_session_pace_s rtmp_session_pace_t;
+struct rtmp_session_pace_s {
+    rtmp_event_t ev;      // the interval's end: what arrived meanwhile is read then
+    rtmp_msec_t interval; // 0: input is read as it arrives
+    bool due;             // ev fired: the next read ends the interval
+    bool at_once;         // the next read goes ahead without an interval
+    bool held;            // epoll leaves new input unreported meanwhile: no wakeups for it
+    bool waited;          // the read in progress ends an interval
+};
+
 typedef struct rtmp_session_s rtmp_session_t;
 struct alignas(RTMP_CACHE_LINE) rtmp_session_s {
     // What sending touches, in the first 64 bytes: a fan-out runs it for every player of
@@ -79,6 +90,8 @@ struct alignas(RTMP_CACHE_LINE) rtmp_session_s {
 
     rtmp_chunk_reader_t *reader;
     rtmp_chunk_writer_t writer;
+
+    rtmp_session_pace_t *pace; // in the pool, from the first rtmp_session_pace_reads()
 
     uint32_t peer_ack_window; // we acknowledge every this many bytes (peer's Window Ack Size)
     uint64_t acked;           // bytes_read at our last Acknowledgement
@@ -167,6 +180,18 @@ uint32_t rtmp_session_queue_drop(rtmp_session_t *s, uint32_t msid, uint8_t flags
 
 // How long the oldest queued frame has waited, in milliseconds.
 rtmp_msec_t rtmp_session_queue_lag(const rtmp_session_t *s);
+
+// Holds this session's input in its socket from its arrival until `interval` later, then
+// reads all of it at once: a publisher then costs one read, and one TCP acknowledgement,
+// per interval instead of per message. A message left half read is read on at once.
+// 0 reads input as it arrives again.
+void rtmp_session_pace_reads(rtmp_session_t *s, rtmp_msec_t interval);
+
+// Whether the input being read waited its interval in the socket.
+inline bool rtmp_session_read_waited(const rtmp_session_t *s)
+{
+    return s->pace && s->pace->waited;
+}
 
 // Logs why and closes the session at the next safe point.
 void rtmp_session_close(rtmp_session_t *s, const char *reason);

@@ -54,9 +54,12 @@ static rtmp_int_t rtmp_epoll_ctl(int op, rtmp_connection_t *c, uint32_t events)
     return RTMP_OK;
 }
 
+// A connection's events but input, which rtmp_event_hold_read() can leave out.
+static constexpr uint32_t RTMP_EPOLL_CONN = EPOLLOUT | EPOLLRDHUP | EPOLLET;
+
 rtmp_int_t rtmp_event_add_connection(rtmp_connection_t *c)
 {
-    if (rtmp_epoll_ctl(EPOLL_CTL_ADD, c, EPOLLIN | EPOLLOUT | EPOLLRDHUP | EPOLLET) != RTMP_OK) {
+    if (rtmp_epoll_ctl(EPOLL_CTL_ADD, c, RTMP_EPOLL_CONN | EPOLLIN) != RTMP_OK) {
         return RTMP_ERROR;
     }
     c->read->active = 1;
@@ -73,6 +76,11 @@ rtmp_int_t rtmp_event_add_listening(rtmp_connection_t *c)
     }
     c->read->active = 1;
     return RTMP_OK;
+}
+
+rtmp_int_t rtmp_event_hold_read(rtmp_connection_t *c, bool hold)
+{
+    return rtmp_epoll_ctl(EPOLL_CTL_MOD, c, hold ? RTMP_EPOLL_CONN : RTMP_EPOLL_CONN | EPOLLIN);
 }
 
 rtmp_int_t rtmp_event_del(rtmp_connection_t *c)

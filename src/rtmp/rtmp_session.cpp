@@ -18,6 +18,10 @@ static u_char rtmp_session_recv_buf[65536];
 
 // A wakeup reads at most this much before letting other connections run.
 static constexpr size_t RTMP_SESSION_READ_CAP = 4 * sizeof(rtmp_session_recv_buf);
+// Paced input held for one interval stays well inside a socket's first receive window
+// (64 KB): a read of more than this makes the next one go at once, so a sender is never
+// held back by the pacing, and a high bitrate is read as it arrives.
+static constexpr size_t RTMP_SESSION_PACE_BYTES = 32768;
 // Replies and control messages waiting for a slow reader; media has its own queues.
 static constexpr size_t RTMP_SESSION_OUT_SIZE = 2048;
 
@@ -153,6 +157,9 @@ static void rtmp_session_finalize(rtmp_session_t *s)
         }
     }
     rtmp_limits_conn_release(&s->limit_ticket);
+    if (s->pace && s->pace->ev.timer_set) {
+        rtmp_event_del_timer(&s->pace->ev);
+    }
     for (uint32_t i = 0; i < s->qcount; i++) {
         rtmp_frame_unref(s->queue[(s->qhead + i) % s->qcap].frame);
     }
@@ -674,6 +681,60 @@ static void rtmp_session_timer(rtmp_session_t *s)
     rtmp_event_add_timer(s->c->read, next ? next : 1);
 }
 
+static void rtmp_session_pace_end(rtmp_event_t *ev)
+{
+    auto *s = static_cast<rtmp_session_t *>(ev->data);
+    ev->timedout = 0;
+    s->pace->due = true;
+    rtmp_event_post(s->c->read);
+}
+
+void rtmp_session_pace_reads(rtmp_session_t *s, rtmp_msec_t interval)
+{
+    rtmp_session_pace_t *p = s->pace;
+    if (p == nullptr) {
+        if (interval == 0) {
+            return;
+        }
+        p = s->pace = rtmp_palloc<rtmp_session_pace_t>(s->c->pool);
+        p->ev.data = s;
+        p->ev.handler = rtmp_session_pace_end;
+        p->ev.log = &s->c->log;
+    }
+    p->interval = interval;
+    if (interval == 0 && p->ev.timer_set) {
+        rtmp_event_del_timer(&p->ev); // what waits is read now
+        if (s->state != rtmp_session_state::closing) {
+            rtmp_event_post(s->c->read);
+        }
+    }
+}
+
+// Paced input waits until the interval its arrival opened ends.
+static bool rtmp_session_read_due(rtmp_session_t *s)
+{
+    rtmp_session_pace_t *p = s->pace;
+    // a message left half read goes on at once: a key frame larger than the socket's
+    // buffer would otherwise take an interval per buffer
+    p->waited = p->due && p->interval;
+    if (p->interval == 0 || p->due || p->at_once || rtmp_chunk_reader_partial(s->reader)) {
+        p->due = p->at_once = false;
+        if (p->ev.timer_set) {
+            rtmp_event_del_timer(&p->ev);
+        }
+        if (p->held) {
+            p->held = false;
+            (void)rtmp_event_hold_read(s->c, false);
+        }
+        return true;
+    }
+    if (!p->ev.timer_set) {
+        rtmp_event_add_timer(&p->ev, p->interval);
+        p->held = rtmp_event_hold_read(s->c, true) == RTMP_OK;
+    }
+    return false;
+}
+
 static void rtmp_session_read_handler(rtmp_event_t *ev)
 {
     auto *c = static_cast<rtmp_connection_t *>(ev->data);
@@ -687,6 +748,9 @@ static void rtmp_session_read_handler(rtmp_event_t *ev)
     if (ev->timedout) {
         ev->timedout = 0;
         rtmp_session_timer(s);
+        return;
+    }
+    if (s->pace && !rtmp_session_read_due(s)) {
         return;
     }
 
@@ -726,6 +790,10 @@ static void rtmp_session_read_handler(rtmp_event_t *ev)
         if (rtmp_session_chunks(s, in) != RTMP_OK) {
             break;
         }
+    }
+    if (s->pace) {
+        s->pace->at_once = total > RTMP_SESSION_PACE_BYTES;
+        s->pace->waited = false;
     }
     if (s->state != rtmp_session_state::closing && s->state != rtmp_session_state::handshake) {
         (void)rtmp_session_flush(s);

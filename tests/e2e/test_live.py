@@ -363,6 +363,56 @@ def test_setup_without_nagle_media_with_it():
             check(nodelay(pub), "the publisher lost TCP_NODELAY")
 
 
+def _unread(server_port, client_port):
+    """Bytes the server has not read yet on its end of server_port <-> client_port
+    (rx_queue in /proc/net/tcp)."""
+    with open("/proc/net/tcp") as f:
+        for line in f.readlines()[1:]:
+            parts = line.split()
+            if int(parts[1].rsplit(":", 1)[1], 16) == server_port and \
+                    int(parts[2].rsplit(":", 1)[1], 16) == client_port:
+                return int(parts[4].split(":")[1], 16)
+    fail("no connection %d <-> %d" % (server_port, client_port))
+
+
+def test_publisher_read_once_per_flush_interval():
+    """Under a flush_interval the publisher's input waits the interval in its socket and is
+    read at its end, one read (and one acknowledgement) per interval instead of per message;
+    players still get every frame, the last one too with nothing after it. With
+    flush_interval 0 each message is read as it arrives."""
+    apps = {"paced": 'live = true; flush_interval = "20ms";',
+            "now": "live = true; flush_interval = 0;"}
+    count, spacing = 100, 0.01
+    with live_server(apps) as srv:
+        srv.start()
+        waiting, lags = {}, {}
+        for app in apps:
+            with PyPublisher(srv.port, app, "s") as pub, PyPlayer(srv.port, app, "s") as p:
+                pub.video(0, AVC_HEADER, header=True)
+                pub.video(0, b"key" + bytes(500), key=True)
+                p.play().wait(lambda ms: any(is_video_key(m) for m in ms), 3, "the key frame")
+                sent, unread = {}, []
+                for i in range(1, count + 1):
+                    sent[10 * i] = time.monotonic()
+                    pub.video(10 * i, b"inter%d" % i + bytes(2000))
+                    time.sleep(spacing)
+                    unread.append(_unread(srv.port, pub.port))
+                p.wait(lambda ms: any(m.type == rc.MSG_VIDEO and m.timestamp == 10 * count
+                                      for m in ms), 5, "the last frame")
+                got = [(t, m.timestamp) for t, m in p.events
+                       if m.type == rc.MSG_VIDEO and m.timestamp in sent]
+                check([ts for _, ts in got] == sorted(sent),
+                      "%s: the player got %d of %d frames, or out of order" % (app, len(got), count))
+                waiting[app] = sum(1 for n in unread if n > 0) / count
+                lags[app] = max(t - sent[ts] for t, ts in got)
+        # sampled 10ms after each message: paced, most find input waiting; at 0, few do
+        check(waiting["paced"] > 0.5 and waiting["now"] < 0.3,
+              "input found waiting in the server's socket: %.0f%% of the time at 20ms, "
+              "%.0f%% at 0" % (100 * waiting["paced"], 100 * waiting["now"]))
+        # held an interval, not until more input came: generous for a loaded machine
+        check(lags["paced"] < 1.0, "a paced frame reached its player %.3fs late" % lags["paced"])
+
+
 # ---- 4: a publisher reconnects -----------------------------------------------------------------
 
 def _monotonic(what, msgs):
