@@ -686,6 +686,8 @@ static void rtmp_session_pace_end(rtmp_event_t *ev)
     auto *s = static_cast<rtmp_session_t *>(ev->data);
     ev->timedout = 0;
     s->pace->due = true;
+    // held input is not reported: whatever the interval brought is there to be read
+    s->c->read->ready = 1;
     rtmp_event_post(s->c->read);
 }
 
@@ -705,34 +707,58 @@ void rtmp_session_pace_reads(rtmp_session_t *s, rtmp_msec_t interval)
     if (interval == 0 && p->ev.timer_set) {
         rtmp_event_del_timer(&p->ev); // what waits is read now
         if (s->state != rtmp_session_state::closing) {
+            s->c->read->ready = 1;
             rtmp_event_post(s->c->read);
         }
     }
 }
 
-// Paced input waits until the interval its arrival opened ends.
+static void rtmp_session_pace_hold(rtmp_session_t *s, bool hold)
+{
+    rtmp_session_pace_t *p = s->pace;
+    if (p->held != hold && rtmp_event_hold_read(s->c, hold) == RTMP_OK) {
+        p->held = hold;
+    }
+}
+
+// Paced input waits until the interval its arrival opened ends. A message left half read
+// goes on at once: a key frame larger than the socket's buffer would otherwise take an
+// interval per buffer.
 static bool rtmp_session_read_due(rtmp_session_t *s)
 {
     rtmp_session_pace_t *p = s->pace;
-    // a message left half read goes on at once: a key frame larger than the socket's
-    // buffer would otherwise take an interval per buffer
     p->waited = p->due && p->interval;
     if (p->interval == 0 || p->due || p->at_once || rtmp_chunk_reader_partial(s->reader)) {
         p->due = p->at_once = false;
         if (p->ev.timer_set) {
             rtmp_event_del_timer(&p->ev);
         }
-        if (p->held) {
-            p->held = false;
-            (void)rtmp_event_hold_read(s->c, false);
-        }
         return true;
     }
     if (!p->ev.timer_set) {
         rtmp_event_add_timer(&p->ev, p->interval);
-        p->held = rtmp_event_hold_read(s->c, true) == RTMP_OK;
+        rtmp_session_pace_hold(s, true);
     }
     return false;
+}
+
+// After a paced read. Input that flows stays out of epoll and is read again an interval
+// later, on the timer alone: no system call but the read itself per interval. An empty
+// socket, a large read or a message left half read hand the socket back to epoll, whose
+// next report opens an interval again (or, for the latter two, is read at once).
+static void rtmp_session_pace_next(rtmp_session_t *s, size_t total)
+{
+    rtmp_session_pace_t *p = s->pace;
+    p->waited = false;
+    if (s->state == rtmp_session_state::closing) {
+        return;
+    }
+    p->at_once = total > RTMP_SESSION_PACE_BYTES;
+    bool flowing = p->interval && total && !p->at_once && !rtmp_chunk_reader_partial(s->reader);
+    if (flowing && !p->ev.timer_set) {
+        rtmp_event_add_timer(&p->ev, p->interval);
+    }
+    rtmp_session_pace_hold(s, flowing);
 }
 
 static void rtmp_session_read_handler(rtmp_event_t *ev)
@@ -792,8 +818,7 @@ static void rtmp_session_read_handler(rtmp_event_t *ev)
         }
     }
     if (s->pace) {
-        s->pace->at_once = total > RTMP_SESSION_PACE_BYTES;
-        s->pace->waited = false;
+        rtmp_session_pace_next(s, total);
     }
     if (s->state != rtmp_session_state::closing && s->state != rtmp_session_state::handshake) {
         (void)rtmp_session_flush(s);
