@@ -380,7 +380,7 @@ def test_publisher_read_once_per_flush_interval():
     read at its end, one read (and one acknowledgement) per interval instead of per message;
     players still get every frame, the last one too with nothing after it. With
     flush_interval 0 each message is read as it arrives."""
-    apps = {"paced": 'live = true; flush_interval = "20ms";',
+    apps = {"paced": 'live = true; flush_interval = "30ms";',
             "now": "live = true; flush_interval = 0;"}
     count, spacing = 100, 0.01
     with live_server(apps) as srv:
@@ -405,9 +405,10 @@ def test_publisher_read_once_per_flush_interval():
                       "%s: the player got %d of %d frames, or out of order" % (app, len(got), count))
                 waiting[app] = sum(1 for n in unread if n > 0) / count
                 lags[app] = max(t - sent[ts] for t, ts in got)
-        # sampled 10ms after each message: paced, most find input waiting; at 0, few do
+        # sampled 10ms after each message, read every 30ms: paced, most find input waiting
+        # (at 20ms, about half did); at 0, few do
         check(waiting["paced"] > 0.5 and waiting["now"] < 0.3,
-              "input found waiting in the server's socket: %.0f%% of the time at 20ms, "
+              "input found waiting in the server's socket: %.0f%% of the time at 30ms, "
               "%.0f%% at 0" % (100 * waiting["paced"], 100 * waiting["now"]))
         # held an interval, not until more input came: generous for a loaded machine
         check(lags["paced"] < 1.0, "a paced frame reached its player %.3fs late" % lags["paced"])
