@@ -253,6 +253,20 @@ EOF
 # nginx-rtmp's CPU busy for less time than its own processes ran. A tickless kernel
 # measures idle at each idle entry and exit, so wall time less idle is the busy time the
 # report uses.
+# The load's CPU idle ticks: loopback does part of each side's TCP work in the other's
+# softirq (a segment Nagle held back leaves when the client's ACK arrives, on its CPU),
+# so both CPUs' busy time is reported too.
+load_idle_ticks() {
+    local name user nice system idle iowait irq softirq steal rest
+    while read -r name user nice system idle iowait irq softirq steal rest; do
+        if [ "$name" = "cpu$BENCH_CPU" ]; then
+            echo "$((idle + iowait + steal))"
+            return
+        fi
+    done < /proc/stat
+    echo 0
+}
+
 cpu_ticks() {
     local name user nice system idle iowait irq softirq steal rest
     while read -r name user nice system idle iowait irq softirq steal rest; do
@@ -413,6 +427,8 @@ run_one() {
     SAMPLER_PID=$!
     local c0 p0 c1 p1 u0 u1 t0 t1 rc s0 s1 k0 k1 i0 i1
     read -r c0 s0 i0 t0 <<< "$(cpu_ticks)"
+    local l0 l1
+    l0=$(load_idle_ticks)
     read -r p0 u0 <<< "$(proc_ticks)"
     k0=$(ksoftirqd_ticks)
     timeout -k 5 "$limit" taskset -c "$BENCH_CPU" "$BENCH_BIN" "${args[@]}" > "$dir/bench.out" 2>&1 &
@@ -421,6 +437,7 @@ run_one() {
     rc=$?
     BENCH_PID=""
     read -r c1 s1 i1 t1 <<< "$(cpu_ticks)"
+    l1=$(load_idle_ticks)
     read -r p1 u1 <<< "$(proc_ticks)"
     k1=$(ksoftirqd_ticks)
     kill "$SAMPLER_PID" 2>/dev/null
@@ -439,11 +456,11 @@ run_one() {
     [ "${crashes:-0}" -gt 0 ] && note="${note}error log: $crashes worker crash line(s); "
     stop_server
 
-    record true "$rc" "$note" "$(printf ', "cpu_ticks": %s, "proc_ticks": %s, "user_ticks": %s, "clk_tck": %s, "wall_s": %s, "pss_base_kb": %s, "pss_peak_kb": %s, "tcp_mem_base_kb": %s, "tcp_mem_peak_kb": %s, "procs": %s, "bench_json": "%s", "idle_cpu_ticks": %s, "idle_wall_s": %s, "softirq_ticks": %s, "ksoftirqd_ticks": %s, "cpu_idle_ticks": %s, "idle_cpu_idle_ticks": %s' \
+    record true "$rc" "$note" "$(printf ', "cpu_ticks": %s, "proc_ticks": %s, "user_ticks": %s, "clk_tck": %s, "wall_s": %s, "pss_base_kb": %s, "pss_peak_kb": %s, "tcp_mem_base_kb": %s, "tcp_mem_peak_kb": %s, "procs": %s, "bench_json": "%s", "idle_cpu_ticks": %s, "idle_wall_s": %s, "softirq_ticks": %s, "ksoftirqd_ticks": %s, "cpu_idle_ticks": %s, "idle_cpu_idle_ticks": %s, "load_cpu_idle_ticks": %s' \
         $((c1 - c0)) $((p1 - p0)) $((u1 - u0)) "$CLK_TCK" "$(awk -v a="$t0" -v b="$t1" 'BEGIN{printf "%.3f", b-a}')" \
         "$base_pss" "$peak" "$base_tcp" "${tcp_peak:-0}" "$maxp" "$dir/bench.json" $((b1 - b0)) \
         "$(awk -v a="$bt0" -v b="$bt1" 'BEGIN{printf "%.3f", b-a}')" $((s1 - s0)) $((k1 - k0)) \
-        $((i1 - i0)) $((bi1 - bi0)))"
+        $((i1 - i0)) $((bi1 - bi0)) $((l1 - l0)))"
     log "$sc/$srv run $run: rc=$rc cpu$SERVER_CPU=$(awk -v a="$t0" -v b="$t1" -v i=$((i1 - i0)) \
         -v hz="$CLK_TCK" 'BEGIN{printf "%.0f", (b - a) * hz - i}')t (by ticks $((c1 - c0))t)" \
         "proc=$((p1 - p0))t pss_peak=${peak}kB ${note}"

@@ -125,6 +125,9 @@ def run_metrics(r):
             ksoft = r["ksoftirqd_ticks"] / tck
             m["cpu_s_per_gb_proc_softirq_ksoftirqd"] = (proc + softirq + ksoft) / (delivered / GB)
         m["cpu_s_per_gb_cpu0"] = cpu0 / (delivered / GB)
+        if "load_cpu_idle_ticks" in r and "cpu_idle_ticks" in r:
+            both = 2 * r["wall_s"] - (r["cpu_idle_ticks"] + r["load_cpu_idle_ticks"]) / tck
+            m["cpu_s_per_gb_both"] = max(both, 0.0) / (delivered / GB)
         if cpu0_net is not None:
             m["cpu_s_per_gb_cpu0_net"] = cpu0_net / (delivered / GB)
             # players one core could serve at this cost: a core's GB/s over one player's
@@ -192,6 +195,7 @@ ROWS = {
         ("cpu_s_per_gb_proc_softirq_ksoftirqd", "same + the server CPU's ksoftirqd", "lower"),
         ("cpu_s_per_gb_cpu0", "CPU-s per GB, server CPU busy (all of it)", "lower"),
         ("cpu_s_per_gb_cpu0_net", "same, minus background load", "lower"),
+        ("cpu_s_per_gb_both", "CPU-s per GB, both CPUs busy (server and load together)", ""),
         ("cpu_s_per_published_gb_cpu0_net", "CPU-s per published GB, server CPU busy minus "
          "background", "lower"),
         ("cpu0_background", "background load on server CPU (cores)", ""),
