@@ -246,31 +246,19 @@ EOF
 
 # ---- measurement ---------------------------------------------------------------------------
 
-# "busy softirq idle time" of the server CPU: busy = user+nice+system+irq+softirq ticks,
-# softirq = irq+softirq alone (the loopback delivery work no process is charged for),
-# idle = idle+iowait+steal, and the time of the reading. busy is counted by timer ticks,
-# which a load that wakes in short periodic bursts aliases with: a streams run counted
-# nginx-rtmp's CPU busy for less time than its own processes ran. A tickless kernel
-# measures idle at each idle entry and exit, so wall time less idle is the busy time the
-# report uses.
-# The load's CPU idle ticks: loopback does part of each side's TCP work in the other's
-# softirq (a segment Nagle held back leaves when the client's ACK arrives, on its CPU),
-# so both CPUs' busy time is reported too.
-load_idle_ticks() {
-    local name user nice system idle iowait irq softirq steal rest
-    while read -r name user nice system idle iowait irq softirq steal rest; do
-        if [ "$name" = "cpu$BENCH_CPU" ]; then
-            echo "$((idle + iowait + steal))"
-            return
-        fi
-    done < /proc/stat
-    echo 0
-}
-
+# "busy softirq idle time" of the server CPU (or of the CPU given): busy =
+# user+nice+system+irq+softirq ticks, softirq = irq+softirq alone (the loopback delivery
+# work no process is charged for), idle = idle+iowait+steal, and the time of the reading.
+# busy is counted by timer ticks, which a load that wakes in short periodic bursts aliases
+# with: a streams run counted nginx-rtmp's CPU busy for less time than its own processes
+# ran. A tickless kernel measures idle at each idle entry and exit, so wall time less idle
+# is the busy time the report uses. The load's CPU is read too: loopback does part of each
+# side's TCP work in the other's softirq (a segment Nagle held back leaves when the client's
+# ACK arrives, on its CPU), so both CPUs' busy time is reported as well.
 cpu_ticks() {
     local name user nice system idle iowait irq softirq steal rest
     while read -r name user nice system idle iowait irq softirq steal rest; do
-        if [ "$name" = "cpu$SERVER_CPU" ]; then
+        if [ "$name" = "cpu${1:-$SERVER_CPU}" ]; then
             echo "$((user + nice + system + irq + softirq)) $((irq + softirq))" \
                 "$((idle + iowait + steal)) $EPOCHREALTIME"
             return
@@ -425,10 +413,9 @@ run_one() {
 
     sampler "$dir/pss" &
     SAMPLER_PID=$!
-    local c0 p0 c1 p1 u0 u1 t0 t1 rc s0 s1 k0 k1 i0 i1
+    local c0 p0 c1 p1 u0 u1 t0 t1 rc s0 s1 k0 k1 i0 i1 l0 l1
     read -r c0 s0 i0 t0 <<< "$(cpu_ticks)"
-    local l0 l1
-    l0=$(load_idle_ticks)
+    read -r _ _ l0 _ <<< "$(cpu_ticks "$BENCH_CPU")"
     read -r p0 u0 <<< "$(proc_ticks)"
     k0=$(ksoftirqd_ticks)
     timeout -k 5 "$limit" taskset -c "$BENCH_CPU" "$BENCH_BIN" "${args[@]}" > "$dir/bench.out" 2>&1 &
@@ -437,7 +424,7 @@ run_one() {
     rc=$?
     BENCH_PID=""
     read -r c1 s1 i1 t1 <<< "$(cpu_ticks)"
-    l1=$(load_idle_ticks)
+    read -r _ _ l1 _ <<< "$(cpu_ticks "$BENCH_CPU")"
     read -r p1 u1 <<< "$(proc_ticks)"
     k1=$(ksoftirqd_ticks)
     kill "$SAMPLER_PID" 2>/dev/null
