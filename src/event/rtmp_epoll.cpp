@@ -92,6 +92,9 @@ rtmp_int_t rtmp_event_del(rtmp_connection_t *c)
 
 void rtmp_event_process(const sigset_t *wait_mask)
 {
+    // the clock as of now, not of the last wake-up: the events handled since took time,
+    // and a timer due 30ms after that wake-up is due sooner than 30ms from now
+    rtmp_time_update();
     rtmp_int_t timer = rtmp_event_find_timer();
     int n =
         epoll_pwait(rtmp_epoll_fd, rtmp_epoll_events, rtmp_epoll_nevents, (int)timer, wait_mask);
