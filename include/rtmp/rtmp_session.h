@@ -59,6 +59,7 @@ struct rtmp_session_out_t {
 typedef struct rtmp_session_pace_s rtmp_session_pace_t;
 struct rtmp_session_pace_s {
     rtmp_event_t ev;      // the interval's end: what arrived meanwhile is read then
+    rtmp_event_t arm;     // posted behind a read's sends: the next interval starts then
     rtmp_msec_t interval; // 0: input is read as it arrives
     bool due;             // ev fired: the next read ends the interval
     bool at_once;         // the next read goes ahead without an interval

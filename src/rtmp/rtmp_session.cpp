@@ -157,8 +157,11 @@ static void rtmp_session_finalize(rtmp_session_t *s)
         }
     }
     rtmp_limits_conn_release(&s->limit_ticket);
-    if (s->pace && s->pace->ev.timer_set) {
-        rtmp_event_del_timer(&s->pace->ev);
+    if (s->pace) {
+        if (s->pace->ev.timer_set) {
+            rtmp_event_del_timer(&s->pace->ev);
+        }
+        rtmp_event_delete_posted(&s->pace->arm);
     }
     for (uint32_t i = 0; i < s->qcount; i++) {
         rtmp_frame_unref(s->queue[(s->qhead + i) % s->qcap].frame);
@@ -691,6 +694,22 @@ static void rtmp_session_pace_end(rtmp_event_t *ev)
     rtmp_event_post(s->c->read);
 }
 
+// Input that keeps coming is read again an interval after this read's frames were handed
+// to the players' sockets, not after the read: a fan-out to thousands of players takes
+// milliseconds, and under load the batches grow by that time instead of the sends
+// filling the interval. Posted behind the sends the read posted, with the clock read anew.
+static void rtmp_session_pace_arm(rtmp_event_t *ev)
+{
+    auto *s = static_cast<rtmp_session_t *>(ev->data);
+    rtmp_session_pace_t *p = s->pace;
+    if (p->interval == 0 || !p->held || p->ev.timer_set ||
+        s->state == rtmp_session_state::closing) {
+        return;
+    }
+    rtmp_time_update();
+    rtmp_event_add_timer(&p->ev, p->interval);
+}
+
 void rtmp_session_pace_reads(rtmp_session_t *s, rtmp_msec_t interval)
 {
     rtmp_session_pace_t *p = s->pace;
@@ -702,10 +721,14 @@ void rtmp_session_pace_reads(rtmp_session_t *s, rtmp_msec_t interval)
         p->ev.data = s;
         p->ev.handler = rtmp_session_pace_end;
         p->ev.log = &s->c->log;
+        p->arm.data = s;
+        p->arm.handler = rtmp_session_pace_arm;
+        p->arm.log = &s->c->log;
     }
     p->interval = interval;
-    if (interval == 0 && p->ev.timer_set) {
+    if (interval == 0 && (p->ev.timer_set || p->arm.posted)) {
         rtmp_event_del_timer(&p->ev); // what waits is read now
+        rtmp_event_delete_posted(&p->arm);
         if (s->state != rtmp_session_state::closing) {
             s->c->read->ready = 1;
             rtmp_event_post(s->c->read);
@@ -743,9 +766,10 @@ static bool rtmp_session_read_due(rtmp_session_t *s)
 }
 
 // After a paced read. Input that flows stays out of epoll and is read again an interval
-// later, on the timer alone: no system call but the read itself per interval. An empty
-// socket, a large read or a message left half read hand the socket back to epoll, whose
-// next report opens an interval again (or, for the latter two, is read at once).
+// after this read's sends, on the timer alone (rtmp_session_pace_arm): no system call but
+// the read itself per interval. An empty socket, a large read or a message left half read
+// hand the socket back to epoll, whose next report opens an interval again (or, for the
+// latter two, is read at once).
 static void rtmp_session_pace_next(rtmp_session_t *s, size_t total)
 {
     rtmp_session_pace_t *p = s->pace;
@@ -755,10 +779,10 @@ static void rtmp_session_pace_next(rtmp_session_t *s, size_t total)
     }
     p->at_once = total > RTMP_SESSION_PACE_BYTES;
     bool flowing = p->interval && total && !p->at_once && !rtmp_chunk_reader_partial(s->reader);
-    if (flowing && !p->ev.timer_set) {
-        rtmp_event_add_timer(&p->ev, p->interval);
-    }
     rtmp_session_pace_hold(s, flowing);
+    if (flowing && !p->ev.timer_set) {
+        rtmp_event_post(&p->arm);
+    }
 }
 
 static void rtmp_session_read_handler(rtmp_event_t *ev)
