@@ -57,6 +57,8 @@ typedef struct rtmp_conf_app_s {
     rtmp_str_t name;
     void **app_conf;
     struct rtmp_conf_srv_s *server;
+    const char *file; // where the block starts, for messages
+    int line;
 } rtmp_conf_app_t;
 
 // One server block: per-module server and application-default confs, and its applications.
@@ -87,6 +89,9 @@ rtmp_int_t rtmp_conf_error(rtmp_conf_t *cf, config_setting_t *s, const char *fmt
 
 // Reads a setting as a string view (strings only); empty view if it is not one.
 std::string_view rtmp_conf_string(config_setting_t *s);
+// A flag's value, true or false or "on" or "off": 1 or 0, or -1 for anything else.
+int rtmp_conf_flag(config_setting_t *s);
+constexpr const char *RTMP_CONF_FLAG_EXPECTED = "true or false (or \"on\" or \"off\")";
 
 #define rtmp_conf_merge_value(conf, prev, def)                                                     \
     do {                                                                                           \

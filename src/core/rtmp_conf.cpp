@@ -53,6 +53,15 @@ std::string_view rtmp_conf_string(config_setting_t *s)
     return v ? std::string_view(v) : std::string_view();
 }
 
+int rtmp_conf_flag(config_setting_t *s)
+{
+    if (config_setting_type(s) == CONFIG_TYPE_BOOL) {
+        return config_setting_get_bool(s) ? 1 : 0;
+    }
+    std::string_view str = rtmp_conf_string(s);
+    return str == "on" ? 1 : str == "off" ? 0 : -1;
+}
+
 static bool rtmp_conf_get_int(config_setting_t *s, int64_t *v)
 {
     switch (config_setting_type(s)) {
@@ -109,13 +118,11 @@ static rtmp_int_t rtmp_conf_set(rtmp_conf_t *cf, const rtmp_directive_t *d, conf
 
     switch (d->type) {
     case rtmp_conf_type::flag: {
-        std::string_view str = rtmp_conf_string(s);
-        if (config_setting_type(s) == CONFIG_TYPE_BOOL) {
-            *reinterpret_cast<rtmp_int_t *>(field) = config_setting_get_bool(s) ? 1 : 0;
-        } else if (str == "on" || str == "off") {
-            *reinterpret_cast<rtmp_int_t *>(field) = str == "on";
+        int flag = rtmp_conf_flag(s);
+        if (flag < 0) {
+            expected = RTMP_CONF_FLAG_EXPECTED;
         } else {
-            expected = "true or false (or \"on\" or \"off\")";
+            *reinterpret_cast<rtmp_int_t *>(field) = flag;
         }
         break;
     }
@@ -228,17 +235,26 @@ static void **rtmp_conf_create(rtmp_conf_t *cf, void *(*rtmp_module_t::*create)(
     return confs;
 }
 
-static rtmp_int_t
-rtmp_conf_merge(rtmp_conf_t *cf, const rtmp_conf_srv_t *where, void **prev, void **conf,
-                const char *(*rtmp_module_t::*merge)(rtmp_conf_t *, void *, void *))
+// A merge checks directives together, so its errors name the block that holds them:
+// the server's, or the application's when app is given.
+static rtmp_int_t rtmp_conf_merge(rtmp_conf_t *cf, const rtmp_conf_srv_t *srv,
+                                  const rtmp_conf_app_t *app, void **prev, void **conf,
+                                  const char *(*rtmp_module_t::*merge)(rtmp_conf_t *, void *,
+                                                                       void *))
 {
     for (size_t m = 0; rtmp_modules[m]; m++) {
         if (rtmp_modules[m]->*merge) {
             const char *err = (rtmp_modules[m]->*merge)(cf, prev[m], conf[m]);
-            if (err) {
-                snprintf(cf->error, sizeof(cf->error), "%s:%d: %s", where->file, where->line, err);
-                return RTMP_ERROR;
+            if (err == nullptr) {
+                continue;
             }
+            if (app) {
+                snprintf(cf->error, sizeof(cf->error), "%s:%d: application \"%.*s\": %s", app->file,
+                         app->line, (int)app->name.len, app->name.data, err);
+            } else {
+                snprintf(cf->error, sizeof(cf->error), "%s:%d: %s", srv->file, srv->line, err);
+            }
+            return RTMP_ERROR;
         }
     }
     return RTMP_OK;
@@ -278,6 +294,13 @@ static config_setting_t *rtmp_conf_group_at(config_setting_t *s, size_t i)
 
 static rtmp_int_t rtmp_conf_block(rtmp_conf_t *cf, rtmp_conf_ctx_t *ctx, config_setting_t *group);
 
+// The file a block was read from, kept past the parse for merge-time messages.
+static const char *rtmp_conf_source_file(rtmp_conf_t *cf, const config_setting_t *g)
+{
+    const char *file = config_setting_source_file(g);
+    return file ? reinterpret_cast<const char *>(rtmp_pstrdup(cf->pool, file)) : "?";
+}
+
 static rtmp_int_t rtmp_conf_applications(rtmp_conf_t *cf, rtmp_conf_ctx_t *ctx, config_setting_t *s,
                                          rtmp_conf_srv_t *srv)
 {
@@ -310,6 +333,8 @@ static rtmp_int_t rtmp_conf_applications(rtmp_conf_t *cf, rtmp_conf_ctx_t *ctx, 
         app->name = rtmp_pstr(cf->pool, v);
         app->app_conf = rtmp_conf_create(cf, &rtmp_module_t::create_app_conf);
         app->server = srv;
+        app->file = rtmp_conf_source_file(cf, g);
+        app->line = config_setting_source_line(g);
         srv->apps[srv->napps++] = app;
 
         rtmp_conf_ctx_t inner = {RTMP_CONF_APP, ctx->srv_conf, app->app_conf};
@@ -338,8 +363,7 @@ static rtmp_int_t rtmp_conf_servers(rtmp_conf_t *cf, config_setting_t *s)
         auto *srv = rtmp_palloc<rtmp_conf_srv_t>(cf->pool);
         srv->srv_conf = rtmp_conf_create(cf, &rtmp_module_t::create_srv_conf);
         srv->app_conf = rtmp_conf_create(cf, &rtmp_module_t::create_app_conf);
-        const char *file = config_setting_source_file(g);
-        srv->file = file ? reinterpret_cast<const char *>(rtmp_pstrdup(cf->pool, file)) : "?";
+        srv->file = rtmp_conf_source_file(cf, g);
         srv->line = config_setting_source_line(g);
         srv->index = cycle->nservers;
         cycle->servers[cycle->nservers++] = srv;
@@ -397,7 +421,7 @@ rtmp_int_t rtmp_conf_parse(rtmp_conf_t *cf, const char *path)
     cf->config = &config;
     cf->error[0] = '\0';
 
-    // @include paths are relative to the including file's directory
+    // relative @include paths, in included files too, start at the main file's directory
     char *dir = strdup(path);
     config_set_include_dir(&config, dirname(dir));
     free(dir);
@@ -441,14 +465,15 @@ rtmp_int_t rtmp_conf_parse(rtmp_conf_t *cf, const char *path)
         // Merge outward-in: rtmp -> server -> application.
         for (size_t i = 0; i < cycle->nservers; i++) {
             rtmp_conf_srv_t *srv = cycle->servers[i];
-            if (rtmp_conf_merge(cf, srv, rtmp_srv, srv->srv_conf, &rtmp_module_t::merge_srv_conf) !=
-                    RTMP_OK ||
-                rtmp_conf_merge(cf, srv, rtmp_app, srv->app_conf, &rtmp_module_t::merge_app_conf) !=
-                    RTMP_OK) {
+            if (rtmp_conf_merge(cf, srv, nullptr, rtmp_srv, srv->srv_conf,
+                                &rtmp_module_t::merge_srv_conf) != RTMP_OK ||
+                rtmp_conf_merge(cf, srv, nullptr, rtmp_app, srv->app_conf,
+                                &rtmp_module_t::merge_app_conf) != RTMP_OK) {
                 goto done;
             }
             for (size_t a = 0; a < srv->napps; a++) {
-                if (rtmp_conf_merge(cf, srv, srv->app_conf, srv->apps[a]->app_conf,
+                rtmp_conf_app_t *app = srv->apps[a];
+                if (rtmp_conf_merge(cf, srv, app, srv->app_conf, app->app_conf,
                                     &rtmp_module_t::merge_app_conf) != RTMP_OK) {
                     goto done;
                 }

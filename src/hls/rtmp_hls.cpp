@@ -37,6 +37,7 @@ struct rtmp_hls_app_conf_t {
     rtmp_str_t path;
     rtmp_msec_t fragment;
     rtmp_msec_t max_fragment;
+    bool max_fragment_derived; // ten hls_fragment, not written
     rtmp_msec_t playlist_length;
     rtmp_int_t nested;
     rtmp_int_t cleanup;
@@ -203,8 +204,15 @@ static const char *rtmp_hls_merge_app_conf(rtmp_conf_t *, void *parent, void *ch
     rtmp_conf_merge_str(c->path, p->path, "hls");
     rtmp_conf_merge_msec(c->fragment, p->fragment, 2000);
     rtmp_conf_merge_msec(c->playlist_length, p->playlist_length, 30000);
-    // as nginx-rtmp: a stream whose key frames stopped is still cut, at ten fragments
-    rtmp_conf_merge_msec(c->max_fragment, p->max_fragment, c->fragment * 10);
+    // as nginx-rtmp: a stream whose key frames stopped is still cut, at ten fragments of
+    // the block's own hls_fragment unless hls_max_fragment was written here or above
+    if (c->max_fragment == RTMP_CONF_UNSET_MSEC &&
+        (p->max_fragment == RTMP_CONF_UNSET_MSEC || p->max_fragment_derived)) {
+        c->max_fragment = c->fragment * 10;
+        c->max_fragment_derived = true;
+    } else {
+        rtmp_conf_merge_msec(c->max_fragment, p->max_fragment, 0);
+    }
     rtmp_conf_merge_value(c->nested, p->nested, 0);
     rtmp_conf_merge_value(c->cleanup, p->cleanup, 1);
     rtmp_conf_merge_value(c->endlist, p->endlist, 0);

@@ -968,14 +968,15 @@ static const char *rtmp_record_set_one(rtmp_conf_t *cf, config_setting_t *g, rtm
                 bad = "\"flv\" or \"mp4\"";
             }
         } else if (key == "unique" || key == "append" || key == "faststart") {
-            if (config_setting_type(e) != CONFIG_TYPE_BOOL) {
-                bad = "true or false";
+            int flag = rtmp_conf_flag(e);
+            if (flag < 0) {
+                bad = RTMP_CONF_FLAG_EXPECTED;
             } else if (key == "unique") {
-                rc->unique = config_setting_get_bool(e);
+                rc->unique = flag == 1;
             } else if (key == "faststart") {
-                rc->faststart = config_setting_get_bool(e);
+                rc->faststart = flag == 1;
             } else {
-                rc->append = config_setting_get_bool(e);
+                rc->append = flag == 1;
             }
         } else if (key == "max_size" || key == "buffer") {
             v = rtmp_record_scalar(e, rtmp_parse_size, 1);

@@ -148,8 +148,9 @@ static const rtmp_directive_t rtmp_server_directives[] = {
      rtmp_server_set_listen},
     {"chunk_size", SRV_BLOCKS, rtmp_conf_level::srv, rtmp_conf_type::size, SRV_OFF(chunk_size), 128,
      65536, nullptr},
+    // 16m: whatever the 3-byte length field can declare
     {"max_message", SRV_BLOCKS, rtmp_conf_level::srv, rtmp_conf_type::size, SRV_OFF(max_message),
-     1024, 64 * 1024 * 1024, nullptr},
+     1024, 16 * 1024 * 1024, nullptr},
     {"max_chunk_streams", SRV_BLOCKS, rtmp_conf_level::srv, rtmp_conf_type::number,
      SRV_OFF(max_chunk_streams), 4, 65600, nullptr},
     {"ack_window", SRV_BLOCKS, rtmp_conf_level::srv, rtmp_conf_type::size, SRV_OFF(ack_window),

@@ -203,6 +203,26 @@ START_TEST(test_structure_errors)
 }
 END_TEST
 
+// Checks across directives run when blocks are merged: they name the application
+// block, and an application's own hls_fragment sets its default hls_max_fragment.
+START_TEST(test_merge_checks)
+{
+    rtmp_cycle_t *cycle = read_conf("rtmp = { server = ( { listen = 1935;\n"
+                                    " application = ( { name = \"a\"; hls_fragment = \"30s\"; } ); "
+                                    "} ); };\n");
+    ck_assert_msg(cycle != nullptr, "%s", error);
+    rtmp_pool_destroy(cycle->pool);
+
+    assert_refused("rtmp = { server = ( { listen = 1935; hls_max_fragment = \"20s\";\n"
+                   " application = ( { name = \"b\"; },\n"
+                   "  { name = \"a\"; hls_fragment = \"30s\"; } ); } ); };\n",
+                   3, "application \"a\": hls_max_fragment must be 0 (never) or at least");
+    assert_refused("rtmp = { server = ( { listen = 1935;\n"
+                   " application = (\n { name = \"p\";\n pull_static = \"s\"; } ); } ); };\n",
+                   3, "application \"p\": \"pull_static\" needs origins");
+}
+END_TEST
+
 START_TEST(test_missing_file)
 {
     ck_assert_int_eq(rtmp_cycle_test("/nonexistent/rtmp.conf", error, sizeof(error)), RTMP_ERROR);
@@ -232,6 +252,7 @@ Suite *rtmp_conf_suite(void)
     tcase_add_test(tc, test_wrong_type);
     tcase_add_test(tc, test_bounds);
     tcase_add_test(tc, test_structure_errors);
+    tcase_add_test(tc, test_merge_checks);
     tcase_add_test(tc, test_missing_file);
     tcase_add_test(tc, test_shipped_conf);
     suite_add_tcase(s, tc);

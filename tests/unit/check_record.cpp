@@ -92,6 +92,12 @@ START_TEST(test_conf)
     ck_assert_uint_eq(app_conf(cycle)->recs[0].what,
                       RTMP_RECORD_AUDIO | RTMP_RECORD_VIDEO | RTMP_RECORD_MANUAL);
     rtmp_pool_destroy(cycle->pool);
+    // flags take "on" and "off" as every flag directive does
+    cycle = read_app("record = { path = \"x.flv\"; unique = \"on\"; append = \"off\"; };");
+    ck_assert_msg(cycle != nullptr, "%s", error);
+    ck_assert(app_conf(cycle)->recs[0].unique);
+    ck_assert(!app_conf(cycle)->recs[0].append);
+    rtmp_pool_destroy(cycle->pool);
     cycle = read_app("record = ( );");
     ck_assert_msg(cycle != nullptr, "%s", error);
     ck_assert_int_eq(app_conf(cycle)->n, 0);
@@ -123,6 +129,8 @@ START_TEST(test_conf_errors)
                    "exclude each other");
     assert_refused("record = ( { path = \"a.flv\";\n name = \"a/b\"; } );", 4,
                    "\"name\" must be a name of letters");
+    assert_refused("record = ( { path = \"a.flv\";\n unique = \"yes\"; } );", 4,
+                   "\"unique\" must be true or false (or \"on\" or \"off\")");
     assert_refused("record = \"on\";", 3, "\"record\" must be a list of recorder groups");
 }
 END_TEST
