@@ -3,8 +3,8 @@
 #
 # Every scenario runs against every server, alternating, RUNS times; each run starts the
 # server afresh on its own free loopback port, pinned to SERVER_CPU, with rtmp_bench pinned
-# to BENCH_CPU. Per run: server CPU from /proc/stat (SERVER_CPU: user+nice+system+irq+softirq,
-# so loopback softirq counts) and from /proc/PID/stat (utime+stime of master and workers),
+# to BENCH_CPU. Per run: server CPU from /proc/stat (SERVER_CPU's wall time less its idle
+# time, so loopback softirq counts) and from /proc/PID/stat (utime+stime of master and workers),
 # peak Pss from /proc/PID/smaps_rollup, peak kernel TCP memory (/proc/net/sockstat, both ends
 # of every loopback connection), and rtmp_bench's JSON. scripts/bench_report.py takes
 # the medians and writes build/bench/results.{json,md}.
@@ -66,7 +66,7 @@ NOFILE=20000 # sessions plus slack; the hard limit is raised where we may
 # server's default. `slow` is compared with `slowbase`, the same run without slow readers,
 # which runs first whenever slow does.
 SCENARIO_TABLE="
-default|fanout|600k|1|1000|-|2|0|default configuration: 1,000 players x 600 kbit/s, 2 workers, every setting at its default
+default|fanout|600k|1|1000|-|2|0|default configuration: 1,000 players x 600 kbit/s, 2 workers, every streaming setting at its default
 lowlat|fanout|720p|1|2000|0|1|0|low-latency fan-out: 2,000 players x 2.5 Mbit/s, flush_interval 0
 latency|fanout|720p|1|100|0|1|0|added latency: 100 players x 2.5 Mbit/s, flush_interval 0, neither side near saturation
 coalesce100|fanout|720p|1|3000|100ms|1|0|coalesced fan-out: 3,000 players x 2.5 Mbit/s, flush_interval 100ms

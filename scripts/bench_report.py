@@ -31,7 +31,8 @@ NOTES = {
     "ingest": "Pss includes our GOP cache, one GOP per stream. The target is CPU per GB the "
               "publishers sent: per GB delivered would credit a server its players' GOP-cache "
               "bursts and charge one whose players wait for a key frame.",
-    "default": "Every setting at its default (ours: flush_interval 20ms, GOP cache on), 2 "
+    "default": "Every streaming setting at its default (ours: flush_interval 30ms, GOP cache "
+               "on; both: connection limits raised for the load, warnings-only logs), 2 "
                "workers each; nginx-rtmp with rtmp_auto_push on, its way to share a stream "
                "between workers.",
     "latency": "Few enough players that neither the server nor rtmp_bench is near saturation: "
