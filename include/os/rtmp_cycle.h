@@ -65,6 +65,9 @@ extern rtmp_module_t rtmp_core_module;
 [[nodiscard]] rtmp_cycle_t *rtmp_cycle_init(const char *conf_file, rtmp_cycle_t *old,
                                             rtmp_log_t *log);
 void rtmp_cycle_destroy(rtmp_cycle_t *cycle);
+// Closes the cycle's listening sockets but those a newer cycle took over: once the master
+// holds no copy and its workers closed theirs, new clients are refused, not left queued.
+void rtmp_cycle_close_listening(rtmp_cycle_t *cycle);
 
 // Parses and checks the file without opening anything; on failure `error` says why.
 // Free the result with rtmp_pool_destroy(cycle->pool).

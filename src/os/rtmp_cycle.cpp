@@ -249,7 +249,7 @@ static rtmp_int_t rtmp_cycle_open_listening(rtmp_cycle_t *cycle, rtmp_cycle_t *o
     return RTMP_OK;
 }
 
-static void rtmp_cycle_close_listening(rtmp_cycle_t *cycle)
+void rtmp_cycle_close_listening(rtmp_cycle_t *cycle)
 {
     for (size_t i = 0; i < cycle->nlistening; i++) {
         rtmp_listening_t *ls = &cycle->listening[i];

@@ -312,6 +312,9 @@ static rtmp_cycle_t *rtmp_master_reload(rtmp_cycle_t *cycle)
     rtmp_cycle = fresh;
     rtmp_generation++;
     rtmp_master_set_rlimit(fresh);
+    // the sockets the new configuration dropped: closed before the fork, or the new
+    // workers would inherit them and hold them open, queueing clients nobody accepts
+    rtmp_cycle_close_listening(cycle);
     rtmp_master_spawn_all(fresh);
     rtmp_master_signal_all(rtmp_channel_cmd::quit, true, fresh->log);
     rtmp_log_error(RTMP_LOG_NOTICE, fresh->log, 0, "reloaded; previous workers are draining");
@@ -362,6 +365,7 @@ void rtmp_master_process_cycle(rtmp_cycle_t *cycle)
                 rtmp_log_error(RTMP_LOG_NOTICE, cycle->log, 0, "terminating");
                 rtmp_sd_notify("STOPPING=1");
                 rtmp_master_signal_all(rtmp_channel_cmd::terminate, false, cycle->log);
+                rtmp_cycle_close_listening(cycle);
                 kill_at = rtmp_current_msec + RTMP_TERMINATE_GRACE;
                 stopping = true;
             }
@@ -372,6 +376,7 @@ void rtmp_master_process_cycle(rtmp_cycle_t *cycle)
                 rtmp_log_error(RTMP_LOG_NOTICE, cycle->log, 0, "shutting down gracefully");
                 rtmp_sd_notify("STOPPING=1");
                 rtmp_master_signal_all(rtmp_channel_cmd::quit, false, cycle->log);
+                rtmp_cycle_close_listening(cycle); // new clients are refused, not queued
                 stopping = true;
             }
         }

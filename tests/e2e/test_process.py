@@ -205,6 +205,36 @@ def test_reload_old_connection_still_served():
                  "old worker %d to exit after its last client closed" % old_owner)
 
 
+def test_reload_closes_dropped_port():
+    """A port the new configuration drops refuses clients at once (no new worker inherits
+    it), and a later reload can bind it again."""
+    from harness import free_port
+    port2 = free_port()
+    with Server(workers=2, ports=None).start() as srv:
+        srv.write_conf(base_conf([srv.port, port2]))
+        srv.signal(signal.SIGHUP)
+        wait_for(lambda: srv.log().count("reloaded;") >= 1, 3.0, "the first reload")
+        wait_for(lambda: port_accepts(port2), 3.0, "the added port to accept")
+
+        before = srv.worker_pids()
+        srv.write_conf(base_conf([srv.port]))
+        srv.signal(signal.SIGHUP)
+        wait_for(lambda: srv.log().count("reloaded;") >= 2, 3.0, "the reload that drops it")
+        wait_for(lambda: len([p for p in srv.worker_pids() if p not in before]) == 2, 3.0,
+                 "new workers")
+        wait_for(lambda: not port_accepts(port2), 3.0, "the dropped port to refuse clients")
+        check(port_accepts(srv.port), "the kept port stopped accepting")
+
+        srv.write_conf(base_conf([srv.port, port2]))
+        srv.signal(signal.SIGHUP)
+        wait_for(lambda: srv.log().count("reloaded;") >= 3 or "reload failed" in srv.log(),
+                 3.0, "the reload that adds it back")
+        check("reload failed" not in srv.log(), "adding the port back failed: %s"
+              % srv.log()[-400:])
+        with connect(port2) as s:
+            rtmp_handshake(s)
+
+
 def test_reload_broken_config_keeps_running():
     with Server(workers=2).start() as srv:
         before = srv.worker_pids()
@@ -306,6 +336,9 @@ def test_quit_waits_for_clients():
             check(os.path.exists(srv.pid_path), "pid file removed before the exit")
             check(not _accepted_anywhere(srv),
                   "a new connection was accepted during graceful shutdown")
+            check(not port_accepts(srv.port),
+                  "a new client could connect during graceful shutdown, to wait in a queue "
+                  "nobody accepts")
         code = srv.wait_exit(5.0)
         check(code == 0, "master exit code %d, expected 0" % code)
         check(not os.path.exists(srv.pid_path), "pid file still exists after exit")
