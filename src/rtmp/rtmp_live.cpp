@@ -483,15 +483,25 @@ static void rtmp_live_tell_players(rtmp_live_stream_t *ls, rtmp_user_event event
     }
 }
 
+// Players for the log: pushes are relays, which the stat page counts apart too.
+static size_t rtmp_live_viewers(rtmp_live_stream_t *ls)
+{
+    size_t n = 0;
+    for (rtmp_queue_t *q = ls->players.next; q != &ls->players; q = q->next) {
+        n += !rtmp_queue_data(q, rtmp_live_ctx_t, link)->push;
+    }
+    return n;
+}
+
 // Detaches the publisher; players stay, told the stream stopped.
 static void rtmp_live_unpublish(rtmp_live_stream_t *ls)
 {
     rtmp_live_ctx_t *pub = ls->publisher;
-    rtmp_log_error(RTMP_LOG_INFO, &pub->s->c->log, 0,
-                   "publish ended \"%s/%s\": %.1fs, %llu messages, %llu bytes, %zu players",
-                   pub->s->app->name.data, ls->name,
-                   (double)(rtmp_current_msec - pub->started) / 1000.0,
-                   (unsigned long long)ls->messages, (unsigned long long)ls->bytes, ls->nplayers);
+    rtmp_log_error(
+        RTMP_LOG_INFO, &pub->s->c->log, 0,
+        "publish ended \"%s/%s\": %.1fs, %llu messages, %llu bytes, %zu players",
+        pub->s->app->name.data, ls->name, (double)(rtmp_current_msec - pub->started) / 1000.0,
+        (unsigned long long)ls->messages, (unsigned long long)ls->bytes, rtmp_live_viewers(ls));
     ls->publisher = nullptr;
     pub->st->live = nullptr;
     rtmp_session_pace_reads(pub->s, 0);
@@ -606,7 +616,8 @@ rtmp_int_t rtmp_live_publish(rtmp_session_t *s, rtmp_stream_t *st)
     char args[RTMP_MAX_ARGS + 1];
     rtmp_live_redact_args(st->args, args, sizeof(args));
     rtmp_log_error(RTMP_LOG_INFO, &s->c->log, 0, "publish \"%s/%s\"%s%s, %zu players waiting",
-                   s->app->name.data, st->name, args[0] ? " args " : "", args, ls->nplayers);
+                   s->app->name.data, st->name, args[0] ? " args " : "", args,
+                   rtmp_live_viewers(ls));
 
     if (lacf->drop_idle_publisher) {
         ls->idle_ev.data = ls;

@@ -10,7 +10,7 @@ import time
 import harness
 from harness import (ClientProc, check, media_clip, need_tools, nginx_rtmp, start_nginx_rtmp,
                      stop_process, wait_for)
-from live_helpers import (FFMPEG_QUIET, check_complete, contiguous, ffmpeg_player,
+from live_helpers import (FFMPEG_QUIET, check_complete, contiguous, ended, ffmpeg_player,
                           ffmpeg_publisher, live_server, parse_framemd5, source, url,
                           wait_players)
 
@@ -102,6 +102,10 @@ def test_push_to_rtmp_server_and_nginx():
                 wait_for(lambda: len(_push_lines(a.log(), "stopped", "rtmp://")) >= 2, 5,
                          "both pushes stopped when the publisher left")
                 check("secret" not in a.log(), "a stream key reached the log")
+                # pushes are relays: the stat page and the log count them apart from players
+                pubs = ended(a, "publish")
+                check(pubs and all(e[3].endswith(", 0 players") for e in pubs.values()),
+                      "'publish ended' counted the pushes as players: %s" % pubs)
     finally:
         stop_process(nginx_proc)
         shutil.rmtree(tmp, ignore_errors=True)
