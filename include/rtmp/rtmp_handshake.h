@@ -8,6 +8,7 @@
 constexpr size_t RTMP_HANDSHAKE_SIZE = 1536;
 constexpr size_t RTMP_HANDSHAKE_DIGEST_SIZE = 32;
 constexpr uint8_t RTMP_HANDSHAKE_VERSION = 3;
+constexpr uint8_t RTMP_HANDSHAKE_TLS_RECORD = 22; // what an rtmps:// client sends first
 
 // The flash version librtmp puts in C1 (9.0.124.2 with the high bit set), which tells
 // servers the client speaks the digest handshake.
@@ -72,7 +73,7 @@ struct rtmp_handshake_s {
     u_char peer_digest[RTMP_HANDSHAKE_DIGEST_SIZE]; // theirs, if complex
     u_char in[RTMP_HANDSHAKE_SIZE];
     u_char out_data[1 + 2 * RTMP_HANDSHAKE_SIZE];
-    char reason_buf[48];
+    char reason_buf[64];
 };
 
 // Server: waits for C0+C1, then has S0+S1+S2 in hs->out.

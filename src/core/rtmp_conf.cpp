@@ -414,6 +414,29 @@ static rtmp_int_t rtmp_conf_block(rtmp_conf_t *cf, rtmp_conf_ctx_t *ctx, config_
     return RTMP_OK;
 }
 
+// libconfig's "cannot open include file" names neither the file nor where it was looked
+// for: " \"NAME\"" from the @include on that line, when there is one.
+static void rtmp_conf_include_name(const char *file, int line, char *out, size_t len)
+{
+    FILE *f = fopen(file, "r");
+    if (f == nullptr) {
+        return;
+    }
+    char buf[1024];
+    for (int i = 1; i <= line && fgets(buf, sizeof(buf), f); i++) {
+        if (i < line) {
+            continue;
+        }
+        const char *at = strstr(buf, "@include");
+        const char *open = at ? strchr(at, '"') : nullptr;
+        const char *close = open ? strchr(open + 1, '"') : nullptr;
+        if (close) {
+            snprintf(out, len, " \"%.*s\"", (int)(close - open - 1), open + 1);
+        }
+    }
+    fclose(f);
+}
+
 rtmp_int_t rtmp_conf_parse(rtmp_conf_t *cf, const char *path)
 {
     config_t config;
@@ -434,8 +457,11 @@ rtmp_int_t rtmp_conf_parse(rtmp_conf_t *cf, const char *path)
         if (config_error_type(&config) == CONFIG_ERR_FILE_IO && file == nullptr) {
             snprintf(cf->error, sizeof(cf->error), "%s: cannot read: %s", path, strerror(errno));
         } else {
-            snprintf(cf->error, sizeof(cf->error), "%s:%d: %s", file ? file : path,
-                     config_error_line(&config), config_error_text(&config));
+            char name[256] = "";
+            rtmp_conf_include_name(file ? file : path, config_error_line(&config), name,
+                                   sizeof(name));
+            snprintf(cf->error, sizeof(cf->error), "%s:%d: %s%s", file ? file : path,
+                     config_error_line(&config), config_error_text(&config), name);
         }
         goto done;
     }

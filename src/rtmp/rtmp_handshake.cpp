@@ -339,7 +339,8 @@ rtmp_int_t rtmp_handshake_init_client_c1(rtmp_handshake_t *hs, std::span<const u
 }
 
 // C0/S0. 6 is RTMPE (and 8, 9 its XTEA and Blowfish variants in librtmp); an HTTP request
-// sent to the RTMP port shows up here as 'G' or 'P'.
+// sent to the RTMP port shows up here as 'G' or 'P', and an rtmps:// client as 22, the
+// TLS handshake record.
 static rtmp_int_t rtmp_handshake_version(rtmp_handshake_t *hs, u_char v)
 {
     hs->peer_rtmp_version = v;
@@ -352,8 +353,11 @@ static rtmp_int_t rtmp_handshake_version(rtmp_handshake_t *hs, u_char v)
         return rtmp_handshake_fail(hs, "encrypted handshake (RTMPE) not supported");
     }
     bool http = v == 'G' || v == 'P' || v == 'H' || v == 'O' || v == 'C' || v == 'D';
+    const char *hint = http                             ? " (an HTTP request?)"
+                       : v == RTMP_HANDSHAKE_TLS_RECORD ? " (TLS: RTMPS is not served here)"
+                                                        : "";
     snprintf(hs->reason_buf, sizeof(hs->reason_buf), "unsupported RTMP version %u%s", (unsigned)v,
-             http ? " (an HTTP request?)" : "");
+             hint);
     return rtmp_handshake_fail(hs, hs->reason_buf);
 }
 

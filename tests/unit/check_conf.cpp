@@ -138,6 +138,11 @@ START_TEST(test_include)
     char where[160];
     snprintf(where, sizeof(where), "servers.conf:2: unknown directive \"chunk_sise\"");
     ck_assert_msg(strstr(error, where) != nullptr, "got \"%s\"", error);
+
+    // a missing one is named
+    ck_assert_ptr_null(read_conf("rtmp = {\n  @include \"nothere.conf\"\n};\n"));
+    snprintf(where, sizeof(where), "rtmp.conf:2: cannot open include file \"nothere.conf\"");
+    ck_assert_msg(strstr(error, where) != nullptr, "got \"%s\"", error);
 }
 END_TEST
 

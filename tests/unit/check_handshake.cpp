@@ -473,6 +473,12 @@ START_TEST(test_bad_version)
     ck_assert_uint_eq(n, 1);
     ck_assert_str_eq(hs.reason, "unsupported RTMP version 71 (an HTTP request?)");
     ck_assert_uint_eq(hs.peer_rtmp_version, 0x47);
+    const u_char tls[] = {0x16, 0x03, 0x01, 0x02};
+    ck_assert_int_eq(rtmp_handshake_init_server(&hs, &t_log), RTMP_OK);
+    ck_assert_int_eq(t_feed(&hs, tls, sizeof(tls), &n), RTMP_ERROR);
+    ck_assert_str_eq(hs.reason, "unsupported RTMP version 22 (TLS: RTMPS is not served here)");
+    ck_assert_int_eq(rtmp_handshake_init_server(&hs, &t_log), RTMP_OK);
+    ck_assert_int_eq(t_feed(&hs, (const u_char *)get, strlen(get), &n), RTMP_ERROR);
     // stays failed
     ck_assert_int_eq(t_feed(&hs, (const u_char *)get, strlen(get), &n), RTMP_ERROR);
     ck_assert_uint_eq(n, 0);
