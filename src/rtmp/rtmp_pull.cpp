@@ -329,6 +329,10 @@ static void rtmp_pull_gone(void *data)
         rtmp_pull_free(p);
         return;
     }
+    if (rtmp_sig_quit || rtmp_sig_terminate) {
+        rtmp_pull_stop(p, "the worker is shutting down"); // nothing to retry, or warn about
+        return;
+    }
     if (played && p->why[0] == '\0') {
         snprintf(p->why, sizeof(p->why), "connection lost after %.1fs",
                  (double)(rtmp_current_msec - p->since) / 1000.0);

@@ -188,6 +188,16 @@ def test_static_pull_survives_origin_restarts():
                           % back[:5])
             failed = _pull_lines(e, "failed: origin says NetStream.Play.UnpublishNotify")
             check(failed, "E did not log the origin's end of stream")
+            # stopping E while its pull is connected is no failure of the pull: released,
+            # not warned about and retried
+            wait_for(lambda: len(_pull_lines(e, "connected, playing")) >= 3, 5,
+                     "E's static pull connected again")
+            before = len(_pull_lines(e, "failed"))
+            e.stop()
+            check(len(_pull_lines(e, "failed")) == before,
+                  "stopping E logged its pull as failed: %s" % _pull_lines(e, "failed")[before:])
+            check(_pull_lines(e, "released: the worker is shutting down"),
+                  "E's pull was not released as the worker stopped")
 
 
 test_static_pull_survives_origin_restarts.TIME_LIMIT = 30
