@@ -55,6 +55,7 @@ struct rtmp_live_stream_s {
     uint32_t gop_cap;
     size_t gop_bytes;
     bool gop_full; // over its bounds: no cache until the next key frame
+    bool started;  // a frame players can start on went out: the publisher may be held
 
     rtmp_timeline_t timeline; // monotonic across publisher reconnects
 
@@ -429,13 +430,15 @@ static constexpr rtmp_msec_t RTMP_LIVE_PACE_MAX = 30;
 // Under a flush_interval, the publisher's input waits the interval in its socket instead
 // of its frames in every player's queue: players get the same frames at the same time,
 // and the publisher costs one read and one TCP acknowledgement per interval, not per
-// message. Not while the stream is forwarded, whose next hop waits an interval of its own.
+// message. Not while the stream is forwarded, whose next hop waits an interval of its own,
+// nor before a frame to start on went out: players waiting for it (those of another
+// worker's pull, whose first read is the origin's GOP) would wait an interval more.
 static void rtmp_live_pace(rtmp_live_stream_t *ls)
 {
     rtmp_msec_t interval = ls->lacf->flush_interval;
+    bool hold = ls->started && interval <= RTMP_LIVE_PACE_MAX && ls->nforward == 0;
     if (ls->publisher) {
-        rtmp_session_pace_reads(ls->publisher->s,
-                                interval <= RTMP_LIVE_PACE_MAX && ls->nforward == 0 ? interval : 0);
+        rtmp_session_pace_reads(ls->publisher->s, hold ? interval : 0);
     }
 }
 
@@ -606,6 +609,7 @@ rtmp_int_t rtmp_live_publish(rtmp_session_t *s, rtmp_stream_t *st)
     rtmp_live_ctx_t *ctx = rtmp_live_ctx(s, st, ls);
     ctx->publishing = true;
     ls->publisher = ctx;
+    ls->started = false;
     rtmp_live_pace(ls);
     ls->last_media = rtmp_current_msec;
     ls->messages = ls->bytes = 0;
@@ -794,6 +798,13 @@ rtmp_int_t rtmp_live_media(rtmp_session_t *s, rtmp_stream_t *st, const rtmp_mess
 
     rtmp_live_fan_out(ls, f, rtmp_session_read_waited(s));
     rtmp_frame_unref(f);
+    bool startable =
+        (flags & RTMP_FRAME_KEY) || (info.kind == rtmp_codec_kind::audio &&
+                                     ls->video_header == nullptr && !(flags & RTMP_FRAME_HEADER));
+    if (!ls->started && startable) {
+        ls->started = true;
+        rtmp_live_pace(ls);
+    }
     return RTMP_OK;
 }
 
@@ -902,6 +913,7 @@ rtmp_int_t rtmp_live_relay_attach(rtmp_session_t *s, rtmp_stream_t *st, bool ori
         rtmp_worker_announce(true, k);
     }
     ls->publisher = ctx;
+    ls->started = false;
     rtmp_live_pace(ls);
     ls->pull_started = 0;
     ls->last_media = rtmp_current_msec;

@@ -414,6 +414,36 @@ def test_publisher_read_once_per_flush_interval():
         check(lags["paced"] < 1.0, "a paced frame reached its player %.3fs late" % lags["paced"])
 
 
+def test_publisher_not_held_before_a_frame_to_start_on():
+    """Input is not held until a frame players can start on (a video key frame) went out:
+    players waiting for one, such as those behind another worker's pull whose first read is
+    the origin's GOP, would wait an interval more. From the key frame on it is held."""
+    apps = {"paced": 'live = true; flush_interval = "30ms";'}
+    count, spacing = 30, 0.01
+    with live_server(apps) as srv:
+        srv.start()
+        with PyPublisher(srv.port, "paced", "s") as pub, PyPlayer(srv.port, "paced", "s") as p:
+            p.play()
+            pub.video(0, AVC_HEADER, header=True)
+
+            def waiting(first_ts, key_first):
+                unread = []
+                for i in range(count):
+                    ts = first_ts + 10 * i
+                    pub.video(ts, b"frame%d" % ts + bytes(2000), key=key_first and i == 0)
+                    time.sleep(spacing)
+                    unread.append(_unread(srv.port, pub.port))
+                return sum(1 for n in unread if n > 0) / count
+
+            before = waiting(10, False)
+            after = waiting(10 * (count + 1), True)
+            p.wait(lambda ms: any(m.type == rc.MSG_VIDEO and m.timestamp == 10 * (2 * count)
+                                  for m in ms), 5, "the last frame")
+        check(before < 0.3 and after > 0.5,
+              "input found waiting in the server's socket: %.0f%% of the time before the key "
+              "frame, %.0f%% after it" % (100 * before, 100 * after))
+
+
 # ---- 4: a publisher reconnects -----------------------------------------------------------------
 
 def _monotonic(what, msgs):
