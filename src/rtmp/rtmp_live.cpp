@@ -54,8 +54,9 @@ struct rtmp_live_stream_s {
     uint32_t ngop;
     uint32_t gop_cap;
     size_t gop_bytes;
-    bool gop_full; // over its bounds: no cache until the next key frame
-    bool started;  // a frame players can start on went out: the publisher may be held
+    bool gop_full;  // over its bounds: no cache until the next key frame
+    bool gop_keyed; // holds a key frame, not only what came before the first
+    bool started;   // a frame players can start on went out: the publisher may be held
 
     rtmp_timeline_t timeline; // monotonic across publisher reconnects
 
@@ -648,10 +649,29 @@ static void rtmp_live_gop_clear(rtmp_live_stream_t *ls)
     }
     ls->ngop = 0;
     ls->gop_bytes = 0;
+    ls->gop_keyed = false;
 }
 
-// The cache holds everything since the last key frame, and since the start of the stream
-// before the first one (audio a late joiner can already play).
+// Before any key frame (audio alone, or video yet to start) a late joiner starts on any
+// audio frame: what it is sent at once is this much of it, near live, not everything
+// since the publish began.
+static constexpr int32_t RTMP_LIVE_UNKEYED_MS = 1000;
+
+static void rtmp_live_gop_trim_unkeyed(rtmp_live_stream_t *ls, uint32_t now)
+{
+    uint32_t old = 0;
+    while (old < ls->ngop && (int32_t)(now - ls->gop[old]->timestamp) > RTMP_LIVE_UNKEYED_MS) {
+        ls->gop_bytes -= ls->gop[old]->len;
+        rtmp_frame_unref(ls->gop[old++]);
+    }
+    if (old) {
+        ls->ngop -= old;
+        memmove(ls->gop, ls->gop + old, ls->ngop * sizeof(rtmp_frame_t *));
+    }
+}
+
+// The cache holds everything since the last key frame, and before the first one the last
+// second (audio a late joiner can already play).
 static void rtmp_live_gop_add(rtmp_live_stream_t *ls, rtmp_frame_t *f)
 {
     rtmp_live_app_conf_t *lacf = ls->lacf;
@@ -672,8 +692,11 @@ static void rtmp_live_gop_add(rtmp_live_stream_t *ls, rtmp_frame_t *f)
         ls->ngop = keep;
         ls->gop_bytes = bytes;
         ls->gop_full = false;
+        ls->gop_keyed = true;
     } else if (ls->gop_full) {
         return; // over its bounds: nothing until the next key frame
+    } else if (!ls->gop_keyed) {
+        rtmp_live_gop_trim_unkeyed(ls, f->timestamp);
     }
     if (ls->ngop + 1 > (uint32_t)lacf->gop_cache_max_frames ||
         ls->gop_bytes + f->len > (size_t)lacf->gop_cache_max_bytes) {

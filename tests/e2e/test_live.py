@@ -329,6 +329,26 @@ def test_startup_from_gop_cache():
 test_startup_from_gop_cache.TIME_LIMIT = 40
 
 
+def test_audio_only_join_starts_near_live():
+    """A stream of audio alone has no key frame to cache from: a late joiner gets the last
+    second of it at once, then live audio, not everything since the publish began."""
+    with live_server(LIVE) as srv:
+        srv.start()
+        with PyPublisher(srv.port, "live", "a") as pub:
+            pub.audio(0, AAC_HEADER, header=True)
+            for ts in range(0, 5000, 23):  # 5 s of AAC frames, sent at once
+                pub.audio(ts, bytes(200))
+            time.sleep(0.5)  # read by the server: a few ms on loopback
+            with PyPlayer(srv.port, "live", "a") as p:
+                p.play().wait(lambda ms: any(m.type == rc.MSG_AUDIO and m.timestamp >= 4991
+                                             for m in ms), 3, "the last cached frame")
+                audio = [m.timestamp for m in p.media()
+                         if m.type == rc.MSG_AUDIO and not is_audio_header(m)]
+        check(audio and audio[0] >= 4991 - 1000 - 23,
+              "a late joiner of audio alone was sent audio from %d ms, the stream is at 4991 ms"
+              % (audio[0] if audio else -1))
+
+
 def test_setup_without_nagle_media_with_it():
     """Sessions are accepted with TCP_NODELAY, so Nagle never holds a reply to connect or
     play back, and 16 KB of TCP_NOTSENT_LOWAT; a player goes back to Nagle with its first
