@@ -242,9 +242,9 @@ rtmp_int_t rtmp_cmd_get_control(const rtmp_cmd_t *cmd, rtmp_cmd_control_t *v, co
 
     switch (cmd->kind) {
     case rtmp_cmd_kind::delete_stream:
+        // some clients name the stream instead (GStreamer's rtmp2sink): 0, the caller's guess
         if (!rtmp_amf_as_number(a, &v->stream_id)) {
-            *err = "deleteStream without a stream id";
-            return RTMP_ERROR;
+            v->stream_id = 0;
         }
         return RTMP_OK;
 

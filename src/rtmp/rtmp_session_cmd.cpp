@@ -381,7 +381,28 @@ static rtmp_int_t rtmp_cmd_stop_stream(rtmp_session_t *s, rtmp_stream_t *st)
     if (was == rtmp_stream_state::publishing) {
         return rtmp_session_status(s, st->msid, rtmp_cmd_status_id::unpublish_success, st->name);
     }
+    if (was == rtmp_stream_state::playing) {
+        // as nginx-rtmp: librtmp players (GStreamer's rtmpsrc) wait for an answer to stop
+        return rtmp_session_status(s, st->msid, rtmp_cmd_status_id::play_stop, st->name);
+    }
     return RTMP_OK;
+}
+
+// The stream a deleteStream without a usable id means: the one its message is on, else
+// the session's first publishing or playing stream.
+static rtmp_stream_t *rtmp_cmd_delete_target(rtmp_session_t *s, uint32_t msid)
+{
+    if (msid) {
+        return rtmp_cmd_stream(s, msid);
+    }
+    for (uint32_t id = 1; id <= RTMP_SESSION_STREAMS; id++) {
+        rtmp_stream_t *st = rtmp_cmd_stream(s, id);
+        if (st && (st->state == rtmp_stream_state::publishing ||
+                   st->state == rtmp_stream_state::playing)) {
+            return st;
+        }
+    }
+    return nullptr;
 }
 
 static rtmp_int_t rtmp_cmd_close_stream(rtmp_session_t *s, const rtmp_message_t *m,
@@ -394,8 +415,11 @@ static rtmp_int_t rtmp_cmd_close_stream(rtmp_session_t *s, const rtmp_message_t 
         return RTMP_ERROR;
     }
     // deleteStream names its stream in an argument, closeStream by the message stream
-    uint32_t msid = cmd->kind == rtmp_cmd_kind::delete_stream ? (uint32_t)v.stream_id : m->h.msid;
-    rtmp_stream_t *st = rtmp_cmd_stream(s, msid);
+    rtmp_stream_t *st = cmd->kind != rtmp_cmd_kind::delete_stream ? rtmp_cmd_stream(s, m->h.msid)
+                        : v.stream_id == 0 ? rtmp_cmd_delete_target(s, m->h.msid)
+                        : v.stream_id <= RTMP_SESSION_STREAMS
+                            ? rtmp_cmd_stream(s, (uint32_t)v.stream_id)
+                            : nullptr;
     if (st == nullptr) {
         return RTMP_OK; // already gone: clients send both
     }

@@ -349,6 +349,28 @@ def test_audio_only_join_starts_near_live():
               % (audio[0] if audio else -1))
 
 
+def test_stop_commands_are_answered():
+    """closeStream from a player is answered with NetStream.Play.Stop (librtmp players wait
+    for it), and a deleteStream that names its stream instead of giving its id (GStreamer's
+    rtmp2sink) unpublishes that publisher's stream, its connection kept."""
+    with live_server(LIVE) as srv:
+        srv.start()
+        with PyPublisher(srv.port, "live", "s") as pub, PyPlayer(srv.port, "live", "s") as p:
+            p.play().wait_status("NetStream.Play.Start")
+            p.c.command("closeStream", 0, None, msid=p.sid, csid=8)
+            p.wait_status("NetStream.Play.Stop")
+
+            pub.c.command("deleteStream", 0, None, "s", csid=3)
+            m, _ = pub.c.read_until(lambda x: x.is_command("onStatus") and x.msid == pub.sid,
+                                    5.0, "onStatus for deleteStream")
+            check(status_code(m) == "NetStream.Unpublish.Success",
+                  "deleteStream by name answered %s" % status_code(m))
+            wait_for(lambda: pub.port in ended(srv, "publish"), 3, "the stream unpublished")
+            pub.c.command("createStream", 2, None, csid=3)
+            pub.c.read_until(lambda x: x.is_command("_result"), 5.0,
+                             "the publisher's connection to stay open")
+
+
 def test_setup_without_nagle_media_with_it():
     """Sessions are accepted with TCP_NODELAY, so Nagle never holds a reply to connect or
     play back, and 16 KB of TCP_NOTSENT_LOWAT; a player goes back to Nagle with its first
