@@ -760,7 +760,9 @@ rtmp_int_t rtmp_live_media(rtmp_session_t *s, rtmp_stream_t *st, const rtmp_mess
 
     rtmp_message_t out = *m;
     out.h.msid = RTMP_FRAME_MSID;
-    out.h.timestamp = rtmp_timeline_map(&ls->timeline, m->h.timestamp);
+    // onMetaData at 0, as nginx-rtmp sends it: ffmpeg's FLV reader takes one at a later
+    // time (an encoder's update mid-stream) for the packets of a data stream of its own
+    out.h.timestamp = info.is_metadata ? 0 : rtmp_timeline_map(&ls->timeline, m->h.timestamp);
     uint8_t flags = 0;
     switch (info.kind) {
     case rtmp_codec_kind::video:

@@ -700,3 +700,12 @@ def test_idle_streams_and_data_messages():
                       "data messages changed on the way: %r" % texts)
                 check(not any(data_name(m) == "@setDataFrame" for m in p.messages()),
                       "the player got @setDataFrame")
+                # metadata sent again mid-stream reaches players at timestamp 0 as at the
+                # start: ffmpeg's FLV reader makes a data stream of one at a later time
+                pub.data(ts, "@setDataFrame", "onMetaData", rc.EcmaArray(width=640.0))
+
+                def metas():
+                    return [m for m in p.media() if data_name(m) == "onMetaData"]
+                wait_for(lambda: len(metas()) == 2, 3, "the second onMetaData")
+                check([m.timestamp for m in metas()] == [0, 0],
+                      "onMetaData timestamps %s" % [m.timestamp for m in metas()])
