@@ -102,8 +102,9 @@ struct rtmp_exec_proc_s {
     uint32_t restarts;
     size_t linelen;
     char line[RTMP_EXEC_LINE];
-    char shown[1024]; // argv for the log, quoted, secrets masked
-    char **argv;      // in the same allocation, after the struct
+    char shown[1024];  // argv for the log, quoted, secrets masked
+    char secrets[256]; // the query's secret values, NUL-separated: masked in its output too
+    char **argv;       // in the same allocation, after the struct
 };
 
 static rtmp_exec_proc_t *rtmp_exec_procs;
@@ -330,9 +331,24 @@ static const rtmp_directive_t rtmp_exec_directives[] = {
 
 // ---- output -------------------------------------------------------------------------------
 
+// A command's output may repeat its arguments (ffmpeg prints its input's URL): the
+// secrets rtmp_exec_show masks are masked there too, in place.
+static void rtmp_exec_mask_line(rtmp_exec_proc_t *p)
+{
+    std::string_view line(p->line, p->linelen);
+    for (const char *v = p->secrets; *v; v += strlen(v) + 1) {
+        std::string_view secret(v);
+        for (size_t at = line.find(secret); at != std::string_view::npos;
+             at = line.find(secret, at + secret.size())) {
+            memset(p->line + at, '*', secret.size());
+        }
+    }
+}
+
 static void rtmp_exec_log_line(rtmp_exec_proc_t *p)
 {
     if (p->linelen) {
+        rtmp_exec_mask_line(p);
         rtmp_log_error(RTMP_LOG_INFO, rtmp_cycle->log, 0, "%s \"%s\" [%s %d]: %.*s", p->what,
                        p->label, p->prog, (int)p->pid, (int)p->linelen, p->line);
         p->linelen = 0;
@@ -665,6 +681,15 @@ static void rtmp_exec_show(rtmp_exec_proc_t *p, const rtmp_exec_var_t *vars, siz
             std::string_view v = rtmp_query_arg(vars[i].value, name);
             if (v.size() >= 4) { // shorter ones would mask half the command line
                 secrets[nsecrets++] = v;
+                size_t used = 0;
+                while (p->secrets[used]) {
+                    used += strlen(p->secrets + used) + 1;
+                }
+                if (used + v.size() + 2 <= sizeof(p->secrets)) { // and the list's final NUL
+                    memcpy(p->secrets + used, v.data(), v.size());
+                    p->secrets[used + v.size()] = '\0';
+                    p->secrets[used + v.size() + 1] = '\0';
+                }
             }
         }
     }
