@@ -672,7 +672,7 @@ static void rtmp_exec_show(rtmp_exec_proc_t *p, const rtmp_exec_var_t *vars, siz
     static constexpr std::string_view names[] = {"key",      "token", "secret", "auth",
                                                  "password", "pass",  "sign",   "signature"};
     std::string_view secrets[rtmp_nelems(names)];
-    size_t nsecrets = 0;
+    size_t nsecrets = 0, used = 0;
     for (size_t i = 0; i < nvars; i++) {
         if (vars[i].name != "args") {
             continue;
@@ -681,14 +681,10 @@ static void rtmp_exec_show(rtmp_exec_proc_t *p, const rtmp_exec_var_t *vars, siz
             std::string_view v = rtmp_query_arg(vars[i].value, name);
             if (v.size() >= 4) { // shorter ones would mask half the command line
                 secrets[nsecrets++] = v;
-                size_t used = 0;
-                while (p->secrets[used]) {
-                    used += strlen(p->secrets + used) + 1;
-                }
-                if (used + v.size() + 2 <= sizeof(p->secrets)) { // and the list's final NUL
+                // the zeroed list: a NUL after each value is left, and one after the last
+                if (used + v.size() + 2 <= sizeof(p->secrets)) {
                     memcpy(p->secrets + used, v.data(), v.size());
-                    p->secrets[used + v.size()] = '\0';
-                    p->secrets[used + v.size() + 1] = '\0';
+                    used += v.size() + 1;
                 }
             }
         }

@@ -823,11 +823,10 @@ rtmp_int_t rtmp_live_media(rtmp_session_t *s, rtmp_stream_t *st, const rtmp_mess
 
     rtmp_live_fan_out(ls, f, rtmp_session_read_waited(s));
     rtmp_frame_unref(f);
-    bool startable =
-        (flags & RTMP_FRAME_KEY) || (info.kind == rtmp_codec_kind::audio &&
-                                     ls->video_header == nullptr && !(flags & RTMP_FRAME_HEADER));
-    if (!ls->started && startable) {
-        ls->started = true;
+    if (!ls->started && ((flags & RTMP_FRAME_KEY) ||
+                         (info.kind == rtmp_codec_kind::audio && ls->video_header == nullptr &&
+                          !(flags & RTMP_FRAME_HEADER)))) {
+        ls->started = true; // players can start: the publisher may be held from now on
         rtmp_live_pace(ls);
     }
     return RTMP_OK;

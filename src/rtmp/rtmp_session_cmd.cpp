@@ -388,10 +388,15 @@ static rtmp_int_t rtmp_cmd_stop_stream(rtmp_session_t *s, rtmp_stream_t *st)
     return RTMP_OK;
 }
 
-// The stream a deleteStream without a usable id means: the one its message is on, else
-// the session's first publishing or playing stream.
-static rtmp_stream_t *rtmp_cmd_delete_target(rtmp_session_t *s, uint32_t msid)
+// The stream a deleteStream means: its argument; without a number there (some clients
+// name the stream), the one its message is on, else the session's first publishing or
+// playing stream.
+static rtmp_stream_t *rtmp_cmd_delete_target(rtmp_session_t *s, uint32_t msid, double arg)
 {
+    if (arg != 0) { // out of range (or negative, NaN): a stream already gone
+        return arg >= 1 && arg <= RTMP_SESSION_STREAMS ? rtmp_cmd_stream(s, (uint32_t)arg)
+                                                       : nullptr;
+    }
     if (msid) {
         return rtmp_cmd_stream(s, msid);
     }
@@ -415,11 +420,9 @@ static rtmp_int_t rtmp_cmd_close_stream(rtmp_session_t *s, const rtmp_message_t 
         return RTMP_ERROR;
     }
     // deleteStream names its stream in an argument, closeStream by the message stream
-    rtmp_stream_t *st = cmd->kind != rtmp_cmd_kind::delete_stream ? rtmp_cmd_stream(s, m->h.msid)
-                        : v.stream_id == 0 ? rtmp_cmd_delete_target(s, m->h.msid)
-                        : v.stream_id <= RTMP_SESSION_STREAMS
-                            ? rtmp_cmd_stream(s, (uint32_t)v.stream_id)
-                            : nullptr;
+    rtmp_stream_t *st = cmd->kind == rtmp_cmd_kind::delete_stream
+                            ? rtmp_cmd_delete_target(s, m->h.msid, v.stream_id)
+                            : rtmp_cmd_stream(s, m->h.msid);
     if (st == nullptr) {
         return RTMP_OK; // already gone: clients send both
     }
