@@ -18,6 +18,8 @@
 static constexpr int RTMP_NOTSENT_LOWAT_SETUP = 16 * 1024;
 static constexpr int RTMP_NOTSENT_LOWAT_LIVE = 64 * 1024;
 
+struct rtmp_ssl_conn_t;
+
 // I/O goes through these, so TLS can replace plain sockets without touching callers.
 // recv returns bytes read, 0 at EOF, RTMP_AGAIN or RTMP_ERROR.
 typedef ssize_t (*rtmp_recv_pt)(rtmp_connection_t *c, u_char *buf, size_t size);
@@ -33,12 +35,14 @@ struct alignas(RTMP_CACHE_LINE) rtmp_connection_s {
     unsigned close : 1; // the owner asked for the connection to be closed at a safe point
     unsigned destroyed : 1;
     unsigned nodelay : 1; // TCP_NODELAY is on: still in the setup exchange
+    unsigned tls : 1;     // I/O goes through `ssl` (rtmp_ssl.h)
     rtmp_recv_pt recv;
     rtmp_send_iov_pt send_iov;
     uint64_t received;
     uint64_t sent;
 
     rtmp_listening_t *listening;
+    rtmp_ssl_conn_t *ssl;
     struct sockaddr_storage sockaddr;
     socklen_t socklen;
     char addr_text[80];

@@ -8,6 +8,7 @@
 
 #include <sys/socket.h>
 
+typedef struct ssl_ctx_st SSL_CTX;
 typedef void (*rtmp_connection_handler_pt)(rtmp_connection_t *c);
 
 struct rtmp_listening_s {
@@ -21,10 +22,12 @@ struct rtmp_listening_s {
     const char *conf_file;              // where it is configured, for messages
     int conf_line;
     rtmp_connection_t *connection; // the worker's accept slot
+    SSL_CTX *ssl_ctx;              // accepted connections speak TLS ("ssl" in listen)
     unsigned ipv6only : 1;
     unsigned inherited : 1; // taken over by a newer cycle: don't close
     unsigned paused : 1;    // accept paused after EMFILE or no free connections
     unsigned nodelay : 1;   // TCP_NODELAY is set, so every accepted socket has it too
+    unsigned ssl : 1;       // "ssl" follows the address
 };
 
 // Settings of the core module: the top level of the file.

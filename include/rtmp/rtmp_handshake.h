@@ -73,7 +73,7 @@ struct rtmp_handshake_s {
     u_char peer_digest[RTMP_HANDSHAKE_DIGEST_SIZE]; // theirs, if complex
     u_char in[RTMP_HANDSHAKE_SIZE];
     u_char out_data[1 + 2 * RTMP_HANDSHAKE_SIZE];
-    char reason_buf[64];
+    char reason_buf[96];
 };
 
 // Server: waits for C0+C1, then has S0+S1+S2 in hs->out.

@@ -21,6 +21,9 @@ struct rtmp_server_conf_t {
     rtmp_msec_t message_timeout;        // a message started must be complete this soon (0: never)
     rtmp_int_t max_commands_per_second; // sustained command rate per session (0: any)
     rtmp_int_t command_burst;           // commands allowed at once above that rate
+    rtmp_str_t ssl_certificate;         // PEM chain, for listen addresses marked "ssl"
+    rtmp_str_t ssl_certificate_key;
+    SSL_CTX *ssl_ctx;
 };
 
 extern rtmp_module_t rtmp_server_module;

@@ -1,5 +1,6 @@
 // Connection slots from a per-worker free list, and plain-socket I/O.
 #include "event/rtmp_connection.h"
+#include "event/rtmp_ssl.h"
 #include "os/rtmp_cycle.h"
 
 #include <netinet/in.h>
@@ -114,6 +115,9 @@ void rtmp_connection_close(rtmp_connection_t *c)
     }
     rtmp_conn_closed_received += c->received;
     rtmp_conn_closed_sent += c->sent;
+    if (c->tls) {
+        rtmp_ssl_close(c);
+    }
     // closing the descriptor removes it from epoll: it was never duplicated
     close(c->fd);
     c->fd = -1;

@@ -2,6 +2,7 @@
 #include "core/rtmp_time.h"
 #include "event/rtmp_connection.h"
 #include "event/rtmp_event.h"
+#include "event/rtmp_ssl.h"
 
 #include <sys/epoll.h>
 #include <unistd.h>
@@ -122,6 +123,9 @@ void rtmp_event_process(const sigset_t *wait_mask)
         if (revents & (EPOLLERR | EPOLLHUP)) {
             // surface errors as readiness so the handlers see them on their next call
             revents |= EPOLLIN | EPOLLOUT;
+        }
+        if (c->tls) {
+            revents = rtmp_ssl_events(c, revents);
         }
         rtmp_event_t *rev = c->read;
         if ((revents & (EPOLLIN | EPOLLRDHUP)) && rev->active) {

@@ -1,6 +1,7 @@
 // Accepting: until EAGAIN, pausing briefly rather than spinning when out of descriptors or slots.
 #include "core/rtmp_time.h"
 #include "event/rtmp_connection.h"
+#include "event/rtmp_ssl.h"
 #include "os/rtmp_cycle.h"
 
 #include <arpa/inet.h>
@@ -109,6 +110,10 @@ void rtmp_event_accept(rtmp_event_t *ev)
         c->pool = rtmp_pool_create(RTMP_CONNECTION_POOL_SIZE, &c->log);
         rtmp_connection_activate(c);
         c->write->ready = 1; // a new socket has room: the first reply need not await EPOLLOUT
+        if (ls->ssl_ctx && rtmp_ssl_accept(c, ls->ssl_ctx) != RTMP_OK) {
+            rtmp_connection_close(c);
+            continue;
+        }
 
         rtmp_log_debug(&c->log, "accepted on %s", ls->addr_text);
         ls->handler(c);

@@ -67,7 +67,15 @@ static const char *rtmp_http_set_listen(rtmp_conf_t *cf, const rtmp_directive_t 
                                         config_setting_t *s, void *conf)
 {
     auto *hcf = static_cast<rtmp_http_main_conf_t *>(conf);
-    return rtmp_listen_set(cf, s, hcf->listen, &hcf->nlisten, rtmp_http_init);
+    size_t first = hcf->nlisten;
+    const char *err = rtmp_listen_set(cf, s, hcf->listen, &hcf->nlisten, rtmp_http_init);
+    for (size_t i = first; err == nullptr && i < hcf->nlisten; i++) {
+        if (hcf->listen[i].ssl) {
+            rtmp_conf_error(cf, s, "HTTPS is not served: \"ssl\" is for rtmp listen addresses");
+            return "";
+        }
+    }
+    return err;
 }
 
 // hls_root: a non-empty path; hls_location: "/.../" without empty, "." or ".." segments.

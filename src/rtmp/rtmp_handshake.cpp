@@ -353,9 +353,10 @@ static rtmp_int_t rtmp_handshake_version(rtmp_handshake_t *hs, u_char v)
         return rtmp_handshake_fail(hs, "encrypted handshake (RTMPE) not supported");
     }
     bool http = v == 'G' || v == 'P' || v == 'H' || v == 'O' || v == 'C' || v == 'D';
-    const char *hint = http                             ? " (an HTTP request?)"
-                       : v == RTMP_HANDSHAKE_TLS_RECORD ? " (TLS: RTMPS is not served here)"
-                                                        : "";
+    const char *hint = http ? " (an HTTP request?)"
+                       : v == RTMP_HANDSHAKE_TLS_RECORD
+                           ? " (TLS: rtmps:// is served on listen addresses marked ssl)"
+                           : "";
     snprintf(hs->reason_buf, sizeof(hs->reason_buf), "unsupported RTMP version %u%s", (unsigned)v,
              hint);
     return rtmp_handshake_fail(hs, hs->reason_buf);

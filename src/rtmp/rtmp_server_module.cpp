@@ -1,5 +1,6 @@
 // The server module: listen addresses and per-server settings.
 #include "rtmp/rtmp_server_module.h"
+#include "event/rtmp_ssl.h"
 #include "rtmp/rtmp_session.h"
 
 #include <arpa/inet.h>
@@ -65,7 +66,8 @@ const char *rtmp_listen_set(rtmp_conf_t *cf, config_setting_t *s, rtmp_listening
                             size_t *nlisten, rtmp_connection_handler_pt handler)
 {
     static constexpr const char *expected =
-        "a port, \"addr:port\" or \"[ipv6]:port\", or a list of them";
+        "a port, \"addr:port\" or \"[ipv6]:port\", each optionally followed by \" ssl\", or a "
+        "list of them";
     int type = config_setting_type(s);
     bool many = type == CONFIG_TYPE_ARRAY || type == CONFIG_TYPE_LIST;
     int n = many ? config_setting_length(s) : 1;
@@ -86,9 +88,17 @@ const char *rtmp_listen_set(rtmp_conf_t *cf, config_setting_t *s, rtmp_listening
             return expected;
         }
         rtmp_listening_t *ls = &listen[*nlisten];
+        bool ssl = v.size() > 4 && v.ends_with(" ssl");
+        if (ssl) {
+            v.remove_suffix(4);
+            while (!v.empty() && v.back() == ' ') {
+                v.remove_suffix(1);
+            }
+        }
         if (!rtmp_listen_parse(v, ls)) {
             return expected;
         }
+        ls->ssl = ssl;
         ls->handler = handler;
         const char *file = config_setting_source_file(e);
         ls->conf_file = file ? reinterpret_cast<const char *>(rtmp_pstrdup(cf->pool, file)) : "?";
@@ -122,7 +132,49 @@ static void *rtmp_server_create_srv_conf(rtmp_conf_t *cf)
     return scf;
 }
 
-static const char *rtmp_server_merge_srv_conf(rtmp_conf_t *, void *parent, void *child)
+static void rtmp_server_ssl_ctx_free(void *data)
+{
+    rtmp_ssl_ctx_free(static_cast<SSL_CTX *>(data));
+}
+
+// A server with a listen address marked "ssl" gets its TLS context now, so that -t and a
+// reload report a certificate that cannot be used; its workers inherit it.
+static const char *rtmp_server_ssl(rtmp_conf_t *cf, rtmp_server_conf_t *conf)
+{
+    static char error[512];
+    const rtmp_listening_t *ssl = nullptr;
+    for (size_t i = 0; i < conf->nlisten && ssl == nullptr; i++) {
+        ssl = conf->listen[i].ssl ? &conf->listen[i] : nullptr;
+    }
+    if (ssl == nullptr) {
+        return nullptr;
+    }
+    if (conf->ssl_certificate.len == 0 || conf->ssl_certificate_key.len == 0) {
+        snprintf(error, sizeof(error),
+                 "listen \"%s ssl\" (%s:%d) needs ssl_certificate and ssl_certificate_key",
+                 ssl->addr_text, ssl->conf_file, ssl->conf_line);
+        return error;
+    }
+    char why[300];
+    conf->ssl_ctx = rtmp_ssl_server_ctx(
+        reinterpret_cast<const char *>(conf->ssl_certificate.data),
+        reinterpret_cast<const char *>(conf->ssl_certificate_key.data), why, sizeof(why));
+    if (conf->ssl_ctx == nullptr) {
+        snprintf(error, sizeof(error), "TLS for listen \"%s ssl\": %s", ssl->addr_text, why);
+        return error;
+    }
+    rtmp_pool_cleanup_t *cln = rtmp_pool_cleanup_add(cf->pool, 0);
+    cln->handler = rtmp_server_ssl_ctx_free;
+    cln->data = conf->ssl_ctx;
+    for (size_t i = 0; i < conf->nlisten; i++) {
+        if (conf->listen[i].ssl) {
+            conf->listen[i].ssl_ctx = conf->ssl_ctx;
+        }
+    }
+    return nullptr;
+}
+
+static const char *rtmp_server_merge_srv_conf(rtmp_conf_t *cf, void *parent, void *child)
 {
     auto *prev = static_cast<rtmp_server_conf_t *>(parent);
     auto *conf = static_cast<rtmp_server_conf_t *>(child);
@@ -137,7 +189,13 @@ static const char *rtmp_server_merge_srv_conf(rtmp_conf_t *, void *parent, void 
     rtmp_conf_merge_msec(conf->message_timeout, prev->message_timeout, 30000);
     rtmp_conf_merge_value(conf->max_commands_per_second, prev->max_commands_per_second, 100);
     rtmp_conf_merge_value(conf->command_burst, prev->command_burst, 200);
-    return nullptr;
+    if (conf->ssl_certificate.data == nullptr) {
+        conf->ssl_certificate = prev->ssl_certificate;
+    }
+    if (conf->ssl_certificate_key.data == nullptr) {
+        conf->ssl_certificate_key = prev->ssl_certificate_key;
+    }
+    return rtmp_server_ssl(cf, conf);
 }
 
 #define SRV_OFF(field) offsetof(rtmp_server_conf_t, field)
@@ -169,6 +227,10 @@ static const rtmp_directive_t rtmp_server_directives[] = {
      SRV_OFF(max_commands_per_second), 0, 1000000, nullptr},
     {"command_burst", SRV_BLOCKS, rtmp_conf_level::srv, rtmp_conf_type::number,
      SRV_OFF(command_burst), 1, 1000000, nullptr},
+    {"ssl_certificate", SRV_BLOCKS, rtmp_conf_level::srv, rtmp_conf_type::string,
+     SRV_OFF(ssl_certificate), 0, 0, nullptr},
+    {"ssl_certificate_key", SRV_BLOCKS, rtmp_conf_level::srv, rtmp_conf_type::string,
+     SRV_OFF(ssl_certificate_key), 0, 0, nullptr},
     {nullptr, 0, rtmp_conf_level::srv, rtmp_conf_type::flag, 0, 0, 0, nullptr},
 };
 

@@ -1,6 +1,7 @@
 // The session: socket I/O, handshake, chunk stream, protocol control, timeouts and closing.
 #include "rtmp/rtmp_session.h"
 #include "core/rtmp_time.h"
+#include "event/rtmp_ssl.h"
 #include "rtmp/rtmp_control.h"
 #include "rtmp/rtmp_limits.h"
 #include "rtmp/rtmp_live.h"
@@ -547,9 +548,10 @@ static rtmp_int_t rtmp_session_start_chunks(rtmp_session_t *s)
     s->reader = rtmp_chunk_reader_create(s->c->pool, &rc);
     rtmp_chunk_writer_init(&s->writer, s->c->pool, RTMP_CHUNK_DEFAULT_SIZE);
 
-    rtmp_log_error(RTMP_LOG_INFO, &s->c->log, 0, "handshake done (%s, %s %s)",
+    rtmp_log_error(RTMP_LOG_INFO, &s->c->log, 0, "handshake done (%s, %s %s%s%s)",
                    rtmp_handshake_type_name(s->hs->type), s->relay ? "S2" : "C2",
-                   rtmp_handshake_reply_name(s->hs->reply));
+                   rtmp_handshake_reply_name(s->hs->reply), s->c->tls ? ", over " : "",
+                   s->c->tls ? rtmp_ssl_protocol(s->c) : "");
     rtmp_free(s->hs);
     s->hs = nullptr;
     s->state = rtmp_session_state::connect;

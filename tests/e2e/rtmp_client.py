@@ -366,10 +366,11 @@ def flv_tags(path, limit=None):
 class RtmpClient:
     """One connection to 127.0.0.1:port. Use as a context manager (closes the socket)."""
 
-    def __init__(self, port, timeout=3.0):
+    def __init__(self, port, timeout=3.0, sock=None):
+        """sock: a socket already connected (one speaking TLS, say) instead of a new one."""
         self.port = port
         self.timeout = timeout
-        self.sock = harness.connect(port, timeout)
+        self.sock = sock or harness.connect(port, timeout)
         self.in_chunk_size = DEFAULT_CHUNK_SIZE
         self.out_chunk_size = DEFAULT_CHUNK_SIZE
         self.streams = {}

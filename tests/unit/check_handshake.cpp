@@ -476,7 +476,9 @@ START_TEST(test_bad_version)
     const u_char tls[] = {0x16, 0x03, 0x01, 0x02};
     ck_assert_int_eq(rtmp_handshake_init_server(&hs, &t_log), RTMP_OK);
     ck_assert_int_eq(t_feed(&hs, tls, sizeof(tls), &n), RTMP_ERROR);
-    ck_assert_str_eq(hs.reason, "unsupported RTMP version 22 (TLS: RTMPS is not served here)");
+    ck_assert_str_eq(
+        hs.reason,
+        "unsupported RTMP version 22 (TLS: rtmps:// is served on listen addresses marked ssl)");
     ck_assert_int_eq(rtmp_handshake_init_server(&hs, &t_log), RTMP_OK);
     ck_assert_int_eq(t_feed(&hs, (const u_char *)get, strlen(get), &n), RTMP_ERROR);
     // stays failed

@@ -1,0 +1,303 @@
+// TLS for accepted connections. OpenSSL reads and writes the socket itself; these wrappers
+// keep the readiness flags as rtmp_unix_recv/rtmp_unix_send_iov keep them, so the callers
+// cannot tell TLS from a plain socket.
+//
+// Output: writev's buffers are copied into records of up to 16 KB. A record OpenSSL has
+// encrypted but could not write is counted as sent, and its bytes kept here to repeat the
+// write with: the caller may drop or reorder what it has not sent (the lag rules do), but
+// an encrypted record can only go out as it is.
+#include "event/rtmp_ssl.h"
+
+#include <cerrno>
+#include <cstdio>
+#include <openssl/err.h>
+#include <openssl/ssl.h>
+#include <openssl/x509.h>
+#include <sys/epoll.h>
+#include <sys/stat.h>
+
+static constexpr size_t RTMP_SSL_RECORD = 16384; // TLS's largest plaintext record
+
+struct rtmp_ssl_conn_t {
+    SSL *ssl;
+    u_char *held;    // a record's plaintext OpenSSL still has to write (RTMP_SSL_RECORD bytes)
+    size_t held_pos; // what of it went out
+    size_t held_len; // 0: nothing held
+    bool read_wants_write;
+    bool write_wants_read;
+};
+
+static u_char rtmp_ssl_stage[RTMP_SSL_RECORD];
+
+// The reason of OpenSSL's last error ("wrong version number"); clears its queue.
+static const char *rtmp_ssl_reason()
+{
+    unsigned long e = ERR_peek_last_error();
+    const char *r = e ? ERR_reason_error_string(e) : nullptr;
+    ERR_clear_error();
+    return r ? r : "unknown error";
+}
+
+static int rtmp_ssl_no_passphrase(char *, int, int, void *)
+{
+    return 0; // never prompt: the master may be a daemon
+}
+
+SSL_CTX *rtmp_ssl_server_ctx(const char *cert, const char *key, char *error, size_t len)
+{
+    for (const char *path : {cert, key}) {
+        struct stat st;
+        if (stat(path, &st) == -1) {
+            snprintf(error, len, "\"%s\": %s", path, strerror(errno));
+            return nullptr;
+        }
+    }
+    ERR_clear_error();
+    SSL_CTX *ctx = SSL_CTX_new(TLS_server_method());
+    if (ctx == nullptr) {
+        snprintf(error, len, "SSL_CTX_new() failed: %s", rtmp_ssl_reason());
+        return nullptr;
+    }
+    (void)SSL_CTX_set_min_proto_version(ctx, TLS1_2_VERSION);
+    // No TLS 1.3 session tickets: librtmp over GnuTLS (rtmpdump, GStreamer's rtmpsrc)
+    // fails its first read on them, and a stream's one long connection gains nothing
+    (void)SSL_CTX_set_num_tickets(ctx, 0);
+    // A client closing without close_notify has ended its stream as much as one that sent
+    // it: no error to log for that.
+    SSL_CTX_set_options(ctx, SSL_OP_NO_RENEGOTIATION | SSL_OP_NO_COMPRESSION |
+                                 SSL_OP_CIPHER_SERVER_PREFERENCE | SSL_OP_IGNORE_UNEXPECTED_EOF);
+    SSL_CTX_set_mode(ctx, SSL_MODE_ENABLE_PARTIAL_WRITE | SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER |
+                              SSL_MODE_RELEASE_BUFFERS);
+    SSL_CTX_set_default_passwd_cb(ctx, rtmp_ssl_no_passphrase);
+
+    const char *what = nullptr;
+    const char *path = cert;
+    if (SSL_CTX_use_certificate_chain_file(ctx, cert) != 1) {
+        what = "cannot use the certificate";
+    } else if (path = key; SSL_CTX_use_PrivateKey_file(ctx, key, SSL_FILETYPE_PEM) != 1) {
+        what = ERR_GET_REASON(ERR_peek_last_error()) == X509_R_KEY_VALUES_MISMATCH
+                   ? "the private key does not match the certificate"
+                   : "cannot use the private key (PEM, not encrypted)";
+    } else if (SSL_CTX_check_private_key(ctx) != 1) {
+        what = "the private key does not match the certificate";
+    }
+    if (what) {
+        snprintf(error, len, "\"%s\": %s: %s", path, what, rtmp_ssl_reason());
+        SSL_CTX_free(ctx);
+        return nullptr;
+    }
+    return ctx;
+}
+
+void rtmp_ssl_ctx_free(SSL_CTX *ctx)
+{
+    SSL_CTX_free(ctx);
+}
+
+// Logs why TLS failed; a handshake failure that looks like plain RTMP says so.
+static void rtmp_ssl_log_error(rtmp_connection_t *c, const char *op)
+{
+    unsigned long e = ERR_peek_last_error();
+    bool handshake = !SSL_is_init_finished(c->ssl->ssl);
+    const char *hint = "";
+    if (handshake && ERR_GET_LIB(e) == ERR_LIB_SSL &&
+        ERR_GET_REASON(e) == SSL_R_WRONG_VERSION_NUMBER) {
+        hint = " (a plain rtmp:// client on an RTMPS port?)";
+    }
+    rtmp_log_error(RTMP_LOG_INFO, &c->log, 0, "%s: %s%s", handshake ? "TLS handshake failed" : op,
+                   rtmp_ssl_reason(), hint);
+}
+
+static ssize_t rtmp_ssl_recv(rtmp_connection_t *c, u_char *buf, size_t size)
+{
+    rtmp_ssl_conn_t *t = c->ssl;
+    ERR_clear_error();
+    int n = SSL_read(t->ssl, buf, size > INT32_MAX ? INT32_MAX : (int)size);
+    if (n > 0) {
+        // unlike a plain socket's, a short read says nothing of what the socket holds:
+        // OpenSSL reads a record at a time, so ready stays until it wants more input
+        c->received += (uint64_t)n;
+        return n;
+    }
+    c->read->ready = 0;
+    int err = SSL_get_error(t->ssl, n);
+    switch (err) {
+    case SSL_ERROR_WANT_READ:
+        return RTMP_AGAIN;
+    case SSL_ERROR_WANT_WRITE: // a handshake reply the socket could not take: retried on EPOLLOUT
+        t->read_wants_write = true;
+        return RTMP_AGAIN;
+    case SSL_ERROR_ZERO_RETURN:
+        c->read->eof = 1;
+        return 0;
+    case SSL_ERROR_SYSCALL:
+        if (ERR_peek_last_error() == 0) {
+            if (errno == 0) {
+                c->read->eof = 1; // the end without close_notify
+                return 0;
+            }
+            c->read->error = 1;
+            rtmp_log_error(RTMP_LOG_INFO, &c->log, errno, "recv() failed");
+            return RTMP_ERROR;
+        }
+        [[fallthrough]];
+    default:
+        c->read->error = 1;
+        rtmp_ssl_log_error(c, "SSL_read() failed");
+        return RTMP_ERROR;
+    }
+}
+
+static rtmp_int_t rtmp_ssl_write_failed(rtmp_connection_t *c, int err)
+{
+    c->write->error = 1;
+    if (err == SSL_ERROR_SYSCALL && ERR_peek_last_error() == 0) {
+        rtmp_log_error(RTMP_LOG_INFO, &c->log, errno, "sendmsg() failed");
+    } else {
+        rtmp_ssl_log_error(c, "SSL_write() failed");
+    }
+    return RTMP_ERROR;
+}
+
+// Writes what OpenSSL holds back: RTMP_OK once it all went out.
+static rtmp_int_t rtmp_ssl_write_held(rtmp_connection_t *c)
+{
+    rtmp_ssl_conn_t *t = c->ssl;
+    while (t->held_len > t->held_pos) {
+        ERR_clear_error();
+        int n = SSL_write(t->ssl, t->held + t->held_pos, (int)(t->held_len - t->held_pos));
+        if (n > 0) {
+            t->held_pos += (size_t)n;
+            continue;
+        }
+        int err = SSL_get_error(t->ssl, n);
+        if (err == SSL_ERROR_WANT_WRITE || err == SSL_ERROR_WANT_READ) {
+            t->write_wants_read = err == SSL_ERROR_WANT_READ;
+            c->write->ready = 0;
+            return RTMP_AGAIN;
+        }
+        return rtmp_ssl_write_failed(c, err);
+    }
+    t->held_len = t->held_pos = 0;
+    return RTMP_OK;
+}
+
+static ssize_t rtmp_ssl_send_iov(rtmp_connection_t *c, const struct iovec *iov, int iovcnt)
+{
+    rtmp_ssl_conn_t *t = c->ssl;
+    if (c->write->error) {
+        return RTMP_ERROR;
+    }
+    if (t->held_len > 0) {
+        rtmp_int_t rc = rtmp_ssl_write_held(c);
+        if (rc != RTMP_OK) {
+            return rc;
+        }
+    }
+
+    size_t sent = 0, asked = 0;
+    for (int i = 0; i < iovcnt; i++) {
+        asked += iov[i].iov_len;
+    }
+    int i = 0;
+    size_t off = 0; // into iov[i]
+    while (sent < asked) {
+        size_t len = 0;
+        while (i < iovcnt && len < sizeof(rtmp_ssl_stage)) {
+            size_t take = iov[i].iov_len - off;
+            if (take > sizeof(rtmp_ssl_stage) - len) {
+                take = sizeof(rtmp_ssl_stage) - len;
+            }
+            memcpy(rtmp_ssl_stage + len, static_cast<const u_char *>(iov[i].iov_base) + off, take);
+            len += take;
+            off += take;
+            if (off == iov[i].iov_len) {
+                i++;
+                off = 0;
+            }
+        }
+        size_t done = 0;
+        while (done < len) {
+            ERR_clear_error();
+            int n = SSL_write(t->ssl, rtmp_ssl_stage + done, (int)(len - done));
+            if (n > 0) {
+                done += (size_t)n;
+                continue;
+            }
+            int err = SSL_get_error(t->ssl, n);
+            if (err != SSL_ERROR_WANT_WRITE && err != SSL_ERROR_WANT_READ) {
+                return rtmp_ssl_write_failed(c, err);
+            }
+            // encrypted already: it is sent as far as the caller is concerned
+            if (t->held == nullptr) {
+                t->held = static_cast<u_char *>(rtmp_pnalloc(c->pool, RTMP_SSL_RECORD));
+            }
+            memcpy(t->held, rtmp_ssl_stage + done, len - done);
+            t->held_pos = 0;
+            t->held_len = len - done;
+            t->write_wants_read = err == SSL_ERROR_WANT_READ;
+            sent += len;
+            c->sent += sent;
+            c->write->ready = 0;
+            return (ssize_t)sent;
+        }
+        sent += len;
+    }
+    c->sent += sent;
+    c->write->ready = 1;
+    return (ssize_t)sent;
+}
+
+rtmp_int_t rtmp_ssl_accept(rtmp_connection_t *c, SSL_CTX *ctx)
+{
+    ERR_clear_error();
+    SSL *ssl = SSL_new(ctx);
+    if (ssl == nullptr || SSL_set_fd(ssl, c->fd) != 1) {
+        rtmp_log_error(RTMP_LOG_ALERT, &c->log, 0, "SSL_new() failed: %s", rtmp_ssl_reason());
+        SSL_free(ssl);
+        return RTMP_ERROR;
+    }
+    SSL_set_accept_state(ssl);
+    auto *t = rtmp_palloc<rtmp_ssl_conn_t>(c->pool);
+    t->ssl = ssl;
+    c->ssl = t;
+    c->tls = 1;
+    c->recv = rtmp_ssl_recv;
+    c->send_iov = rtmp_ssl_send_iov;
+    return RTMP_OK;
+}
+
+uint32_t rtmp_ssl_events(rtmp_connection_t *c, uint32_t revents)
+{
+    rtmp_ssl_conn_t *t = c->ssl;
+    if ((revents & EPOLLOUT) && t->read_wants_write) {
+        t->read_wants_write = false;
+        revents |= EPOLLIN;
+    }
+    if ((revents & EPOLLIN) && t->write_wants_read) {
+        t->write_wants_read = false;
+        revents |= EPOLLOUT;
+    }
+    if ((revents & EPOLLOUT) && t->held_len > 0 && rtmp_ssl_write_held(c) == RTMP_AGAIN) {
+        revents &= ~(uint32_t)EPOLLOUT;
+    }
+    return revents;
+}
+
+const char *rtmp_ssl_protocol(const rtmp_connection_t *c)
+{
+    return SSL_get_version(c->ssl->ssl);
+}
+
+void rtmp_ssl_close(rtmp_connection_t *c)
+{
+    rtmp_ssl_conn_t *t = c->ssl;
+    if (SSL_is_init_finished(t->ssl) && !c->read->error && !c->write->error && t->held_len == 0) {
+        ERR_clear_error();
+        (void)SSL_shutdown(t->ssl); // best effort: a socket that is full just closes
+    }
+    ERR_clear_error();
+    SSL_free(t->ssl);
+    c->ssl = nullptr;
+    c->tls = 0;
+}
