@@ -74,6 +74,11 @@ rtmp_queue_t *rtmp_connection_active();
 // A connection accepted for its setup exchange starts streaming media: Nagle back on and
 // the live TCP_NOTSENT_LOWAT (once; no-op otherwise).
 void rtmp_connection_live(rtmp_connection_t *c);
+// Everything send_iov counted as sent is in the socket (TLS may hold a record back until
+// EPOLLOUT): a response may be considered done, and the write side shut.
+[[nodiscard]] bool rtmp_connection_flushed(const rtmp_connection_t *c);
+// Shuts the write side (after TLS's close_notify): the peer reads to the end, then EOF.
+void rtmp_connection_shutdown_write(rtmp_connection_t *c);
 // Bytes received and sent by every connection of this worker, closed ones included.
 void rtmp_connection_totals(uint64_t *received, uint64_t *sent);
 

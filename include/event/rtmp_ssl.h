@@ -20,6 +20,11 @@ void rtmp_ssl_ctx_free(SSL_CTX *ctx);
 // way round), and output TLS holds back is written before the write handler runs.
 [[nodiscard]] uint32_t rtmp_ssl_events(rtmp_connection_t *c, uint32_t revents);
 
+// No record is held back: everything send_iov counted as sent is in the socket.
+[[nodiscard]] bool rtmp_ssl_flushed(const rtmp_connection_t *c);
+// Sends close_notify (best effort), before the socket's write side is shut.
+void rtmp_ssl_shutdown(rtmp_connection_t *c);
+
 // "TLSv1.3", for log lines.
 [[nodiscard]] const char *rtmp_ssl_protocol(const rtmp_connection_t *c);
 

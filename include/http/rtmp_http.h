@@ -20,6 +20,8 @@ struct rtmp_http_main_conf_t {
     rtmp_int_t keepalive_requests;
     rtmp_msec_t segment_max_age; // Cache-Control of segments
     rtmp_int_t access_log;       // a line per request at info level
+    rtmp_str_t ssl_certificate;  // for listen addresses marked "ssl" (HTTPS)
+    rtmp_str_t ssl_certificate_key;
 };
 
 extern rtmp_module_t rtmp_http_module;

@@ -23,7 +23,6 @@ struct rtmp_server_conf_t {
     rtmp_int_t command_burst;           // commands allowed at once above that rate
     rtmp_str_t ssl_certificate;         // PEM chain, for listen addresses marked "ssl"
     rtmp_str_t ssl_certificate_key;
-    SSL_CTX *ssl_ctx;
 };
 
 extern rtmp_module_t rtmp_server_module;
@@ -35,6 +34,12 @@ extern rtmp_module_t rtmp_server_module;
 // listen[*nlisten] (at most RTMP_MAX_LISTEN); accepted connections go to `handler`.
 const char *rtmp_listen_set(rtmp_conf_t *cf, config_setting_t *s, rtmp_listening_t *listen,
                             size_t *nlisten, rtmp_connection_handler_pt handler);
+
+// The TLS context of a block's listen addresses marked "ssl", made from the block's
+// certificate and key (an error naming what is wrong when they cannot be used). The
+// workers inherit it; the configuration's pool frees it.
+[[nodiscard]] const char *rtmp_listen_ssl(rtmp_conf_t *cf, rtmp_listening_t *listen, size_t nlisten,
+                                          rtmp_str_t cert, rtmp_str_t key);
 
 inline rtmp_server_conf_t *rtmp_server_conf(rtmp_conf_srv_t *srv)
 {

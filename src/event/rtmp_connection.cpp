@@ -132,6 +132,19 @@ void rtmp_connection_close(rtmp_connection_t *c)
     rtmp_conn_nfree++;
 }
 
+bool rtmp_connection_flushed(const rtmp_connection_t *c)
+{
+    return !c->tls || rtmp_ssl_flushed(c);
+}
+
+void rtmp_connection_shutdown_write(rtmp_connection_t *c)
+{
+    if (c->tls) {
+        rtmp_ssl_shutdown(c);
+    }
+    (void)shutdown(c->fd, SHUT_WR);
+}
+
 void rtmp_connection_activate(rtmp_connection_t *c)
 {
     rtmp_queue_insert_tail(&rtmp_conn_active_q, &c->queue);

@@ -284,6 +284,20 @@ uint32_t rtmp_ssl_events(rtmp_connection_t *c, uint32_t revents)
     return revents;
 }
 
+bool rtmp_ssl_flushed(const rtmp_connection_t *c)
+{
+    return c->ssl->held_len == 0;
+}
+
+void rtmp_ssl_shutdown(rtmp_connection_t *c)
+{
+    if (SSL_is_init_finished(c->ssl->ssl) && !c->write->error && c->ssl->held_len == 0) {
+        ERR_clear_error();
+        (void)SSL_shutdown(c->ssl->ssl);
+        ERR_clear_error();
+    }
+}
+
 const char *rtmp_ssl_protocol(const rtmp_connection_t *c)
 {
     return SSL_get_version(c->ssl->ssl);
@@ -292,9 +306,11 @@ const char *rtmp_ssl_protocol(const rtmp_connection_t *c)
 void rtmp_ssl_close(rtmp_connection_t *c)
 {
     rtmp_ssl_conn_t *t = c->ssl;
-    if (SSL_is_init_finished(t->ssl) && !c->read->error && !c->write->error && t->held_len == 0) {
-        ERR_clear_error();
-        (void)SSL_shutdown(t->ssl); // best effort: a socket that is full just closes
+    if (t->held_len > 0 && !c->write->error) {
+        (void)rtmp_ssl_write_held(c); // one try: the socket may have room by now
+    }
+    if (!c->read->error) {
+        rtmp_ssl_shutdown(c); // best effort: a socket that is full just closes
     }
     ERR_clear_error();
     SSL_free(t->ssl);

@@ -67,15 +67,7 @@ static const char *rtmp_http_set_listen(rtmp_conf_t *cf, const rtmp_directive_t 
                                         config_setting_t *s, void *conf)
 {
     auto *hcf = static_cast<rtmp_http_main_conf_t *>(conf);
-    size_t first = hcf->nlisten;
-    const char *err = rtmp_listen_set(cf, s, hcf->listen, &hcf->nlisten, rtmp_http_init);
-    for (size_t i = first; err == nullptr && i < hcf->nlisten; i++) {
-        if (hcf->listen[i].ssl) {
-            rtmp_conf_error(cf, s, "HTTPS is not served: \"ssl\" is for rtmp listen addresses");
-            return "";
-        }
-    }
-    return err;
+    return rtmp_listen_set(cf, s, hcf->listen, &hcf->nlisten, rtmp_http_init);
 }
 
 // hls_root: a non-empty path; hls_location: "/.../" without empty, "." or ".." segments.
@@ -111,7 +103,7 @@ static void *rtmp_http_create_main_conf(rtmp_conf_t *cf)
     return hcf;
 }
 
-static const char *rtmp_http_init_main_conf(rtmp_conf_t *, void *conf)
+static const char *rtmp_http_init_main_conf(rtmp_conf_t *cf, void *conf)
 {
     auto *hcf = static_cast<rtmp_http_main_conf_t *>(conf);
     rtmp_conf_merge_str(hcf->hls_root, hcf->hls_root, "hls");
@@ -125,7 +117,8 @@ static const char *rtmp_http_init_main_conf(rtmp_conf_t *, void *conf)
     rtmp_conf_merge_msec(hcf->segment_max_age, RTMP_CONF_UNSET_MSEC, 60000);
     rtmp_conf_merge_value(hcf->max_header_size, RTMP_CONF_UNSET, 8192);
     rtmp_conf_merge_value(hcf->keepalive_requests, RTMP_CONF_UNSET, 1000);
-    return nullptr;
+    return rtmp_listen_ssl(cf, hcf->listen, hcf->nlisten, hcf->ssl_certificate,
+                           hcf->ssl_certificate_key);
 }
 
 #define HTTP_OFF(field) offsetof(rtmp_http_main_conf_t, field)
@@ -157,6 +150,10 @@ static const rtmp_directive_t rtmp_http_directives[] = {
      HTTP_OFF(segment_max_age), 0, 86400000LL * 365, nullptr},
     {"access_log", RTMP_CONF_HTTP, rtmp_conf_level::main, rtmp_conf_type::flag,
      HTTP_OFF(access_log), 0, 0, nullptr},
+    {"ssl_certificate", RTMP_CONF_HTTP, rtmp_conf_level::main, rtmp_conf_type::string,
+     HTTP_OFF(ssl_certificate), 0, 0, nullptr},
+    {"ssl_certificate_key", RTMP_CONF_HTTP, rtmp_conf_level::main, rtmp_conf_type::string,
+     HTTP_OFF(ssl_certificate_key), 0, 0, nullptr},
     {nullptr, 0, rtmp_conf_level::main, rtmp_conf_type::flag, 0, 0, 0, nullptr},
 };
 
@@ -688,7 +685,7 @@ static void rtmp_http_finalize(rtmp_http_conn_t *h)
     if (!h->keep_alive) {
         // let the client read it all before it sees our FIN; drop what it still sends
         h->state = rtmp_http_state::lingering;
-        shutdown(h->c->fd, SHUT_WR);
+        rtmp_connection_shutdown_write(h->c);
         rtmp_event_add_timer(h->c->read, RTMP_HTTP_LINGER);
         rtmp_event_post(h->c->read);
         return;
@@ -706,6 +703,30 @@ static void rtmp_http_finalize(rtmp_http_conn_t *h)
     // a pipelined request may wait in the buffer, and what arrived while we wrote was
     // signalled once only (edge-triggered): read on at a safe point
     rtmp_event_post(h->c->read);
+}
+
+// A piece of the file through a buffer: TLS encrypts in user space, so no sendfile().
+// Bytes sent, RTMP_AGAIN, RTMP_ERROR, or RTMP_DONE when the connection was closed.
+static ssize_t rtmp_http_send_file_copy(rtmp_http_conn_t *h)
+{
+    u_char piece[16384];
+    size_t want = h->file_left < sizeof(piece) ? (size_t)h->file_left : sizeof(piece);
+    ssize_t got = pread(h->fd, piece, want, h->file_off);
+    if (got <= 0) {
+        if (got < 0) {
+            rtmp_log_error(RTMP_LOG_ERR, &h->c->log, errno, "pread() failed");
+        }
+        rtmp_http_close(h, got == 0 ? "the file became shorter while it was sent"
+                                    : "reading the file failed");
+        return RTMP_DONE;
+    }
+    struct iovec iov = {piece, (size_t)got};
+    ssize_t n = h->c->send_iov(h->c, &iov, 1);
+    if (n > 0) {
+        h->file_off += n;
+        h->file_left -= (uint64_t)n;
+    }
+    return n;
 }
 
 static void rtmp_http_send(rtmp_http_conn_t *h)
@@ -731,6 +752,11 @@ static void rtmp_http_send(rtmp_http_conn_t *h)
                 h->head_sent += k;
                 h->body_sent += (size_t)n - k;
             }
+        } else if (h->file_left && c->tls) {
+            n = rtmp_http_send_file_copy(h);
+            if (n == RTMP_DONE) {
+                return; // closed
+            }
         } else if (h->file_left) {
             size_t piece = h->file_left < RTMP_HTTP_SENDFILE_PIECE ? (size_t)h->file_left
                                                                    : RTMP_HTTP_SENDFILE_PIECE;
@@ -750,6 +776,10 @@ static void rtmp_http_send(rtmp_http_conn_t *h)
                 rtmp_log_error(RTMP_LOG_INFO, &c->log, errno, "sendfile() failed");
                 n = RTMP_ERROR;
             }
+        } else if (!rtmp_connection_flushed(c)) {
+            // TLS holds the last record back: EPOLLOUT writes it, then this finishes
+            rtmp_event_add_timer(c->write, h->hcf->send_timeout);
+            return;
         } else {
             rtmp_http_finalize(h);
             return;

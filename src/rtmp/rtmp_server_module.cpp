@@ -108,6 +108,46 @@ const char *rtmp_listen_set(rtmp_conf_t *cf, config_setting_t *s, rtmp_listening
     return nullptr;
 }
 
+static void rtmp_listen_ssl_ctx_free(void *data)
+{
+    rtmp_ssl_ctx_free(static_cast<SSL_CTX *>(data));
+}
+
+const char *rtmp_listen_ssl(rtmp_conf_t *cf, rtmp_listening_t *listen, size_t nlisten,
+                            rtmp_str_t cert, rtmp_str_t key)
+{
+    static char error[512];
+    const rtmp_listening_t *ssl = nullptr;
+    for (size_t i = 0; i < nlisten && ssl == nullptr; i++) {
+        ssl = listen[i].ssl ? &listen[i] : nullptr;
+    }
+    if (ssl == nullptr) {
+        return nullptr;
+    }
+    if (cert.len == 0 || key.len == 0) {
+        snprintf(error, sizeof(error),
+                 "listen \"%s ssl\" (%s:%d) needs ssl_certificate and ssl_certificate_key",
+                 ssl->addr_text, ssl->conf_file, ssl->conf_line);
+        return error;
+    }
+    char why[300];
+    SSL_CTX *ctx = rtmp_ssl_server_ctx(reinterpret_cast<const char *>(cert.data),
+                                       reinterpret_cast<const char *>(key.data), why, sizeof(why));
+    if (ctx == nullptr) {
+        snprintf(error, sizeof(error), "TLS for listen \"%s ssl\": %s", ssl->addr_text, why);
+        return error;
+    }
+    rtmp_pool_cleanup_t *cln = rtmp_pool_cleanup_add(cf->pool, 0);
+    cln->handler = rtmp_listen_ssl_ctx_free;
+    cln->data = ctx;
+    for (size_t i = 0; i < nlisten; i++) {
+        if (listen[i].ssl) {
+            listen[i].ssl_ctx = ctx;
+        }
+    }
+    return nullptr;
+}
+
 static const char *rtmp_server_set_listen(rtmp_conf_t *cf, const rtmp_directive_t *,
                                           config_setting_t *s, void *conf)
 {
@@ -132,48 +172,6 @@ static void *rtmp_server_create_srv_conf(rtmp_conf_t *cf)
     return scf;
 }
 
-static void rtmp_server_ssl_ctx_free(void *data)
-{
-    rtmp_ssl_ctx_free(static_cast<SSL_CTX *>(data));
-}
-
-// A server with a listen address marked "ssl" gets its TLS context now, so that -t and a
-// reload report a certificate that cannot be used; its workers inherit it.
-static const char *rtmp_server_ssl(rtmp_conf_t *cf, rtmp_server_conf_t *conf)
-{
-    static char error[512];
-    const rtmp_listening_t *ssl = nullptr;
-    for (size_t i = 0; i < conf->nlisten && ssl == nullptr; i++) {
-        ssl = conf->listen[i].ssl ? &conf->listen[i] : nullptr;
-    }
-    if (ssl == nullptr) {
-        return nullptr;
-    }
-    if (conf->ssl_certificate.len == 0 || conf->ssl_certificate_key.len == 0) {
-        snprintf(error, sizeof(error),
-                 "listen \"%s ssl\" (%s:%d) needs ssl_certificate and ssl_certificate_key",
-                 ssl->addr_text, ssl->conf_file, ssl->conf_line);
-        return error;
-    }
-    char why[300];
-    conf->ssl_ctx = rtmp_ssl_server_ctx(
-        reinterpret_cast<const char *>(conf->ssl_certificate.data),
-        reinterpret_cast<const char *>(conf->ssl_certificate_key.data), why, sizeof(why));
-    if (conf->ssl_ctx == nullptr) {
-        snprintf(error, sizeof(error), "TLS for listen \"%s ssl\": %s", ssl->addr_text, why);
-        return error;
-    }
-    rtmp_pool_cleanup_t *cln = rtmp_pool_cleanup_add(cf->pool, 0);
-    cln->handler = rtmp_server_ssl_ctx_free;
-    cln->data = conf->ssl_ctx;
-    for (size_t i = 0; i < conf->nlisten; i++) {
-        if (conf->listen[i].ssl) {
-            conf->listen[i].ssl_ctx = conf->ssl_ctx;
-        }
-    }
-    return nullptr;
-}
-
 static const char *rtmp_server_merge_srv_conf(rtmp_conf_t *cf, void *parent, void *child)
 {
     auto *prev = static_cast<rtmp_server_conf_t *>(parent);
@@ -195,7 +193,8 @@ static const char *rtmp_server_merge_srv_conf(rtmp_conf_t *cf, void *parent, voi
     if (conf->ssl_certificate_key.data == nullptr) {
         conf->ssl_certificate_key = prev->ssl_certificate_key;
     }
-    return rtmp_server_ssl(cf, conf);
+    return rtmp_listen_ssl(cf, conf->listen, conf->nlisten, conf->ssl_certificate,
+                           conf->ssl_certificate_key);
 }
 
 #define SRV_OFF(field) offsetof(rtmp_server_conf_t, field)

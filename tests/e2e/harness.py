@@ -585,6 +585,19 @@ def cleanup(keep_dirs=False):
             shutil.rmtree(s.dir, ignore_errors=True)
 
 
+def self_signed_certificate(dir, name="server"):
+    """A self-signed P-256 certificate for localhost made with the openssl command, for the
+    TLS listeners: (certificate path, key path), <dir>/<name>.pem and .key."""
+    need_tools("openssl")
+    crt, key = os.path.join(dir, name + ".pem"), os.path.join(dir, name + ".key")
+    r = subprocess.run(["openssl", "req", "-x509", "-newkey", "ec",
+                        "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes", "-keyout", key,
+                        "-out", crt, "-days", "2", "-subj", "/CN=localhost"],
+                       capture_output=True, text=True, timeout=30, stdin=subprocess.DEVNULL)
+    check(r.returncode == 0, "openssl req failed: %s" % r.stderr[-500:])
+    return crt, key
+
+
 def run_server_cmd(args, cwd=None, timeout=10):
     """Runs rtmp_server with args (-t, -v, -h ...) and returns the CompletedProcess."""
     return subprocess.run([SERVER] + list(args), cwd=cwd, capture_output=True, text=True,

@@ -61,8 +61,9 @@ def read_response(conn, head_only=False, timeout=5.0):
 class Conn:
     """A raw HTTP/1.1 connection to the listener."""
 
-    def __init__(self, port, timeout=5.0):
-        self.sock = socket.create_connection(("127.0.0.1", port), timeout=timeout)
+    def __init__(self, port, timeout=5.0, sock=None):
+        """sock: a socket already connected (one speaking TLS, say) instead of a new one."""
+        self.sock = sock or socket.create_connection(("127.0.0.1", port), timeout=timeout)
         self.pending = b""
 
     def send(self, data):

@@ -1,7 +1,8 @@
 """A browser plays a live stream from rtmp_server's HTTP listener: headless Chromium (Debian's
 chromium, driven by playwright-core from npm) loads a page and hls.js (from npm) served by the
 server itself, plays /hls/live/test.m3u8 in a <video>, and currentTime advances by several
-seconds while a frame drawn to a canvas is a picture, not a uniform colour.
+seconds while a frame drawn to a canvas is a picture, not a uniform colour. Over plain HTTP,
+and over HTTPS (a listen address marked ssl, with a self-signed certificate).
 
 The stream is published over RTMP by ffmpeg and segmented by the server's HLS module."""
 
@@ -10,7 +11,8 @@ import os
 import shutil
 import subprocess
 
-from harness import REPO, ClientProc, check, fail, need_tools, skip, wait_for
+from harness import (REPO, ClientProc, check, fail, free_port, need_tools, self_signed_certificate,
+                     skip, wait_for)
 from http_helpers import http_server
 from live_helpers import FFMPEG_QUIET
 
@@ -57,10 +59,28 @@ def _segments(path):
 
 
 def test_browser_plays_live_hls():
+    _play_live_hls(tls=False)
+
+
+test_browser_plays_live_hls.TIME_LIMIT = 90
+
+
+def test_browser_plays_live_hls_over_https():
+    _play_live_hls(tls=True)
+
+
+test_browser_plays_live_hls_over_https.TIME_LIMIT = 90
+
+
+def _play_live_hls(tls):
     chromium, node = _browser_tools()
     need_tools("ffmpeg")
-    with http_server(http_extra='cors = "*"; ',
+    https_port = free_port()
+    extra = ('cors = "*"; ssl_certificate = "{dir}/server.pem"; '
+             'ssl_certificate_key = "{dir}/server.key"; ')
+    with http_server(http_extra=extra, also_listen=["127.0.0.1:%d ssl" % https_port],
                      app_extra='live = true; hls = true; hls_fragment = "1s"; ') as srv:
+        self_signed_certificate(srv.dir)
         srv.start()
         root = os.path.join(srv.dir, "hls")
         os.makedirs(root, exist_ok=True)
@@ -74,7 +94,8 @@ def test_browser_plays_live_hls():
                  "two segments in the playlist")
         check(src.running(), "the publisher stopped: %s" % src.stderr()[-500:])
 
-        url = "http://127.0.0.1:%d/hls/player.html?src=/hls/live/test.m3u8" % srv.http_port
+        url = "%s://127.0.0.1:%d/hls/player.html?src=/hls/live/test.m3u8" % (
+            ("https", https_port) if tls else ("http", srv.http_port))
         env = dict(os.environ, CHROMIUM=chromium)
         r = subprocess.run([node, os.path.join(BROWSER_DIR, "play.mjs"), url,
                             str(PLAY_SECONDS)], cwd=BROWSER_DIR, capture_output=True, text=True,
@@ -100,6 +121,3 @@ def test_browser_plays_live_hls():
                        '.ts HTTP/1.1" 200'):
             check(needle in log, "no %r in the access log" % needle)
         src.stop()
-
-
-test_browser_plays_live_hls.TIME_LIMIT = 90

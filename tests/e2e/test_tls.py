@@ -1,10 +1,13 @@
-"""RTMPS: a listen address marked "ssl" speaks RTMP over TLS with the server's certificate.
+"""TLS: a listen address marked "ssl" speaks RTMP (RTMPS) or HTTP (HTTPS) over TLS with the
+block's certificate.
 
 Real clients publish and play over TLS (ffmpeg, rtmpdump, GStreamer) and get every packet; a
 player that stops reading gets a stream that still decodes (records OpenSSL encrypted while the
 socket was full go out as they were); wrong protocols on either port are named in the log and
 cost nothing else; -t names what is wrong with the TLS settings; a reload takes a renewed
-certificate while connections from before it go on.
+certificate while connections from before it go on. Over HTTPS: files, ranges and keep-alive,
+a slow reader of a large file with Connection: close gets all of it, and ffprobe reads an HLS
+segment from its https:// URL.
 
 The certificates are made for each test with the openssl command, on 127.0.0.1 only."""
 
@@ -17,21 +20,11 @@ import time
 
 import harness
 import rtmp_client as rc
-from harness import ClientProc, Server, check, media_clip, need_tools, run_server_cmd, wait_for
+from http_helpers import Conn, http_conf
+from harness import (ClientProc, Server, check, media_clip, need_tools, run_server_cmd,
+                     self_signed_certificate, wait_for)
 from live_helpers import (FFMPEG_QUIET, check_players, gst_decoded, have_gst, heavy_clip,
                           live_conf, media_packet, source, status_code, wait_players)
-
-
-def _certificate(dir, name="server"):
-    """A self-signed P-256 certificate for localhost: (certificate path, key path)."""
-    need_tools("openssl")
-    crt, key = os.path.join(dir, name + ".pem"), os.path.join(dir, name + ".key")
-    r = subprocess.run(["openssl", "req", "-x509", "-newkey", "ec",
-                        "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes", "-keyout", key,
-                        "-out", crt, "-days", "2", "-subj", "/CN=localhost"],
-                       capture_output=True, text=True, timeout=30, stdin=subprocess.DEVNULL)
-    check(r.returncode == 0, "openssl req failed: %s" % r.stderr[-500:])
-    return crt, key
 
 
 def _conf(plain, tls, crt="{dir}/server.pem", key="{dir}/server.key", workers=1, app="",
@@ -49,7 +42,7 @@ def _server(workers=1, app=""):
     plain, tls = harness.free_port(), harness.free_port()
     srv = Server(workers=workers, ports=[plain, tls], conf=_conf(plain, tls, workers=workers,
                                                                  app=app))
-    _certificate(srv.dir)
+    self_signed_certificate(srv.dir)
     srv.tls_port = tls
     return srv
 
@@ -223,8 +216,8 @@ def test_rtmps_wrong_protocol_on_each_port_is_named():
 def test_rtmps_configuration_errors_are_named():
     need_tools("openssl")
     with Server(workers=1) as srv:
-        crt, key = _certificate(srv.dir)
-        crt2, key2 = _certificate(srv.dir, "other")
+        crt, key = self_signed_certificate(srv.dir)
+        crt2, key2 = self_signed_certificate(srv.dir, "other")
         plain, tls = harness.free_port(), harness.free_port()
 
         def test(conf):
@@ -251,9 +244,15 @@ def test_rtmps_configuration_errors_are_named():
         check(r.returncode != 0 and "cannot use the certificate" in r.stderr,
               "a key given as the certificate: %s" % r.stderr)
 
-        http = 'http = { listen = "127.0.0.1:%d ssl"; };\n' % harness.free_port()
+        hport = harness.free_port()
+        http = 'http = { listen = "127.0.0.1:%d ssl"; };\n' % hport
         r = test(_conf(plain, tls, crt, key, http=http))
-        check(r.returncode != 0 and "HTTPS is not served" in r.stderr, "https: %s" % r.stderr)
+        check(r.returncode != 0 and 'listen "127.0.0.1:%d ssl" (%s:6) needs ssl_certificate'
+              % (hport, srv.conf) in r.stderr, "https without a certificate: %s" % r.stderr)
+        http = ('http = { listen = "127.0.0.1:%d ssl"; ssl_certificate = "%s"; '
+                'ssl_certificate_key = "%s"; };\n' % (hport, crt, key))
+        r = test(_conf(plain, tls, crt, key, http=http))
+        check(r.returncode == 0, "-t of a good HTTPS setup failed: %s" % r.stderr)
 
         r = test(_conf(plain, tls, crt, key).replace(" ssl\"", " tls\""))
         check(r.returncode != 0 and 'optionally followed by " ssl"' in r.stderr,
@@ -288,7 +287,7 @@ def test_rtmps_reload_takes_a_renewed_certificate():
         before = rc.RtmpClient(srv.tls_port, 5.0, sock=_tls_socket(srv.tls_port))
         with before:
             old = srv.worker_pids()
-            _certificate(srv.dir)  # same paths, new key and certificate
+            self_signed_certificate(srv.dir)  # same paths, new key and certificate
             renewed = _der(os.path.join(srv.dir, "server.pem"))
             check(renewed != first, "openssl made the same certificate twice")
             srv.signal(signal.SIGHUP)
@@ -300,3 +299,103 @@ def test_rtmps_reload_takes_a_renewed_certificate():
             before.handshake()
             v, _ = before.connect_app("live")
             check(v[:2] == ["_result", 1.0], "the connection from before the reload: %r" % (v,))
+
+
+# ---- HTTPS -------------------------------------------------------------------------------------
+
+def _https_server(app_extra="live = true; "):
+    rtmp_port, http_port, https_port = (harness.free_port() for _ in range(3))
+    tls = 'ssl_certificate = "{dir}/server.pem"; ssl_certificate_key = "{dir}/server.key"; '
+    srv = Server(workers=1, ports=[rtmp_port],
+                 conf=http_conf(rtmp_port, http_port, 1, tls, app_extra=app_extra,
+                                also_listen=["127.0.0.1:%d ssl" % https_port]))
+    self_signed_certificate(srv.dir)
+    srv.http_port, srv.https_port = http_port, https_port
+    return srv
+
+
+def test_https_files_keepalive_and_a_slow_reader():
+    with _https_server() as srv:
+        root = os.path.join(srv.dir, "hls", "live")
+        os.makedirs(root)
+        big = os.urandom(3 * 1024 * 1024 + 17)
+        with open(os.path.join(root, "big.ts"), "wb") as f:
+            f.write(big)
+        whole = os.urandom(2 * 1024 * 1024)
+        with open(os.path.join(root, "whole.ts"), "wb") as f:
+            f.write(whole)
+        with open(os.path.join(root, "test.m3u8"), "w") as f:
+            f.write("#EXTM3U\n")
+        srv.start()
+        with Conn(srv.https_port, sock=_tls_socket(srv.https_port)) as c:
+            st, h, body = c.get("/hls/live/test.m3u8")
+            check(st == 200 and body == b"#EXTM3U\n" and h["connection"] == "keep-alive",
+                  "playlist over TLS: %d %r %r" % (st, h, body))
+            st, h, body = c.get("/hls/live/big.ts")
+            check(st == 200 and body == big, "big file over TLS: %d, %d bytes" % (st, len(body)))
+            st, h, body = c.get("/hls/live/big.ts", headers="Range: bytes=1000-1999\r\n")
+            check(st == 206 and body == big[1000:2000], "range over TLS: %d %r" % (st, h))
+            st, _, _ = c.get("/hls/live/none.ts")
+            check(st == 404, "a missing file over TLS: %d" % st)
+        with Conn(srv.http_port) as c:
+            st, _, body = c.get("/hls/live/big.ts")
+            check(st == 200 and body == big, "big file over plain HTTP: %d" % st)
+
+        # readers slower than the file: the response ends with the connection, and every
+        # byte of it arrives first, a last record TLS held back too (the file is whole
+        # records, so its last write meets a full socket as often as the others)
+        for _ in range(3):
+            body = _read_slowly(srv.https_port, "/hls/live/whole.ts")
+            check(body == whole, "a slow reader got %d of %d bytes before the end"
+                  % (len(body), len(whole)))
+
+
+def _read_slowly(port, path):
+    s = _tls_socket(port, rcvbuf=16384, timeout=10.0)
+    try:
+        s.sendall(b"GET %s HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n" % path.encode())
+        time.sleep(0.5)
+        data = bytearray()
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline:
+            b = s.recv(8192)
+            if not b:
+                break
+            data += b
+            time.sleep(0.005)  # most of the server's writes find the socket full
+    finally:
+        s.close()
+    head, _, body = bytes(data).partition(b"\r\n\r\n")
+    check(head.startswith(b"HTTP/1.1 200") and b"Connection: close" in head,
+          "slow reader's head: %r" % head[:300])
+    return body
+
+
+def test_https_hls_read_by_ffprobe():
+    need_tools("ffmpeg", "ffprobe", "openssl")
+    clip = media_clip(6)
+    with _https_server(app_extra="live = true; hls = true; ") as srv:
+        srv.start()
+        pub = ClientProc(FFMPEG_QUIET + ["-re", "-i", clip, "-c", "copy", "-f", "flv",
+                                         "rtmp://127.0.0.1:%d/live/s" % srv.port], srv.dir, "pub")
+        with pub:
+            def playlist():
+                with Conn(srv.https_port, sock=_tls_socket(srv.https_port)) as c:
+                    st, _, body = c.get("/hls/live/s.m3u8")
+                    segs = [l for l in body.decode().splitlines() if l.endswith(".ts")]
+                    return st == 200 and segs
+            seg = wait_for(playlist, 15, "a segment in the playlist over HTTPS")[0]
+            with Conn(srv.https_port, sock=_tls_socket(srv.https_port)) as c:
+                st, _, body = c.get("/hls/live/" + seg)
+            with open(os.path.join(srv.dir, "hls", "live", seg), "rb") as f:
+                check(st == 200 and body == f.read(), "segment %s over TLS differs from the "
+                      "file (%d, %d bytes)" % (seg, st, len(body)))
+            r = subprocess.run(["ffprobe", "-v", "error", "-show_entries", "stream=codec_name",
+                                "-of", "csv=p=0",
+                                "https://127.0.0.1:%d/hls/live/s.m3u8" % srv.https_port],
+                               capture_output=True, text=True, timeout=30,
+                               stdin=subprocess.DEVNULL)
+            check(r.returncode == 0 and set(r.stdout.split()) == {"aac", "h264"},
+                  "ffprobe of the playlist over HTTPS (exit %d): %r %s"
+                  % (r.returncode, r.stdout, r.stderr[-500:]))
+            _exit_ok(pub, 15, "the publisher")
