@@ -104,6 +104,7 @@ struct rtmp_exec_proc_s {
     char line[RTMP_EXEC_LINE];
     char shown[1024];  // argv for the log, quoted, secrets masked
     char secrets[256]; // the query's secret values, NUL-separated: masked in its output too
+    size_t secret_max; // the longest of them
     char **argv;       // in the same allocation, after the struct
 };
 
@@ -345,13 +346,20 @@ static void rtmp_exec_mask_line(rtmp_exec_proc_t *p)
     }
 }
 
+// Logs the first n bytes of the line; the rest starts the next piece.
+static void rtmp_exec_log_piece(rtmp_exec_proc_t *p, size_t n)
+{
+    rtmp_exec_mask_line(p);
+    rtmp_log_error(RTMP_LOG_INFO, rtmp_cycle->log, 0, "%s \"%s\" [%s %d]: %.*s", p->what, p->label,
+                   p->prog, (int)p->pid, (int)n, p->line);
+    memmove(p->line, p->line + n, p->linelen - n);
+    p->linelen -= n;
+}
+
 static void rtmp_exec_log_line(rtmp_exec_proc_t *p)
 {
     if (p->linelen) {
-        rtmp_exec_mask_line(p);
-        rtmp_log_error(RTMP_LOG_INFO, rtmp_cycle->log, 0, "%s \"%s\" [%s %d]: %.*s", p->what,
-                       p->label, p->prog, (int)p->pid, (int)p->linelen, p->line);
-        p->linelen = 0;
+        rtmp_exec_log_piece(p, p->linelen);
     }
 }
 
@@ -366,7 +374,9 @@ static void rtmp_exec_output(rtmp_exec_proc_t *p, const u_char *data, size_t n)
             continue;
         }
         if (p->linelen == sizeof(p->line)) {
-            rtmp_exec_log_line(p); // a long line goes out in pieces
+            // a long line goes out in pieces; the last bytes of this one start the next,
+            // so that a secret across the cut is masked whole there
+            rtmp_exec_log_piece(p, sizeof(p->line) - (p->secret_max ? p->secret_max - 1 : 0));
         }
         p->line[p->linelen++] = (char)(ch < 0x20 || ch == 0x7f ? '?' : ch);
     }
@@ -685,6 +695,7 @@ static void rtmp_exec_show(rtmp_exec_proc_t *p, const rtmp_exec_var_t *vars, siz
                 if (used + v.size() + 2 <= sizeof(p->secrets)) {
                     memcpy(p->secrets + used, v.data(), v.size());
                     used += v.size() + 1;
+                    p->secret_max = v.size() > p->secret_max ? v.size() : p->secret_max;
                 }
             }
         }

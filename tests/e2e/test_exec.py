@@ -170,6 +170,14 @@ def test_exec_kill_restart_and_names():
         srv.wait_log("]: [k=$(id)&key=*********]", 5)
         srv.wait_log('"printf" "[%s]" "k=$(id)&key=***"', 5)
         check("s3cr3tkey" not in srv.log(), "the stream key reached the log")
+        # a line longer than a log line goes out in pieces: a key across the cut is masked
+        # in the piece it ends in ("[pad=x...&key=" puts it at bytes 396 to 404)
+        p2 = PyPublisher(srv.port, "meta", "long?pad=%s&key=s3cr3tkey" % ("x" * 386))
+        check(p2.status == "NetStream.Publish.Start", "long publish: %s" % p2.status)
+        srv.wait_log("]: key=*********]", 5)
+        check("s3cr" not in srv.log(), "a piece of the stream key reached the log: %s"
+              % [l for l in srv.log().splitlines() if "s3cr" in l])
+        p2.c.close()
         with PyPlayer(srv.port, "meta", name) as pl:
             pl.play()
             srv.wait_log("]: play %s 127.0.0.1" % name, 5)
