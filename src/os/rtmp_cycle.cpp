@@ -286,6 +286,12 @@ rtmp_cycle_t *rtmp_cycle_read(const char *conf_file, char *error, size_t len)
     return cycle;
 }
 
+// nginx's answer to a missing log directory is the errno alone; this says what to do.
+static const char *rtmp_cycle_missing_dir_hint(int err)
+{
+    return err == ENOENT ? " (its directory does not exist: create it first)" : "";
+}
+
 // What a start would fail on besides the file itself: the log and the pid file's place.
 static rtmp_int_t rtmp_cycle_test_paths(rtmp_cycle_t *cycle, char *error, size_t len)
 {
@@ -294,7 +300,8 @@ static rtmp_int_t rtmp_cycle_test_paths(rtmp_cycle_t *cycle, char *error, size_t
     if (strcmp(log, "stderr") != 0) {
         int fd = open(log, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0644);
         if (fd == -1) {
-            snprintf(error, len, "cannot open error_log \"%s\": %s", log, strerror(errno));
+            snprintf(error, len, "cannot open error_log \"%s\": %s%s", log, strerror(errno),
+                     rtmp_cycle_missing_dir_hint(errno));
             return RTMP_ERROR;
         }
         close(fd);
@@ -339,7 +346,8 @@ rtmp_cycle_t *rtmp_cycle_init(const char *conf_file, rtmp_cycle_t *old, rtmp_log
     rtmp_core_conf_t *ccf = rtmp_core_conf(cycle);
     const char *path = reinterpret_cast<const char *>(ccf->error_log.data);
     if (rtmp_log_file_open(&cycle->log_file, path) != RTMP_OK) {
-        rtmp_log_error(RTMP_LOG_EMERG, log, errno, "cannot open error_log \"%s\"", path);
+        rtmp_log_error(RTMP_LOG_EMERG, log, errno, "cannot open error_log \"%s\"%s", path,
+                       rtmp_cycle_missing_dir_hint(errno));
         rtmp_pool_destroy(cycle->pool);
         return nullptr;
     }

@@ -477,6 +477,12 @@ def test_t_reports_errors_with_file_and_line():
     if not (r.returncode == 1 and "inc.conf:" in msg):
         failures.append("@include with a syntax error: exit %d, %r" % (r.returncode, msg))
 
+    # an error_log in a directory that does not exist says so
+    r, path = _t(good.replace('error_log = "{dir}/error.log"', 'error_log = "{dir}/no/error.log"'))
+    msg = (r.stdout + r.stderr).strip()
+    if not (r.returncode == 1 and "its directory does not exist: create it first" in msg):
+        failures.append("error_log without a directory: exit %d, %r" % (r.returncode, msg))
+
     # a missing file
     r = run_server_cmd(["-t", "-c", "/nonexistent/rtmp_e2e.conf"])
     msg = (r.stdout + r.stderr).strip()
