@@ -517,9 +517,10 @@ static void rtmp_pull_stop(rtmp_pull_t *p, const char *why)
     rtmp_event_del_timer(&p->retry);
     rtmp_event_del_timer(&p->idle);
     rtmp_log_error(RTMP_LOG_INFO, rtmp_cycle->log, 0,
-                   "pull \"%s/%s\" released: %s (%llu bytes received, %u reconnects)",
+                   "pull \"%s/%s\" released: %s (%llu bytes received, %u reconnect%s)",
                    p->app->name.data, p->name, why,
-                   (unsigned long long)(p->bytes + (p->c ? p->c->received : 0)), p->reconnects);
+                   (unsigned long long)(p->bytes + (p->c ? p->c->received : 0)), p->reconnects,
+                   p->reconnects == 1 ? "" : "s");
     rtmp_pull_resume(p);
     while (!rtmp_queue_empty(&p->players)) {
         rtmp_pull_player_t *player = rtmp_queue_data(p->players.next, rtmp_pull_player_t, link);

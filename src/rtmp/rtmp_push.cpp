@@ -369,9 +369,10 @@ static void rtmp_push_gone(void *data)
     set->nconn--;
     if (set->stopping) {
         rtmp_log_error(RTMP_LOG_INFO, rtmp_cycle->log, 0,
-                       "push \"%s/%s\" to %.*s stopped: %llu bytes sent, %u reconnects",
+                       "push \"%s/%s\" to %.*s stopped: %llu bytes sent, %u reconnect%s",
                        set->app->name.data, set->name, (int)t->url->url.len,
-                       (const char *)t->url->url.data, (unsigned long long)t->bytes, t->reconnects);
+                       (const char *)t->url->url.data, (unsigned long long)t->bytes, t->reconnects,
+                       t->reconnects == 1 ? "" : "s");
         if (!set->in_stop && set->nconn == 0) {
             rtmp_push_free_set(set);
         }
@@ -551,10 +552,10 @@ static void rtmp_push_stop(rtmp_push_set_t *set)
         } else if (t->url) {
             rtmp_log_error(RTMP_LOG_INFO, rtmp_cycle->log, 0,
                            "push \"%s/%s\" to %.*s stopped while waiting to reconnect: %llu "
-                           "bytes sent, %u reconnects",
+                           "bytes sent, %u reconnect%s",
                            set->app->name.data, set->name, (int)t->url->url.len,
                            (const char *)t->url->url.data, (unsigned long long)t->bytes,
-                           t->reconnects);
+                           t->reconnects, t->reconnects == 1 ? "" : "s");
         }
     }
     set->in_stop = false;
