@@ -11,6 +11,20 @@ typedef struct ssl_ctx_st SSL_CTX;
                                            size_t len);
 void rtmp_ssl_ctx_free(SSL_CTX *ctx);
 
+// A client context for relays: certificates checked against `trusted` (PEM), or the
+// system's CAs when it is nullptr, unless verify is false.
+[[nodiscard]] SSL_CTX *rtmp_ssl_client_ctx(const char *trusted, bool verify, char *error,
+                                           size_t len);
+
+// Puts TLS over a connected client socket: SNI for a host name, and the peer's certificate
+// must name `host` (a name, or an address when literal). The handshake is
+// rtmp_ssl_handshake's; recv and send_iov go through OpenSSL from now on.
+[[nodiscard]] rtmp_int_t rtmp_ssl_connect(rtmp_connection_t *c, SSL_CTX *ctx, const char *host,
+                                          bool literal);
+// One step of a client handshake: RTMP_OK once done, RTMP_AGAIN to wait for the socket,
+// RTMP_ERROR with `why` ("TLS handshake failed: certificate verify failed (...)").
+[[nodiscard]] rtmp_int_t rtmp_ssl_handshake(rtmp_connection_t *c, char *why, size_t len);
+
 // Puts TLS under a connection just accepted: its recv and send_iov go through OpenSSL,
 // and the TLS handshake happens within the first reads.
 [[nodiscard]] rtmp_int_t rtmp_ssl_accept(rtmp_connection_t *c, SSL_CTX *ctx);

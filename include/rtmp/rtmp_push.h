@@ -12,17 +12,21 @@ extern rtmp_module_t rtmp_push_module;
 
 constexpr size_t RTMP_PUSH_MAX_URL = 1024;
 
-// One `push` URL as configured: rtmp://HOST[:PORT]/APP[/NAME][?QUERY], where HOST is an
-// IPv4 literal, a bracketed IPv6 literal or "localhost" (127.0.0.1), resolved here, so a
-// worker never waits on DNS. APP and NAME may hold ${name}, ${app} and ${args.KEY}.
+// One `push` URL as configured: rtmp[s]://HOST[:PORT]/APP[/NAME][?QUERY], where HOST is an
+// IPv4 literal, a bracketed IPv6 literal, "localhost" (127.0.0.1) or a name resolved here,
+// when the configuration is read, so a worker never waits on DNS. APP and NAME may hold
+// ${name}, ${app} and ${args.KEY}.
 struct rtmp_push_url_t {
     struct sockaddr_storage addr;
     socklen_t socklen;
-    char host[64];    // "HOST:PORT" as in the URL, for tcUrl and the log
-    rtmp_str_t url;   // as written, for the log
-    rtmp_str_t app;   // template
-    rtmp_str_t name;  // template with the query; empty: the published name
-    rtmp_str_t query; // without the '?'; empty: none
+    bool tls;          // rtmps://
+    char hostname[64]; // the host alone, for TLS's name check and SNI
+    bool literal;      // the host is an address, not a name
+    char host[64];     // "HOST:PORT" as in the URL, for tcUrl and the log
+    rtmp_str_t url;    // as written, for the log
+    rtmp_str_t app;    // template
+    rtmp_str_t name;   // template with the query; empty: the published name
+    rtmp_str_t query;  // without the '?'; empty: none
 };
 
 struct rtmp_push_url_list_t {

@@ -23,6 +23,9 @@ struct rtmp_server_conf_t {
     rtmp_int_t command_burst;           // commands allowed at once above that rate
     rtmp_str_t ssl_certificate;         // PEM chain, for listen addresses marked "ssl"
     rtmp_str_t ssl_certificate_key;
+    rtmp_int_t relay_ssl_verify;              // rtmps:// pushes and pulls check certificates
+    rtmp_str_t relay_ssl_trusted_certificate; // PEM CAs for that; empty: the system's
+    SSL_CTX *relay_ssl_ctx;                   // made by the first rtmps:// relay of a worker
 };
 
 extern rtmp_module_t rtmp_server_module;

@@ -89,6 +89,31 @@ SSL_CTX *rtmp_ssl_server_ctx(const char *cert, const char *key, char *error, siz
     return ctx;
 }
 
+SSL_CTX *rtmp_ssl_client_ctx(const char *trusted, bool verify, char *error, size_t len)
+{
+    ERR_clear_error();
+    SSL_CTX *ctx = SSL_CTX_new(TLS_client_method());
+    if (ctx == nullptr) {
+        snprintf(error, len, "SSL_CTX_new() failed: %s", rtmp_ssl_reason());
+        return nullptr;
+    }
+    (void)SSL_CTX_set_min_proto_version(ctx, TLS1_2_VERSION);
+    SSL_CTX_set_options(ctx, SSL_OP_NO_RENEGOTIATION | SSL_OP_NO_COMPRESSION |
+                                 SSL_OP_IGNORE_UNEXPECTED_EOF);
+    SSL_CTX_set_mode(ctx, SSL_MODE_ENABLE_PARTIAL_WRITE | SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER |
+                              SSL_MODE_RELEASE_BUFFERS);
+    SSL_CTX_set_verify(ctx, verify ? SSL_VERIFY_PEER : SSL_VERIFY_NONE, nullptr);
+    int ok = trusted ? SSL_CTX_load_verify_locations(ctx, trusted, nullptr)
+                     : SSL_CTX_set_default_verify_paths(ctx);
+    if (ok != 1) {
+        snprintf(error, len, "cannot load the trusted certificates \"%s\": %s",
+                 trusted ? trusted : "(the system's)", rtmp_ssl_reason());
+        SSL_CTX_free(ctx);
+        return nullptr;
+    }
+    return ctx;
+}
+
 void rtmp_ssl_ctx_free(SSL_CTX *ctx)
 {
     SSL_CTX_free(ctx);
@@ -248,23 +273,75 @@ static ssize_t rtmp_ssl_send_iov(rtmp_connection_t *c, const struct iovec *iov, 
     return (ssize_t)sent;
 }
 
-rtmp_int_t rtmp_ssl_accept(rtmp_connection_t *c, SSL_CTX *ctx)
+// TLS state for a connection, its I/O through OpenSSL; nullptr (logged) when out of memory.
+static SSL *rtmp_ssl_attach(rtmp_connection_t *c, SSL_CTX *ctx)
 {
     ERR_clear_error();
     SSL *ssl = SSL_new(ctx);
     if (ssl == nullptr || SSL_set_fd(ssl, c->fd) != 1) {
         rtmp_log_error(RTMP_LOG_ALERT, &c->log, 0, "SSL_new() failed: %s", rtmp_ssl_reason());
         SSL_free(ssl);
-        return RTMP_ERROR;
+        return nullptr;
     }
-    SSL_set_accept_state(ssl);
     auto *t = rtmp_palloc<rtmp_ssl_conn_t>(c->pool);
     t->ssl = ssl;
     c->ssl = t;
     c->tls = 1;
     c->recv = rtmp_ssl_recv;
     c->send_iov = rtmp_ssl_send_iov;
+    return ssl;
+}
+
+rtmp_int_t rtmp_ssl_accept(rtmp_connection_t *c, SSL_CTX *ctx)
+{
+    SSL *ssl = rtmp_ssl_attach(c, ctx);
+    if (ssl == nullptr) {
+        return RTMP_ERROR;
+    }
+    SSL_set_accept_state(ssl);
     return RTMP_OK;
+}
+
+rtmp_int_t rtmp_ssl_connect(rtmp_connection_t *c, SSL_CTX *ctx, const char *host, bool literal)
+{
+    SSL *ssl = rtmp_ssl_attach(c, ctx);
+    if (ssl == nullptr) {
+        return RTMP_ERROR;
+    }
+    int ok = literal ? X509_VERIFY_PARAM_set1_ip_asc(SSL_get0_param(ssl), host)
+                     : SSL_set_tlsext_host_name(ssl, host) && SSL_set1_host(ssl, host);
+    if (ok != 1) {
+        rtmp_log_error(RTMP_LOG_ALERT, &c->log, 0, "TLS for \"%s\": %s", host, rtmp_ssl_reason());
+        return RTMP_ERROR;
+    }
+    SSL_set_connect_state(ssl);
+    return RTMP_OK;
+}
+
+rtmp_int_t rtmp_ssl_handshake(rtmp_connection_t *c, char *why, size_t len)
+{
+    SSL *ssl = c->ssl->ssl;
+    ERR_clear_error();
+    int n = SSL_do_handshake(ssl);
+    if (n == 1) {
+        return RTMP_OK;
+    }
+    int err = SSL_get_error(ssl, n);
+    if (err == SSL_ERROR_WANT_READ || err == SSL_ERROR_WANT_WRITE) {
+        return RTMP_AGAIN;
+    }
+    long verified = SSL_get_verify_result(ssl);
+    if (SSL_get_verify_mode(ssl) != SSL_VERIFY_NONE && verified != X509_V_OK) {
+        snprintf(why, len, "TLS handshake failed: certificate verify failed (%s)",
+                 X509_verify_cert_error_string(verified));
+    } else if (err == SSL_ERROR_SYSCALL && ERR_peek_last_error() == 0) {
+        snprintf(why, len, "TLS handshake failed: %s",
+                 errno ? strerror(errno) : "the server closed the connection");
+    } else {
+        snprintf(why, len, "TLS handshake failed: %s", rtmp_ssl_reason());
+    }
+    c->read->error = 1;
+    return RTMP_ERROR;
 }
 
 uint32_t rtmp_ssl_events(rtmp_connection_t *c, uint32_t revents)

@@ -9,6 +9,7 @@
 #include <arpa/inet.h>
 #include <cstdio>
 #include <netinet/in.h>
+#include <netdb.h>
 #include <unistd.h>
 
 struct rtmp_push_app_conf_t {
@@ -101,16 +102,45 @@ static uint32_t rtmp_push_rand()
 
 // ---- URLs and names -----------------------------------------------------------------------
 
+// A host name's address, looked up when the configuration is read (in the master, by -t
+// and at each reload, as nginx-rtmp does): a worker never waits for DNS, and an address
+// that changes takes a reload. IPv4 first, as "localhost" is.
+static const char *rtmp_push_resolve(const char *name, rtmp_push_url_t *u)
+{
+    static char why[160];
+    struct addrinfo hints = {};
+    hints.ai_socktype = SOCK_STREAM;
+    struct addrinfo *res = nullptr;
+    int rc = getaddrinfo(name, nullptr, &hints, &res);
+    if (rc != 0 || res == nullptr) {
+        snprintf(why, sizeof(why), "a URL whose host resolves (\"%s\": %s)", name,
+                 rc ? gai_strerror(rc) : "no address");
+        return why;
+    }
+    const struct addrinfo *pick = res;
+    for (const struct addrinfo *a = res; a; a = a->ai_next) {
+        if (a->ai_family == AF_INET) {
+            pick = a;
+            break;
+        }
+    }
+    memcpy(&u->addr, pick->ai_addr, pick->ai_addrlen);
+    u->socklen = pick->ai_addrlen;
+    freeaddrinfo(res);
+    return nullptr;
+}
+
 const char *rtmp_push_parse_url(std::string_view url, rtmp_push_url_t *u)
 {
     *u = {};
-    if (!url.starts_with("rtmp://")) {
-        return "an rtmp:// URL (rtmps:// is not supported)";
+    u->tls = url.starts_with("rtmps://");
+    if (!u->tls && !url.starts_with("rtmp://")) {
+        return "an rtmp:// or rtmps:// URL";
     }
     if (url.size() > RTMP_PUSH_MAX_URL) {
         return "a URL of at most 1024 bytes";
     }
-    std::string_view rest = url.substr(7);
+    std::string_view rest = url.substr(u->tls ? 8 : 7);
     size_t slash = rest.find('/');
     if (slash == std::string_view::npos) {
         return "rtmp://HOST[:PORT]/APP[/NAME]: the application is missing";
@@ -135,7 +165,7 @@ const char *rtmp_push_parse_url(std::string_view url, rtmp_push_url_t *u)
         host = hostport.substr(0, colon);
         port = colon == std::string_view::npos ? std::string_view() : hostport.substr(colon + 1);
     }
-    int64_t p = port.empty() ? 1935 : rtmp_atoi(port);
+    int64_t p = port.empty() ? (u->tls ? 443 : 1935) : rtmp_atoi(port);
     if (p < 1 || p > 65535) {
         return "a URL with a port between 1 and 65535";
     }
@@ -145,23 +175,29 @@ const char *rtmp_push_parse_url(std::string_view url, rtmp_push_url_t *u)
     }
     memcpy(h, host.data(), host.size());
     h[host.size()] = '\0';
+    memcpy(u->hostname, h, host.size() + 1);
     if (!bracket && host == "localhost") {
-        snprintf(h, sizeof(h), "127.0.0.1");
+        snprintf(h, sizeof(h), "127.0.0.1"); // not ::1, whatever the hosts file says first
     }
     auto *sin = reinterpret_cast<struct sockaddr_in *>(&u->addr);
     auto *sin6 = reinterpret_cast<struct sockaddr_in6 *>(&u->addr);
     if (!bracket && inet_pton(AF_INET, h, &sin->sin_addr) == 1) {
         sin->sin_family = AF_INET;
-        sin->sin_port = htons((uint16_t)p);
         u->socklen = sizeof(*sin);
+        u->literal = host != "localhost";
     } else if (bracket && inet_pton(AF_INET6, h, &sin6->sin6_addr) == 1) {
         sin6->sin6_family = AF_INET6;
-        sin6->sin6_port = htons((uint16_t)p);
         u->socklen = sizeof(*sin6);
+        u->literal = true;
+    } else if (bracket) {
+        return "a URL with an IPv6 address in the brackets";
+    } else if (const char *bad = rtmp_push_resolve(h, u)) {
+        return bad;
+    }
+    if (u->addr.ss_family == AF_INET) {
+        sin->sin_port = htons((uint16_t)p);
     } else {
-        // getaddrinfo() may block for seconds, and a worker must not: names are refused
-        return "a URL whose host is an IPv4 address, a [bracketed] IPv6 address or "
-               "\"localhost\" (host names are not resolved)";
+        sin6->sin6_port = htons((uint16_t)p);
     }
     memcpy(u->host, hostport.data(), hostport.size());
     u->host[hostport.size()] = '\0';
@@ -244,7 +280,8 @@ bool rtmp_push_url_names(const rtmp_push_url_t *u, std::string_view app, std::st
             return false;
         }
     }
-    int r = snprintf(out->tc_url, sizeof(out->tc_url), "rtmp://%s/%s", u->host, out->app);
+    int r = snprintf(out->tc_url, sizeof(out->tc_url), "%s://%s/%s", u->tls ? "rtmps" : "rtmp",
+                     u->host, out->app);
     return r > 0 && (size_t)r < sizeof(out->tc_url);
 }
 

@@ -2,6 +2,8 @@
 // createStream and play, then republish what arrives into the local live stream (an origin's
 // through the publish chain, as a client's publish); and the client commands of pushes.
 #include "rtmp/rtmp_relay.h"
+#include "event/rtmp_ssl.h"
+#include "rtmp/rtmp_server_module.h"
 #include "event/rtmp_connection.h"
 #include "os/rtmp_process.h"
 #include "rtmp/rtmp_live.h"
@@ -140,11 +142,80 @@ rtmp_int_t rtmp_relay_pull(rtmp_conf_app_t *app, std::string_view name, int slot
 // A TCP client connection on its way: who hears how it went.
 struct rtmp_relay_connect_t {
     rtmp_conf_app_t *app;
+    const rtmp_push_url_t *url;
     rtmp_relay_up_pt up;
     rtmp_relay_down_pt down;
     void *data;
     rtmp_msec_t timeout;
 };
+
+// The connection is up (and its TLS handshake done): the RTMP session begins.
+static void rtmp_relay_session(rtmp_connection_t *c, rtmp_relay_connect_t *rc)
+{
+    rtmp_event_del_timer(c->write);
+    // the session registers the connection afresh, with its own handlers
+    (void)rtmp_event_del(c);
+    rtmp_session_t *s = rtmp_session_init_client(c, rc->app->server);
+    if (s == nullptr) {
+        return; // closed: the owner's pool cleanup hears of it
+    }
+    rc->up(s, rc->data);
+}
+
+// Steps of an rtmps:// relay's TLS handshake, under the connect timeout still.
+static void rtmp_relay_tls_step(rtmp_event_t *ev)
+{
+    auto *c = static_cast<rtmp_connection_t *>(ev->data);
+    auto *rc = static_cast<rtmp_relay_connect_t *>(c->data);
+    if (c->close || ev->timedout) {
+        rc->down(rc->data, c->close ? "the worker is shutting down" : "TLS handshake timed out");
+        rtmp_connection_close(c);
+        return;
+    }
+    char why[192];
+    rtmp_int_t r = rtmp_ssl_handshake(c, why, sizeof(why));
+    if (r == RTMP_AGAIN) {
+        return;
+    }
+    if (r != RTMP_OK) {
+        rc->down(rc->data, why);
+        rtmp_connection_close(c);
+        return;
+    }
+    rtmp_relay_session(c, rc);
+}
+
+static void rtmp_relay_ssl_ctx_free(void *data)
+{
+    rtmp_ssl_ctx_free(static_cast<SSL_CTX *>(data));
+}
+
+static void rtmp_relay_tls_start(rtmp_connection_t *c, rtmp_relay_connect_t *rc)
+{
+    rtmp_server_conf_t *scf = rtmp_server_conf(rc->app->server);
+    char why[512];
+    if (scf->relay_ssl_ctx == nullptr) {
+        const char *trusted =
+            reinterpret_cast<const char *>(scf->relay_ssl_trusted_certificate.data);
+        scf->relay_ssl_ctx = rtmp_ssl_client_ctx(trusted, scf->relay_ssl_verify, why, sizeof(why));
+        if (scf->relay_ssl_ctx == nullptr) {
+            rc->down(rc->data, why);
+            rtmp_connection_close(c);
+            return;
+        }
+        rtmp_pool_cleanup_t *cln = rtmp_pool_cleanup_add(rtmp_cycle->pool, 0);
+        cln->handler = rtmp_relay_ssl_ctx_free;
+        cln->data = scf->relay_ssl_ctx;
+    }
+    if (rtmp_ssl_connect(c, scf->relay_ssl_ctx, rc->url->hostname, rc->url->literal) != RTMP_OK) {
+        rc->down(rc->data, "TLS could not start");
+        rtmp_connection_close(c);
+        return;
+    }
+    c->read->handler = rtmp_relay_tls_step;
+    c->write->handler = rtmp_relay_tls_step;
+    rtmp_relay_tls_step(c->write);
+}
 
 // The TCP connect completed or failed (errors arrive as readiness too), or timed out.
 static void rtmp_relay_connected(rtmp_event_t *ev)
@@ -175,14 +246,11 @@ static void rtmp_relay_connected(rtmp_event_t *ev)
         rtmp_connection_close(c);
         return;
     }
-    rtmp_event_del_timer(c->write);
-    // the session registers the connection afresh, with its own handlers
-    (void)rtmp_event_del(c);
-    rtmp_session_t *s = rtmp_session_init_client(c, rc->app->server);
-    if (s == nullptr) {
-        return; // closed: the owner's pool cleanup hears of it
+    if (rc->url->tls) {
+        rtmp_relay_tls_start(c, rc);
+        return;
     }
-    rc->up(s, rc->data);
+    rtmp_relay_session(c, rc);
 }
 
 rtmp_connection_t *rtmp_relay_connect(rtmp_conf_app_t *app, const rtmp_push_url_t *u,
@@ -218,6 +286,7 @@ rtmp_connection_t *rtmp_relay_connect(rtmp_conf_app_t *app, const rtmp_push_url_
 
     auto *cn = rtmp_palloc<rtmp_relay_connect_t>(c->pool);
     cn->app = app;
+    cn->url = u;
     cn->up = up;
     cn->down = down;
     cn->data = data;

@@ -6,6 +6,7 @@
 #include <arpa/inet.h>
 #include <cstdio>
 #include <netinet/in.h>
+#include <unistd.h>
 
 // the kernel caps it at net.core.somaxconn; bursts of players need more than nginx's 511
 static constexpr int RTMP_LISTEN_BACKLOG = 4096;
@@ -169,6 +170,7 @@ static void *rtmp_server_create_srv_conf(rtmp_conf_t *cf)
     scf->message_timeout = RTMP_CONF_UNSET_MSEC;
     scf->max_commands_per_second = RTMP_CONF_UNSET;
     scf->command_burst = RTMP_CONF_UNSET;
+    scf->relay_ssl_verify = RTMP_CONF_UNSET;
     return scf;
 }
 
@@ -192,6 +194,19 @@ static const char *rtmp_server_merge_srv_conf(rtmp_conf_t *cf, void *parent, voi
     }
     if (conf->ssl_certificate_key.data == nullptr) {
         conf->ssl_certificate_key = prev->ssl_certificate_key;
+    }
+    rtmp_conf_merge_value(conf->relay_ssl_verify, prev->relay_ssl_verify, 1);
+    if (conf->relay_ssl_trusted_certificate.data == nullptr) {
+        conf->relay_ssl_trusted_certificate = prev->relay_ssl_trusted_certificate;
+    }
+    // read by the worker at its first rtmps:// relay (the system's CAs cost a megabyte
+    // nobody needs without one): what -t can tell is whether the file is there
+    static char error[512];
+    const char *trusted = reinterpret_cast<const char *>(conf->relay_ssl_trusted_certificate.data);
+    if (trusted && access(trusted, R_OK) == -1) {
+        snprintf(error, sizeof(error), "relay_ssl_trusted_certificate \"%s\": %s", trusted,
+                 strerror(errno));
+        return error;
     }
     return rtmp_listen_ssl(cf, conf->listen, conf->nlisten, conf->ssl_certificate,
                            conf->ssl_certificate_key);
@@ -230,6 +245,10 @@ static const rtmp_directive_t rtmp_server_directives[] = {
      SRV_OFF(ssl_certificate), 0, 0, nullptr},
     {"ssl_certificate_key", SRV_BLOCKS, rtmp_conf_level::srv, rtmp_conf_type::string,
      SRV_OFF(ssl_certificate_key), 0, 0, nullptr},
+    {"relay_ssl_verify", SRV_BLOCKS, rtmp_conf_level::srv, rtmp_conf_type::flag,
+     SRV_OFF(relay_ssl_verify), 0, 0, nullptr},
+    {"relay_ssl_trusted_certificate", SRV_BLOCKS, rtmp_conf_level::srv, rtmp_conf_type::string,
+     SRV_OFF(relay_ssl_trusted_certificate), 0, 0, nullptr},
     {nullptr, 0, rtmp_conf_level::srv, rtmp_conf_type::flag, 0, 0, 0, nullptr},
 };
 

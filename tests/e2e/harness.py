@@ -586,13 +586,14 @@ def cleanup(keep_dirs=False):
 
 
 def self_signed_certificate(dir, name="server"):
-    """A self-signed P-256 certificate for localhost made with the openssl command, for the
-    TLS listeners: (certificate path, key path), <dir>/<name>.pem and .key."""
+    """A self-signed P-256 certificate for localhost and 127.0.0.1 made with the openssl
+    command, for the TLS listeners: (certificate path, key path), <dir>/<name>.pem and .key."""
     need_tools("openssl")
     crt, key = os.path.join(dir, name + ".pem"), os.path.join(dir, name + ".key")
     r = subprocess.run(["openssl", "req", "-x509", "-newkey", "ec",
                         "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes", "-keyout", key,
-                        "-out", crt, "-days", "2", "-subj", "/CN=localhost"],
+                        "-out", crt, "-days", "2", "-subj", "/CN=localhost",
+                        "-addext", "subjectAltName=DNS:localhost,IP:127.0.0.1"],
                        capture_output=True, text=True, timeout=30, stdin=subprocess.DEVNULL)
     check(r.returncode == 0, "openssl req failed: %s" % r.stderr[-500:])
     return crt, key

@@ -386,7 +386,7 @@ test_static_pull_hls.TIME_LIMIT = 30
 def test_pull_conf_errors():
     tmp = tempfile.mkdtemp(prefix="rtmp_pull_conf_")
     try:
-        for app, why in (('pull = "rtmp://example.com/live";', "host names are not resolved"),
+        for app, why in (('pull = "rtmp://[::zz]/live";', "an IPv6 address in the brackets"),
                          ('pull_static = "a";', "needs origins in \"pull\""),
                          ('pull = "rtmp://127.0.0.1/live"; pull_static = ( "a", "a?x=1" );',
                           "without the same name twice")):

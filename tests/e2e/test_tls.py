@@ -24,7 +24,8 @@ from http_helpers import Conn, http_conf
 from harness import (ClientProc, Server, check, media_clip, need_tools, run_server_cmd,
                      self_signed_certificate, wait_for)
 from live_helpers import (FFMPEG_QUIET, check_players, gst_decoded, have_gst, heavy_clip,
-                          live_conf, media_packet, source, status_code, wait_players)
+                          live_conf, live_server, media_packet, parse_framemd5, source,
+                          status_code, wait_players)
 
 
 def _conf(plain, tls, crt="{dir}/server.pem", key="{dir}/server.key", workers=1, app="",
@@ -399,3 +400,65 @@ def test_https_hls_read_by_ffprobe():
                   "ffprobe of the playlist over HTTPS (exit %d): %r %s"
                   % (r.returncode, r.stdout, r.stderr[-500:]))
             _exit_ok(pub, 15, "the publisher")
+
+
+# ---- relays over TLS ------------------------------------------------------------------------------
+
+def test_rtmps_push_and_pull_check_the_certificate():
+    """An rtmps:// push checks the target's certificate against relay_ssl_trusted_certificate
+    (by name for localhost, by address for 127.0.0.1) and delivers the stream; a target whose
+    certificate is not trusted is refused with the reason; a pull from an rtmps:// origin
+    with relay_ssl_verify off plays."""
+    need_tools("ffmpeg", "ffprobe", "openssl")
+    clip = media_clip(6)
+    src = source(clip)
+    with _server() as origin:
+        origin.start()
+        pem = os.path.join(origin.dir, "server.pem")
+        by_name = "rtmps://localhost:%d/live" % origin.tls_port
+        by_addr = "rtmps://127.0.0.1:%d/live/c" % origin.tls_port
+        push = 'push = ( "%s", "%s" );' % (by_name, by_addr)
+        with live_server({"live": "live = true; " + push},
+                         server_extra='            relay_ssl_trusted_certificate = "%s";\n'
+                         % pem) as edge, \
+                live_server({"live": 'live = true; push = "%s";' % by_name},
+                            server_extra='            relay_ssl_trusted_certificate = '
+                            '"{dir}/other.pem";\n') as untrusting, \
+                live_server({"live": 'live = true; pull = "rtmps://127.0.0.1:%d/live";'
+                             % origin.tls_port},
+                            server_extra="            relay_ssl_verify = false;\n") as puller:
+            self_signed_certificate(untrusting.dir, "other")
+            for s in (edge, untrusting, puller):
+                s.start()
+            players = [ClientProc(FFMPEG_QUIET + ["-i", "rtmp://127.0.0.1:%d/%s" % (srv.port, n),
+                                                  "-c", "copy", "-f", "framemd5", "-"],
+                                  srv.dir, name)
+                       for srv, n, name in ((origin, "live/s", "origin-live"),
+                                            (origin, "live/c", "origin-by-address"))]
+            wait_players(origin, "live/s", 1)
+            wait_players(origin, "live/c", 1)
+            pub = ClientProc(FFMPEG_QUIET + ["-re", "-i", clip, "-c", "copy", "-f", "flv",
+                                             "rtmp://127.0.0.1:%d/live/s" % edge.port],
+                             edge.dir, "publisher")
+            other = ClientProc(FFMPEG_QUIET + ["-re", "-i", clip, "-c", "copy", "-f", "flv",
+                                               "rtmp://127.0.0.1:%d/live/u" % untrusting.port],
+                               untrusting.dir, "publisher-u")
+            pulled = ClientProc(FFMPEG_QUIET + ["-i", "rtmp://127.0.0.1:%d/live/s" % puller.port,
+                                                "-t", "2", "-c", "copy", "-f", "framemd5", "-"],
+                                puller.dir, "pulled")
+            untrusting.wait_log("TLS handshake failed: certificate verify failed", 10)
+            _exit_ok(pub, 20, "the publisher")
+            _exit_ok(other, 20, "the other publisher")
+            for p in players:
+                _exit_ok(p, 10, p.name)
+            check_players(players, src)
+            _exit_ok(pulled, 10, "the player of the pull")
+            got = parse_framemd5(pulled.stdout())
+            known = set(src.packets["video"])
+            check(len(got["video"]) >= 25 and all(v in known for v in got["video"]),
+                  "the pull over TLS played %d video packets, not all the source's"
+                  % len(got["video"]))
+            check(edge.log().count("over TLSv1.3)") == 2,
+                  "the edge's two pushes did not log a TLS handshake: %s" % edge.log()[-1500:])
+            check('publish "live/u"' not in origin.log(),
+                  "the untrusted push published on the origin")

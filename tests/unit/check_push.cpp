@@ -43,19 +43,32 @@ START_TEST(test_parse_localhost)
 }
 END_TEST
 
+START_TEST(test_parse_rtmps)
+{
+    rtmp_push_url_t u;
+    ck_assert_ptr_null(rtmp_push_parse_url("rtmps://localhost/live/s", &u));
+    auto *sin = reinterpret_cast<const struct sockaddr_in *>(&u.addr);
+    ck_assert(u.tls);
+    ck_assert_int_eq(ntohs(sin->sin_port), 443);
+    ck_assert_str_eq(u.hostname, "localhost"); // checked in the certificate by name
+    ck_assert(!u.literal);
+    rtmp_push_names_t names;
+    ck_assert(rtmp_push_url_names(&u, "live", "s", "", &names));
+    ck_assert_str_eq(names.tc_url, "rtmps://localhost/live");
+
+    ck_assert_ptr_null(rtmp_push_parse_url("rtmps://[::1]:1936/live", &u));
+    ck_assert(u.tls && u.literal);
+    ck_assert_str_eq(u.hostname, "::1"); // by address
+}
+END_TEST
+
 START_TEST(test_parse_refused)
 {
     rtmp_push_url_t u;
-    const char *bad[] = {"rtmp://example.com/live",
-                         "rtmps://127.0.0.1/live",
-                         "http://127.0.0.1/live",
-                         "rtmp://127.0.0.1",
-                         "rtmp://127.0.0.1/",
-                         "rtmp://127.0.0.1:0/live",
-                         "rtmp://127.0.0.1:70000/live",
-                         "rtmp://[::1/live",
-                         "rtmp://::1/live",
-                         "rtmp://[127.0.0.1]/live"};
+    const char *bad[] = {
+        "rtmp://[::zz]/live", "http://127.0.0.1/live",   "rtmp://127.0.0.1",
+        "rtmp://127.0.0.1/",  "rtmp://127.0.0.1:0/live", "rtmp://127.0.0.1:70000/live",
+        "rtmp://[::1/live",   "rtmp://::1/live",         "rtmp://[127.0.0.1]/live"};
     for (const char *b : bad) {
         ck_assert_msg(rtmp_push_parse_url(b, &u) != nullptr, "%s accepted", b);
     }
@@ -85,6 +98,7 @@ Suite *rtmp_push_suite(void)
     tcase_add_test(tc, test_parse_ipv4_default_port);
     tcase_add_test(tc, test_parse_ipv6_name_query);
     tcase_add_test(tc, test_parse_localhost);
+    tcase_add_test(tc, test_parse_rtmps);
     tcase_add_test(tc, test_parse_refused);
     tcase_add_test(tc, test_expand);
     suite_add_tcase(s, tc);
