@@ -19,6 +19,7 @@ struct rtmp_listening_s {
     int backlog;
     rtmp_conf_srv_t *server;            // the rtmp server block; nullptr for other protocols
     rtmp_connection_handler_pt handler; // the protocol's: takes each accepted connection
+    const char *scheme;                 // "rtmp" or "http", for log lines
     const char *conf_file;              // where it is configured, for messages
     int conf_line;
     rtmp_connection_t *connection; // the worker's accept slot

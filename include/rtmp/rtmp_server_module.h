@@ -34,9 +34,11 @@ extern rtmp_module_t rtmp_server_module;
 [[nodiscard]] bool rtmp_listen_parse(std::string_view v, rtmp_listening_t *ls);
 
 // The setter of a `listen` directive (one address or a list) for any protocol: appends to
-// listen[*nlisten] (at most RTMP_MAX_LISTEN); accepted connections go to `handler`.
+// listen[*nlisten] (at most RTMP_MAX_LISTEN); accepted connections go to `handler`, and
+// speak `scheme` ("rtmp", "http").
 const char *rtmp_listen_set(rtmp_conf_t *cf, config_setting_t *s, rtmp_listening_t *listen,
-                            size_t *nlisten, rtmp_connection_handler_pt handler);
+                            size_t *nlisten, rtmp_connection_handler_pt handler,
+                            const char *scheme);
 
 // The TLS context of a block's listen addresses marked "ssl", made from the block's
 // certificate and key (an error naming what is wrong when they cannot be used). The

@@ -7,22 +7,28 @@
 // write with: the caller may drop or reorder what it has not sent (the lag rules do), but
 // an encrypted record can only go out as it is.
 #include "event/rtmp_ssl.h"
+#include "os/rtmp_cycle.h"
 
 #include <cerrno>
 #include <cstdio>
+#include <cstring>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <openssl/err.h>
 #include <openssl/ssl.h>
 #include <openssl/x509.h>
 #include <sys/epoll.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 static constexpr size_t RTMP_SSL_RECORD = 16384; // TLS's largest plaintext record
 
 struct rtmp_ssl_conn_t {
     SSL *ssl;
-    u_char *held;    // a record's plaintext OpenSSL still has to write (RTMP_SSL_RECORD bytes)
-    size_t held_pos; // what of it went out
-    size_t held_len; // 0: nothing held
+    bool established; // the handshake is done
+    u_char *held;     // a record's plaintext OpenSSL still has to write (RTMP_SSL_RECORD bytes)
+    size_t held_pos;  // what of it went out
+    size_t held_len;  // 0: nothing held
     bool read_wants_write;
     bool write_wants_read;
 };
@@ -38,6 +44,10 @@ static const char *rtmp_ssl_reason()
     return r ? r : "unknown error";
 }
 
+static constexpr const char *RTMP_SSL_MISMATCH =
+    "the private key does not match the certificate (the first in its file: the server's own "
+    "must come before any intermediates)";
+
 static int rtmp_ssl_no_passphrase(char *, int, int, void *)
 {
     return 0; // never prompt: the master may be a daemon
@@ -47,8 +57,12 @@ SSL_CTX *rtmp_ssl_server_ctx(const char *cert, const char *key, char *error, siz
 {
     for (const char *path : {cert, key}) {
         struct stat st;
-        if (stat(path, &st) == -1) {
+        if (stat(path, &st) == -1 || access(path, R_OK) == -1) {
             snprintf(error, len, "\"%s\": %s", path, strerror(errno));
+            return nullptr;
+        }
+        if (!S_ISREG(st.st_mode)) {
+            snprintf(error, len, "\"%s\": not a file", path);
             return nullptr;
         }
     }
@@ -69,6 +83,9 @@ SSL_CTX *rtmp_ssl_server_ctx(const char *cert, const char *key, char *error, siz
     SSL_CTX_set_mode(ctx, SSL_MODE_ENABLE_PARTIAL_WRITE | SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER |
                               SSL_MODE_RELEASE_BUFFERS);
     SSL_CTX_set_default_passwd_cb(ctx, rtmp_ssl_no_passphrase);
+    // whatever the socket holds in one read, not a record's header and body in two each:
+    // encoders write small records
+    SSL_CTX_set_read_ahead(ctx, 1);
 
     const char *what = nullptr;
     const char *path = cert;
@@ -76,10 +93,16 @@ SSL_CTX *rtmp_ssl_server_ctx(const char *cert, const char *key, char *error, siz
         what = "cannot use the certificate";
     } else if (path = key; SSL_CTX_use_PrivateKey_file(ctx, key, SSL_FILETYPE_PEM) != 1) {
         what = ERR_GET_REASON(ERR_peek_last_error()) == X509_R_KEY_VALUES_MISMATCH
-                   ? "the private key does not match the certificate"
+                   ? RTMP_SSL_MISMATCH
                    : "cannot use the private key (PEM, not encrypted)";
     } else if (SSL_CTX_check_private_key(ctx) != 1) {
-        what = "the private key does not match the certificate";
+        what = RTMP_SSL_MISMATCH;
+    }
+    if (what == RTMP_SSL_MISMATCH) {
+        ERR_clear_error(); // OpenSSL's reason adds nothing ("no certificate assigned")
+        snprintf(error, len, "\"%s\": %s", path, what);
+        SSL_CTX_free(ctx);
+        return nullptr;
     }
     if (what) {
         snprintf(error, len, "\"%s\": %s: %s", path, what, rtmp_ssl_reason());
@@ -103,6 +126,7 @@ SSL_CTX *rtmp_ssl_client_ctx(const char *trusted, bool verify, char *error, size
     SSL_CTX_set_mode(ctx, SSL_MODE_ENABLE_PARTIAL_WRITE | SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER |
                               SSL_MODE_RELEASE_BUFFERS);
     SSL_CTX_set_verify(ctx, verify ? SSL_VERIFY_PEER : SSL_VERIFY_NONE, nullptr);
+    SSL_CTX_set_read_ahead(ctx, 1);
     int ok = trusted ? SSL_CTX_load_verify_locations(ctx, trusted, nullptr)
                      : SSL_CTX_set_default_verify_paths(ctx);
     if (ok != 1) {
@@ -119,18 +143,53 @@ void rtmp_ssl_ctx_free(SSL_CTX *ctx)
     SSL_CTX_free(ctx);
 }
 
-// Logs why TLS failed; a handshake failure that looks like plain RTMP says so.
+// What a plain HTTP client on an HTTPS port is told, as nginx tells it, before the close.
+static constexpr char RTMP_SSL_PLAIN_HTTP_REPLY[] =
+    "HTTP/1.1 400 Bad Request\r\nContent-Type: text/plain\r\nContent-Length: 42\r\n"
+    "Connection: close\r\n\r\nThis port speaks HTTPS: ask for https://.\n";
+
+// Logs why TLS failed; a handshake failure that looks like the plain protocol says so.
 static void rtmp_ssl_log_error(rtmp_connection_t *c, const char *op)
 {
     unsigned long e = ERR_peek_last_error();
     bool handshake = !SSL_is_init_finished(c->ssl->ssl);
-    const char *hint = "";
-    if (handshake && ERR_GET_LIB(e) == ERR_LIB_SSL &&
-        ERR_GET_REASON(e) == SSL_R_WRONG_VERSION_NUMBER) {
-        hint = " (a plain rtmp:// client on an RTMPS port?)";
+    bool plain = handshake && ERR_GET_LIB(e) == ERR_LIB_SSL &&
+                 (ERR_GET_REASON(e) == SSL_R_WRONG_VERSION_NUMBER ||
+                  ERR_GET_REASON(e) == SSL_R_HTTP_REQUEST);
+    const char *scheme = c->listening && c->listening->scheme ? c->listening->scheme : nullptr;
+    char hint[80] = "";
+    if (plain && scheme) {
+        bool http = strcmp(scheme, "http") == 0;
+        snprintf(hint, sizeof(hint), " (a plain %s:// client on an %s port?)", scheme,
+                 http ? "HTTPS" : "RTMPS");
+        if (http && ERR_GET_REASON(e) == SSL_R_HTTP_REQUEST) {
+            // best effort, once: the socket is new and empty
+            (void)!write(c->fd, RTMP_SSL_PLAIN_HTTP_REPLY, sizeof(RTMP_SSL_PLAIN_HTTP_REPLY) - 1);
+        }
     }
     rtmp_log_error(RTMP_LOG_INFO, &c->log, 0, "%s: %s%s", handshake ? "TLS handshake failed" : op,
                    rtmp_ssl_reason(), hint);
+}
+
+// The handshake just finished: acknowledge the client's last flight at once. Without session
+// tickets the server has nothing to send after it, and a client under Nagle would hold its
+// first RTMP bytes until our delayed ACK, 40 ms later.
+static void rtmp_ssl_established(rtmp_connection_t *c)
+{
+    c->ssl->established = true;
+    int one = 1;
+    (void)setsockopt(c->fd, IPPROTO_TCP, TCP_QUICKACK, &one, sizeof(one));
+}
+
+// A client that drops the connection during the handshake usually refused the certificate
+// (GnuTLS clients send no alert saying so).
+static void rtmp_ssl_log_handshake_end(rtmp_connection_t *c)
+{
+    if (!c->ssl->established) {
+        rtmp_log_error(RTMP_LOG_INFO, &c->log, 0,
+                       "TLS handshake: the client closed the connection (does it trust the "
+                       "certificate?)");
+    }
 }
 
 static ssize_t rtmp_ssl_recv(rtmp_connection_t *c, u_char *buf, size_t size)
@@ -138,6 +197,9 @@ static ssize_t rtmp_ssl_recv(rtmp_connection_t *c, u_char *buf, size_t size)
     rtmp_ssl_conn_t *t = c->ssl;
     ERR_clear_error();
     int n = SSL_read(t->ssl, buf, size > INT32_MAX ? INT32_MAX : (int)size);
+    if (!t->established && SSL_is_init_finished(t->ssl)) {
+        rtmp_ssl_established(c);
+    }
     if (n > 0) {
         // unlike a plain socket's, a short read says nothing of what the socket holds:
         // OpenSSL reads a record at a time, so ready stays until it wants more input
@@ -153,10 +215,12 @@ static ssize_t rtmp_ssl_recv(rtmp_connection_t *c, u_char *buf, size_t size)
         t->read_wants_write = true;
         return RTMP_AGAIN;
     case SSL_ERROR_ZERO_RETURN:
+        rtmp_ssl_log_handshake_end(c);
         c->read->eof = 1;
         return 0;
     case SSL_ERROR_SYSCALL:
         if (ERR_peek_last_error() == 0) {
+            rtmp_ssl_log_handshake_end(c);
             if (errno == 0) {
                 c->read->eof = 1; // the end without close_notify
                 return 0;

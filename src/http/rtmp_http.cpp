@@ -67,7 +67,7 @@ static const char *rtmp_http_set_listen(rtmp_conf_t *cf, const rtmp_directive_t 
                                         config_setting_t *s, void *conf)
 {
     auto *hcf = static_cast<rtmp_http_main_conf_t *>(conf);
-    return rtmp_listen_set(cf, s, hcf->listen, &hcf->nlisten, rtmp_http_init);
+    return rtmp_listen_set(cf, s, hcf->listen, &hcf->nlisten, rtmp_http_init, "http");
 }
 
 // hls_root: a non-empty path; hls_location: "/.../" without empty, "." or ".." segments.

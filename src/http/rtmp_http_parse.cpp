@@ -288,7 +288,11 @@ rtmp_int_t rtmp_http_parse_request(std::span<const u_char> in, size_t max, rtmp_
     for (size_t i = 0; i < line0.size(); i++) {
         u_char ch = (u_char)line0[i];
         if ((ch < 0x20 && !(ch == '\r' && i + 1 == line0.size())) || ch >= 0x7f) {
-            return rtmp_http_fail(r, 400, "not an HTTP request");
+            return rtmp_http_fail(r, 400,
+                                  (u_char)head[0] == 22 // a TLS record: ClientHello
+                                      ? "not an HTTP request (TLS: https:// is served on listen "
+                                        "addresses marked ssl)"
+                                      : "not an HTTP request");
         }
     }
     if (end == std::string_view::npos) {

@@ -64,7 +64,7 @@ bool rtmp_listen_parse(std::string_view v, rtmp_listening_t *ls)
 }
 
 const char *rtmp_listen_set(rtmp_conf_t *cf, config_setting_t *s, rtmp_listening_t *listen,
-                            size_t *nlisten, rtmp_connection_handler_pt handler)
+                            size_t *nlisten, rtmp_connection_handler_pt handler, const char *scheme)
 {
     static constexpr const char *expected =
         "a port, \"addr:port\" or \"[ipv6]:port\", each optionally followed by \" ssl\", or a "
@@ -101,6 +101,7 @@ const char *rtmp_listen_set(rtmp_conf_t *cf, config_setting_t *s, rtmp_listening
         }
         ls->ssl = ssl;
         ls->handler = handler;
+        ls->scheme = scheme;
         const char *file = config_setting_source_file(e);
         ls->conf_file = file ? reinterpret_cast<const char *>(rtmp_pstrdup(cf->pool, file)) : "?";
         ls->conf_line = config_setting_source_line(e);
@@ -153,7 +154,7 @@ static const char *rtmp_server_set_listen(rtmp_conf_t *cf, const rtmp_directive_
                                           config_setting_t *s, void *conf)
 {
     auto *scf = static_cast<rtmp_server_conf_t *>(conf);
-    return rtmp_listen_set(cf, s, scf->listen, &scf->nlisten, rtmp_session_init);
+    return rtmp_listen_set(cf, s, scf->listen, &scf->nlisten, rtmp_session_init, "rtmp");
 }
 
 static void *rtmp_server_create_srv_conf(rtmp_conf_t *cf)

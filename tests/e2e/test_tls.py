@@ -201,6 +201,12 @@ def test_rtmps_wrong_protocol_on_each_port_is_named():
             pass
         srv.wait_log("unsupported RTMP version 22 (TLS: rtmps:// is served on listen addresses "
                      "marked ssl)")
+        # a client that gives up in the handshake (GnuTLS clients refusing a certificate
+        # send no alert) is logged as such
+        with harness.connect(srv.tls_port) as s:
+            s.sendall(b"\x16\x03\x01\x00\x40" + bytes(10))
+        srv.wait_log("TLS handshake: the client closed the connection (does it trust the "
+                     "certificate?)")
         # both ports still serve their own protocol
         with rc.RtmpClient(srv.tls_port, 5.0, sock=_tls_socket(srv.tls_port)) as c:
             c.handshake()
@@ -244,6 +250,18 @@ def test_rtmps_configuration_errors_are_named():
         r = test(_conf(plain, tls, key, key))
         check(r.returncode != 0 and "cannot use the certificate" in r.stderr,
               "a key given as the certificate: %s" % r.stderr)
+
+        r = test(_conf(plain, tls, srv.dir, key))
+        check(r.returncode != 0 and '"%s": not a file' % srv.dir in r.stderr,
+              "a directory as the certificate: %s" % r.stderr)
+
+        # a chain with the intermediate first: the key matches the server's certificate
+        chain = os.path.join(srv.dir, "chain.pem")
+        with open(chain, "w") as f:
+            f.write(open(crt2).read() + open(crt).read())
+        r = test(_conf(plain, tls, chain, key))
+        check(r.returncode != 0 and "the server's own must come before any intermediates"
+              in r.stderr, "a chain in the wrong order: %s" % r.stderr)
 
         hport = harness.free_port()
         http = 'http = { listen = "127.0.0.1:%d ssl"; };\n' % hport
@@ -370,6 +388,26 @@ def _read_slowly(port, path):
     check(head.startswith(b"HTTP/1.1 200") and b"Connection: close" in head,
           "slow reader's head: %r" % head[:300])
     return body
+
+
+def test_https_wrong_protocol_on_each_port():
+    """Plain HTTP on the HTTPS port is answered 400 in plain text, as nginx answers it, and
+    both mistakes are named in the log."""
+    need_tools("curl")
+    with _https_server() as srv:
+        srv.start()
+        r = subprocess.run(["curl", "-sS", "-i", "--max-time", "5",
+                            "http://127.0.0.1:%d/stat" % srv.https_port], capture_output=True,
+                           text=True, timeout=10, stdin=subprocess.DEVNULL)
+        check(r.stdout.startswith("HTTP/1.1 400") and "speaks HTTPS" in r.stdout,
+              "plain HTTP on the HTTPS port: %r %r" % (r.stdout[:300], r.stderr[-300:]))
+        srv.wait_log("TLS handshake failed: http request (a plain http:// client on an HTTPS "
+                     "port?)")
+        subprocess.run(["curl", "-sS", "-k", "--max-time", "5",
+                        "https://127.0.0.1:%d/stat" % srv.http_port], capture_output=True,
+                       timeout=10, stdin=subprocess.DEVNULL)
+        srv.wait_log("not an HTTP request (TLS: https:// is served on listen addresses marked "
+                     "ssl)")
 
 
 def test_https_hls_read_by_ffprobe():
