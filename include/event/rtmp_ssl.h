@@ -1,4 +1,5 @@
-// TLS under accepted connections (RTMPS): OpenSSL driven by the edge-triggered loop.
+// TLS for connections (RTMPS and HTTPS listeners, rtmps:// relays): OpenSSL driven by the
+// edge-triggered loop.
 #pragma once
 
 #include "event/rtmp_connection.h"

@@ -1,6 +1,6 @@
-// TLS for accepted connections. OpenSSL reads and writes the socket itself; these wrappers
-// keep the readiness flags as rtmp_unix_recv/rtmp_unix_send_iov keep them, so the callers
-// cannot tell TLS from a plain socket.
+// TLS for accepted connections and for relays' own. OpenSSL reads and writes the socket
+// itself; these wrappers keep the readiness flags as rtmp_unix_recv/rtmp_unix_send_iov keep
+// them, so the callers cannot tell TLS from a plain socket.
 //
 // Output: writev's buffers are copied into records of up to 16 KB. A record OpenSSL has
 // encrypted but could not write is counted as sent, and its bytes kept here to repeat the
@@ -202,7 +202,7 @@ static ssize_t rtmp_ssl_recv(rtmp_connection_t *c, u_char *buf, size_t size)
     }
     if (n > 0) {
         // unlike a plain socket's, a short read says nothing of what the socket holds:
-        // OpenSSL reads a record at a time, so ready stays until it wants more input
+        // OpenSSL returns a record at a time, so ready stays until it wants more input
         c->received += (uint64_t)n;
         return n;
     }

@@ -2,13 +2,13 @@
 // createStream and play, then republish what arrives into the local live stream (an origin's
 // through the publish chain, as a client's publish); and the client commands of pushes.
 #include "rtmp/rtmp_relay.h"
-#include "event/rtmp_ssl.h"
-#include "rtmp/rtmp_server_module.h"
 #include "event/rtmp_connection.h"
+#include "event/rtmp_ssl.h"
 #include "os/rtmp_process.h"
 #include "rtmp/rtmp_live.h"
 #include "rtmp/rtmp_pull.h"
 #include "rtmp/rtmp_push.h"
+#include "rtmp/rtmp_server_module.h"
 
 #include <cstdio>
 #include <netinet/in.h>
