@@ -19,14 +19,16 @@ constexpr size_t RTMP_PUSH_MAX_URL = 1024;
 struct rtmp_push_url_t {
     struct sockaddr_storage addr;
     socklen_t socklen;
-    bool tls;          // rtmps://
-    char hostname[64]; // the host alone, for TLS's name check and SNI
-    bool literal;      // the host is an address, not a name
-    char host[64];     // "HOST:PORT" as in the URL, for tcUrl and the log
-    rtmp_str_t url;    // as written, for the log
-    rtmp_str_t app;    // template
-    rtmp_str_t name;   // template with the query; empty: the published name
-    rtmp_str_t query;  // without the '?'; empty: none
+    bool tls;           // rtmps://
+    char hostname[256]; // the host alone, for TLS's name check and SNI
+    bool literal;       // the host is an address, not a name
+    char host[264];     // "HOST:PORT" as in the URL, for tcUrl
+    rtmp_str_t url;     // as written
+    char shown[600];    // for the log: as written up to the application, the rest masked
+                        // (a query holds secrets, and services take the stream key as NAME)
+    rtmp_str_t app;     // template
+    rtmp_str_t name;    // template with the query; empty: the published name
+    rtmp_str_t query;   // without the '?'; empty: none
 };
 
 struct rtmp_push_url_list_t {
@@ -54,7 +56,7 @@ struct rtmp_push_url_list_t {
 struct rtmp_push_names_t {
     char app[RTMP_MAX_NAME + 1];
     char name[RTMP_MAX_NAME + RTMP_MAX_ARGS + 2];
-    char tc_url[RTMP_MAX_NAME + 96];
+    char tc_url[RTMP_MAX_NAME + 280];
 };
 
 // Expands u's templates for the local stream app/name?args; false when a name does not fit.

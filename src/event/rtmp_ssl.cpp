@@ -17,6 +17,7 @@
 #include <openssl/err.h>
 #include <openssl/ssl.h>
 #include <openssl/x509.h>
+#include <openssl/x509v3.h>
 #include <sys/epoll.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -83,9 +84,10 @@ SSL_CTX *rtmp_ssl_server_ctx(const char *cert, const char *key, char *error, siz
     SSL_CTX_set_mode(ctx, SSL_MODE_ENABLE_PARTIAL_WRITE | SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER |
                               SSL_MODE_RELEASE_BUFFERS);
     SSL_CTX_set_default_passwd_cb(ctx, rtmp_ssl_no_passphrase);
-    // whatever the socket holds in one read, not a record's header and body in two each:
-    // encoders write small records
+    // whatever the socket holds in one read (up to 64 KB, as a plain read), not a record's
+    // header and body in two each: encoders write small records
     SSL_CTX_set_read_ahead(ctx, 1);
+    SSL_CTX_set_default_read_buffer_len(ctx, 64 * 1024);
 
     const char *what = nullptr;
     const char *path = cert;
@@ -372,6 +374,8 @@ rtmp_int_t rtmp_ssl_connect(rtmp_connection_t *c, SSL_CTX *ctx, const char *host
     if (ssl == nullptr) {
         return RTMP_ERROR;
     }
+    // the name in subjectAltName, as browsers check it: not in the subject's CN
+    SSL_set_hostflags(ssl, X509_CHECK_FLAG_NEVER_CHECK_SUBJECT);
     int ok = literal ? X509_VERIFY_PARAM_set1_ip_asc(SSL_get0_param(ssl), host)
                      : SSL_set_tlsext_host_name(ssl, host) && SSL_set1_host(ssl, host);
     if (ok != 1) {
@@ -398,9 +402,12 @@ rtmp_int_t rtmp_ssl_handshake(rtmp_connection_t *c, char *why, size_t len)
     if (SSL_get_verify_mode(ssl) != SSL_VERIFY_NONE && verified != X509_V_OK) {
         snprintf(why, len, "TLS handshake failed: certificate verify failed (%s)",
                  X509_verify_cert_error_string(verified));
-    } else if (err == SSL_ERROR_SYSCALL && ERR_peek_last_error() == 0) {
+    } else if ((err == SSL_ERROR_SYSCALL || err == SSL_ERROR_ZERO_RETURN) &&
+               ERR_peek_last_error() == 0) {
         snprintf(why, len, "TLS handshake failed: %s",
-                 errno ? strerror(errno) : "the server closed the connection");
+                 err == SSL_ERROR_SYSCALL && errno
+                     ? strerror(errno)
+                     : "the server closed the connection (not an rtmps:// port?)");
     } else {
         snprintf(why, len, "TLS handshake failed: %s", rtmp_ssl_reason());
     }

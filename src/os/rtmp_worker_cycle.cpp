@@ -149,9 +149,9 @@ void rtmp_worker_process_cycle(rtmp_cycle_t *cycle, int slot, int channel)
         }
         if (rtmp_sig_quit && !rtmp_worker_exiting) {
             rtmp_worker_exiting = true;
-            rtmp_log_error(RTMP_LOG_NOTICE, cycle->log, 0,
-                           "gracefully shutting down: %zu connections left",
-                           rtmp_connection_active_count());
+            rtmp_log_error(
+                RTMP_LOG_NOTICE, cycle->log, 0, "gracefully shutting down: %zu connection%s left",
+                rtmp_connection_active_count(), rtmp_connection_active_count() == 1 ? "" : "s");
             rtmp_event_stop_listening(cycle);
             if (ccf->shutdown_timeout) {
                 rtmp_event_add_timer(&rtmp_worker_shutdown_ev, ccf->shutdown_timeout);

@@ -278,8 +278,8 @@ static void rtmp_pull_down(void *data, const char *why);
 static void rtmp_pull_log_origin(rtmp_pull_t *p, rtmp_uint_t level, const char *what,
                                  const rtmp_push_url_t *u)
 {
-    rtmp_log_error(level, rtmp_cycle->log, 0, "pull \"%s/%s\" from %.*s: %s", p->app->name.data,
-                   p->name, (int)u->url.len, (const char *)u->url.data, what);
+    rtmp_log_error(level, rtmp_cycle->log, 0, "pull \"%s/%s\" from %s: %s", p->app->name.data,
+                   p->name, u->shown, what);
 }
 
 // The connection to p->url ended (or never came up): on to the next origin or the back-off.
@@ -293,14 +293,12 @@ static void rtmp_pull_schedule(rtmp_pull_t *p, bool played)
     if (delay) {
         snprintf(wait, sizeof(wait), "in %llums", (unsigned long long)delay);
     }
-    char line[400];
-    snprintf(line, sizeof(line), "%s; %s %.*s %s (%u reconnects, %llu bytes received)",
-             p->why[0] ? p->why : "connection closed", delay ? "retry" : "trying",
-             (int)next->url.len, (const char *)next->url.data, wait, p->reconnects,
-             (unsigned long long)p->bytes);
-    rtmp_log_error(RTMP_LOG_WARN, rtmp_cycle->log, 0, "pull \"%s/%s\" from %.*s failed: %s",
-                   p->app->name.data, p->name, (int)failed->url.len, (const char *)failed->url.data,
-                   line);
+    char line[1024];
+    snprintf(line, sizeof(line), "%s; %s %s %s (%u reconnect%s, %llu bytes received)",
+             p->why[0] ? p->why : "connection closed", delay ? "retry" : "trying", next->shown,
+             wait, p->reconnects, p->reconnects == 1 ? "" : "s", (unsigned long long)p->bytes);
+    rtmp_log_error(RTMP_LOG_WARN, rtmp_cycle->log, 0, "pull \"%s/%s\" from %s failed: %s",
+                   p->app->name.data, p->name, failed->shown, line);
     p->why[0] = '\0';
     rtmp_event_add_timer(&p->retry, delay);
     if (p->fo.exhausted) {
@@ -418,8 +416,8 @@ void rtmp_pull_playing(rtmp_pull_t *p)
     p->since = rtmp_current_msec;
     rtmp_pull_failover_reset(&p->fo);
     char what[128];
-    snprintf(what, sizeof(what), "playing (%u reconnects, %llu bytes received before)",
-             p->reconnects, (unsigned long long)p->bytes);
+    snprintf(what, sizeof(what), "playing (%u reconnect%s, %llu bytes received before)",
+             p->reconnects, p->reconnects == 1 ? "" : "s", (unsigned long long)p->bytes);
     rtmp_pull_log_origin(p, RTMP_LOG_INFO, what, p->url);
     rtmp_pull_resume(p);
     rtmp_pull_check_idle(p);
@@ -497,9 +495,9 @@ static rtmp_pull_t *rtmp_pull_create(rtmp_conf_app_t *app, std::string_view name
     p->idle.log = rtmp_cycle->log;
     p->next = rtmp_pull_list;
     rtmp_pull_list = p;
-    rtmp_log_error(RTMP_LOG_INFO, rtmp_cycle->log, 0, "pull \"%s/%s\" started (%s, %lld origins)",
+    rtmp_log_error(RTMP_LOG_INFO, rtmp_cycle->log, 0, "pull \"%s/%s\" started (%s, %lld origin%s)",
                    app->name.data, p->name, is_static ? "static" : "a player asked",
-                   (long long)p->pcf->origins.n);
+                   (long long)p->pcf->origins.n, p->pcf->origins.n == 1 ? "" : "s");
     // a new worker learns from the master who publishes what just after it starts: a static
     // pull waits for that, so it does not pull what an old worker still pulls
     rtmp_event_add_timer(&p->retry, is_static ? RTMP_PULL_STATIC_DELAY : 0);

@@ -107,7 +107,7 @@ static uint32_t rtmp_push_rand()
 // that changes takes a reload. IPv4 first, as "localhost" is.
 static const char *rtmp_push_resolve(const char *name, rtmp_push_url_t *u)
 {
-    static char why[160];
+    static char why[400];
     struct addrinfo hints = {};
     hints.ai_socktype = SOCK_STREAM;
     struct addrinfo *res = nullptr;
@@ -169,9 +169,12 @@ const char *rtmp_push_parse_url(std::string_view url, rtmp_push_url_t *u)
     if (p < 1 || p > 65535) {
         return "a URL with a port between 1 and 65535";
     }
-    char h[64];
-    if (host.empty() || host.size() >= sizeof(h) || hostport.size() >= sizeof(u->host)) {
+    char h[256];
+    if (host.empty()) {
         return "a URL with a host";
+    }
+    if (host.size() > 253 || hostport.size() >= sizeof(u->host)) {
+        return "a URL with a host of at most 253 characters";
     }
     memcpy(h, host.data(), host.size());
     h[host.size()] = '\0';
@@ -216,6 +219,9 @@ const char *rtmp_push_parse_url(std::string_view url, rtmp_push_url_t *u)
     u->app = {app.size(), (u_char *)app.data()};
     u->name = {name.size(), (u_char *)name.data()};
     u->url = {url.size(), (u_char *)url.data()};
+    size_t upto = (size_t)(app.data() + app.size() - url.data());
+    snprintf(u->shown, sizeof(u->shown), "%.*s%s%s", (int)upto, url.data(),
+             name.empty() ? "" : "/***", u->query.len ? "?***" : "");
     return nullptr;
 }
 
@@ -374,11 +380,11 @@ static void rtmp_push_retry(rtmp_push_target_t *t)
     rtmp_msec_t delay = base + rtmp_push_rand() % (base / 4 + 1);
     t->backoff = base * 2 < set->pcf->reconnect_max ? base * 2 : set->pcf->reconnect_max;
     rtmp_log_error(RTMP_LOG_WARN, rtmp_cycle->log, 0,
-                   "push \"%s/%s\" to %.*s failed: %s; retry in %llums (%u reconnects, %llu "
+                   "push \"%s/%s\" to %s failed: %s; retry in %llums (%u reconnect%s, %llu "
                    "bytes sent)",
-                   set->app->name.data, set->name, (int)t->url->url.len,
-                   (const char *)t->url->url.data, t->why[0] ? t->why : "connection closed",
-                   (unsigned long long)delay, t->reconnects, (unsigned long long)t->bytes);
+                   set->app->name.data, set->name, t->url->shown,
+                   t->why[0] ? t->why : "connection closed", (unsigned long long)delay,
+                   t->reconnects, t->reconnects == 1 ? "" : "s", (unsigned long long)t->bytes);
     snprintf(t->last_error, sizeof(t->last_error), "%s", t->why[0] ? t->why : "connection closed");
     t->why[0] = '\0';
     rtmp_event_add_timer(&t->retry, delay);
@@ -406,10 +412,9 @@ static void rtmp_push_gone(void *data)
     set->nconn--;
     if (set->stopping) {
         rtmp_log_error(RTMP_LOG_INFO, rtmp_cycle->log, 0,
-                       "push \"%s/%s\" to %.*s stopped: %llu bytes sent, %u reconnect%s",
-                       set->app->name.data, set->name, (int)t->url->url.len,
-                       (const char *)t->url->url.data, (unsigned long long)t->bytes, t->reconnects,
-                       t->reconnects == 1 ? "" : "s");
+                       "push \"%s/%s\" to %s stopped: %llu bytes sent, %u reconnect%s",
+                       set->app->name.data, set->name, t->url->shown, (unsigned long long)t->bytes,
+                       t->reconnects, t->reconnects == 1 ? "" : "s");
         if (!set->in_stop && set->nconn == 0) {
             rtmp_push_free_set(set);
         }
@@ -432,9 +437,8 @@ static void rtmp_push_up(rtmp_session_t *s, void *data)
     // the name's query often holds the target's stream key: kept out of the log
     int shown = (int)strcspn(t->names.name, "?");
     rtmp_log_error(RTMP_LOG_INFO, &s->c->log, 0,
-                   "push \"%s/%s\" to %.*s: connected, publishing as \"%.*s%s\" in \"%s\"",
-                   set->app->name.data, set->name, (int)t->url->url.len,
-                   (const char *)t->url->url.data, shown, t->names.name,
+                   "push \"%s/%s\" to %s: connected, publishing as \"%.*s%s\" in \"%s\"",
+                   set->app->name.data, set->name, t->url->shown, shown, t->names.name,
                    t->names.name[shown] ? "?..." : "", t->names.app);
 }
 
@@ -477,10 +481,10 @@ rtmp_int_t rtmp_push_publishing(rtmp_push_target_t *t, rtmp_session_t *s, rtmp_s
     t->backoff = 0; // it worked: the next failure starts the back-off afresh
     t->since = rtmp_current_msec;
     rtmp_log_error(RTMP_LOG_INFO, &s->c->log, 0,
-                   "push \"%s/%s\" to %.*s: publish started (%u reconnects, %llu bytes sent "
+                   "push \"%s/%s\" to %s: publish started (%u reconnect%s, %llu bytes sent "
                    "before)",
-                   set->app->name.data, set->name, (int)t->url->url.len,
-                   (const char *)t->url->url.data, t->reconnects, (unsigned long long)t->bytes);
+                   set->app->name.data, set->name, t->url->shown, t->reconnects,
+                   t->reconnects == 1 ? "" : "s", (unsigned long long)t->bytes);
     return RTMP_OK;
 }
 
@@ -525,17 +529,15 @@ static void rtmp_push_start(rtmp_session_t *s, rtmp_stream_t *st)
         if (!rtmp_push_url_names(&pcf->targets.urls[i], s->app->name.sv(), st->name, st->args,
                                  &t->names)) {
             rtmp_log_error(RTMP_LOG_WARN, &s->c->log, 0,
-                           "push \"%s/%s\" to %.*s: the names do not fit, not pushed",
-                           s->app->name.data, st->name, (int)pcf->targets.urls[i].url.len,
-                           (const char *)pcf->targets.urls[i].url.data);
+                           "push \"%s/%s\" to %s: the names do not fit, not pushed",
+                           s->app->name.data, st->name, pcf->targets.urls[i].shown);
             continue;
         }
         if (rtmp_relay_pulled_from(s, &pcf->targets.urls[i], &t->names)) {
             // the origin has the stream already: pushing it back there would loop it
             rtmp_log_error(RTMP_LOG_WARN, &s->c->log, 0,
-                           "push \"%s/%s\" to %.*s: the stream is pulled from there, not pushed",
-                           s->app->name.data, st->name, (int)pcf->targets.urls[i].url.len,
-                           (const char *)pcf->targets.urls[i].url.data);
+                           "push \"%s/%s\" to %s: the stream is pulled from there, not pushed",
+                           s->app->name.data, st->name, pcf->targets.urls[i].shown);
             continue;
         }
         t->url = &pcf->targets.urls[i];
@@ -588,11 +590,11 @@ static void rtmp_push_stop(rtmp_push_set_t *set)
             rtmp_connection_close(t->c); // still connecting: rtmp_push_gone runs now
         } else if (t->url) {
             rtmp_log_error(RTMP_LOG_INFO, rtmp_cycle->log, 0,
-                           "push \"%s/%s\" to %.*s stopped while waiting to reconnect: %llu "
+                           "push \"%s/%s\" to %s stopped while waiting to reconnect: %llu "
                            "bytes sent, %u reconnect%s",
-                           set->app->name.data, set->name, (int)t->url->url.len,
-                           (const char *)t->url->url.data, (unsigned long long)t->bytes,
-                           t->reconnects, t->reconnects == 1 ? "" : "s");
+                           set->app->name.data, set->name, t->url->shown,
+                           (unsigned long long)t->bytes, t->reconnects,
+                           t->reconnects == 1 ? "" : "s");
         }
     }
     set->in_stop = false;

@@ -280,7 +280,7 @@ rtmp_connection_t *rtmp_relay_connect(rtmp_conf_app_t *app, const rtmp_push_url_
     c->log.handler = nullptr;
     memcpy(&c->sockaddr, &u->addr, u->socklen);
     c->socklen = u->socklen;
-    snprintf(c->addr_text, sizeof(c->addr_text), "%s", u->host);
+    snprintf(c->addr_text, sizeof(c->addr_text), "%.*s", (int)sizeof(c->addr_text) - 1, u->host);
     c->pool = rtmp_pool_create(1024, &c->log);
     rtmp_connection_activate(c);
 

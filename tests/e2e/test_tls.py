@@ -454,8 +454,9 @@ def test_rtmps_push_and_pull_check_the_certificate():
         origin.start()
         pem = os.path.join(origin.dir, "server.pem")
         by_name = "rtmps://localhost:%d/live" % origin.tls_port
-        by_addr = "rtmps://127.0.0.1:%d/live/c" % origin.tls_port
-        push = 'push = ( "%s", "%s" );' % (by_name, by_addr)
+        by_addr = "rtmps://127.0.0.1:%d/live/c?token=SECRETX" % origin.tls_port
+        not_tls = "rtmps://127.0.0.1:%d/live" % origin.port
+        push = 'push = ( "%s", "%s", "%s" );' % (by_name, by_addr, not_tls)
         with live_server({"live": "live = true; " + push},
                          server_extra='            relay_ssl_trusted_certificate = "%s";\n'
                          % pem) as edge, \
@@ -498,5 +499,10 @@ def test_rtmps_push_and_pull_check_the_certificate():
                   % len(got["video"]))
             check(edge.log().count("over TLSv1.3)") == 2,
                   "the edge's two pushes did not log a TLS handshake: %s" % edge.log()[-1500:])
+            check("SECRETX" not in edge.log() and
+                  "to rtmps://127.0.0.1:%d/live/***?***: connected" % origin.tls_port in edge.log(),
+                  "the push's name and query were not masked in the log")
+            check("TLS handshake failed: the server closed the connection (not an rtmps:// port?)"
+                  in edge.log(), "a push to a plain RTMP port: %s" % edge.log()[-1500:])
             check('publish "live/u"' not in origin.log(),
                   "the untrusted push published on the origin")

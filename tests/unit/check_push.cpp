@@ -5,6 +5,9 @@
 #include <check.h>
 #include <netinet/in.h>
 
+#include <cstring>
+#include <string>
+
 START_TEST(test_parse_ipv4_default_port)
 {
     rtmp_push_url_t u;
@@ -62,6 +65,27 @@ START_TEST(test_parse_rtmps)
 }
 END_TEST
 
+START_TEST(test_shown_masks_name_and_query)
+{
+    rtmp_push_url_t u;
+    ck_assert_ptr_null(rtmp_push_parse_url("rtmp://127.0.0.1:1936/live2/KEY-123?token=t0k", &u));
+    ck_assert_str_eq(u.shown, "rtmp://127.0.0.1:1936/live2/***?***");
+    ck_assert_ptr_null(rtmp_push_parse_url("rtmps://127.0.0.1/live", &u));
+    ck_assert_str_eq(u.shown, "rtmps://127.0.0.1/live");
+}
+END_TEST
+
+START_TEST(test_host_name_length)
+{
+    // refused before any lookup: DNS names are at most 253 characters
+    std::string url = "rtmp://" + std::string(254, 'a') + "/live";
+    rtmp_push_url_t u;
+    const char *why = rtmp_push_parse_url(url, &u);
+    ck_assert_ptr_nonnull(why);
+    ck_assert_msg(strstr(why, "at most 253") != nullptr, "%s", why);
+}
+END_TEST
+
 START_TEST(test_parse_refused)
 {
     rtmp_push_url_t u;
@@ -99,6 +123,8 @@ Suite *rtmp_push_suite(void)
     tcase_add_test(tc, test_parse_ipv6_name_query);
     tcase_add_test(tc, test_parse_localhost);
     tcase_add_test(tc, test_parse_rtmps);
+    tcase_add_test(tc, test_shown_masks_name_and_query);
+    tcase_add_test(tc, test_host_name_length);
     tcase_add_test(tc, test_parse_refused);
     tcase_add_test(tc, test_expand);
     suite_add_tcase(s, tc);
