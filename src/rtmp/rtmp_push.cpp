@@ -434,12 +434,17 @@ static void rtmp_push_up(rtmp_session_t *s, void *data)
     rtmp_push_set_t *set = t->set;
     t->s = s;
     rtmp_relay_push_init(s, set->app, t->names.app, t->names.tc_url, t->names.name, t);
-    // the name's query often holds the target's stream key: kept out of the log
-    int shown = (int)strcspn(t->names.name, "?");
+    // kept out of the log as in url->shown: a name the URL gives is often the target's
+    // stream key, and a query holds secrets; the published name is ours to show
+    bool own = t->url->name.len > 0;
+    int shown = own ? 0 : (int)strcspn(t->names.name, "?");
     rtmp_log_error(RTMP_LOG_INFO, &s->c->log, 0,
                    "push \"%s/%s\" to %s: connected, publishing as \"%.*s%s\" in \"%s\"",
                    set->app->name.data, set->name, t->url->shown, shown, t->names.name,
-                   t->names.name[shown] ? "?..." : "", t->names.app);
+                   own                    ? "***"
+                   : t->names.name[shown] ? "?***"
+                                          : "",
+                   t->names.app);
 }
 
 static void rtmp_push_down(void *data, const char *why)

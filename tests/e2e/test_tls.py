@@ -499,8 +499,9 @@ def test_rtmps_push_and_pull_check_the_certificate():
                   % len(got["video"]))
             check(edge.log().count("over TLSv1.3)") == 2,
                   "the edge's two pushes did not log a TLS handshake: %s" % edge.log()[-1500:])
-            check("SECRETX" not in edge.log() and
-                  "to rtmps://127.0.0.1:%d/live/***?***: connected" % origin.tls_port in edge.log(),
+            log = edge.log()
+            check("SECRETX" not in log and 'publishing as "***" in "live"' in log and
+                  "to rtmps://127.0.0.1:%d/live/***?***: connected" % origin.tls_port in log,
                   "the push's name and query were not masked in the log")
             check("TLS handshake failed: the server closed the connection (not an rtmps:// port?)"
                   in edge.log(), "a push to a plain RTMP port: %s" % edge.log()[-1500:])
