@@ -48,6 +48,9 @@ inline void rtmp_pull_failover_reset(rtmp_pull_failover_t *f)
 // (why, before the session closes).
 void rtmp_pull_playing(rtmp_pull_t *p);
 void rtmp_pull_failed(rtmp_pull_t *p, const char *why);
+// Its session closes for `why`: the failure's reason, unless it was playing or a more
+// precise one was given.
+void rtmp_pull_closing(rtmp_pull_t *p, const char *why);
 
 // Whether p pulls from u the stream `names` names (the application and the stream name,
 // the query left out), at the same address and port.

@@ -85,3 +85,6 @@ void rtmp_push_stat(const rtmp_conf_app_t *app, std::string_view name,
 
 // The target refused or broke the protocol: why, for the log, before the session closes.
 void rtmp_push_failed(rtmp_push_target_t *t, const char *why);
+// Its session closes for `why` (a timeout, the target closing): the failure's reason, unless
+// it was publishing or a more precise one was given.
+void rtmp_push_closing(rtmp_push_target_t *t, const char *why);

@@ -40,6 +40,9 @@ void rtmp_relay_pull_init(rtmp_session_t *s, rtmp_conf_app_t *app, std::string_v
                           const char *args, const char *remote_app, const char *tc_url,
                           const char *play_name, rtmp_pull_t *p);
 
+// A relay session closes for `why`: its push or pull hears it, for the failure's log line.
+void rtmp_relay_closing(rtmp_session_t *s, const char *why);
+
 // Whether s is a pull from a remote origin: it publishes here, but nobody asked to, so
 // what checks a publisher (access rules, keys, on_publish's answer) lets it through.
 bool rtmp_relay_origin_pull(const rtmp_session_t *s);

@@ -428,6 +428,13 @@ void rtmp_pull_failed(rtmp_pull_t *p, const char *why)
     snprintf(p->why, sizeof(p->why), "%s", why);
 }
 
+void rtmp_pull_closing(rtmp_pull_t *p, const char *why)
+{
+    if (!p->playing && p->why[0] == '\0') {
+        rtmp_pull_failed(p, why);
+    }
+}
+
 static void rtmp_pull_down(void *data, const char *why)
 {
     rtmp_pull_failed(static_cast<rtmp_pull_t *>(data), why);

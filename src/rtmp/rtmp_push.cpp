@@ -498,6 +498,13 @@ void rtmp_push_failed(rtmp_push_target_t *t, const char *why)
     snprintf(t->why, sizeof(t->why), "%s", why);
 }
 
+void rtmp_push_closing(rtmp_push_target_t *t, const char *why)
+{
+    if (!t->publishing && t->why[0] == '\0') {
+        rtmp_push_failed(t, why);
+    }
+}
+
 // ---- streams ------------------------------------------------------------------------------
 
 static rtmp_push_set_t *rtmp_push_find(rtmp_conf_app_t *app, std::string_view name)

@@ -407,6 +407,16 @@ rtmp_int_t rtmp_relay_handshake_done(rtmp_session_t *s)
     return rtmp_relay_send(s, 0, b);
 }
 
+void rtmp_relay_closing(rtmp_session_t *s, const char *why)
+{
+    if (s->relay->push) {
+        rtmp_push_closing(s->relay->push, why);
+    }
+    if (s->relay->pull) {
+        rtmp_pull_closing(s->relay->pull, why);
+    }
+}
+
 static rtmp_int_t rtmp_relay_fail(rtmp_session_t *s, const char *why)
 {
     if (s->relay->push) {

@@ -133,6 +133,9 @@ void rtmp_session_close(rtmp_session_t *s, const char *reason)
     if (s->state == rtmp_session_state::handshake) {
         rtmp_stat_count(rtmp_stat_id::handshake_failures); // bad bytes, EOF or timeout
     }
+    if (s->relay) {
+        rtmp_relay_closing(s, reason);
+    }
     rtmp_log_error(RTMP_LOG_INFO, &s->c->log, 0,
                    "session closed: %s (state %s, in %llu B, "
                    "out %llu B)",
@@ -821,7 +824,8 @@ static void rtmp_session_read_handler(rtmp_event_t *ev)
             break;
         }
         if (n == 0) {
-            rtmp_session_close(s, "client closed the connection");
+            rtmp_session_close(s, s->relay ? "the server closed the connection"
+                                           : "client closed the connection");
             break;
         }
         if (n < 0) {

@@ -456,7 +456,8 @@ def test_rtmps_push_and_pull_check_the_certificate():
         by_name = "rtmps://localhost:%d/live" % origin.tls_port
         by_addr = "rtmps://127.0.0.1:%d/live/c?token=SECRETX" % origin.tls_port
         not_tls = "rtmps://127.0.0.1:%d/live" % origin.port
-        push = 'push = ( "%s", "%s", "%s" );' % (by_name, by_addr, not_tls)
+        plain_to_tls = "rtmp://127.0.0.1:%d/live" % origin.tls_port
+        push = 'push = ( "%s", "%s", "%s", "%s" );' % (by_name, by_addr, not_tls, plain_to_tls)
         with live_server({"live": "live = true; " + push},
                          server_extra='            relay_ssl_trusted_certificate = "%s";\n'
                          % pem) as edge, \
@@ -504,6 +505,9 @@ def test_rtmps_push_and_pull_check_the_certificate():
                   "to rtmps://127.0.0.1:%d/live/***?***: connected" % origin.tls_port in log,
                   "the push's name and query were not masked in the log")
             check("TLS handshake failed: the server closed the connection (not an rtmps:// port?)"
-                  in edge.log(), "a push to a plain RTMP port: %s" % edge.log()[-1500:])
+                  in log, "a push to a plain RTMP port: %s" % log[-1500:])
+            # the session's reason reaches the push's warning, not "connection closed"
+            check("to %s failed: the server closed the connection; retry" % plain_to_tls in log,
+                  "a plain push to a TLS port: %s" % log[-1500:])
             check('publish "live/u"' not in origin.log(),
                   "the untrusted push published on the origin")
