@@ -10,7 +10,8 @@ typedef struct ssl_ctx_st SSL_CTX;
 // `error` saying why when they cannot be used.
 [[nodiscard]] SSL_CTX *rtmp_ssl_server_ctx(const char *cert, const char *key, char *error,
                                            size_t len);
-void rtmp_ssl_ctx_free(SSL_CTX *ctx);
+// The pool frees the context when it is destroyed (connections hold references of their own).
+void rtmp_ssl_ctx_owned_by(rtmp_pool_t *pool, SSL_CTX *ctx);
 
 // A client context for relays: certificates checked against `trusted` (PEM), or the
 // system's CAs when it is nullptr, unless verify is false.

@@ -54,6 +54,29 @@ static int rtmp_ssl_no_passphrase(char *, int, int, void *)
     return 0; // never prompt: the master may be a daemon
 }
 
+// What servers and clients share: TLS 1.2 and up, no renegotiation, and writes that match
+// rtmp_ssl_send_iov (partial, from a moving buffer, buffers given back when idle).
+static SSL_CTX *rtmp_ssl_ctx_new(const SSL_METHOD *method, char *error, size_t len)
+{
+    ERR_clear_error();
+    SSL_CTX *ctx = SSL_CTX_new(method);
+    if (ctx == nullptr) {
+        snprintf(error, len, "SSL_CTX_new() failed: %s", rtmp_ssl_reason());
+        return nullptr;
+    }
+    (void)SSL_CTX_set_min_proto_version(ctx, TLS1_2_VERSION);
+    // A peer closing without close_notify has ended its stream as much as one that sent
+    // it: no error to log for that.
+    SSL_CTX_set_options(ctx, SSL_OP_NO_RENEGOTIATION | SSL_OP_NO_COMPRESSION |
+                                 SSL_OP_IGNORE_UNEXPECTED_EOF);
+    SSL_CTX_set_mode(ctx, SSL_MODE_ENABLE_PARTIAL_WRITE | SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER |
+                              SSL_MODE_RELEASE_BUFFERS);
+    // whatever the socket holds in one read, not a record's header and body in two each:
+    // encoders write small records
+    SSL_CTX_set_read_ahead(ctx, 1);
+    return ctx;
+}
+
 SSL_CTX *rtmp_ssl_server_ctx(const char *cert, const char *key, char *error, size_t len)
 {
     for (const char *path : {cert, key}) {
@@ -67,26 +90,16 @@ SSL_CTX *rtmp_ssl_server_ctx(const char *cert, const char *key, char *error, siz
             return nullptr;
         }
     }
-    ERR_clear_error();
-    SSL_CTX *ctx = SSL_CTX_new(TLS_server_method());
+    SSL_CTX *ctx = rtmp_ssl_ctx_new(TLS_server_method(), error, len);
     if (ctx == nullptr) {
-        snprintf(error, len, "SSL_CTX_new() failed: %s", rtmp_ssl_reason());
         return nullptr;
     }
-    (void)SSL_CTX_set_min_proto_version(ctx, TLS1_2_VERSION);
     // No TLS 1.3 session tickets: librtmp over GnuTLS (rtmpdump, GStreamer's rtmpsrc)
     // fails its first read on them, and a stream's one long connection gains nothing
     (void)SSL_CTX_set_num_tickets(ctx, 0);
-    // A client closing without close_notify has ended its stream as much as one that sent
-    // it: no error to log for that.
-    SSL_CTX_set_options(ctx, SSL_OP_NO_RENEGOTIATION | SSL_OP_NO_COMPRESSION |
-                                 SSL_OP_CIPHER_SERVER_PREFERENCE | SSL_OP_IGNORE_UNEXPECTED_EOF);
-    SSL_CTX_set_mode(ctx, SSL_MODE_ENABLE_PARTIAL_WRITE | SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER |
-                              SSL_MODE_RELEASE_BUFFERS);
+    SSL_CTX_set_options(ctx, SSL_OP_CIPHER_SERVER_PREFERENCE);
     SSL_CTX_set_default_passwd_cb(ctx, rtmp_ssl_no_passphrase);
-    // whatever the socket holds in one read (up to 64 KB, as a plain read), not a record's
-    // header and body in two each: encoders write small records
-    SSL_CTX_set_read_ahead(ctx, 1);
+    // up to 64 KB in one read, as a plain read takes
     SSL_CTX_set_default_read_buffer_len(ctx, 64 * 1024);
 
     const char *what = nullptr;
@@ -100,14 +113,12 @@ SSL_CTX *rtmp_ssl_server_ctx(const char *cert, const char *key, char *error, siz
     } else if (SSL_CTX_check_private_key(ctx) != 1) {
         what = RTMP_SSL_MISMATCH;
     }
-    if (what == RTMP_SSL_MISMATCH) {
-        ERR_clear_error(); // OpenSSL's reason adds nothing ("no certificate assigned")
-        snprintf(error, len, "\"%s\": %s", path, what);
-        SSL_CTX_free(ctx);
-        return nullptr;
-    }
     if (what) {
-        snprintf(error, len, "\"%s\": %s: %s", path, what, rtmp_ssl_reason());
+        // OpenSSL's reason for a mismatch adds nothing ("no certificate assigned")
+        const char *reason = what == RTMP_SSL_MISMATCH ? nullptr : rtmp_ssl_reason();
+        ERR_clear_error();
+        snprintf(error, len, "\"%s\": %s%s%s", path, what, reason ? ": " : "",
+                 reason ? reason : "");
         SSL_CTX_free(ctx);
         return nullptr;
     }
@@ -116,19 +127,11 @@ SSL_CTX *rtmp_ssl_server_ctx(const char *cert, const char *key, char *error, siz
 
 SSL_CTX *rtmp_ssl_client_ctx(const char *trusted, bool verify, char *error, size_t len)
 {
-    ERR_clear_error();
-    SSL_CTX *ctx = SSL_CTX_new(TLS_client_method());
+    SSL_CTX *ctx = rtmp_ssl_ctx_new(TLS_client_method(), error, len);
     if (ctx == nullptr) {
-        snprintf(error, len, "SSL_CTX_new() failed: %s", rtmp_ssl_reason());
         return nullptr;
     }
-    (void)SSL_CTX_set_min_proto_version(ctx, TLS1_2_VERSION);
-    SSL_CTX_set_options(ctx, SSL_OP_NO_RENEGOTIATION | SSL_OP_NO_COMPRESSION |
-                                 SSL_OP_IGNORE_UNEXPECTED_EOF);
-    SSL_CTX_set_mode(ctx, SSL_MODE_ENABLE_PARTIAL_WRITE | SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER |
-                              SSL_MODE_RELEASE_BUFFERS);
     SSL_CTX_set_verify(ctx, verify ? SSL_VERIFY_PEER : SSL_VERIFY_NONE, nullptr);
-    SSL_CTX_set_read_ahead(ctx, 1);
     int ok = trusted ? SSL_CTX_load_verify_locations(ctx, trusted, nullptr)
                      : SSL_CTX_set_default_verify_paths(ctx);
     if (ok != 1) {
@@ -140,9 +143,16 @@ SSL_CTX *rtmp_ssl_client_ctx(const char *trusted, bool verify, char *error, size
     return ctx;
 }
 
-void rtmp_ssl_ctx_free(SSL_CTX *ctx)
+static void rtmp_ssl_ctx_free(void *ctx)
 {
-    SSL_CTX_free(ctx);
+    SSL_CTX_free(static_cast<SSL_CTX *>(ctx));
+}
+
+void rtmp_ssl_ctx_owned_by(rtmp_pool_t *pool, SSL_CTX *ctx)
+{
+    rtmp_pool_cleanup_t *cln = rtmp_pool_cleanup_add(pool, 0);
+    cln->handler = rtmp_ssl_ctx_free;
+    cln->data = ctx;
 }
 
 // What a plain HTTP client on an HTTPS port is told, as nginx tells it, before the close.

@@ -185,11 +185,6 @@ static void rtmp_relay_tls_step(rtmp_event_t *ev)
     rtmp_relay_session(c, rc);
 }
 
-static void rtmp_relay_ssl_ctx_free(void *data)
-{
-    rtmp_ssl_ctx_free(static_cast<SSL_CTX *>(data));
-}
-
 static void rtmp_relay_tls_start(rtmp_connection_t *c, rtmp_relay_connect_t *rc)
 {
     rtmp_server_conf_t *scf = rtmp_server_conf(rc->app->server);
@@ -203,9 +198,7 @@ static void rtmp_relay_tls_start(rtmp_connection_t *c, rtmp_relay_connect_t *rc)
             rtmp_connection_close(c);
             return;
         }
-        rtmp_pool_cleanup_t *cln = rtmp_pool_cleanup_add(rtmp_cycle->pool, 0);
-        cln->handler = rtmp_relay_ssl_ctx_free;
-        cln->data = scf->relay_ssl_ctx;
+        rtmp_ssl_ctx_owned_by(rtmp_cycle->pool, scf->relay_ssl_ctx);
     }
     if (rtmp_ssl_connect(c, scf->relay_ssl_ctx, rc->url->hostname, rc->url->literal) != RTMP_OK) {
         rc->down(rc->data, "TLS could not start");

@@ -110,11 +110,6 @@ const char *rtmp_listen_set(rtmp_conf_t *cf, config_setting_t *s, rtmp_listening
     return nullptr;
 }
 
-static void rtmp_listen_ssl_ctx_free(void *data)
-{
-    rtmp_ssl_ctx_free(static_cast<SSL_CTX *>(data));
-}
-
 const char *rtmp_listen_ssl(rtmp_conf_t *cf, rtmp_listening_t *listen, size_t nlisten,
                             rtmp_str_t cert, rtmp_str_t key)
 {
@@ -139,9 +134,7 @@ const char *rtmp_listen_ssl(rtmp_conf_t *cf, rtmp_listening_t *listen, size_t nl
         snprintf(error, sizeof(error), "TLS for listen \"%s ssl\": %s", ssl->addr_text, why);
         return error;
     }
-    rtmp_pool_cleanup_t *cln = rtmp_pool_cleanup_add(cf->pool, 0);
-    cln->handler = rtmp_listen_ssl_ctx_free;
-    cln->data = ctx;
+    rtmp_ssl_ctx_owned_by(cf->pool, ctx);
     for (size_t i = 0; i < nlisten; i++) {
         if (listen[i].ssl) {
             listen[i].ssl_ctx = ctx;

@@ -323,10 +323,10 @@ static rtmp_int_t rtmp_session_flush(rtmp_session_t *s)
         s->qcap = 0;
         s->qhead = 0;
     }
-    if (rc == RTMP_OK && s->close_after_flush && !rtmp_connection_flushed(s->c)) {
-        return RTMP_AGAIN; // TLS holds the reply's last record: EPOLLOUT writes it
-    }
     if (rc == RTMP_OK && s->close_after_flush) {
+        if (!rtmp_connection_flushed(s->c)) {
+            return RTMP_AGAIN; // TLS holds the reply's last record: EPOLLOUT writes it
+        }
         rtmp_session_close(s, "reply sent, closing as told");
         return RTMP_DONE;
     }

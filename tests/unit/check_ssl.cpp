@@ -64,6 +64,8 @@ START_TEST(test_held_record_goes_out_as_encrypted)
     char error[256];
     SSL_CTX *ctx = rtmp_ssl_server_ctx(crt.c_str(), key.c_str(), error, sizeof(error));
     ck_assert_msg(ctx != nullptr, "%s", error);
+    rtmp_pool_t *conf_pool = rtmp_pool_create(1024, nullptr);
+    rtmp_ssl_ctx_owned_by(conf_pool, ctx);
     ck_assert_ptr_null(rtmp_ssl_server_ctx((std::string(dir) + "/none.pem").c_str(), key.c_str(),
                                            error, sizeof(error)));
     ck_assert_msg(strstr(error, "No such file or directory") != nullptr, "%s", error);
@@ -150,7 +152,7 @@ START_TEST(test_held_record_goes_out_as_encrypted)
     rtmp_connection_close(c); // closes sv[0] and the server's TLS
     close(sv[1]);
     rtmp_connections_done();
-    rtmp_ssl_ctx_free(ctx);
+    rtmp_pool_destroy(conf_pool); // and the context with it
     unlink(crt.c_str());
     unlink(key.c_str());
     rmdir(dir);
