@@ -12,6 +12,10 @@ enum class rtmp_channel_cmd : uint32_t {
     reopen,      // reopen log files
     stream_up,   // worker -> master: I publish `name`; master -> workers: `slot` publishes it
     stream_down, // the same for the end of publishing
+    // worker -> master: I would pull `name` from an origin. The master answers stream_up:
+    // with the claimant's slot to every worker if the name was free, else with the
+    // owner's slot to the claimant alone
+    stream_claim,
 };
 
 struct rtmp_channel_msg_t {

@@ -52,8 +52,18 @@ void rtmp_live_close_stream(rtmp_session_t *s, rtmp_stream_t *st);
 [[nodiscard]] rtmp_int_t rtmp_live_push_attach(rtmp_session_t *s, rtmp_stream_t *st,
                                                std::string_view name);
 
-// The master says worker `slot` started (up) or stopped publishing "server/app/name".
+// The master says worker `slot` started (up) or stopped publishing "server/app/name", or
+// answers a claim with the slot that has it.
 void rtmp_live_registry_update(bool up, const char *key, int slot);
+
+// The worker slot that publishes app/name or has claimed it, per the registry; -1: none.
+int rtmp_live_owner(rtmp_conf_app_t *app, std::string_view name);
+// Asks the master for app/name before this worker pulls it from an origin, so that only
+// one worker does: the answer comes as a registry update (rtmp_pull_registered). False
+// when the master could not be asked.
+bool rtmp_live_claim(rtmp_conf_app_t *app, std::string_view name);
+// Gives up this worker's claim on app/name, unless the stream is published here.
+void rtmp_live_unclaim(rtmp_conf_app_t *app, std::string_view name);
 
 // Streams alive in this worker, for tests.
 size_t rtmp_live_stream_count();

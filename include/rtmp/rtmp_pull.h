@@ -52,6 +52,10 @@ void rtmp_pull_failed(rtmp_pull_t *p, const char *why);
 // precise one was given.
 void rtmp_pull_closing(rtmp_pull_t *p, const char *why);
 
+// The registry has news of app/name: the answer to this worker's claim, or another
+// worker publishing or claiming it.
+void rtmp_pull_registered(rtmp_conf_app_t *app, std::string_view name);
+
 // Whether p pulls from u the stream `names` names (the application and the stream name,
 // the query left out), at the same address and port.
 bool rtmp_pull_is_origin(const rtmp_pull_t *p, const rtmp_push_url_t *u,

@@ -103,7 +103,7 @@ static rtmp_int_t rtmp_master_spawn(rtmp_worker_slot_t *w, rtmp_cycle_t *cycle)
     return RTMP_OK;
 }
 
-// Tells every worker but `except` about a stream going up or down.
+// Tells every worker but `except` (-1: none) about a stream going up or down.
 static void rtmp_master_broadcast(rtmp_channel_cmd cmd, const char *key, int owner, int except)
 {
     rtmp_channel_msg_t msg = {cmd, 0, owner, {}};
@@ -130,6 +130,15 @@ static void rtmp_master_channel(int slot, rtmp_log_t *log)
                 continue;
             }
             rtmp_master_broadcast(msg.command, msg.name, slot, slot);
+        } else if (msg.command == rtmp_channel_cmd::stream_claim) {
+            if (rtmp_registry_set(msg.name, slot) == RTMP_OK) {
+                rtmp_master_broadcast(rtmp_channel_cmd::stream_up, msg.name, slot, -1);
+            } else {
+                rtmp_channel_msg_t answer = {
+                    rtmp_channel_cmd::stream_up, 0, rtmp_registry_owner(msg.name), {}};
+                memcpy(answer.name, msg.name, sizeof(answer.name));
+                (void)rtmp_channel_write(w->channel, &answer);
+            }
         } else if (msg.command == rtmp_channel_cmd::stream_down) {
             if (rtmp_registry_del(msg.name, slot)) {
                 rtmp_master_broadcast(msg.command, msg.name, slot, slot);

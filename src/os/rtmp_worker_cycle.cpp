@@ -50,6 +50,8 @@ static void rtmp_worker_channel_handler(rtmp_event_t *ev)
             rtmp_live_registry_update(msg.command == rtmp_channel_cmd::stream_up, msg.name,
                                       msg.slot);
             break;
+        case rtmp_channel_cmd::stream_claim: // workers claim, the master does not
+            break;
         }
     }
 }
@@ -88,20 +90,29 @@ static void rtmp_worker_shutdown_timeout(rtmp_event_t *ev)
     exit(EXIT_SUCCESS);
 }
 
-void rtmp_worker_announce(bool up, std::string_view key)
+static bool rtmp_worker_tell(rtmp_channel_cmd command, std::string_view key)
 {
-    rtmp_channel_msg_t msg = {up ? rtmp_channel_cmd::stream_up : rtmp_channel_cmd::stream_down,
-                              rtmp_log_pid,
-                              rtmp_worker_slot,
-                              {}};
+    rtmp_channel_msg_t msg = {command, rtmp_log_pid, rtmp_worker_slot, {}};
     if (key.size() >= sizeof(msg.name) || rtmp_worker_channel == -1) {
-        return;
+        return false;
     }
     memcpy(msg.name, key.data(), key.size());
     if (rtmp_channel_write(rtmp_worker_channel, &msg) != RTMP_OK) {
         rtmp_log_error(RTMP_LOG_ALERT, rtmp_cycle->log, errno,
                        "cannot tell the master about stream \"%.*s\"", (int)key.size(), key.data());
+        return false;
     }
+    return true;
+}
+
+void rtmp_worker_announce(bool up, std::string_view key)
+{
+    (void)rtmp_worker_tell(up ? rtmp_channel_cmd::stream_up : rtmp_channel_cmd::stream_down, key);
+}
+
+bool rtmp_worker_claim(std::string_view key)
+{
+    return rtmp_worker_tell(rtmp_channel_cmd::stream_claim, key);
 }
 
 void rtmp_worker_process_cycle(rtmp_cycle_t *cycle, int slot, int channel)

@@ -3,6 +3,7 @@
 #include "core/rtmp_time.h"
 #include "rtmp/rtmp_codec.h"
 #include "rtmp/rtmp_control.h"
+#include "rtmp/rtmp_pull.h"
 #include "rtmp/rtmp_registry.h"
 #include "rtmp/rtmp_stat.h"
 #include "rtmp/rtmp_relay.h"
@@ -247,9 +248,11 @@ void rtmp_live_stat(void (*stream)(const rtmp_live_stat_t *ls, void *data),
 }
 
 // "server/app/name": how the master's registry names a stream across workers.
-static std::string_view rtmp_live_key(rtmp_conf_app_t *app, const char *name, char *buf, size_t len)
+static std::string_view rtmp_live_key(rtmp_conf_app_t *app, std::string_view name, char *buf,
+                                      size_t len)
 {
-    int n = snprintf(buf, len, "%zu/%s/%s", app->server->index, app->name.data, name);
+    int n = snprintf(buf, len, "%zu/%s/%.*s", app->server->index, app->name.data, (int)name.size(),
+                     name.data());
     return std::string_view(buf, n > 0 && (size_t)n < len ? (size_t)n : 0);
 }
 
@@ -977,10 +980,8 @@ void rtmp_live_registry_update(bool up, const char *key, int slot)
         (void)rtmp_registry_del(k, slot);
         return;
     }
-    if (rtmp_registry_set(k, slot) != RTMP_OK) {
-        return;
-    }
-    // "server/app/name": players waiting here for this stream now pull it
+    bool set = rtmp_registry_set(k, slot) == RTMP_OK;
+    // the key is "server/app/name"
     size_t a = k.find('/');
     size_t b = a == std::string_view::npos ? a : k.find('/', a + 1);
     if (b == std::string_view::npos || rtmp_cycle == nullptr) {
@@ -992,28 +993,48 @@ void rtmp_live_registry_update(bool up, const char *key, int slot)
     }
     rtmp_conf_srv_t *srv = rtmp_cycle->servers[index];
     std::string_view app_name = k.substr(a + 1, b - a - 1);
+    std::string_view name = k.substr(b + 1);
     for (size_t i = 0; i < srv->napps; i++) {
-        if (srv->apps[i]->name.sv() == app_name) {
-            rtmp_live_stream_t *ls = rtmp_live_find(srv->apps[i], k.substr(b + 1), false, 0);
-            if (ls && ls->nplayers > 0) {
-                rtmp_live_pull(ls, slot, rtmp_cycle->log);
-            }
+        if (srv->apps[i]->name.sv() != app_name) {
+            continue;
         }
+        // players waiting here for this stream now pull it
+        rtmp_live_stream_t *ls = set ? rtmp_live_find(srv->apps[i], name, false, 0) : nullptr;
+        if (ls && ls->nplayers > 0) {
+            rtmp_live_pull(ls, slot, rtmp_cycle->log);
+        }
+        rtmp_pull_registered(srv->apps[i], name);
+    }
+}
+
+int rtmp_live_owner(rtmp_conf_app_t *app, std::string_view name)
+{
+    char key[RTMP_MAX_NAME * 2 + 32];
+    std::string_view k = rtmp_live_key(app, name, key, sizeof(key));
+    return k.empty() ? -1 : rtmp_registry_owner(k);
+}
+
+bool rtmp_live_claim(rtmp_conf_app_t *app, std::string_view name)
+{
+    char key[RTMP_MAX_NAME * 2 + 32];
+    std::string_view k = rtmp_live_key(app, name, key, sizeof(key));
+    return !k.empty() && rtmp_worker_claim(k);
+}
+
+void rtmp_live_unclaim(rtmp_conf_app_t *app, std::string_view name)
+{
+    rtmp_live_stream_t *ls = rtmp_live_find(app, name, false, 0);
+    char key[RTMP_MAX_NAME * 2 + 32];
+    std::string_view k = rtmp_live_key(app, name, key, sizeof(key));
+    if ((ls == nullptr || ls->publisher == nullptr) && !k.empty() &&
+        rtmp_registry_del(k, rtmp_worker_slot)) {
+        rtmp_worker_announce(false, k);
     }
 }
 
 bool rtmp_live_has_publisher(rtmp_conf_app_t *app, std::string_view name)
 {
     rtmp_live_stream_t *ls = rtmp_live_find(app, name, false, 0);
-    if (ls && ls->publisher) {
-        return true;
-    }
-    char key[RTMP_MAX_NAME * 2 + 32];
-    int n = snprintf(key, sizeof(key), "%zu/%s/%.*s", app->server->index, app->name.data,
-                     (int)name.size(), name.data());
-    if (n <= 0 || (size_t)n >= sizeof(key)) {
-        return false;
-    }
-    int owner = rtmp_registry_owner(std::string_view(key, (size_t)n));
-    return owner >= 0 && owner != rtmp_worker_slot;
+    int owner = rtmp_live_owner(app, name);
+    return (ls && ls->publisher) || (owner >= 0 && owner != rtmp_worker_slot);
 }

@@ -40,7 +40,8 @@ struct rtmp_pull_s {
     char args[RTMP_MAX_ARGS + 1]; // of the first player or the pull_static entry
     bool is_static;
     bool stopping;
-    bool playing; // the origin answered Play.Start on the current connection
+    bool playing;  // the origin answered Play.Start on the current connection
+    bool claiming; // waiting for the master's answer to rtmp_live_claim
     rtmp_pull_failover_t fo;
     const rtmp_push_url_t *url; // the origin of the current or last connection
     rtmp_push_names_t names;    // what that origin is asked for
@@ -59,6 +60,8 @@ struct rtmp_pull_s {
 
 // Static pulls start this long after the worker.
 static constexpr rtmp_msec_t RTMP_PULL_STATIC_DELAY = 500;
+// A claim the master has not answered in this long (it is busy) is not waited for.
+static constexpr rtmp_msec_t RTMP_PULL_CLAIM_WAIT = 1000;
 
 static rtmp_pull_t *rtmp_pull_list;
 static rtmp_event_t rtmp_pull_quit_ev; // static pulls end with a graceful shutdown
@@ -302,6 +305,9 @@ static void rtmp_pull_schedule(rtmp_pull_t *p, bool played)
     p->why[0] = '\0';
     rtmp_event_add_timer(&p->retry, delay);
     if (p->fo.exhausted) {
+        if (!p->is_static) {
+            rtmp_live_unclaim(p->app, p->name); // free for others while we wait
+        }
         rtmp_pull_resume(p); // every origin failed once: waiting players are told so
         rtmp_pull_check_idle(p);
     }
@@ -311,6 +317,9 @@ static void rtmp_pull_free(rtmp_pull_t *p)
 {
     rtmp_event_del_timer(&p->retry);
     rtmp_event_del_timer(&p->idle);
+    if (!p->is_static) {
+        rtmp_live_unclaim(p->app, p->name);
+    }
     rtmp_free(p);
 }
 
@@ -371,15 +380,28 @@ static void rtmp_pull_retry_handler(rtmp_event_t *ev)
         rtmp_pull_stop(p, "no players left");
         return;
     }
+    int owner = rtmp_live_owner(p->app, p->name);
     if (rtmp_live_has_publisher(p->app, p->name)) {
         if (!p->is_static) {
-            rtmp_pull_stop(p, "the stream is published here meanwhile");
+            char why[64] = "the stream is published here meanwhile";
+            if (owner >= 0 && owner != rtmp_worker_slot) {
+                snprintf(why, sizeof(why), "worker %d has the stream", owner);
+            }
+            rtmp_pull_stop(p, why); // its players play from there
             return;
         }
         // a static pull waits for the name to be free again
         rtmp_event_add_timer(&p->retry, RTMP_PULL_BACKOFF_MIN);
         return;
     }
+    // workers with players arriving at once would each pull: the master picks one
+    if (!p->is_static && owner != rtmp_worker_slot && !p->claiming &&
+        rtmp_live_claim(p->app, p->name)) {
+        p->claiming = true;
+        rtmp_event_add_timer(&p->retry, RTMP_PULL_CLAIM_WAIT);
+        return;
+    }
+    p->claiming = false;
     if (p->url) {
         p->reconnects++;
     }
@@ -480,6 +502,18 @@ static rtmp_pull_t *rtmp_pull_find(rtmp_conf_app_t *app, std::string_view name)
         }
     }
     return nullptr;
+}
+
+void rtmp_pull_registered(rtmp_conf_app_t *app, std::string_view name)
+{
+    rtmp_pull_t *p = rtmp_pull_find(app, name);
+    int owner = rtmp_live_owner(app, name);
+    if (p && p->c == nullptr && (p->claiming || (owner >= 0 && owner != rtmp_worker_slot))) {
+        // the answer to its claim, or another worker's: on with the pull, or off to there
+        rtmp_event_add_timer(&p->retry, 0);
+    } else if (p == nullptr && owner == rtmp_worker_slot) {
+        rtmp_live_unclaim(app, name); // granted after its pull ended
+    }
 }
 
 // A pull of app/name; its first connect runs from the loop, after the caller is done.

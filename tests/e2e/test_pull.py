@@ -5,11 +5,14 @@ idle_streams is off. A pulled stream publishes on E as an encoder would: E recor
 HLS from it, pushes it on and runs exec_publish for it (access rules on publishers do not
 apply), and ends the playlist and the recording when the pull ends or is released."""
 
+import itertools
 import json
 import os
 import shutil
+import socket
 import subprocess
 import tempfile
+import threading
 import time
 from contextlib import closing
 
@@ -19,7 +22,7 @@ from harness import (check, media_clip, need_tools, nginx_rtmp, start_nginx_rtmp
                      tcp_established_inodes, wait_for)
 from live_helpers import (FFMPEG_QUIET, PyPlayer, check_players, client_port, contiguous,
                           ffmpeg_player, ffmpeg_publisher, live_server, parse_framemd5,
-                          players_of, publishers_of, source)
+                          players_of, publishers_of, session_lines, source)
 from test_hls import VIDEO_SRC_BSF, VIDEO_TS_BSF, _check_rules, _hashes, _read_playlist
 from test_notify import AuthService
 from test_record import _packets
@@ -106,6 +109,135 @@ def test_edge_pull_failover_two_workers():
 
 
 test_edge_pull_failover_two_workers.TIME_LIMIT = 40
+
+
+def _session_workers(srv):
+    """{client port: "pid#slot"} of every session that logged a line."""
+    return {port: w for _, w, _, port in session_lines(srv)}
+
+
+class SlowOrigin:
+    """A loopback TCP relay to 127.0.0.1:port that waits `delay` seconds before connecting
+    each client on: an origin far away, whose pull takes that long to come up."""
+
+    def __init__(self, port, delay):
+        self.port = harness.free_port()
+        self.target = port
+        self.delay = delay
+        self.accepted = 0
+        self.lsock = socket.socket()
+        self.lsock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        self.lsock.bind(("127.0.0.1", self.port))
+        self.lsock.listen(16)
+        self.lsock.settimeout(0.2)
+        self.socks = []
+        self._stop = threading.Event()
+        threading.Thread(target=self._accept, daemon=True).start()
+
+    def _accept(self):
+        while not self._stop.is_set():
+            try:
+                a, _ = self.lsock.accept()
+            except (socket.timeout, OSError):
+                continue
+            self.accepted += 1
+            threading.Thread(target=self._serve, args=(a,), daemon=True).start()
+
+    def _serve(self, a):
+        time.sleep(self.delay)
+        try:
+            b = socket.create_connection(("127.0.0.1", self.target), 5)
+        except OSError:
+            a.close()
+            return
+        self.socks += [a, b]
+        for x, y in ((a, b), (b, a)):
+            threading.Thread(target=self._pump, args=(x, y), daemon=True).start()
+
+    @staticmethod
+    def _pump(x, y):
+        try:
+            while True:
+                data = x.recv(65536)
+                if not data:
+                    break
+                y.sendall(data)
+        except OSError:
+            pass
+        for z in (x, y):
+            try:
+                z.shutdown(socket.SHUT_RDWR)
+            except OSError:
+                pass
+
+    def close(self):
+        self._stop.set()
+        self.lsock.close()
+        for x in self.socks:
+            x.close()
+
+
+def test_edge_burst_on_both_workers_pulls_once():
+    """Players on both of E's workers ask for a stream in the same instant: one worker pulls
+    it from O, the other plays it from that worker, and O sees a single play."""
+    need_tools("ffmpeg")
+    clip = media_clip(10)
+    with live_server({"live": "live = true;"}) as o:
+        o.start()
+        pub = ffmpeg_publisher(o, clip, "live/b", "pub")
+        wait_for(lambda: publishers_of(o, "live/b"), 5, "the publisher on O")
+        slow = SlowOrigin(o.port, 0.3)
+        apps = {"live": 'live = true; pull = "rtmp://127.0.0.1:%d/live";' % slow.port}
+        # few slots per worker: once one is full the next connections go to the other
+        with live_server(apps, workers=2, main_extra="worker_connections = 16;\n") as e:
+            e.start()
+            players = []
+            try:
+                def workers_of_players():
+                    seen = _session_workers(e)
+                    return {pl.port: seen.get(pl.port) for pl in players}
+
+                for _ in range(18):
+                    players.append(PyPlayer(e.port, "live", "b"))
+                    if len(set(workers_of_players().values()) - {None}) == 2:
+                        break
+                where = workers_of_players()
+                by_worker = {}
+                for pl in players:
+                    by_worker.setdefault(where.get(pl.port), []).append(pl)
+                # room on each worker for the pull and the other's internal connection
+                for group in by_worker.values():
+                    while len(group) > 3:
+                        group.pop().stop()
+                # alternating workers, so the first play of each goes out together
+                groups = list(by_worker.values())
+                playing = [pl for row in itertools.zip_longest(*groups) for pl in row if pl]
+                check(len(by_worker) == 2 and all(len(g) >= 1 for g in by_worker.values()),
+                      "players per worker: %s" % {w: len(g) for w, g in by_worker.items()})
+                for pl in playing:
+                    pl.play()
+                wait_for(lambda: all(any(m.type == rc.MSG_VIDEO for _, m in pl.events)
+                                     for pl in playing), 15, "video at every player")
+                time.sleep(1.0)
+                # a worker whose player came within the master's answer may start a pull
+                # too, but gives it up before connecting
+                connected = _pull_lines(e, "connected, playing")
+                check(len(connected) == 1, "E connected %d pulls to O: %s"
+                      % (len(connected), connected))
+                o_plays = [l for l in o.log().splitlines() if 'play "live/b"' in l]
+                check(len(o_plays) == 1 and slow.accepted == 1,
+                      "O served %d plays of live/b over %d connections: %s"
+                      % (len(o_plays), slow.accepted, o_plays))
+                check(not _pull_lines(e, "failed"), "E's pull failed: %s"
+                      % _pull_lines(e, "failed"))
+            finally:
+                for pl in players:
+                    pl.stop()
+                pub.stop()
+                slow.close()
+
+
+test_edge_burst_on_both_workers_pulls_once.TIME_LIMIT = 40
 
 
 def test_edge_releases_idle_pull():
