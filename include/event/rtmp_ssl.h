@@ -10,6 +10,9 @@ typedef struct ssl_ctx_st SSL_CTX;
 // `error` saying why when they cannot be used.
 [[nodiscard]] SSL_CTX *rtmp_ssl_server_ctx(const char *cert, const char *key, char *error,
                                            size_t len);
+// When the context's certificate is outside its validity now, what is wrong with it
+// ("expired on 2020-01-02 00:00 UTC", "is not valid before ..."); else false.
+bool rtmp_ssl_cert_out_of_date(SSL_CTX *ctx, char *why, size_t len);
 // The pool frees the context when it is destroyed (connections hold references of their own).
 void rtmp_ssl_ctx_owned_by(rtmp_pool_t *pool, SSL_CTX *ctx);
 

@@ -125,6 +125,32 @@ SSL_CTX *rtmp_ssl_server_ctx(const char *cert, const char *key, char *error, siz
     return ctx;
 }
 
+bool rtmp_ssl_cert_out_of_date(SSL_CTX *ctx, char *why, size_t len)
+{
+    X509 *cert = SSL_CTX_get0_certificate(ctx);
+    if (cert == nullptr) {
+        return false;
+    }
+    const ASN1_TIME *when = nullptr;
+    const char *what = nullptr;
+    if (X509_cmp_current_time(X509_get0_notAfter(cert)) < 0) {
+        when = X509_get0_notAfter(cert);
+        what = "expired on";
+    } else if (X509_cmp_current_time(X509_get0_notBefore(cert)) > 0) {
+        when = X509_get0_notBefore(cert);
+        what = "is not valid before";
+    } else {
+        return false;
+    }
+    struct tm tm = {};
+    char date[32] = "?";
+    if (ASN1_TIME_to_tm(when, &tm) == 1) {
+        strftime(date, sizeof(date), "%Y-%m-%d %H:%M UTC", &tm);
+    }
+    snprintf(why, len, "%s %s", what, date);
+    return true;
+}
+
 SSL_CTX *rtmp_ssl_client_ctx(const char *trusted, bool verify, char *error, size_t len)
 {
     SSL_CTX *ctx = rtmp_ssl_ctx_new(TLS_client_method(), error, len);

@@ -135,6 +135,13 @@ const char *rtmp_listen_ssl(rtmp_conf_t *cf, rtmp_listening_t *listen, size_t nl
         return error;
     }
     rtmp_ssl_ctx_owned_by(cf->pool, ctx);
+    if (rtmp_ssl_cert_out_of_date(ctx, why, sizeof(why))) {
+        // served all the same: clients that do not check certificates still connect
+        rtmp_log_error(RTMP_LOG_WARN, cf->cycle->log, 0,
+                       "%s:%d: the certificate of listen \"%s ssl\" (\"%s\") %s; clients "
+                       "that check certificates refuse it",
+                       ssl->conf_file, ssl->conf_line, ssl->addr_text, cert.data, why);
+    }
     for (size_t i = 0; i < nlisten; i++) {
         if (listen[i].ssl) {
             listen[i].ssl_ctx = ctx;

@@ -599,6 +599,34 @@ def self_signed_certificate(dir, name="server"):
     return crt, key
 
 
+def dated_certificate(dir, name, start, end):
+    """Like self_signed_certificate, valid from start to end ("YYYYMMDDHHMMSSZ"), made with
+    openssl ca (req cannot date a certificate in the past)."""
+    need_tools("openssl")
+    crt, key = os.path.join(dir, name + ".pem"), os.path.join(dir, name + ".key")
+    ca = os.path.join(dir, name + ".ca")
+    os.makedirs(ca, exist_ok=True)
+    open(os.path.join(ca, "index.txt"), "w").close()
+    with open(os.path.join(ca, "serial"), "w") as f:
+        f.write("01\n")
+    with open(os.path.join(ca, "ca.cnf"), "w") as f:
+        f.write("[ca]\ndefault_ca = CA\n[CA]\ndatabase = %s/index.txt\nserial = %s/serial\n"
+                "new_certs_dir = %s\ndefault_md = sha256\npolicy = p\ncopy_extensions = copy\n"
+                "[p]\ncommonName = supplied\n" % (ca, ca, ca))
+    csr = os.path.join(ca, "req.csr")
+    for argv in (["openssl", "req", "-new", "-newkey", "ec", "-pkeyopt",
+                  "ec_paramgen_curve:P-256", "-nodes", "-keyout", key, "-out", csr,
+                  "-subj", "/CN=localhost",
+                  "-addext", "subjectAltName=DNS:localhost,IP:127.0.0.1"],
+                 ["openssl", "ca", "-batch", "-config", os.path.join(ca, "ca.cnf"), "-selfsign",
+                  "-keyfile", key, "-in", csr, "-out", crt, "-startdate", start,
+                  "-enddate", end, "-notext"]):
+        r = subprocess.run(argv, capture_output=True, text=True, timeout=30,
+                           stdin=subprocess.DEVNULL)
+        check(r.returncode == 0, "%s failed: %s" % (" ".join(argv[:2]), r.stderr[-500:]))
+    return crt, key
+
+
 def run_server_cmd(args, cwd=None, timeout=10):
     """Runs rtmp_server with args (-t, -v, -h ...) and returns the CompletedProcess."""
     return subprocess.run([SERVER] + list(args), cwd=cwd, capture_output=True, text=True,

@@ -273,6 +273,21 @@ def test_rtmps_configuration_errors_are_named():
         r = test(_conf(plain, tls, crt, key, http=http))
         check(r.returncode == 0, "-t of a good HTTPS setup failed: %s" % r.stderr)
 
+        # out of date: served all the same (clients that do not check still connect), but
+        # named by -t and at start
+        for start, end, said in (("20200101000000Z", "20200102000000Z",
+                                  "expired on 2020-01-02 00:00 UTC"),
+                                 ("29990101000000Z", "29990102000000Z",
+                                  "is not valid before 2999-01-01 00:00 UTC")):
+            old_crt, old_key = harness.dated_certificate(srv.dir, "dated", start, end)
+            r = test(_conf(plain, tls, old_crt, old_key))
+            check(r.returncode == 0 and "[warn]" in r.stderr and
+                  '%s:9: the certificate of listen "127.0.0.1:%d ssl" ("%s") %s; clients that '
+                  'check certificates refuse it' % (srv.conf, tls, old_crt, said) in r.stderr,
+                  "-t of a certificate out of date: %d %s" % (r.returncode, r.stderr))
+        r = test(_conf(plain, tls, crt, key))
+        check("[warn]" not in r.stderr, "-t warns about a good certificate: %s" % r.stderr)
+
         r = test(_conf(plain, tls, crt, key).replace(" ssl\"", " tls\""))
         check(r.returncode != 0 and 'optionally followed by " ssl"' in r.stderr,
               "listen option: %s" % r.stderr)
