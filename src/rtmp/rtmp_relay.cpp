@@ -257,6 +257,10 @@ rtmp_connection_t *rtmp_relay_connect(rtmp_conf_app_t *app, const rtmp_push_url_
     }
     int one = 1;
     (void)setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+    // a push is a player of its stream: what a slow target has not taken waits in our
+    // queue, where the lag rules see it, not by the megabyte in the kernel
+    int lowat = RTMP_NOTSENT_LOWAT_LIVE;
+    (void)setsockopt(fd, IPPROTO_TCP, TCP_NOTSENT_LOWAT, &lowat, sizeof(lowat));
     int rc = connect(fd, reinterpret_cast<const struct sockaddr *>(&u->addr), u->socklen);
     if (rc == -1 && errno != EINPROGRESS) {
         snprintf(why, len, "connect() failed: %s", strerror(errno));

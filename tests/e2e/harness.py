@@ -308,18 +308,17 @@ def tcp_established_inodes(local_port):
     return inodes
 
 
-def server_tcp_option(pid, server_port, client_port, option):
-    """A TCP socket option (socket.TCP_NODELAY, ...) of process pid's end of the loopback
-    connection server_port <-> client_port, read from a copy of its descriptor
-    (pidfd_getfd: needs ptrace rights)."""
+def socket_copy(pid, local_port, remote_port):
+    """A copy of process pid's descriptor for its end of the loopback TCP connection
+    local_port <-> remote_port (pidfd_getfd: needs ptrace rights), as a socket object."""
     inode = None
     with open("/proc/net/tcp") as f:
         for line in f.readlines()[1:]:
             parts = line.split()
-            if len(parts) > 9 and int(parts[1].rsplit(":", 1)[1], 16) == server_port and \
-                    int(parts[2].rsplit(":", 1)[1], 16) == client_port:
+            if len(parts) > 9 and int(parts[1].rsplit(":", 1)[1], 16) == local_port and \
+                    int(parts[2].rsplit(":", 1)[1], 16) == remote_port:
                 inode = int(parts[9])
-    check(inode is not None, "no connection %d <-> %d" % (server_port, client_port))
+    check(inode is not None, "no connection %d <-> %d" % (local_port, remote_port))
     fd = next((n for n, t in fd_targets(pid).items() if t == "socket:[%d]" % inode), None)
     check(fd is not None, "process %d does not hold socket %d" % (pid, inode))
     libc = ctypes.CDLL(None, use_errno=True)
@@ -329,8 +328,23 @@ def server_tcp_option(pid, server_port, client_port, option):
         check(copy >= 0, "pidfd_getfd: %s" % os.strerror(ctypes.get_errno()))
     finally:
         os.close(pidfd)
-    with socket.socket(fileno=copy) as sk:
+    return socket.socket(fileno=copy)
+
+
+def server_tcp_option(pid, server_port, client_port, option):
+    """A TCP socket option (socket.TCP_NODELAY, ...) of process pid's end of the loopback
+    connection server_port <-> client_port."""
+    with socket_copy(pid, server_port, client_port) as sk:
         return sk.getsockopt(socket.IPPROTO_TCP, option)
+
+
+def unsent_bytes(pid, local_port, remote_port):
+    """Bytes process pid has written to its end of local_port <-> remote_port that TCP has
+    not sent yet (SIOCOUTQNSD)."""
+    import fcntl
+    import struct
+    with socket_copy(pid, local_port, remote_port) as sk:
+        return struct.unpack("i", fcntl.ioctl(sk.fileno(), 0x894B, b"\0" * 4))[0]
 
 
 @functools.cache

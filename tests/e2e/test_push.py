@@ -3,17 +3,18 @@
 and the push to C comes back within the back-off."""
 
 import os
-import socket
 import shutil
+import signal
+import socket
 import tempfile
 import time
 
 import harness
 from harness import (ClientProc, check, media_clip, need_tools, nginx_rtmp, start_nginx_rtmp,
-                     stop_process, wait_for)
+                     stop_process, unsent_bytes, wait_for)
 from live_helpers import (FFMPEG_QUIET, check_complete, contiguous, ended, ffmpeg_player,
-                          ffmpeg_publisher, live_server, parse_framemd5, source, url,
-                          wait_players)
+                          ffmpeg_publisher, heavy_clip, is_video_key, live_server,
+                          parse_framemd5, publishers_of, PyPlayer, source, url, wait_players)
 
 
 # wait_key: nginx-rtmp has no GOP cache, so a player there must start at a key frame;
@@ -113,6 +114,55 @@ def test_push_to_rtmp_server_and_nginx():
 
 
 test_push_to_rtmp_server_and_nginx.TIME_LIMIT = 40
+
+
+def test_push_to_a_stalled_target_falls_behind_in_our_queue():
+    """A push target that stops reading: the kernel holds little of the push's output
+    (TCP_NOTSENT_LOWAT), so the rest waits in the server's queue, where the lag rules see it
+    and skip to the next key frame, and the push goes on once the target reads again."""
+    need_tools("ffmpeg")
+    clip = heavy_clip(20)
+    with live_server({"live": "live = true;"}) as t:
+        t.start()
+        # skipping from 1 s behind: the stall shows within it
+        with live_server({"live": 'live = true; push = "rtmp://127.0.0.1:%d/live"; '
+                                  'player_max_lag = "2s";' % t.port}) as e:
+            e.start()
+            pub = ffmpeg_publisher(e, clip, "live/st", "pub")
+            try:
+                ports = wait_for(lambda: publishers_of(t, "live/st"), 10, "the push on T")
+                (push_port,) = ports
+                (worker,) = e.worker_pids()
+                time.sleep(1.0)
+                stopped = t.worker_pids()
+                for w in stopped:
+                    os.kill(w, signal.SIGSTOP)
+                try:
+                    most = 0
+                    deadline = time.monotonic() + 4.0
+                    while time.monotonic() < deadline:
+                        most = max(most, unsent_bytes(worker, push_port, t.port))
+                        time.sleep(0.05)
+                    behind = _push_lines(e.log(), "push falls behind", "")
+                finally:
+                    for w in stopped:
+                        os.kill(w, signal.SIGCONT)
+                check(most <= 256 * 1024,
+                      "the kernel held %d bytes of the push's output unsent" % most)
+                check(behind, "the push never fell behind in the server's queue")
+                # reading again: the push goes on over the same connection, with media
+                with PyPlayer(t.port, "live", "st") as p:
+                    p.play().wait(lambda ms: sum(1 for m in ms if is_video_key(m)) >= 2, 10,
+                                  "two key frames pushed after the stall")
+                check(publishers_of(t, "live/st") == ports and pub.running(),
+                      "the push did not go on after the stall: %s" % publishers_of(t, "live/st"))
+                check(not _push_lines(e.log(), "failed", ""),
+                      "the push failed: %s" % _push_lines(e.log(), "failed", ""))
+            finally:
+                pub.stop()
+
+
+test_push_to_a_stalled_target_falls_behind_in_our_queue.TIME_LIMIT = 40
 
 
 def test_push_resolves_a_host_name_when_read():
