@@ -39,6 +39,9 @@ void rtmp_ssl_ctx_owned_by(rtmp_pool_t *pool, SSL_CTX *ctx);
 // way round), and output TLS holds back is written before the write handler runs.
 [[nodiscard]] uint32_t rtmp_ssl_events(rtmp_connection_t *c, uint32_t revents);
 
+// The handshake met a plain HTTP request and answered it 400 (HTTPS listeners).
+[[nodiscard]] bool rtmp_ssl_told_plain_http(const rtmp_connection_t *c);
+
 // No record is held back: everything send_iov counted as sent is in the socket.
 [[nodiscard]] bool rtmp_ssl_flushed(const rtmp_connection_t *c);
 // Sends close_notify (best effort), before the socket's write side is shut.

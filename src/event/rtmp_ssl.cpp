@@ -32,6 +32,7 @@ struct rtmp_ssl_conn_t {
     size_t held_len;  // 0: nothing held
     bool read_wants_write;
     bool write_wants_read;
+    bool told_plain_http; // a plain HTTP request was answered 400 before the close
 };
 
 static u_char rtmp_ssl_stage[RTMP_SSL_RECORD];
@@ -203,6 +204,7 @@ static void rtmp_ssl_log_error(rtmp_connection_t *c, const char *op)
         if (http && ERR_GET_REASON(e) == SSL_R_HTTP_REQUEST) {
             // best effort, once: the socket is new and empty
             (void)!write(c->fd, RTMP_SSL_PLAIN_HTTP_REPLY, sizeof(RTMP_SSL_PLAIN_HTTP_REPLY) - 1);
+            c->ssl->told_plain_http = true;
         }
     }
     rtmp_log_error(RTMP_LOG_INFO, &c->log, 0, "%s: %s%s", handshake ? "TLS handshake failed" : op,
@@ -466,6 +468,11 @@ uint32_t rtmp_ssl_events(rtmp_connection_t *c, uint32_t revents)
         revents &= ~(uint32_t)EPOLLOUT;
     }
     return revents;
+}
+
+bool rtmp_ssl_told_plain_http(const rtmp_connection_t *c)
+{
+    return c->tls && c->ssl->told_plain_http;
 }
 
 bool rtmp_ssl_flushed(const rtmp_connection_t *c)

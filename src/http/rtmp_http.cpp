@@ -3,6 +3,7 @@
 #include "http/rtmp_http.h"
 #include "core/rtmp_time.h"
 #include "event/rtmp_connection.h"
+#include "event/rtmp_ssl.h"
 #include "http/rtmp_http_parse.h"
 #include "os/rtmp_process.h"
 #include "rtmp/rtmp_stat.h"
@@ -883,6 +884,9 @@ static void rtmp_http_read_handler(rtmp_event_t *ev)
             } else if (n == RTMP_AGAIN) {
                 again = true;
             } else {
+                if (rtmp_ssl_told_plain_http(c)) {
+                    rtmp_stat_http_status(400); // answered by the TLS layer, counted here
+                }
                 rtmp_http_close(h, "recv failed");
                 return;
             }

@@ -17,6 +17,7 @@ import socket
 import ssl
 import subprocess
 import time
+import urllib.request
 
 import harness
 import rtmp_client as rc
@@ -339,7 +340,8 @@ def test_rtmps_reload_takes_a_renewed_certificate():
 
 def _https_server(app_extra="live = true; "):
     rtmp_port, http_port, https_port = (harness.free_port() for _ in range(3))
-    tls = 'ssl_certificate = "{dir}/server.pem"; ssl_certificate_key = "{dir}/server.key"; '
+    tls = ('ssl_certificate = "{dir}/server.pem"; ssl_certificate_key = "{dir}/server.key"; '
+           'metrics = true; ')
     srv = Server(workers=1, ports=[rtmp_port],
                  conf=http_conf(rtmp_port, http_port, 1, tls, app_extra=app_extra,
                                 also_listen=["127.0.0.1:%d ssl" % https_port]))
@@ -405,12 +407,21 @@ def _read_slowly(port, path):
     return body
 
 
+def _responses_4xx(http_port):
+    """rtmp_http_responses_total{code="4xx"} summed over the workers, from /metrics."""
+    with urllib.request.urlopen("http://127.0.0.1:%d/metrics" % http_port, timeout=5) as r:
+        text = r.read().decode()
+    return sum(int(float(l.rsplit(" ", 1)[1])) for l in text.splitlines()
+               if l.startswith("rtmp_http_responses_total{") and 'code="4xx"' in l)
+
+
 def test_https_wrong_protocol_on_each_port():
     """Plain HTTP on the HTTPS port is answered 400 in plain text, as nginx answers it, and
     both mistakes are named in the log."""
     need_tools("curl")
     with _https_server() as srv:
         srv.start()
+        before = _responses_4xx(srv.http_port)
         r = subprocess.run(["curl", "-sS", "-i", "--max-time", "5",
                             "http://127.0.0.1:%d/stat" % srv.https_port], capture_output=True,
                            text=True, timeout=10, stdin=subprocess.DEVNULL)
@@ -418,6 +429,8 @@ def test_https_wrong_protocol_on_each_port():
               "plain HTTP on the HTTPS port: %r %r" % (r.stdout[:300], r.stderr[-300:]))
         srv.wait_log("TLS handshake failed: http request (a plain http:// client on an HTTPS "
                      "port?)")
+        wait_for(lambda: _responses_4xx(srv.http_port) == before + 1, 3,
+                 "the 400 counted in rtmp_http_responses_total (%d before)" % before)
         subprocess.run(["curl", "-sS", "-k", "--max-time", "5",
                         "https://127.0.0.1:%d/stat" % srv.http_port], capture_output=True,
                        timeout=10, stdin=subprocess.DEVNULL)
