@@ -14,6 +14,7 @@ struct rtmp_module_s {
 
     // Conf structs start "unset"; merge fills them from the outer block or defaults.
     void *(*create_main_conf)(rtmp_conf_t *cf);
+    // nullptr, or what is wrong (the file is named before it); "" once cf->error has it all
     const char *(*init_main_conf)(rtmp_conf_t *cf, void *conf);
     void *(*create_srv_conf)(rtmp_conf_t *cf);
     const char *(*merge_srv_conf)(rtmp_conf_t *cf, void *prev, void *conf);

@@ -482,7 +482,9 @@ rtmp_int_t rtmp_conf_parse(rtmp_conf_t *cf, const char *path)
             if (rtmp_modules[m]->init_main_conf) {
                 const char *err = rtmp_modules[m]->init_main_conf(cf, cycle->main_conf[m]);
                 if (err) {
-                    snprintf(cf->error, sizeof(cf->error), "%s: %s", path, err);
+                    if (err[0]) { // "": cf->error says where already
+                        snprintf(cf->error, sizeof(cf->error), "%s: %s", path, err);
+                    }
                     goto done;
                 }
             }

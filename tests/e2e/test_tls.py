@@ -269,6 +269,12 @@ def test_rtmps_configuration_errors_are_named():
         r = test(_conf(plain, tls, crt, key, http=http))
         check(r.returncode != 0 and 'listen "127.0.0.1:%d ssl" (%s:6) needs ssl_certificate'
               % (hport, srv.conf) in r.stderr, "https without a certificate: %s" % r.stderr)
+        http = ('http = { listen = "127.0.0.1:%d ssl"; ssl_certificate = "%s/none.pem"; '
+                'ssl_certificate_key = "%s"; };\n' % (hport, srv.dir, key))
+        r = test(_conf(plain, tls, crt, key, http=http))
+        check(r.returncode != 0 and '%s:6: TLS for listen "127.0.0.1:%d ssl": "%s/none.pem": '
+              'No such file or directory' % (srv.conf, hport, srv.dir) in r.stderr,
+              "https with a missing certificate: %s" % r.stderr)
         http = ('http = { listen = "127.0.0.1:%d ssl"; ssl_certificate = "%s"; '
                 'ssl_certificate_key = "%s"; };\n' % (hport, crt, key))
         r = test(_conf(plain, tls, crt, key, http=http))
