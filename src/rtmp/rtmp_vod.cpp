@@ -12,9 +12,12 @@
 #include "rtmp/rtmp_flv_reader.h"
 #include "rtmp/rtmp_mp4.h"
 
+#include <cerrno>
 #include <cstdio>
+#include <cstring>
 #include <fcntl.h>
 #include <linux/openat2.h>
+#include <sys/stat.h>
 #include <sys/syscall.h>
 #include <unistd.h>
 
@@ -125,6 +128,18 @@ static const char *rtmp_vod_set_dirs(rtmp_conf_t *cf, const rtmp_directive_t *d,
             return "";
         }
         vcf->dirs[i] = rtmp_pstr(cf->pool, v);
+        // allowed (a disk may be mounted later), but every play from it would fail until then
+        const char *path = reinterpret_cast<const char *>(vcf->dirs[i].data);
+        struct stat st;
+        const char *why = stat(path, &st) == -1             ? strerror(errno)
+                          : !S_ISDIR(st.st_mode)            ? "not a directory"
+                          : access(path, R_OK | X_OK) == -1 ? strerror(errno)
+                                                            : nullptr;
+        if (why) {
+            const char *file = config_setting_source_file(e);
+            rtmp_log_error(RTMP_LOG_WARN, cf->cycle->log, 0, "%s:%d: play directory \"%s\": %s",
+                           file ? file : "", config_setting_source_line(e), path, why);
+        }
     }
     return nullptr;
 }

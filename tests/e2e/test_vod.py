@@ -15,7 +15,7 @@ import time
 
 import harness
 import rtmp_client as rc
-from harness import ClientProc, check, need_tools
+from harness import ClientProc, check, need_tools, run_server_cmd
 from live_helpers import (FFMPEG_QUIET, PyPlayer, PyPublisher, check_complete, contiguous,
                           data_name, is_video_header, is_video_key, live_server, media_packet,
                           parse_framemd5, rtmpdump_packets, source, status_code, url)
@@ -230,6 +230,26 @@ def test_names_that_leave_the_directory_are_refused():
                 meta = [m.amf() for m in p.messages() if data_name(m) == "onMetaData"]
                 check(meta and abs(meta[0][1].get("duration", 0) - CLIP_SECONDS) < 0.2,
                       "%s: onMetaData without the duration: %r" % (name, meta[:1]))
+
+
+def test_a_play_directory_that_is_not_there_is_named():
+    """-t (and the start) warn about a play directory that is missing or not a directory,
+    with its line, but accept it: a disk may be mounted later."""
+    srv, _, _ = _vod_server()
+    with srv:
+        r = run_server_cmd(["-t", "-c", srv.conf])
+        check(r.returncode == 0 and "play directory" not in r.stderr,
+              "-t with both directories there: %d %s" % (r.returncode, r.stderr))
+        shutil.rmtree(os.path.join(srv.dir, "vod2"))
+        with open(os.path.join(srv.dir, "vod2"), "w") as f:
+            f.write("a file\n")
+        shutil.rmtree(os.path.join(srv.dir, "media"))
+        r = run_server_cmd(["-t", "-c", srv.conf])
+        line = next(i + 1 for i, l in enumerate(open(srv.conf)) if "play = " in l)
+        for d, why in (("media", "No such file or directory"), ("vod2", "not a directory")):
+            check(r.returncode == 0 and '[warn]' in r.stderr and
+                  '%s:%d: play directory "%s/%s": %s' % (srv.conf, line, srv.dir, d, why)
+                  in r.stderr, "-t with %s gone: %d %s" % (d, r.returncode, r.stderr))
 
 
 def test_play_start_and_live_in_the_same_application():
