@@ -111,7 +111,7 @@ const char *rtmp_listen_set(rtmp_conf_t *cf, config_setting_t *s, rtmp_listening
 }
 
 const char *rtmp_listen_ssl(rtmp_conf_t *cf, rtmp_listening_t *listen, size_t nlisten,
-                            rtmp_str_t cert, rtmp_str_t key)
+                            rtmp_str_t cert, rtmp_str_t key, bool own)
 {
     static char error[512];
     const rtmp_listening_t *ssl = nullptr;
@@ -119,6 +119,12 @@ const char *rtmp_listen_ssl(rtmp_conf_t *cf, rtmp_listening_t *listen, size_t nl
         ssl = listen[i].ssl ? &listen[i] : nullptr;
     }
     if (ssl == nullptr) {
+        if (own && cert.len && nlisten) {
+            rtmp_log_error(RTMP_LOG_WARN, cf->cycle->log, 0,
+                           "%s:%d: ssl_certificate is set but no listen address is marked ssl "
+                           "(as in \"443 ssl\"): it serves nothing",
+                           listen[0].conf_file, listen[0].conf_line);
+        }
         return nullptr;
     }
     if (cert.len == 0 || key.len == 0) {
@@ -190,6 +196,7 @@ static const char *rtmp_server_merge_srv_conf(rtmp_conf_t *cf, void *parent, voi
     rtmp_conf_merge_msec(conf->message_timeout, prev->message_timeout, 30000);
     rtmp_conf_merge_value(conf->max_commands_per_second, prev->max_commands_per_second, 100);
     rtmp_conf_merge_value(conf->command_burst, prev->command_burst, 200);
+    bool own_certificate = conf->ssl_certificate.data != nullptr;
     if (conf->ssl_certificate.data == nullptr) {
         conf->ssl_certificate = prev->ssl_certificate;
     }
@@ -210,7 +217,7 @@ static const char *rtmp_server_merge_srv_conf(rtmp_conf_t *cf, void *parent, voi
         return error;
     }
     return rtmp_listen_ssl(cf, conf->listen, conf->nlisten, conf->ssl_certificate,
-                           conf->ssl_certificate_key);
+                           conf->ssl_certificate_key, own_certificate);
 }
 
 #define SRV_OFF(field) offsetof(rtmp_server_conf_t, field)

@@ -295,6 +295,11 @@ def test_rtmps_configuration_errors_are_named():
         r = test(_conf(plain, tls, crt, key))
         check("[warn]" not in r.stderr, "-t warns about a good certificate: %s" % r.stderr)
 
+        r = test(_conf(plain, tls, crt, key).replace(" ssl\"", "\""))
+        check(r.returncode == 0 and "%s:9: ssl_certificate is set but no listen address is "
+              'marked ssl (as in "443 ssl"): it serves nothing' % srv.conf in r.stderr,
+              "a certificate without an ssl address: %d %s" % (r.returncode, r.stderr))
+
         r = test(_conf(plain, tls, crt, key).replace(" ssl\"", " tls\""))
         check(r.returncode != 0 and 'optionally followed by " ssl"' in r.stderr,
               "listen option: %s" % r.stderr)
