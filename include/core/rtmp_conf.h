@@ -87,6 +87,11 @@ struct rtmp_conf_s {
 rtmp_int_t rtmp_conf_error(rtmp_conf_t *cf, config_setting_t *s, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
 
+// Logs a warning about the configuration, "file:line: " and the message: at once (so -t
+// shows it) and into the error_log once the cycle opened it (start and reload).
+void rtmp_conf_warn(rtmp_conf_t *cf, const char *file, int line, const char *fmt, ...)
+    __attribute__((format(printf, 4, 5)));
+
 // Reads a setting as a string view (strings only); empty view if it is not one.
 std::string_view rtmp_conf_string(config_setting_t *s);
 // A flag's value, true or false or "on" or "off": 1 or 0, or -1 for anything else.

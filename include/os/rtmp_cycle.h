@@ -46,6 +46,13 @@ struct rtmp_core_conf_t {
     rtmp_int_t max_streams;
 };
 
+// A warning from reading the configuration, logged again once the error_log is open.
+typedef struct rtmp_conf_warning_s rtmp_conf_warning_t;
+struct rtmp_conf_warning_s {
+    rtmp_conf_warning_t *next;
+    char text[];
+};
+
 struct rtmp_cycle_s {
     rtmp_pool_t *pool;
     rtmp_log_t *log;
@@ -59,6 +66,7 @@ struct rtmp_cycle_s {
     size_t nlistening;
 
     const char *conf_file;
+    rtmp_conf_warning_t *warnings; // in reading order
 };
 
 extern rtmp_cycle_t *rtmp_cycle;

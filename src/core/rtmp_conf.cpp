@@ -46,6 +46,27 @@ rtmp_int_t rtmp_conf_error(rtmp_conf_t *cf, config_setting_t *s, const char *fmt
     return RTMP_ERROR;
 }
 
+void rtmp_conf_warn(rtmp_conf_t *cf, const char *file, int line, const char *fmt, ...)
+{
+    char text[1024];
+    int n = snprintf(text, sizeof(text), "%s:%d: ", file ? file : "?", line);
+    va_list args;
+    va_start(args, fmt);
+    vsnprintf(text + n, sizeof(text) - (size_t)n, fmt, args);
+    va_end(args);
+    rtmp_log_error(RTMP_LOG_WARN, cf->cycle->log, 0, "%s", text);
+    size_t len = strlen(text) + 1;
+    auto *w = static_cast<rtmp_conf_warning_t *>(
+        rtmp_palloc(cf->pool, sizeof(rtmp_conf_warning_t) + len));
+    w->next = nullptr;
+    memcpy(w->text, text, len);
+    rtmp_conf_warning_t **last = &cf->cycle->warnings;
+    while (*last) {
+        last = &(*last)->next;
+    }
+    *last = w;
+}
+
 std::string_view rtmp_conf_string(config_setting_t *s)
 {
     const char *v =

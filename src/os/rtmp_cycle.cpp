@@ -360,6 +360,11 @@ rtmp_cycle_t *rtmp_cycle_init(const char *conf_file, rtmp_cycle_t *old, rtmp_log
         return nullptr;
     }
     cycle->log = &cycle->new_log;
+    if (strcmp(path, "stderr") != 0) {
+        for (rtmp_conf_warning_t *w = cycle->warnings; w; w = w->next) {
+            rtmp_log_error(RTMP_LOG_WARN, cycle->log, 0, "%s", w->text);
+        }
+    }
     return cycle;
 }
 

@@ -1070,9 +1070,8 @@ static const char *rtmp_record_set_one(rtmp_conf_t *cf, config_setting_t *g, rtm
     if (!ext.empty() && ext != rc->writer->name &&
         !(rc->writer == &rtmp_record_mp4_writer && (ext == "m4v" || ext == "m4a"))) {
         // allowed (the format is what was asked for), but players go by the extension
-        rtmp_log_error(RTMP_LOG_WARN, cf->cycle->log, 0,
-                       "%s:%d: recorder \"%.*s\" writes format %s to a \".%.*s\" path",
-                       rc->file ? rc->file : "", rc->line, (int)rc->name.len,
+        rtmp_conf_warn(cf, rc->file, rc->line,
+                       "recorder \"%.*s\" writes format %s to a \".%.*s\" path", (int)rc->name.len,
                        (const char *)rc->name.data, rc->writer->name, (int)ext.size(), ext.data());
     }
     return nullptr;

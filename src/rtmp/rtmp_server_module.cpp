@@ -120,10 +120,9 @@ const char *rtmp_listen_ssl(rtmp_conf_t *cf, rtmp_listening_t *listen, size_t nl
     }
     if (ssl == nullptr) {
         if (own && cert.len && nlisten) {
-            rtmp_log_error(RTMP_LOG_WARN, cf->cycle->log, 0,
-                           "%s:%d: ssl_certificate is set but no listen address is marked ssl "
-                           "(as in \"443 ssl\"): it serves nothing",
-                           listen[0].conf_file, listen[0].conf_line);
+            rtmp_conf_warn(cf, listen[0].conf_file, listen[0].conf_line,
+                           "ssl_certificate is set but no listen address is marked ssl (as in "
+                           "\"443 ssl\"): it serves nothing");
         }
         return nullptr;
     }
@@ -143,10 +142,10 @@ const char *rtmp_listen_ssl(rtmp_conf_t *cf, rtmp_listening_t *listen, size_t nl
     rtmp_ssl_ctx_owned_by(cf->pool, ctx);
     if (rtmp_ssl_cert_out_of_date(ctx, why, sizeof(why))) {
         // served all the same: clients that do not check certificates still connect
-        rtmp_log_error(RTMP_LOG_WARN, cf->cycle->log, 0,
-                       "%s:%d: the certificate of listen \"%s ssl\" (\"%s\") %s; clients "
-                       "that check certificates refuse it",
-                       ssl->conf_file, ssl->conf_line, ssl->addr_text, cert.data, why);
+        rtmp_conf_warn(cf, ssl->conf_file, ssl->conf_line,
+                       "the certificate of listen \"%s ssl\" (\"%s\") %s; clients that check "
+                       "certificates refuse it",
+                       ssl->addr_text, cert.data, why);
     }
     for (size_t i = 0; i < nlisten; i++) {
         if (listen[i].ssl) {

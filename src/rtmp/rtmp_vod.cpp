@@ -136,9 +136,8 @@ static const char *rtmp_vod_set_dirs(rtmp_conf_t *cf, const rtmp_directive_t *d,
                           : access(path, R_OK | X_OK) == -1 ? strerror(errno)
                                                             : nullptr;
         if (why) {
-            const char *file = config_setting_source_file(e);
-            rtmp_log_error(RTMP_LOG_WARN, cf->cycle->log, 0, "%s:%d: play directory \"%s\": %s",
-                           file ? file : "", config_setting_source_line(e), path, why);
+            rtmp_conf_warn(cf, config_setting_source_file(e), config_setting_source_line(e),
+                           "play directory \"%s\": %s", path, why);
         }
     }
     return nullptr;

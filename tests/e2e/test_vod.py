@@ -10,12 +10,13 @@ order, both readers and both ways of seeking in an FLV are used.
 
 import os
 import shutil
+import signal
 import subprocess
 import time
 
 import harness
 import rtmp_client as rc
-from harness import ClientProc, check, need_tools, run_server_cmd
+from harness import ClientProc, check, need_tools, run_server_cmd, wait_for
 from live_helpers import (FFMPEG_QUIET, PyPlayer, PyPublisher, check_complete, contiguous,
                           data_name, is_video_header, is_video_key, live_server, media_packet,
                           parse_framemd5, rtmpdump_packets, source, status_code, url)
@@ -250,6 +251,14 @@ def test_a_play_directory_that_is_not_there_is_named():
             check(r.returncode == 0 and '[warn]' in r.stderr and
                   '%s:%d: play directory "%s/%s": %s' % (srv.conf, line, srv.dir, d, why)
                   in r.stderr, "-t with %s gone: %d %s" % (d, r.returncode, r.stderr))
+        # in the error_log too, at the start and at each reload
+        said = '[warn] %d: %s:%d: play directory "%s/media"' % (0, srv.conf, line, srv.dir)
+        srv.start()
+        said = said.replace(" 0: ", " %d: " % srv.proc.pid)
+        wait_for(lambda: srv.log().count(said) == 1, 5, "the warning in the error_log")
+        srv.signal(signal.SIGHUP)
+        srv.wait_log("reloaded", 5.0)
+        wait_for(lambda: srv.log().count(said) == 2, 5, "the warning in the error_log again")
 
 
 def test_play_start_and_live_in_the_same_application():
