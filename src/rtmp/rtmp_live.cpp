@@ -337,9 +337,10 @@ static void rtmp_live_send(rtmp_live_ctx_t *p, rtmp_frame_t *f, bool join, bool 
                 (p->skipping || s->qbytes > limit / 2 || lag > lacf->player_max_lag / 2))) {
         if (!p->skipping) {
             rtmp_log_error(p->push ? RTMP_LOG_WARN : RTMP_LOG_INFO, &s->c->log, 0,
-                           "%s falls behind (%zu bytes queued, %llums): skipping to the next "
-                           "key frame",
-                           p->push ? "push" : "player", s->qbytes, (unsigned long long)lag);
+                           "%s \"%s/%s\" falls behind (%zu bytes queued, %llums): skipping to "
+                           "the next key frame",
+                           p->push ? "push" : "play", p->ls->app->name.data, p->ls->name, s->qbytes,
+                           (unsigned long long)lag);
             // the backlog's inter frames too: left queued, they drain at the player's slow
             // rate while the oldest frame ages past player_max_lag, and the player that
             // was to catch up on key frames and audio is disconnected instead

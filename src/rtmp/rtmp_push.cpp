@@ -438,7 +438,7 @@ static void rtmp_push_up(rtmp_session_t *s, void *data)
     // stream key, and a query holds secrets; the published name is ours to show
     bool own = t->url->name.len > 0;
     int shown = own ? 0 : (int)strcspn(t->names.name, "?");
-    rtmp_log_error(RTMP_LOG_INFO, &s->c->log, 0,
+    rtmp_log_error(RTMP_LOG_INFO, rtmp_cycle->log, 0,
                    "push \"%s/%s\" to %s: connected, publishing as \"%.*s%s\" in \"%s\"",
                    set->app->name.data, set->name, t->url->shown, shown, t->names.name,
                    own                    ? "***"
@@ -485,7 +485,7 @@ rtmp_int_t rtmp_push_publishing(rtmp_push_target_t *t, rtmp_session_t *s, rtmp_s
     t->st = st;
     t->backoff = 0; // it worked: the next failure starts the back-off afresh
     t->since = rtmp_current_msec;
-    rtmp_log_error(RTMP_LOG_INFO, &s->c->log, 0,
+    rtmp_log_error(RTMP_LOG_INFO, rtmp_cycle->log, 0,
                    "push \"%s/%s\" to %s: publish started (%u reconnect%s, %llu bytes sent "
                    "before)",
                    set->app->name.data, set->name, t->url->shown, t->reconnects,

@@ -246,6 +246,14 @@ static void rtmp_relay_connected(rtmp_event_t *ev)
     rtmp_relay_session(c, rc);
 }
 
+// Every line of a push's or a pull's own session names the server, as the URL's log form.
+static size_t rtmp_relay_log_context(rtmp_log_t *log, char *buf, size_t len)
+{
+    auto *u = static_cast<const rtmp_push_url_t *>(log->data);
+    int n = snprintf(buf, len, ", server: %s", u->shown);
+    return n < 0 ? 0 : ((size_t)n >= len ? len - 1 : (size_t)n);
+}
+
 rtmp_connection_t *rtmp_relay_connect(rtmp_conf_app_t *app, const rtmp_push_url_t *u,
                                       rtmp_msec_t timeout, rtmp_relay_up_pt up,
                                       rtmp_relay_down_pt down, void *data, char *why, size_t len)
@@ -274,7 +282,8 @@ rtmp_connection_t *rtmp_relay_connect(rtmp_conf_app_t *app, const rtmp_push_url_
         return nullptr;
     }
     c->log = *rtmp_cycle->log;
-    c->log.handler = nullptr;
+    c->log.handler = rtmp_relay_log_context;
+    c->log.data = const_cast<rtmp_push_url_t *>(u);
     memcpy(&c->sockaddr, &u->addr, u->socklen);
     c->socklen = u->socklen;
     snprintf(c->addr_text, sizeof(c->addr_text), "%.*s", (int)sizeof(c->addr_text) - 1, u->host);

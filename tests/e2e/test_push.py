@@ -143,7 +143,8 @@ def test_push_to_a_stalled_target_falls_behind_in_our_queue():
                     while time.monotonic() < deadline:
                         most = max(most, unsent_bytes(worker, push_port, t.port))
                         time.sleep(0.05)
-                    behind = _push_lines(e.log(), "push falls behind", "")
+                    behind = _push_lines(e.log(), 'push "live/st" falls behind',
+                                         ", server: rtmp://127.0.0.1:%d/live" % t.port)
                 finally:
                     for w in stopped:
                         os.kill(w, signal.SIGCONT)
