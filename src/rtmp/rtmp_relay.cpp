@@ -38,6 +38,8 @@ struct rtmp_relay_s {
     const char *tc_url;
     const char *publish_name; // the remote stream name, with its "?args"
     const char *args;         // a pull's local query string, for the modules of its publish
+    rtmp_event_t setup;       // a push or a pull from an origin: the answer to publish or play
+    rtmp_msec_t setup_timeout;
 };
 
 // Workers listen on an abstract unix socket per server: nothing to clean up on disk,
@@ -149,7 +151,33 @@ struct rtmp_relay_connect_t {
     rtmp_msec_t timeout;
 };
 
-// The connection is up (and its TLS handshake done): the RTMP session begins.
+static rtmp_int_t rtmp_relay_fail(rtmp_session_t *s, const char *why);
+
+static void rtmp_relay_setup_expired(rtmp_event_t *ev)
+{
+    auto *s = static_cast<rtmp_session_t *>(ev->data);
+    ev->timedout = 0;
+    if (s->state == rtmp_session_state::closing) {
+        return;
+    }
+    char why[96];
+    snprintf(why, sizeof(why), "%s did not answer %s within %llums",
+             s->relay->push ? "the target" : "the origin", s->relay->push ? "publish" : "play",
+             (unsigned long long)s->relay->setup_timeout);
+    (void)rtmp_relay_fail(s, why);
+}
+
+static void rtmp_relay_setup_cleanup(void *data)
+{
+    auto *ev = static_cast<rtmp_event_t *>(data);
+    if (ev->timer_set) {
+        rtmp_event_del_timer(ev);
+    }
+}
+
+// The connection is up (and its TLS handshake done): the RTMP session begins. An origin or
+// a target that then says nothing has the same time again to answer: without it, players
+// waiting for a pull would wait out handshake_timeout or timeout instead of the next origin.
 static void rtmp_relay_session(rtmp_connection_t *c, rtmp_relay_connect_t *rc)
 {
     rtmp_event_del_timer(c->write);
@@ -159,7 +187,20 @@ static void rtmp_relay_session(rtmp_connection_t *c, rtmp_relay_connect_t *rc)
     if (s == nullptr) {
         return; // closed: the owner's pool cleanup hears of it
     }
+    rtmp_msec_t timeout = rc->timeout;
     rc->up(s, rc->data);
+    rtmp_relay_t *r = s->relay;
+    if (r == nullptr || s->state == rtmp_session_state::closing) {
+        return;
+    }
+    r->setup.data = s;
+    r->setup.handler = rtmp_relay_setup_expired;
+    r->setup.log = &c->log;
+    r->setup_timeout = timeout;
+    rtmp_pool_cleanup_t *cln = rtmp_pool_cleanup_add(c->pool, 0);
+    cln->handler = rtmp_relay_setup_cleanup;
+    cln->data = &r->setup;
+    rtmp_event_add_timer(&r->setup, timeout);
 }
 
 // Steps of an rtmps:// relay's TLS handshake, under the connect timeout still.
@@ -415,6 +456,7 @@ rtmp_int_t rtmp_relay_handshake_done(rtmp_session_t *s)
 
 void rtmp_relay_closing(rtmp_session_t *s, const char *why)
 {
+    rtmp_relay_setup_cleanup(&s->relay->setup);
     if (s->relay->push) {
         rtmp_push_closing(s->relay->push, why);
     }
@@ -591,11 +633,16 @@ rtmp_int_t rtmp_relay_command(rtmp_session_t *s, const rtmp_message_t *, const r
             std::string_view v = code.sv();
             (void)rtmp_amf_get_string(&cmd->args[0], "level", &level);
             char why[96];
-            snprintf(why, sizeof(why), "%s says %.*s", r->push ? "target" : "origin", (int)v.size(),
-                     v.data());
+            // an internal pull's other end is the worker that publishes the stream
+            snprintf(why, sizeof(why), "%s says %.*s",
+                     r->push   ? "target"
+                     : r->pull ? "origin"
+                               : s->c->addr_text,
+                     (int)v.size(), v.data());
             if (r->push) {
                 if (r->stage == rtmp_relay_stage::publish && v == "NetStream.Publish.Start") {
                     r->stage = rtmp_relay_stage::play; // media flows from now on
+                    rtmp_relay_setup_cleanup(&r->setup);
                     for (rtmp_stream_t *st : s->streams) {
                         if (st) {
                             return rtmp_push_publishing(r->push, s, st);
@@ -615,6 +662,7 @@ rtmp_int_t rtmp_relay_command(rtmp_session_t *s, const rtmp_message_t *, const r
             }
             if (r->pull && r->stage == rtmp_relay_stage::play && v == "NetStream.Play.Start") {
                 r->stage = rtmp_relay_stage::publish; // playing: told once
+                rtmp_relay_setup_cleanup(&r->setup);
                 return rtmp_relay_pull_publish(s);
             }
         }

@@ -240,6 +240,39 @@ def test_edge_burst_on_both_workers_pulls_once():
 test_edge_burst_on_both_workers_pulls_once.TIME_LIMIT = 40
 
 
+def test_edge_pull_passes_over_an_origin_that_never_answers():
+    """An origin that takes the connection but never answers: the pull gives it up after
+    pull_connect_timeout, not after handshake_timeout, and plays from the next origin."""
+    need_tools("ffmpeg")
+    clip = media_clip(10)
+    silent = socket.socket()
+    silent.bind(("127.0.0.1", 0))
+    silent.listen(8)  # connections complete in the backlog, and nobody ever answers
+    mute = silent.getsockname()[1]
+    try:
+        with live_server({"live": "live = true;"}) as o:
+            o.start()
+            pub = ffmpeg_publisher(o, clip, "live/m", "pub")
+            wait_for(lambda: publishers_of(o, "live/m"), 5, "the publisher on O")
+            apps = {"live": 'live = true; pull = ( "rtmp://127.0.0.1:%d/live", '
+                            '"rtmp://127.0.0.1:%d/live" ); pull_connect_timeout = "1s";'
+                            % (mute, o.port)}
+            with live_server(apps, server_extra='handshake_timeout = "20s";\n') as e:
+                e.start()
+                asked = time.monotonic()
+                with PyPlayer(e.port, "live", "m") as p:
+                    p.play().wait(lambda ms: any(m.type == rc.MSG_VIDEO for m in ms), 10,
+                                  "video through the second origin")
+                    took = time.monotonic() - asked
+                check(took < 5.0, "the first video came %.1fs after the play" % took)
+                failed = _pull_lines(e, "from rtmp://127.0.0.1:%d/live failed" % mute)
+                check(failed and "the origin did not answer play within 1000ms" in failed[0],
+                      "the silent origin's failure: %s" % failed)
+            pub.stop()
+    finally:
+        silent.close()
+
+
 def test_edge_releases_idle_pull():
     """The last player leaves while O still publishes: after pull_idle_timeout, and not
     before, E closes its connection to O."""
