@@ -36,6 +36,7 @@ static constexpr uint32_t RTMP_VOD_HEADER_TAGS = 64;
 
 struct rtmp_vod_app_conf_t {
     rtmp_str_t *dirs;
+    bool *unusable;   // per directory, in this worker: its failure was logged
     rtmp_int_t ndirs; // RTMP_CONF_UNSET: inherited
 };
 
@@ -101,6 +102,7 @@ static const char *rtmp_vod_merge_app_conf(rtmp_conf_t *, void *parent, void *ch
     auto *c = static_cast<rtmp_vod_app_conf_t *>(child);
     if (c->ndirs == RTMP_CONF_UNSET) {
         c->dirs = p->dirs;
+        c->unusable = p->unusable;
         c->ndirs = p->ndirs == RTMP_CONF_UNSET ? 0 : p->ndirs;
     }
     return nullptr;
@@ -119,6 +121,7 @@ static const char *rtmp_vod_set_dirs(rtmp_conf_t *cf, const rtmp_directive_t *d,
     }
     int n = list ? config_setting_length(s) : 1;
     vcf->dirs = n ? rtmp_palloc<rtmp_str_t>(cf->pool, (size_t)n) : nullptr;
+    vcf->unusable = n ? rtmp_palloc<bool>(cf->pool, (size_t)n) : nullptr;
     vcf->ndirs = n;
     for (int i = 0; i < n; i++) {
         config_setting_t *e = list ? config_setting_get_elem(s, (unsigned)i) : s;
@@ -245,10 +248,21 @@ static int rtmp_vod_find(rtmp_session_t *s, rtmp_vod_app_conf_t *vcf, int n,
 {
     for (rtmp_int_t d = 0; d < vcf->ndirs; d++) {
         int dir = open((const char *)vcf->dirs[d].data, O_PATH | O_DIRECTORY | O_CLOEXEC);
+        // logged when it fails and when it is back, not at every play: an unmounted disk
+        // would cost a line per viewer
         if (dir < 0) {
-            rtmp_log_error(RTMP_LOG_WARN, &s->c->log, errno, "play directory \"%s\"",
-                           vcf->dirs[d].data);
+            if (!vcf->unusable[d]) {
+                rtmp_log_error(RTMP_LOG_WARN, &s->c->log, 0,
+                               "play directory \"%s\": %s (logged again once it is back)",
+                               vcf->dirs[d].data, strerror(errno));
+                vcf->unusable[d] = true;
+            }
             continue;
+        }
+        if (vcf->unusable[d]) {
+            rtmp_log_error(RTMP_LOG_NOTICE, &s->c->log, 0, "play directory \"%s\" is back",
+                           vcf->dirs[d].data);
+            vcf->unusable[d] = false;
         }
         for (int i = 0; i < n; i++) {
             int fd = rtmp_vod_open_beneath(dir, cand[i]);

@@ -259,6 +259,20 @@ def test_a_play_directory_that_is_not_there_is_named():
         srv.signal(signal.SIGHUP)
         srv.wait_log("reloaded", 5.0)
         wait_for(lambda: srv.log().count(said) == 2, 5, "the warning in the error_log again")
+        # plays: logged when the directory fails and when it is back, not at every play
+        missing = ('play directory "%s/media": No such file or directory (logged again once it '
+                   'is back)' % srv.dir)
+        for _ in range(3):
+            with PyPlayer(srv.port, "vod", "clip") as p:
+                p.play()
+                p.wait_status("NetStream.Play.StreamNotFound")
+        check(srv.log().count(missing) == 1, "the missing directory logged %d times for 3 plays:"
+              " %s" % (srv.log().count(missing), srv.log()[-1500:]))
+        os.makedirs(os.path.join(srv.dir, "media"))
+        with PyPlayer(srv.port, "vod", "clip") as p:
+            p.play()
+            p.wait_status("NetStream.Play.StreamNotFound")
+        srv.wait_log('play directory "%s/media" is back' % srv.dir)
 
 
 def test_play_start_and_live_in_the_same_application():
