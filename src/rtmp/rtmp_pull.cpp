@@ -427,8 +427,8 @@ static void rtmp_pull_up(rtmp_session_t *s, void *data)
     // the name's query often holds a token: kept out of the log
     int shown = (int)strcspn(p->names.name, "?");
     char what[RTMP_MAX_NAME * 2 + 64];
-    snprintf(what, sizeof(what), "connected, playing \"%.*s%s\" in \"%s\"", shown, p->names.name,
-             p->names.name[shown] ? "?..." : "", p->names.app);
+    snprintf(what, sizeof(what), "connected, asking to play \"%.*s%s\" in \"%s\"", shown,
+             p->names.name, p->names.name[shown] ? "?..." : "", p->names.app);
     rtmp_pull_log_origin(p, RTMP_LOG_INFO, what, p->url);
 }
 

@@ -439,7 +439,7 @@ static void rtmp_push_up(rtmp_session_t *s, void *data)
     bool own = t->url->name.len > 0;
     int shown = own ? 0 : (int)strcspn(t->names.name, "?");
     rtmp_log_error(RTMP_LOG_INFO, rtmp_cycle->log, 0,
-                   "push \"%s/%s\" to %s: connected, publishing as \"%.*s%s\" in \"%s\"",
+                   "push \"%s/%s\" to %s: connected, asking to publish as \"%.*s%s\" in \"%s\"",
                    set->app->name.data, set->name, t->url->shown, shown, t->names.name,
                    own                    ? "***"
                    : t->names.name[shown] ? "?***"

@@ -58,7 +58,8 @@ def test_edge_pull_failover_two_workers():
         with live_server(apps, workers=2, main_extra="worker_connections = 16;\n") as e:
             e.start()
             first = ffmpeg_player(e, "live/s", "first")
-            wait_for(lambda: _pull_lines(e, "connected, playing"), 10, "E's pull connected")
+            wait_for(lambda: _pull_lines(e, "connected, asking to play"), 10,
+                     "E's pull connected")
             pub = ffmpeg_publisher(o, clip, "live/s", "pub")
             wait_for(lambda: publishers_of(o, "live/s"), 5, "the publisher on O")
             fillers = []
@@ -221,7 +222,7 @@ def test_edge_burst_on_both_workers_pulls_once():
                 time.sleep(1.0)
                 # a worker whose player came within the master's answer may start a pull
                 # too, but gives it up before connecting
-                connected = _pull_lines(e, "connected, playing")
+                connected = _pull_lines(e, "connected, asking to play")
                 check(len(connected) == 1, "E connected %d pulls to O: %s"
                       % (len(connected), connected))
                 o_plays = [l for l in o.log().splitlines() if 'play "live/b"' in l]
@@ -355,7 +356,7 @@ def test_static_pull_survives_origin_restarts():
             check(failed, "E did not log the origin's end of stream")
             # stopping E while its pull is connected is no failure of the pull: released,
             # not warned about and retried
-            wait_for(lambda: len(_pull_lines(e, "connected, playing")) >= 3, 5,
+            wait_for(lambda: len(_pull_lines(e, "connected, asking to play")) >= 3, 5,
                      "E's static pull connected again")
             before = len(_pull_lines(e, "failed"))
             e.stop()

@@ -540,7 +540,7 @@ def test_rtmps_push_and_pull_check_the_certificate():
             check(edge.log().count("over TLSv1.3)") == 2,
                   "the edge's two pushes did not log a TLS handshake: %s" % edge.log()[-1500:])
             log = edge.log()
-            check("SECRETX" not in log and 'publishing as "***" in "live"' in log and
+            check("SECRETX" not in log and 'asking to publish as "***" in "live"' in log and
                   "to rtmps://127.0.0.1:%d/live/***?***: connected" % origin.tls_port in log,
                   "the push's name and query were not masked in the log")
             check("TLS handshake failed: the server closed the connection (not an rtmps:// port?)"
