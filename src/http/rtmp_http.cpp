@@ -891,10 +891,15 @@ static void rtmp_http_read_handler(rtmp_event_t *ev)
                 eof = true;
             } else if (n == RTMP_AGAIN) {
                 again = true;
+            } else if (rtmp_ssl_told_plain_http(c)) {
+                // answered by the TLS layer (which logged why), counted and logged here
+                h->status = 400;
+                h->req.error = "plain HTTP on an HTTPS address";
+                rtmp_http_access_log(h);
+                rtmp_stat_http_status(400);
+                rtmp_http_close(h, nullptr);
+                return;
             } else {
-                if (rtmp_ssl_told_plain_http(c)) {
-                    rtmp_stat_http_status(400); // answered by the TLS layer, counted here
-                }
                 rtmp_http_close(h, "recv failed");
                 return;
             }

@@ -442,6 +442,8 @@ def test_https_wrong_protocol_on_each_port():
                      "port?)")
         wait_for(lambda: _responses_4xx(srv.http_port) == before + 1, 3,
                  "the 400 counted in rtmp_http_responses_total (%d before)" % before)
+        srv.wait_log("http: bad request: plain HTTP on an HTTPS address: 400")
+        check("recv failed" not in srv.log(), "the close logged as a failure: %s" % srv.log())
         subprocess.run(["curl", "-sS", "-k", "--max-time", "5",
                         "https://127.0.0.1:%d/stat" % srv.http_port], capture_output=True,
                        timeout=10, stdin=subprocess.DEVNULL)
