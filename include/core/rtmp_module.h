@@ -17,6 +17,8 @@ struct rtmp_module_s {
     // nullptr, or what is wrong (the file is named before it); "" once cf->error has it all
     const char *(*init_main_conf)(rtmp_conf_t *cf, void *conf);
     void *(*create_srv_conf)(rtmp_conf_t *cf);
+    // merges: nullptr, or what is wrong (named after the block's line); "" once cf->error
+    // has it all
     const char *(*merge_srv_conf)(rtmp_conf_t *cf, void *prev, void *conf);
     void *(*create_app_conf)(rtmp_conf_t *cf);
     const char *(*merge_app_conf)(rtmp_conf_t *cf, void *prev, void *conf);

@@ -269,6 +269,9 @@ static rtmp_int_t rtmp_conf_merge(rtmp_conf_t *cf, const rtmp_conf_srv_t *srv,
             if (err == nullptr) {
                 continue;
             }
+            if (err[0] == '\0') {
+                return RTMP_ERROR; // cf->error says where already
+            }
             if (app) {
                 snprintf(cf->error, sizeof(cf->error), "%s:%d: application \"%.*s\": %s", app->file,
                          app->line, (int)app->name.len, app->name.data, err);

@@ -118,16 +118,8 @@ static const char *rtmp_http_init_main_conf(rtmp_conf_t *cf, void *conf)
     rtmp_conf_merge_msec(hcf->segment_max_age, RTMP_CONF_UNSET_MSEC, 60000);
     rtmp_conf_merge_value(hcf->max_header_size, RTMP_CONF_UNSET, 8192);
     rtmp_conf_merge_value(hcf->keepalive_requests, RTMP_CONF_UNSET, 1000);
-    const char *err = rtmp_listen_ssl(cf, hcf->listen, hcf->nlisten, hcf->ssl_certificate,
-                                      hcf->ssl_certificate_key, true);
-    for (size_t i = 0; err && i < hcf->nlisten; i++) {
-        if (hcf->listen[i].ssl) { // the block has no line of its own: the first ssl address's
-            snprintf(cf->error, sizeof(cf->error), "%s:%d: %s", hcf->listen[i].conf_file,
-                     hcf->listen[i].conf_line, err);
-            return "";
-        }
-    }
-    return err;
+    return rtmp_listen_ssl(cf, hcf->listen, hcf->nlisten, hcf->ssl_certificate,
+                           hcf->ssl_certificate_key, true);
 }
 
 #define HTTP_OFF(field) offsetof(rtmp_http_main_conf_t, field)

@@ -113,7 +113,6 @@ const char *rtmp_listen_set(rtmp_conf_t *cf, config_setting_t *s, rtmp_listening
 const char *rtmp_listen_ssl(rtmp_conf_t *cf, rtmp_listening_t *listen, size_t nlisten,
                             rtmp_str_t cert, rtmp_str_t key, bool own)
 {
-    static char error[512];
     const rtmp_listening_t *ssl = nullptr;
     for (size_t i = 0; i < nlisten && ssl == nullptr; i++) {
         ssl = listen[i].ssl ? &listen[i] : nullptr;
@@ -126,18 +125,20 @@ const char *rtmp_listen_ssl(rtmp_conf_t *cf, rtmp_listening_t *listen, size_t nl
         }
         return nullptr;
     }
+    // errors name the ssl address's line: the certificate's own may be in an outer block
     if (cert.len == 0 || key.len == 0) {
-        snprintf(error, sizeof(error),
-                 "listen \"%s ssl\" (%s:%d) needs ssl_certificate and ssl_certificate_key",
-                 ssl->addr_text, ssl->conf_file, ssl->conf_line);
-        return error;
+        snprintf(cf->error, sizeof(cf->error),
+                 "%s:%d: listen \"%s ssl\" needs ssl_certificate and ssl_certificate_key",
+                 ssl->conf_file, ssl->conf_line, ssl->addr_text);
+        return "";
     }
     char why[300];
     SSL_CTX *ctx = rtmp_ssl_server_ctx(reinterpret_cast<const char *>(cert.data),
                                        reinterpret_cast<const char *>(key.data), why, sizeof(why));
     if (ctx == nullptr) {
-        snprintf(error, sizeof(error), "TLS for listen \"%s ssl\": %s", ssl->addr_text, why);
-        return error;
+        snprintf(cf->error, sizeof(cf->error), "%s:%d: TLS for listen \"%s ssl\": %s",
+                 ssl->conf_file, ssl->conf_line, ssl->addr_text, why);
+        return "";
     }
     rtmp_ssl_ctx_owned_by(cf->pool, ctx);
     if (rtmp_ssl_cert_out_of_date(ctx, why, sizeof(why))) {

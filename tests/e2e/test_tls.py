@@ -237,8 +237,8 @@ def test_rtmps_configuration_errors_are_named():
 
         r = test(_conf(plain, tls, crt, key).replace("            ssl_certificate_key", "#"))
         check(r.returncode != 0 and
-              'listen "127.0.0.1:%d ssl" (%s:9) needs ssl_certificate and '
-              'ssl_certificate_key' % (tls, srv.conf) in r.stderr, "no key: %s" % r.stderr)
+              '%s:9: listen "127.0.0.1:%d ssl" needs ssl_certificate and '
+              'ssl_certificate_key' % (srv.conf, tls) in r.stderr, "no key: %s" % r.stderr)
 
         r = test(_conf(plain, tls, srv.dir + "/missing.pem", key))
         check(r.returncode != 0 and '"%s/missing.pem": No such file or directory' % srv.dir
@@ -267,8 +267,8 @@ def test_rtmps_configuration_errors_are_named():
         hport = harness.free_port()
         http = 'http = { listen = "127.0.0.1:%d ssl"; };\n' % hport
         r = test(_conf(plain, tls, crt, key, http=http))
-        check(r.returncode != 0 and 'listen "127.0.0.1:%d ssl" (%s:6) needs ssl_certificate'
-              % (hport, srv.conf) in r.stderr, "https without a certificate: %s" % r.stderr)
+        check(r.returncode != 0 and '%s:6: listen "127.0.0.1:%d ssl" needs ssl_certificate'
+              % (srv.conf, hport) in r.stderr, "https without a certificate: %s" % r.stderr)
         http = ('http = { listen = "127.0.0.1:%d ssl"; ssl_certificate = "%s/none.pem"; '
                 'ssl_certificate_key = "%s"; };\n' % (hport, srv.dir, key))
         r = test(_conf(plain, tls, crt, key, http=http))
