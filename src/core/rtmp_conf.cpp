@@ -50,6 +50,7 @@ void rtmp_conf_warn(rtmp_conf_t *cf, const char *file, int line, const char *fmt
 {
     char text[1024];
     int n = snprintf(text, sizeof(text), "%s:%d: ", file ? file : "?", line);
+    n = n < 0 ? 0 : ((size_t)n >= sizeof(text) ? (int)sizeof(text) - 1 : n);
     va_list args;
     va_start(args, fmt);
     vsnprintf(text + n, sizeof(text) - (size_t)n, fmt, args);

@@ -167,7 +167,7 @@ static void rtmp_relay_setup_expired(rtmp_event_t *ev)
     (void)rtmp_relay_fail(s, why);
 }
 
-static void rtmp_relay_setup_cleanup(void *data)
+static void rtmp_relay_setup_stop(void *data)
 {
     auto *ev = static_cast<rtmp_event_t *>(data);
     if (ev->timer_set) {
@@ -198,7 +198,7 @@ static void rtmp_relay_session(rtmp_connection_t *c, rtmp_relay_connect_t *rc)
     r->setup.log = &c->log;
     r->setup_timeout = timeout;
     rtmp_pool_cleanup_t *cln = rtmp_pool_cleanup_add(c->pool, 0);
-    cln->handler = rtmp_relay_setup_cleanup;
+    cln->handler = rtmp_relay_setup_stop;
     cln->data = &r->setup;
     rtmp_event_add_timer(&r->setup, timeout);
 }
@@ -456,7 +456,7 @@ rtmp_int_t rtmp_relay_handshake_done(rtmp_session_t *s)
 
 void rtmp_relay_closing(rtmp_session_t *s, const char *why)
 {
-    rtmp_relay_setup_cleanup(&s->relay->setup);
+    rtmp_relay_setup_stop(&s->relay->setup);
     if (s->relay->push) {
         rtmp_push_closing(s->relay->push, why);
     }
@@ -642,7 +642,7 @@ rtmp_int_t rtmp_relay_command(rtmp_session_t *s, const rtmp_message_t *, const r
             if (r->push) {
                 if (r->stage == rtmp_relay_stage::publish && v == "NetStream.Publish.Start") {
                     r->stage = rtmp_relay_stage::play; // media flows from now on
-                    rtmp_relay_setup_cleanup(&r->setup);
+                    rtmp_relay_setup_stop(&r->setup);
                     for (rtmp_stream_t *st : s->streams) {
                         if (st) {
                             return rtmp_push_publishing(r->push, s, st);
@@ -662,7 +662,7 @@ rtmp_int_t rtmp_relay_command(rtmp_session_t *s, const rtmp_message_t *, const r
             }
             if (r->pull && r->stage == rtmp_relay_stage::play && v == "NetStream.Play.Start") {
                 r->stage = rtmp_relay_stage::publish; // playing: told once
-                rtmp_relay_setup_cleanup(&r->setup);
+                rtmp_relay_setup_stop(&r->setup);
                 return rtmp_relay_pull_publish(s);
             }
         }
