@@ -22,13 +22,16 @@ struct rtmp_push_url_t {
     bool tls;           // rtmps://
     char hostname[256]; // the host alone, for TLS's name check and SNI
     bool literal;       // the host is an address, not a name
-    char host[264];     // "HOST:PORT" as in the URL, for tcUrl
-    rtmp_str_t url;     // as written
-    char shown[600];    // for the log: as written up to the application, the rest masked
-                        // (a query holds secrets, and services take the stream key as NAME)
-    rtmp_str_t app;     // template
-    rtmp_str_t name;    // template with the query; empty: the published name
-    rtmp_str_t query;   // without the '?'; empty: none
+    // why the name did not resolve when the configuration was read, when that may pass (a
+    // DNS server not answering): the URL is kept, its connects fail until a reload
+    const char *unresolved;
+    char host[264];   // "HOST:PORT" as in the URL, for tcUrl
+    rtmp_str_t url;   // as written
+    char shown[600];  // for the log: as written up to the application, the rest masked
+                      // (a query holds secrets, and services take the stream key as NAME)
+    rtmp_str_t app;   // template
+    rtmp_str_t name;  // template with the query; empty: the published name
+    rtmp_str_t query; // without the '?'; empty: none
 };
 
 struct rtmp_push_url_list_t {

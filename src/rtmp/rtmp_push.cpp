@@ -112,6 +112,12 @@ static const char *rtmp_push_resolve(const char *name, rtmp_push_url_t *u)
     hints.ai_socktype = SOCK_STREAM;
     struct addrinfo *res = nullptr;
     int rc = getaddrinfo(name, nullptr, &hints, &res);
+    if (rc == EAI_AGAIN) {
+        // a DNS outage (at boot, say) must not keep the server from starting: the name may
+        // well exist, unlike one DNS says does not
+        u->unresolved = gai_strerror(rc);
+        return nullptr;
+    }
     if (rc != 0 || res == nullptr) {
         snprintf(why, sizeof(why), "a URL whose host resolves (\"%s\": %s)", name,
                  rc ? gai_strerror(rc) : "no address");
@@ -343,6 +349,13 @@ const char *rtmp_push_conf_urls(rtmp_conf_t *cf, const rtmp_directive_t *d, conf
             rtmp_conf_error(cf, e, "\"%s\" must be %s: \"%.*s\"", d->name, bad, (int)v.len,
                             (const char *)v.data);
             return "";
+        }
+        if (list->urls[i].unresolved) {
+            rtmp_conf_warn(cf, config_setting_source_file(e), config_setting_source_line(e),
+                           "\"%s\" %s: host \"%s\" did not resolve (%s); it is not connected "
+                           "to until a reload resolves it",
+                           d->name, list->urls[i].shown, list->urls[i].hostname,
+                           list->urls[i].unresolved);
         }
     }
     return nullptr;

@@ -299,6 +299,13 @@ rtmp_connection_t *rtmp_relay_connect(rtmp_conf_app_t *app, const rtmp_push_url_
                                       rtmp_msec_t timeout, rtmp_relay_up_pt up,
                                       rtmp_relay_down_pt down, void *data, char *why, size_t len)
 {
+    if (u->unresolved) {
+        snprintf(why, len,
+                 "host \"%s\" did not resolve when the configuration was read (%s); "
+                 "a reload tries again",
+                 u->hostname, u->unresolved);
+        return nullptr;
+    }
     int fd = socket(u->addr.ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
     if (fd == -1) {
         snprintf(why, len, "socket() failed: %s", strerror(errno));

@@ -438,10 +438,12 @@ class Server:
         os.replace(tmp, self.conf)
 
     # -- life
-    def start(self, wait=True, timeout=10.0, env=None):
-        """env: variables added to the server's environment."""
+    def start(self, wait=True, timeout=10.0, env=None, wrap=()):
+        """env: variables added to the server's environment; wrap: a command that execs
+        the server's argv, which it is given after its own."""
         self._out = open(self.out_path, "ab")
-        self.proc = subprocess.Popen([SERVER, "-c", self.conf], stdin=subprocess.DEVNULL,
+        self.proc = subprocess.Popen(list(wrap) + [SERVER, "-c", self.conf],
+                                     stdin=subprocess.DEVNULL,
                                      stdout=self._out, stderr=subprocess.STDOUT,
                                      cwd=self.dir, env={**os.environ, **(env or {})})
         if wait:

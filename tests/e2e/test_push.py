@@ -6,12 +6,14 @@ import os
 import shutil
 import signal
 import socket
+import subprocess
 import tempfile
+import threading
 import time
 
 import harness
 from harness import (ClientProc, check, media_clip, need_tools, nginx_rtmp, start_nginx_rtmp,
-                     stop_process, unsent_bytes, wait_for)
+                     skip, stop_process, unsent_bytes, wait_for)
 from live_helpers import (FFMPEG_QUIET, check_complete, contiguous, ended, ffmpeg_player,
                           ffmpeg_publisher, heavy_clip, is_video_key, live_server,
                           parse_framemd5, publishers_of, PyPlayer, source, url, wait_players)
@@ -164,6 +166,79 @@ def test_push_to_a_stalled_target_falls_behind_in_our_queue():
 
 
 test_push_to_a_stalled_target_falls_behind_in_our_queue.TIME_LIMIT = 40
+
+
+class ServfailDns:
+    """A DNS server on 127.0.0.1:53 that answers every query SERVFAIL (glibc: EAI_AGAIN, a
+    temporary failure), for processes whose /etc/resolv.conf names it (with_resolver)."""
+
+    def __init__(self, dir):
+        self.sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        self.sock.bind(("127.0.0.1", 53))
+        self.sock.settimeout(0.2)
+        self.queries = 0
+        self.resolv = os.path.join(dir, "resolv.conf")
+        with open(self.resolv, "w") as f:
+            f.write("nameserver 127.0.0.1\noptions attempts:1 timeout:1\n")
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._serve, daemon=True)
+        self._thread.start()
+
+    def _serve(self):
+        while not self._stop.is_set():
+            try:
+                q, peer = self.sock.recvfrom(512)
+            except (socket.timeout, OSError):
+                continue
+            if len(q) < 12:
+                continue
+            self.queries += 1
+            # the query's id and question back, QR set, RCODE 2 (server failure)
+            self.sock.sendto(q[:2] + bytes([0x81, 0x82]) + q[4:6] + bytes(6) + q[12:], peer)
+
+    def with_resolver(self):
+        """A wrapper: the command runs in a mount namespace whose /etc/resolv.conf is ours."""
+        return ["unshare", "-m", "sh", "-c",
+                'mount --bind "$0" /etc/resolv.conf && exec "$@"', self.resolv]
+
+    def close(self):
+        self._stop.set()
+        self._thread.join(2)
+        self.sock.close()
+
+
+def test_push_to_a_host_dns_does_not_answer_keeps_the_server_up():
+    """A push target whose name DNS cannot look up for now (SERVFAIL: the DNS server is
+    down) is a warning, not a refused configuration: the server starts and serves, and the
+    push says why it does not connect."""
+    need_tools("ffmpeg", "unshare", "mount")
+    if os.geteuid() != 0:
+        skip("needs root for a mount namespace")
+    host = "rtmp-e2e-nodns.invalid"
+    with live_server({"live": 'live = true; push = "rtmp://%s/live";' % host}) as e:
+        try:
+            dns = ServfailDns(e.dir)
+        except OSError as err:
+            skip("127.0.0.1:53 is taken: %s" % err)
+        try:
+            r = subprocess.run(dns.with_resolver() + [harness.SERVER, "-t", "-c", e.conf],
+                               capture_output=True, text=True, timeout=30,
+                               stdin=subprocess.DEVNULL)
+            said = 'host "%s" did not resolve (Temporary failure in name resolution)' % host
+            check(r.returncode == 0 and "[warn]" in r.stderr and said in r.stderr,
+                  "-t with DNS failing: %d %s" % (r.returncode, r.stderr))
+            check(dns.queries > 0, "the name was never asked of the DNS server")
+            e.start(wrap=dns.with_resolver())
+            e.wait_log(said)
+            clip = media_clip(4)
+            pub = ffmpeg_publisher(e, clip, "live/d", "pub")
+            with ffmpeg_player(e, "live/d", "player") as player:
+                check(player.wait(20) == 0, "the player: %s" % player.stderr()[-500:])
+            pub.wait(20)
+            e.wait_log('push "live/d" to rtmp://%s/live failed: host "%s" did not resolve when '
+                       'the configuration was read' % (host, host))
+        finally:
+            dns.close()
 
 
 def test_push_resolves_a_host_name_when_read():
