@@ -42,9 +42,9 @@ const char *rtmp_listen_set(rtmp_conf_t *cf, config_setting_t *s, rtmp_listening
 
 // The TLS context of a block's listen addresses marked "ssl", made from the block's
 // certificate and key ("" with cf->error naming the address's line and what is wrong
-// when they cannot be used). The
-// workers inherit it; the configuration's pool frees it. A certificate the block sets
-// itself (own) with no address marked "ssl" is warned about: it would serve nothing.
+// when they cannot be used). The workers inherit it; the configuration's pool frees it.
+// A certificate the block sets itself (own) with no address marked "ssl" is warned
+// about: it would serve nothing.
 [[nodiscard]] const char *rtmp_listen_ssl(rtmp_conf_t *cf, rtmp_listening_t *listen, size_t nlisten,
                                           rtmp_str_t cert, rtmp_str_t key, bool own);
 

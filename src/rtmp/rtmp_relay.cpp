@@ -167,12 +167,10 @@ static void rtmp_relay_setup_expired(rtmp_event_t *ev)
     (void)rtmp_relay_fail(s, why);
 }
 
+// The connection's pool is going: its timer goes with it.
 static void rtmp_relay_setup_stop(void *data)
 {
-    auto *ev = static_cast<rtmp_event_t *>(data);
-    if (ev->timer_set) {
-        rtmp_event_del_timer(ev);
-    }
+    rtmp_event_del_timer(static_cast<rtmp_event_t *>(data));
 }
 
 // The connection is up (and its TLS handshake done): the RTMP session begins. An origin or
@@ -463,7 +461,6 @@ rtmp_int_t rtmp_relay_handshake_done(rtmp_session_t *s)
 
 void rtmp_relay_closing(rtmp_session_t *s, const char *why)
 {
-    rtmp_relay_setup_stop(&s->relay->setup);
     if (s->relay->push) {
         rtmp_push_closing(s->relay->push, why);
     }
@@ -649,7 +646,7 @@ rtmp_int_t rtmp_relay_command(rtmp_session_t *s, const rtmp_message_t *, const r
             if (r->push) {
                 if (r->stage == rtmp_relay_stage::publish && v == "NetStream.Publish.Start") {
                     r->stage = rtmp_relay_stage::play; // media flows from now on
-                    rtmp_relay_setup_stop(&r->setup);
+                    rtmp_event_del_timer(&r->setup);
                     for (rtmp_stream_t *st : s->streams) {
                         if (st) {
                             return rtmp_push_publishing(r->push, s, st);
@@ -669,7 +666,7 @@ rtmp_int_t rtmp_relay_command(rtmp_session_t *s, const rtmp_message_t *, const r
             }
             if (r->pull && r->stage == rtmp_relay_stage::play && v == "NetStream.Play.Start") {
                 r->stage = rtmp_relay_stage::publish; // playing: told once
-                rtmp_relay_setup_stop(&r->setup);
+                rtmp_event_del_timer(&r->setup);
                 return rtmp_relay_pull_publish(s);
             }
         }
