@@ -1,5 +1,6 @@
 // Connection slots from a per-worker free list, and plain-socket I/O.
 #include "event/rtmp_connection.h"
+#include "event/rtmp_balance.h"
 #include "event/rtmp_ssl.h"
 #include "os/rtmp_cycle.h"
 
@@ -112,6 +113,7 @@ void rtmp_connection_close(rtmp_connection_t *c)
     if (rtmp_queue_linked(&c->queue)) {
         rtmp_queue_remove(&c->queue);
         rtmp_conn_nactive--;
+        rtmp_balance_set_load(rtmp_conn_nactive);
     }
     rtmp_conn_closed_received += c->received;
     rtmp_conn_closed_sent += c->sent;
@@ -149,6 +151,7 @@ void rtmp_connection_activate(rtmp_connection_t *c)
 {
     rtmp_queue_insert_tail(&rtmp_conn_active_q, &c->queue);
     rtmp_conn_nactive++;
+    rtmp_balance_set_load(rtmp_conn_nactive);
 }
 
 size_t rtmp_connection_active_count()

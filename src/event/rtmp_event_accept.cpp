@@ -1,8 +1,11 @@
-// Accepting: until EAGAIN, pausing briefly rather than spinning when out of descriptors or slots.
+// Accepting: until EAGAIN, pausing briefly rather than spinning when out of descriptors or slots,
+// and stepping aside for a while when other workers hold fewer connections.
 #include "core/rtmp_time.h"
+#include "event/rtmp_balance.h"
 #include "event/rtmp_connection.h"
 #include "event/rtmp_ssl.h"
 #include "os/rtmp_cycle.h"
+#include "os/rtmp_process.h"
 
 #include <arpa/inet.h>
 #include <cstdio>
@@ -10,6 +13,9 @@
 #include <unistd.h>
 
 static constexpr rtmp_msec_t RTMP_ACCEPT_PAUSE = 100;
+// How often a worker that stepped aside looks whether it may take connections again. Another
+// worker accepts meanwhile, so this only bounds how long the spread may stay uneven.
+static constexpr rtmp_msec_t RTMP_ACCEPT_ASIDE = 50;
 // Enough for an idle session; a busy one grows its pool as it goes.
 static constexpr size_t RTMP_CONNECTION_POOL_SIZE = 1024;
 
@@ -40,6 +46,59 @@ void rtmp_sockaddr_text(const struct sockaddr_storage *sa, char *buf, size_t len
     }
 }
 
+static rtmp_event_t rtmp_accept_aside_ev; // fires while the worker stands aside
+static bool rtmp_accept_aside;
+
+// A socket every worker accepts on, not a worker's own (the internal one for other workers).
+static bool rtmp_accept_shared(const rtmp_listening_t *ls)
+{
+    return rtmp_cycle && ls >= rtmp_cycle->listening &&
+           ls < rtmp_cycle->listening + rtmp_cycle->nlistening;
+}
+
+// Shared sockets not paused on their own (rtmp_accept_pause) follow the worker's standing aside.
+static void rtmp_accept_listen_all(bool on)
+{
+    for (size_t i = 0; i < rtmp_cycle->nlistening; i++) {
+        rtmp_listening_t *ls = &rtmp_cycle->listening[i];
+        rtmp_connection_t *lc = ls->connection;
+        if (lc == nullptr || ls->paused || (bool)lc->read->active == on) {
+            continue;
+        }
+        (void)(on ? rtmp_event_add_listening(lc) : rtmp_event_del(lc));
+    }
+}
+
+static void rtmp_accept_aside_expired(rtmp_event_t *ev)
+{
+    ev->timedout = 0;
+    if (rtmp_balance_should_step_aside()) {
+        rtmp_event_add_timer(ev, RTMP_ACCEPT_ASIDE);
+        return;
+    }
+    rtmp_log_debug(ev->log, "taking new connections again (%zu held)",
+                   rtmp_connection_active_count());
+    rtmp_accept_aside = false;
+    rtmp_balance_set_state(rtmp_balance_state::accepting);
+    rtmp_accept_listen_all(true);
+}
+
+// Called once the connections waiting are taken: a worker that now holds clearly more than
+// another leaves the next ones to it, as the kernel would keep waking this one first.
+static void rtmp_accept_balance()
+{
+    if (rtmp_accept_aside || !rtmp_balance_should_step_aside()) {
+        return;
+    }
+    rtmp_log_debug(rtmp_accept_aside_ev.log,
+                   "leaving new connections to workers with fewer (%zu held)",
+                   rtmp_connection_active_count());
+    rtmp_accept_aside = true;
+    rtmp_balance_set_state(rtmp_balance_state::aside);
+    rtmp_accept_listen_all(false);
+    rtmp_event_add_timer(&rtmp_accept_aside_ev, RTMP_ACCEPT_ASIDE);
+}
+
 static void rtmp_accept_pause(rtmp_connection_t *lc)
 {
     if (lc->read->active) {
@@ -61,6 +120,9 @@ void rtmp_event_accept(rtmp_event_t *ev)
             return;
         }
         ls->paused = 0;
+        if (rtmp_accept_aside && rtmp_accept_shared(ls)) {
+            return; // the end of standing aside listens again
+        }
         if (rtmp_event_add_listening(lc) != RTMP_OK) {
             return;
         }
@@ -74,6 +136,9 @@ void rtmp_event_accept(rtmp_event_t *ev)
         if (fd == -1) {
             int err = errno;
             if (err == EAGAIN) {
+                if (rtmp_accept_shared(ls)) {
+                    rtmp_accept_balance();
+                }
                 return;
             }
             if (err == EINTR || err == ECONNABORTED) {
@@ -119,8 +184,9 @@ void rtmp_event_accept(rtmp_event_t *ev)
         ls->handler(c);
 
         // Like nginx's accept_disabled: a worker close to its limit stops taking new
-        // clients, so the exclusive wake-ups go to workers with room.
-        if (rtmp_connection_nearly_full()) {
+        // clients, so the exclusive wake-ups go to workers with room. Other workers' pulls
+        // still come in: each is a stream its players wait for.
+        if (rtmp_connection_nearly_full() && rtmp_accept_shared(ls)) {
             rtmp_log_error(RTMP_LOG_INFO, &lc->log, 0,
                            "close to worker_connections: pausing accept on %s", ls->addr_text);
             rtmp_accept_pause(lc);
@@ -131,6 +197,10 @@ void rtmp_event_accept(rtmp_event_t *ev)
 
 rtmp_int_t rtmp_event_listen(rtmp_cycle_t *cycle)
 {
+    rtmp_accept_aside_ev.handler = rtmp_accept_aside_expired;
+    rtmp_accept_aside_ev.log = cycle->log;
+    rtmp_accept_aside = false;
+    rtmp_balance_set_state(rtmp_balance_state::accepting);
     for (size_t i = 0; i < cycle->nlistening; i++) {
         rtmp_listening_t *ls = &cycle->listening[i];
         rtmp_connection_t *c = rtmp_connection_get(ls->fd);
@@ -154,6 +224,9 @@ rtmp_int_t rtmp_event_listen(rtmp_cycle_t *cycle)
 
 void rtmp_event_stop_listening(rtmp_cycle_t *cycle)
 {
+    rtmp_balance_set_state(rtmp_balance_state::gone);
+    rtmp_event_del_timer(&rtmp_accept_aside_ev);
+    rtmp_accept_aside = false;
     for (size_t i = 0; i < cycle->nlistening; i++) {
         rtmp_listening_t *ls = &cycle->listening[i];
         rtmp_connection_t *c = ls->connection;

@@ -1,6 +1,7 @@
 // The master: spawns and supervises workers, reloads and stops on signals; never serves a client.
 #include "core/rtmp_module.h"
 #include "core/rtmp_time.h"
+#include "event/rtmp_balance.h"
 #include "event/rtmp_channel.h"
 #include "os/rtmp_process.h"
 #include "rtmp/rtmp_limits.h"
@@ -17,6 +18,7 @@
 // Room for a full generation of workers plus the previous one draining after a reload.
 static constexpr int RTMP_MAX_SLOTS = 512;
 static_assert(RTMP_MAX_SLOTS == RTMP_LIMITS_SLOTS, "the limits keep a share per worker slot");
+static_assert(RTMP_MAX_SLOTS == RTMP_BALANCE_SLOTS, "the balance keeps figures per worker slot");
 // A worker that dies sooner than this after its start is respawned with back-off.
 static constexpr rtmp_msec_t RTMP_RESPAWN_QUICK_DEATH = 2000;
 static constexpr rtmp_msec_t RTMP_RESPAWN_MAX_BACKOFF = 10000;
@@ -199,6 +201,7 @@ static void rtmp_master_reap(rtmp_cycle_t *cycle)
         // whatever it had counted (connections, streams) went with it, even after a crash
         rtmp_limits_reset_slot(slot);
         rtmp_stat_reset_slot(slot);
+        rtmp_balance_reset_slot(slot);
         rtmp_registry_drop_slot(
             slot,
             [](const char *key, int owner, void *) {
@@ -338,7 +341,8 @@ void rtmp_master_process_cycle(rtmp_cycle_t *cycle)
     rtmp_master_set_rlimit(cycle);
 
     // before the first fork, and never remapped: every generation of workers shares it
-    if (rtmp_limits_init(cycle->log) != RTMP_OK || rtmp_stat_init(cycle->log) != RTMP_OK) {
+    if (rtmp_limits_init(cycle->log) != RTMP_OK || rtmp_stat_init(cycle->log) != RTMP_OK ||
+        rtmp_balance_init(cycle->log) != RTMP_OK) {
         exit(EXIT_FAILURE);
     }
     // signals are let in only while waiting here, atomically

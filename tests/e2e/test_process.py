@@ -136,6 +136,55 @@ def test_kill_worker_repeatedly():
         s.close()
 
 
+def _open_and_count(srv, n, gap):
+    """Opens n RTMP connections, one after the other, each through its handshake; returns
+    them with how many each worker pid accepted."""
+    socks, owners = [], {}
+    try:
+        for _ in range(n):
+            s = connect(srv.port)
+            socks.append(s)
+            rtmp_handshake(s)
+            pid = owner_of(srv, s, srv.port)
+            owners[pid] = owners.get(pid, 0) + 1
+            time.sleep(gap)
+    except BaseException:
+        for s in socks:
+            s.close()
+        raise
+    return socks, owners
+
+
+def test_connections_spread_over_workers():
+    """Connections arriving at a quiet server go to both workers. The kernel wakes the same
+    idle worker first every time, so without balancing one worker took them all and did the
+    streaming work of every player alone. After a reload, the new workers share the next
+    ones, and the old workers (no longer listening) take none."""
+    with Server(workers=2).start() as srv:
+        workers = srv.worker_pids()
+        socks, owners = _open_and_count(srv, 40, 0.01)
+        try:
+            print("  40 connections over the workers: %s" % sorted(owners.values()))
+            check(set(owners) <= set(workers), "accepted by %s, workers are %s"
+                  % (sorted(owners), workers))
+            check(len(owners) == 2 and min(owners.values()) >= 16,
+                  "40 connections spread as %s over workers %s" % (owners, workers))
+
+            srv.signal(signal.SIGHUP)
+            srv.wait_log("reloaded", 3.0)
+            fresh = wait_for(lambda: [p for p in srv.worker_pids() if p not in workers]
+                             if len(srv.worker_pids()) == 4 else None, 3.0, "2 new workers")
+            more, owners2 = _open_and_count(srv, 20, 0.01)
+            socks += more
+            print("  20 after the reload: %s" % sorted(owners2.values()))
+            check(set(owners2) == set(fresh) and min(owners2.values()) >= 7,
+                  "after the reload 20 connections went %s; new workers are %s"
+                  % (owners2, fresh))
+        finally:
+            for s in socks:
+                s.close()
+
+
 # ---- reload ----------------------------------------------------------------------------------
 
 def _reload_with_second_port(srv):
