@@ -36,6 +36,7 @@ static uint64_t rtmp_stat_notify_n;
 struct rtmp_stat_media_t {
     rtmp_stat_stream_t codec; // only the codec fields are used
     uint64_t video_frames;
+    uint32_t video_time; // the last frame's timestamp
 };
 
 // Samples for the rates of one stream, matched from one snapshot to the next.
@@ -46,6 +47,7 @@ struct rtmp_stat_hist_t {
     struct {
         rtmp_msec_t t;
         uint64_t in, out, frames;
+        uint32_t video_time;
     } s[RTMP_STAT_WINDOW];
 };
 
@@ -272,6 +274,7 @@ static rtmp_int_t rtmp_stat_media(rtmp_session_t *s, rtmp_stream_t *st, const rt
             rtmp_stat_video_header(&ms->codec, m->payload);
         } else if (!info.is_command && !info.is_config && !info.is_end_of_sequence) {
             ms->video_frames++;
+            ms->video_time = m->h.timestamp;
         }
     } else if (info.kind == rtmp_codec_kind::audio &&
                (info.is_sequence_header || ms->codec.acodec[0] == '\0')) {
@@ -288,6 +291,7 @@ struct rtmp_stat_build_t {
     // per stream, what the slot does not keep, for the rates
     rtmp_conf_app_t *apps[RTMP_STAT_STREAMS];
     uint64_t frames[RTMP_STAT_STREAMS];
+    uint32_t video_time[RTMP_STAT_STREAMS];
 };
 
 static void rtmp_stat_put_push(const rtmp_push_stat_t *t, void *data)
@@ -325,6 +329,7 @@ static void rtmp_stat_put_stream(const rtmp_live_stat_t *ls, void *data)
     snprintf(ss->name, sizeof(ss->name), "%s", ls->name);
     b->apps[b->current] = ls->app;
     b->frames[b->current] = 0;
+    b->video_time[b->current] = 0;
     if (ls->publisher) {
         ss->publishing = true;
         ss->relay = ls->relay;
@@ -336,6 +341,7 @@ static void rtmp_stat_put_stream(const rtmp_live_stat_t *ls, void *data)
             static_cast<rtmp_stat_media_t *>(ls->publisher_stream->ctx[rtmp_stat_module.index]);
         if (ms) {
             b->frames[b->current] = ms->video_frames;
+            b->video_time[b->current] = ms->video_time;
             memcpy(ss->vcodec, ms->codec.vcodec, sizeof(ss->vcodec));
             memcpy(ss->vprofile, ms->codec.vprofile, sizeof(ss->vprofile));
             memcpy(ss->vlevel, ms->codec.vlevel, sizeof(ss->vlevel));
@@ -411,7 +417,8 @@ static void rtmp_stat_rates(rtmp_stat_slot_t *sl, const rtmp_stat_build_t *b)
             memmove(&h->s[0], &h->s[1], (RTMP_STAT_WINDOW - 1) * sizeof(h->s[0]));
             h->n--;
         }
-        h->s[h->n++] = {rtmp_current_msec, ss->bytes_in, ss->bytes_out, frames};
+        h->s[h->n++] = {rtmp_current_msec, ss->bytes_in, ss->bytes_out, frames,
+                        b->video_time[i]};
         if (h->n >= 2) {
             auto &a = h->s[0];
             auto &z = h->s[h->n - 1];
@@ -419,7 +426,17 @@ static void rtmp_stat_rates(rtmp_stat_slot_t *sl, const rtmp_stat_build_t *b)
             if (dt > 0) {
                 ss->bitrate_in = z.in > a.in ? (uint64_t)((double)(z.in - a.in) * 8 / dt) : 0;
                 ss->bitrate_out = z.out > a.out ? (uint64_t)((double)(z.out - a.out) * 8 / dt) : 0;
-                ss->frame_rate = z.frames > a.frames ? (double)(z.frames - a.frames) / dt : 0;
+            }
+            // over media time, not arrival: a pull's first GOP arrives at once, and would
+            // read as several times the real rate; from the first sample with a frame, as
+            // a stream's timestamps need not start at 0
+            size_t k = 0;
+            while (k < h->n - 1 && h->s[k].frames == 0) {
+                k++;
+            }
+            uint32_t media_ms = z.video_time - h->s[k].video_time;
+            if (z.frames > h->s[k].frames && media_ms > 0 && media_ms < 3600 * 1000) {
+                ss->frame_rate = (double)(z.frames - h->s[k].frames) * 1000.0 / media_ms;
             }
         }
     }

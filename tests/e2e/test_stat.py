@@ -12,6 +12,7 @@ import re
 import shutil
 import subprocess
 import threading
+import time
 
 import harness
 from harness import check, fail, media_clip, need_tools, wait_for
@@ -327,3 +328,38 @@ def _stat_and_metrics(clip, app, target, dead):
 
 
 test_stat_and_metrics_cover_every_worker.TIME_LIMIT = 60
+
+
+def test_stat_frame_rate_of_a_pulled_stream():
+    """An edge's /stat gives a pulled stream's frame rate right from the start. The origin sends
+    its cached GOP at once when the pull begins, and counting frames as they arrived read that
+    burst as two to three times the real rate for the first seconds."""
+    need_tools("ffmpeg")
+    clip = media_clip(14)
+    with live_server({"live": "live = true;"}) as o:
+        o.start()
+        pub = ffmpeg_publisher(o, clip, "live/f", "pub")
+        wait_for(lambda: publishers_of(o, "live/f"), 5, "the publisher on the origin")
+        time.sleep(2.5)  # a whole GOP cached on the origin
+        app = 'live = true; pull = "rtmp://127.0.0.1:%d/live";' % o.port
+        with http_server(http_extra="stat = true; ", app_extra=app) as e:
+            e.start()
+            player = PyPlayer(e.port, "live", "f").play()
+            try:
+                rates = []
+                c = Conn(e.http_port)
+                end = time.monotonic() + 5.0
+                while time.monotonic() < end:
+                    _, body = _get(c, "/stat")
+                    for a in json.loads(body)["applications"]:
+                        for s in a["streams"]:
+                            v = (s.get("publisher") or {}).get("video") or {}
+                            if s["name"] == "f" and v.get("frame_rate"):
+                                rates.append(v["frame_rate"])
+                    time.sleep(0.2)
+                print("  frame rates read: %s" % sorted(set(round(r) for r in rates)))
+                check(rates and all(22 <= r <= 28 for r in rates),
+                      "the 25 fps stream read as %s" % sorted(set(round(r, 1) for r in rates)))
+            finally:
+                player.stop()
+        pub.stop()
