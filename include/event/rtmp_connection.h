@@ -64,6 +64,13 @@ void rtmp_connections_done();
 [[nodiscard]] rtmp_connection_t *rtmp_connection_of(const rtmp_event_t *ev);
 // Closes the socket, drops timers and posted events, returns the slot.
 void rtmp_connection_close(rtmp_connection_t *c);
+// Closes once the peer has seen our end: the write side is shut, and what the peer still
+// sends is read and dropped until its end or RTMP_CONNECTION_LINGER, then rtmp_connection_close.
+// Closing with input unread sends a reset, not a FIN: the peer may lose replies it has not
+// read yet, and logs the reset. The pool goes at once (its cleanups run), so the owner must
+// be done with the connection as at rtmp_connection_close.
+void rtmp_connection_linger(rtmp_connection_t *c);
+static constexpr rtmp_msec_t RTMP_CONNECTION_LINGER = 2000;
 // Counts the connection among the clients a graceful shutdown waits for.
 void rtmp_connection_activate(rtmp_connection_t *c);
 size_t rtmp_connection_active_count();

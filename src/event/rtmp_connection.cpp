@@ -134,6 +134,66 @@ void rtmp_connection_close(rtmp_connection_t *c)
     rtmp_conn_nfree++;
 }
 
+static void rtmp_connection_linger_read(rtmp_event_t *ev)
+{
+    auto *c = static_cast<rtmp_connection_t *>(ev->data);
+    if (ev->timedout || c->close) {
+        rtmp_connection_close(c);
+        return;
+    }
+    // bounded, as a peer on this machine can send as fast as we read: the rest next turn
+    static u_char sink[16384];
+    for (int i = 0; i < 16; i++) {
+        ssize_t n = recv(c->fd, sink, sizeof(sink), 0);
+        if (n > 0) {
+            continue;
+        }
+        if (n == -1 && errno == EINTR) {
+            continue;
+        }
+        if (n == -1 && errno == EAGAIN) {
+            return; // edge-triggered: the next input or the end wakes us
+        }
+        rtmp_connection_close(c); // the peer's end, or an error: nothing left unread
+        return;
+    }
+    rtmp_event_post(ev);
+}
+
+void rtmp_connection_linger(rtmp_connection_t *c)
+{
+    if (c->fd == -1) {
+        return;
+    }
+    if (c->close || c->read->error || c->write->error) {
+        rtmp_connection_close(c);
+        return;
+    }
+    if (c->tls) {
+        rtmp_ssl_close(c); // close_notify goes out before our FIN; what follows is dropped raw
+    }
+    (void)shutdown(c->fd, SHUT_WR);
+    // what the owner kept goes now, as at a close, and its pool's cleanups run: nothing
+    // waits on the peer's FIN but this slot and the socket
+    if (c->pool) {
+        rtmp_pool_destroy(c->pool);
+        c->pool = nullptr;
+    }
+    c->data = nullptr;
+    c->log.handler = nullptr; // its context was in the pool
+    c->log.data = nullptr;
+    rtmp_event_del_timer(c->write);
+    rtmp_event_delete_posted(c->write);
+    c->write->handler = [](rtmp_event_t *) {};
+    c->read->handler = rtmp_connection_linger_read;
+    rtmp_event_del_timer(c->read);
+    rtmp_event_add_timer(c->read, RTMP_CONNECTION_LINGER);
+    if (c->write->active) {
+        (void)rtmp_event_hold_read(c, false); // input held back for pacing is reported again
+    }
+    rtmp_event_post(c->read); // what is already there reports no new edge
+}
+
 bool rtmp_connection_flushed(const rtmp_connection_t *c)
 {
     return !c->tls || rtmp_ssl_flushed(c);

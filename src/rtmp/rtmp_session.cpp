@@ -179,7 +179,7 @@ static void rtmp_session_finalize(rtmp_session_t *s)
     }
     rtmp_free(s->out);
     s->out = nullptr;
-    rtmp_connection_close(s->c);
+    rtmp_connection_linger(s->c);
 }
 
 // ---- output ---------------------------------------------------------------------------

@@ -5,7 +5,9 @@ bound to another address). A refused client sees the exact onStatus and is disco
 
 import os
 import re
+import socket
 import subprocess
+import threading
 import time
 
 import harness
@@ -90,6 +92,51 @@ def openssl_key(secret, app_name, expiry, addr=None):
     check(r.returncode == 0 and re.fullmatch(r"[0-9a-f]{64}", hmac),
           "openssl pipeline: %r %r" % (r.stdout, r.stderr))
     return "%d-%s" % (expiry, hmac)
+
+
+def test_refused_encoder_that_sends_on_sees_an_orderly_close():
+    """An encoder that sends media right after publish, without waiting for the answer, is
+    refused: it reads the refusal and then the end of the stream (a FIN). Before, the server
+    closed with that media unread, which sends a reset: a client whose system drops what it
+    has not read at a reset (Windows does) lost the reason, and saw only "connection reset"."""
+    apps = {"closed": 'live = true; access = ( "deny publish 127.0.0.1" );'}
+    with live_server(apps) as srv:
+        srv.start()
+        c = rc.RtmpClient(srv.port, 5.0)
+        try:
+            c.handshake()
+            c.connect_app(app="closed")
+            sid = c.create_stream()
+            c.command("publish", 0, None, "t", "live", msid=sid, csid=8)
+            audio = rc.chunk_message(4, rc.MSG_AUDIO, sid, 0, b"\xaf\x01" + bytes(4000), 128)
+
+            def send_on():
+                try:
+                    for _ in range(250):  # 1 MB the server never reads as media
+                        c.sock.sendall(audio)
+                except OSError:
+                    pass
+            sender = threading.Thread(target=send_on, daemon=True)
+            sender.start()
+            got, end = c.rbuf, None
+            c.sock.settimeout(5.0)
+            while end is None:
+                try:
+                    b = c.sock.recv(65536)
+                    if b:
+                        got += b
+                    else:
+                        end = "FIN"
+                except ConnectionResetError:
+                    end = "reset"
+                except socket.timeout:
+                    end = "nothing within 5 s"
+            sender.join(5.0)
+            check(b"NetStream.Publish.BadName" in got, "the refusal never arrived (%d bytes, "
+                  "then %s)" % (len(got), end))
+            check(end == "FIN", "after the refusal the connection ended with %s" % end)
+        finally:
+            c.close()
 
 
 def test_access_rules():

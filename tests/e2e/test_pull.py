@@ -276,7 +276,8 @@ def test_edge_pull_passes_over_an_origin_that_never_answers():
 
 def test_edge_releases_idle_pull():
     """The last player leaves while O still publishes: after pull_idle_timeout, and not
-    before, E closes its connection to O."""
+    before, E closes its connection to O, with a FIN once it has read what O still sent, not
+    with the reset that unread input makes (O saw "Connection reset by peer")."""
     need_tools("ffmpeg", "ffprobe")
     clip = media_clip(16)
     with live_server({"live": "live = true;"}) as o:
@@ -302,6 +303,10 @@ def test_edge_releases_idle_pull():
                      "O's connection from E closing")
             check(pub.running(), "O's publisher ended too early")
             check(all("bytes received" in l for l in released), released)
+            closed = [l for l in o.log().splitlines()
+                      if "session closed" in l and "state handshake" not in l]
+            check(len(closed) == 1 and "client closed the connection" in closed[0] and
+                  "reset" not in o.log(), "O's end of the pull: %s" % closed)
             pub.stop()
 
 
