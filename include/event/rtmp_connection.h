@@ -71,6 +71,10 @@ void rtmp_connection_close(rtmp_connection_t *c);
 // be done with the connection as at rtmp_connection_close.
 void rtmp_connection_linger(rtmp_connection_t *c);
 static constexpr rtmp_msec_t RTMP_CONNECTION_LINGER = 2000;
+// Puts socket `fd` in the slot in place of the connection's own, which is closed, and watches
+// it as rtmp_event_add_connection does; timers and posted events are dropped. An owner that
+// holds the connection (a relay trying a host's next address) keeps holding it.
+[[nodiscard]] rtmp_int_t rtmp_connection_replace_fd(rtmp_connection_t *c, int fd);
 // Counts the connection among the clients a graceful shutdown waits for.
 void rtmp_connection_activate(rtmp_connection_t *c);
 size_t rtmp_connection_active_count();

@@ -16,9 +16,17 @@ constexpr size_t RTMP_PUSH_MAX_URL = 1024;
 // IPv4 literal, a bracketed IPv6 literal, "localhost" (127.0.0.1) or a name resolved here,
 // when the configuration is read, so a worker never waits on DNS. APP and NAME may hold
 // ${name}, ${app} and ${args.KEY}.
+// Addresses kept of a name that resolves to several, tried in turn until one connects.
+constexpr int RTMP_PUSH_URL_ADDRS = 4;
+
+struct rtmp_push_addr_t {
+    struct sockaddr_storage sa;
+    socklen_t len;
+};
+
 struct rtmp_push_url_t {
-    struct sockaddr_storage addr;
-    socklen_t socklen;
+    rtmp_push_addr_t addrs[RTMP_PUSH_URL_ADDRS]; // IPv4 first, as "localhost" is
+    int naddrs;
     bool tls;           // rtmps://
     char hostname[256]; // the host alone, for TLS's name check and SNI
     bool literal;       // the host is an address, not a name

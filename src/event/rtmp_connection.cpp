@@ -134,6 +134,19 @@ void rtmp_connection_close(rtmp_connection_t *c)
     rtmp_conn_nfree++;
 }
 
+rtmp_int_t rtmp_connection_replace_fd(rtmp_connection_t *c, int fd)
+{
+    for (rtmp_event_t *ev : {c->read, c->write}) {
+        rtmp_event_del_timer(ev);
+        rtmp_event_delete_posted(ev);
+        ev->instance ^= 1; // the old socket's events still in this batch are stale
+        ev->active = ev->ready = ev->eof = ev->error = 0;
+    }
+    close(c->fd); // which takes it out of epoll
+    c->fd = fd;
+    return rtmp_event_add_connection(c);
+}
+
 static void rtmp_connection_linger_read(rtmp_event_t *ev)
 {
     auto *c = static_cast<rtmp_connection_t *>(ev->data);

@@ -484,8 +484,16 @@ static bool rtmp_pull_same_addr(const struct sockaddr_storage *a, const struct s
 bool rtmp_pull_is_origin(const rtmp_pull_t *p, const rtmp_push_url_t *u,
                          const rtmp_push_names_t *names)
 {
-    if (p->url == nullptr || !rtmp_pull_same_addr(&p->url->addr, &u->addr) ||
-        strcmp(p->names.app, names->app) != 0) {
+    if (p->url == nullptr || strcmp(p->names.app, names->app) != 0) {
+        return false;
+    }
+    bool same = false;
+    for (int i = 0; i < p->url->naddrs && !same; i++) {
+        for (int j = 0; j < u->naddrs && !same; j++) {
+            same = rtmp_pull_same_addr(&p->url->addrs[i].sa, &u->addrs[j].sa);
+        }
+    }
+    if (!same) {
         return false;
     }
     std::string_view a(p->names.name), b(names->name);

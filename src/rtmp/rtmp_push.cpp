@@ -102,9 +102,9 @@ static uint32_t rtmp_push_rand()
 
 // ---- URLs and names -----------------------------------------------------------------------
 
-// A host name's address, looked up when the configuration is read (in the master, by -t
+// A host name's addresses, looked up when the configuration is read (in the master, by -t
 // and at each reload, as nginx-rtmp does): a worker never waits for DNS, and an address
-// that changes takes a reload. IPv4 first, as "localhost" is.
+// that changes takes a reload. IPv4 first, as "localhost" is; then IPv6.
 static const char *rtmp_push_resolve(const char *name, rtmp_push_url_t *u)
 {
     static char why[400];
@@ -123,16 +123,20 @@ static const char *rtmp_push_resolve(const char *name, rtmp_push_url_t *u)
                  rc ? gai_strerror(rc) : "no address");
         return why;
     }
-    const struct addrinfo *pick = res;
-    for (const struct addrinfo *a = res; a; a = a->ai_next) {
-        if (a->ai_family == AF_INET) {
-            pick = a;
-            break;
+    for (int family : {AF_INET, AF_INET6}) {
+        for (const struct addrinfo *a = res; a && u->naddrs < RTMP_PUSH_URL_ADDRS; a = a->ai_next) {
+            if (a->ai_family == family && a->ai_addrlen <= sizeof(struct sockaddr_storage)) {
+                memcpy(&u->addrs[u->naddrs].sa, a->ai_addr, a->ai_addrlen);
+                u->addrs[u->naddrs++].len = a->ai_addrlen;
+            }
         }
     }
-    memcpy(&u->addr, pick->ai_addr, pick->ai_addrlen);
-    u->socklen = pick->ai_addrlen;
     freeaddrinfo(res);
+    if (u->naddrs == 0) {
+        snprintf(why, sizeof(why), "a URL whose host resolves (\"%s\": no IPv4 or IPv6 address)",
+                 name);
+        return why;
+    }
     return nullptr;
 }
 
@@ -188,25 +192,30 @@ const char *rtmp_push_parse_url(std::string_view url, rtmp_push_url_t *u)
     if (!bracket && host == "localhost") {
         snprintf(h, sizeof(h), "127.0.0.1"); // not ::1, whatever the hosts file says first
     }
-    auto *sin = reinterpret_cast<struct sockaddr_in *>(&u->addr);
-    auto *sin6 = reinterpret_cast<struct sockaddr_in6 *>(&u->addr);
+    auto *sin = reinterpret_cast<struct sockaddr_in *>(&u->addrs[0].sa);
+    auto *sin6 = reinterpret_cast<struct sockaddr_in6 *>(&u->addrs[0].sa);
     if (!bracket && inet_pton(AF_INET, h, &sin->sin_addr) == 1) {
         sin->sin_family = AF_INET;
-        u->socklen = sizeof(*sin);
+        u->addrs[0].len = sizeof(*sin);
+        u->naddrs = 1;
         u->literal = host != "localhost";
     } else if (bracket && inet_pton(AF_INET6, h, &sin6->sin6_addr) == 1) {
         sin6->sin6_family = AF_INET6;
-        u->socklen = sizeof(*sin6);
+        u->addrs[0].len = sizeof(*sin6);
+        u->naddrs = 1;
         u->literal = true;
     } else if (bracket) {
         return "a URL with an IPv6 address in the brackets";
     } else if (const char *bad = rtmp_push_resolve(h, u)) {
         return bad;
     }
-    if (u->addr.ss_family == AF_INET) {
-        sin->sin_port = htons((uint16_t)p);
-    } else {
-        sin6->sin6_port = htons((uint16_t)p);
+    for (int i = 0; i < u->naddrs; i++) {
+        struct sockaddr_storage *sa = &u->addrs[i].sa;
+        if (sa->ss_family == AF_INET) {
+            reinterpret_cast<struct sockaddr_in *>(sa)->sin_port = htons((uint16_t)p);
+        } else {
+            reinterpret_cast<struct sockaddr_in6 *>(sa)->sin6_port = htons((uint16_t)p);
+        }
     }
     memcpy(u->host, hostport.data(), hostport.size());
     u->host[hostport.size()] = '\0';

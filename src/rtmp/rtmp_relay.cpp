@@ -149,6 +149,7 @@ struct rtmp_relay_connect_t {
     rtmp_relay_down_pt down;
     void *data;
     rtmp_msec_t timeout;
+    int addr; // which of the URL's addresses is being tried
 };
 
 static rtmp_int_t rtmp_relay_fail(rtmp_session_t *s, const char *why);
@@ -249,6 +250,63 @@ static void rtmp_relay_tls_start(rtmp_connection_t *c, rtmp_relay_connect_t *rc)
     rtmp_relay_tls_step(c->write);
 }
 
+// A socket connecting to the URL's address `i`, *now when that completed at once; -1 (why
+// set) when the connect could not even start.
+static int rtmp_relay_socket(const rtmp_push_url_t *u, int i, bool *now, char *why, size_t len)
+{
+    const rtmp_push_addr_t *a = &u->addrs[i];
+    int fd = socket(a->sa.ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+    if (fd == -1) {
+        snprintf(why, len, "socket() failed: %s", strerror(errno));
+        return -1;
+    }
+    int one = 1;
+    (void)setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+    // a push is a player of its stream: what a slow target has not taken waits in our
+    // queue, where the lag rules see it, not by the megabyte in the kernel
+    int lowat = RTMP_NOTSENT_LOWAT_LIVE;
+    (void)setsockopt(fd, IPPROTO_TCP, TCP_NOTSENT_LOWAT, &lowat, sizeof(lowat));
+    int rc = connect(fd, reinterpret_cast<const struct sockaddr *>(&a->sa), a->len);
+    if (rc == -1 && errno != EINPROGRESS) {
+        snprintf(why, len, "connect() failed: %s", strerror(errno));
+        close(fd);
+        return -1;
+    }
+    *now = rc == 0;
+    return fd;
+}
+
+// A host name with more addresses: the connection goes on to the next one that takes a
+// connect, in the same slot. False when none is left.
+static bool rtmp_relay_next_addr(rtmp_connection_t *c, rtmp_relay_connect_t *rc, char *why,
+                                 size_t len)
+{
+    const rtmp_push_url_t *u = rc->url;
+    while (rc->addr + 1 < u->naddrs) {
+        char failed[80], next[80];
+        rtmp_sockaddr_text(&u->addrs[rc->addr].sa, failed, sizeof(failed));
+        rtmp_sockaddr_text(&u->addrs[++rc->addr].sa, next, sizeof(next));
+        rtmp_log_error(RTMP_LOG_WARN, &c->log, 0, "%s (%s); trying %s", why, failed, next);
+        bool now;
+        int fd = rtmp_relay_socket(u, rc->addr, &now, why, len);
+        if (fd == -1) {
+            continue;
+        }
+        if (rtmp_connection_replace_fd(c, fd) != RTMP_OK) {
+            snprintf(why, len, "cannot watch the socket");
+            return false;
+        }
+        memcpy(&c->sockaddr, &u->addrs[rc->addr].sa, u->addrs[rc->addr].len);
+        c->socklen = u->addrs[rc->addr].len;
+        rtmp_event_add_timer(c->write, rc->timeout);
+        if (now) {
+            rtmp_event_post(c->write);
+        }
+        return true;
+    }
+    return false;
+}
+
 // The TCP connect completed or failed (errors arrive as readiness too), or timed out.
 static void rtmp_relay_connected(rtmp_event_t *ev)
 {
@@ -263,8 +321,10 @@ static void rtmp_relay_connected(rtmp_event_t *ev)
     if (ev->timedout) {
         snprintf(why, sizeof(why), "connect timed out after %llums",
                  (unsigned long long)rc->timeout);
-        rc->down(rc->data, why);
-        rtmp_connection_close(c);
+        if (!rtmp_relay_next_addr(c, rc, why, sizeof(why))) {
+            rc->down(rc->data, why);
+            rtmp_connection_close(c);
+        }
         return;
     }
     int err = 0;
@@ -274,8 +334,10 @@ static void rtmp_relay_connected(rtmp_event_t *ev)
     }
     if (err) {
         snprintf(why, sizeof(why), "connect() failed: %s", strerror(err));
-        rc->down(rc->data, why);
-        rtmp_connection_close(c);
+        if (!rtmp_relay_next_addr(c, rc, why, sizeof(why))) {
+            rc->down(rc->data, why);
+            rtmp_connection_close(c);
+        }
         return;
     }
     if (rc->url->tls) {
@@ -304,23 +366,15 @@ rtmp_connection_t *rtmp_relay_connect(rtmp_conf_app_t *app, const rtmp_push_url_
                  u->hostname, u->unresolved);
         return nullptr;
     }
-    int fd = socket(u->addr.ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+    int fd = -1, addr = 0;
+    bool now = false;
+    for (; addr < u->naddrs && fd == -1; addr++) {
+        fd = rtmp_relay_socket(u, addr, &now, why, len);
+    }
     if (fd == -1) {
-        snprintf(why, len, "socket() failed: %s", strerror(errno));
         return nullptr;
     }
-    int one = 1;
-    (void)setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
-    // a push is a player of its stream: what a slow target has not taken waits in our
-    // queue, where the lag rules see it, not by the megabyte in the kernel
-    int lowat = RTMP_NOTSENT_LOWAT_LIVE;
-    (void)setsockopt(fd, IPPROTO_TCP, TCP_NOTSENT_LOWAT, &lowat, sizeof(lowat));
-    int rc = connect(fd, reinterpret_cast<const struct sockaddr *>(&u->addr), u->socklen);
-    if (rc == -1 && errno != EINPROGRESS) {
-        snprintf(why, len, "connect() failed: %s", strerror(errno));
-        close(fd);
-        return nullptr;
-    }
+    addr--;
     rtmp_connection_t *c = rtmp_connection_get(fd);
     if (c == nullptr) {
         snprintf(why, len, "no free connection (worker_connections)");
@@ -330,8 +384,8 @@ rtmp_connection_t *rtmp_relay_connect(rtmp_conf_app_t *app, const rtmp_push_url_
     c->log = *rtmp_cycle->log;
     c->log.handler = rtmp_relay_log_context;
     c->log.data = const_cast<rtmp_push_url_t *>(u);
-    memcpy(&c->sockaddr, &u->addr, u->socklen);
-    c->socklen = u->socklen;
+    memcpy(&c->sockaddr, &u->addrs[addr].sa, u->addrs[addr].len);
+    c->socklen = u->addrs[addr].len;
     snprintf(c->addr_text, sizeof(c->addr_text), "%.*s", (int)sizeof(c->addr_text) - 1, u->host);
     c->pool = rtmp_pool_create(1024, &c->log);
     rtmp_connection_activate(c);
@@ -343,6 +397,7 @@ rtmp_connection_t *rtmp_relay_connect(rtmp_conf_app_t *app, const rtmp_push_url_
     cn->down = down;
     cn->data = data;
     cn->timeout = timeout;
+    cn->addr = addr;
     c->data = cn;
     c->read->handler = rtmp_relay_connected;
     c->write->handler = rtmp_relay_connected;
@@ -354,7 +409,7 @@ rtmp_connection_t *rtmp_relay_connect(rtmp_conf_app_t *app, const rtmp_push_url_
         return nullptr;
     }
     rtmp_event_add_timer(c->write, timeout);
-    if (rc == 0) {
+    if (now) {
         rtmp_event_post(c->write);
     }
     return c;

@@ -417,8 +417,7 @@ static void rtmp_stat_rates(rtmp_stat_slot_t *sl, const rtmp_stat_build_t *b)
             memmove(&h->s[0], &h->s[1], (RTMP_STAT_WINDOW - 1) * sizeof(h->s[0]));
             h->n--;
         }
-        h->s[h->n++] = {rtmp_current_msec, ss->bytes_in, ss->bytes_out, frames,
-                        b->video_time[i]};
+        h->s[h->n++] = {rtmp_current_msec, ss->bytes_in, ss->bytes_out, frames, b->video_time[i]};
         if (h->n >= 2) {
             auto &a = h->s[0];
             auto &z = h->s[h->n - 1];

@@ -274,6 +274,45 @@ def test_edge_pull_passes_over_an_origin_that_never_answers():
         silent.close()
 
 
+def test_edge_pull_goes_on_to_a_host_names_next_address():
+    """O's host name resolves to two addresses, and nothing listens on the first: the pull
+    goes on to the second within the same attempt, and says which address failed. Before,
+    only the first address was ever tried. The name comes from a hosts file the server
+    reads in a mount namespace of its own, so no DNS server is asked."""
+    need_tools("ffmpeg", "ffprobe", "unshare", "mount")
+    if os.geteuid() != 0:
+        harness.skip("needs root for a mount namespace")
+    clip = media_clip(6)
+    src = source(clip)
+    host = "rtmp-e2e-two-addresses.test"
+    # O also listens on 127.0.0.5, on its port; 127.0.0.4 answers that port with a refusal
+    with live_server({"live": "live = true;"}) as o:
+        o.write_conf(open(o.conf).read().replace(
+            '"127.0.0.1:%d"' % o.port, '"127.0.0.1:%d", "127.0.0.5:%d"' % (o.port, o.port)))
+        o.start()
+        apps = {"live": 'live = true; pull = "rtmp://%s:%d/live";' % (host, o.port)}
+        with live_server(apps) as e:
+            hosts = os.path.join(e.dir, "hosts")
+            with open(hosts, "w") as f:
+                f.write("127.0.0.1 localhost\n127.0.0.4 %s\n127.0.0.5 %s\n" % (host, host))
+            e.start(wrap=["unshare", "-m", "sh", "-c",
+                          'mount --bind "$0" /etc/hosts && exec "$@"', hosts])
+            pub = ffmpeg_publisher(o, clip, "live/m", "pub")
+            wait_for(lambda: publishers_of(o, "live/m"), 5, "the publisher on O")
+            player = ffmpeg_player(e, "live/m", "player")
+            _wait_exit(pub, 20, "the publisher")
+            _wait_exit(player, 10, "the player")
+            check_players([player], src)
+            tried = [l for l in e.log().splitlines() if "; trying 127.0.0.5:%d" % o.port in l]
+            check(len(tried) == 1 and "Connection refused (127.0.0.4:%d)" % o.port in tried[0]
+                  and "[warn]" in tried[0], "E's line about the first address: %s" % tried)
+            check(len(_pull_lines(e, "connected, asking to play")) == 1,
+                  "E's pull connected %d times" % len(_pull_lines(e, "connected, asking")))
+
+
+test_edge_pull_goes_on_to_a_host_names_next_address.TIME_LIMIT = 40
+
+
 def test_edge_releases_idle_pull():
     """The last player leaves while O still publishes: after pull_idle_timeout, and not
     before, E closes its connection to O, with a FIN once it has read what O still sent, not

@@ -12,7 +12,8 @@ START_TEST(test_parse_ipv4_default_port)
 {
     rtmp_push_url_t u;
     ck_assert_ptr_null(rtmp_push_parse_url("rtmp://127.0.0.1/live", &u));
-    auto *sin = reinterpret_cast<const struct sockaddr_in *>(&u.addr);
+    auto *sin = reinterpret_cast<const struct sockaddr_in *>(&u.addrs[0].sa);
+    ck_assert_int_eq(u.naddrs, 1);
     ck_assert_int_eq(sin->sin_family, AF_INET);
     ck_assert_int_eq(ntohs(sin->sin_port), 1935);
     ck_assert_str_eq(u.host, "127.0.0.1");
@@ -26,7 +27,8 @@ START_TEST(test_parse_ipv6_name_query)
 {
     rtmp_push_url_t u;
     ck_assert_ptr_null(rtmp_push_parse_url("rtmp://[::1]:1937/app2/a/${name}?key=${args.k}", &u));
-    auto *sin6 = reinterpret_cast<const struct sockaddr_in6 *>(&u.addr);
+    auto *sin6 = reinterpret_cast<const struct sockaddr_in6 *>(&u.addrs[0].sa);
+    ck_assert_int_eq(u.naddrs, 1);
     ck_assert_int_eq(sin6->sin6_family, AF_INET6);
     ck_assert_int_eq(ntohs(sin6->sin6_port), 1937);
     ck_assert_str_eq(u.host, "[::1]:1937");
@@ -40,7 +42,7 @@ START_TEST(test_parse_localhost)
 {
     rtmp_push_url_t u;
     ck_assert_ptr_null(rtmp_push_parse_url("rtmp://localhost:1936/live", &u));
-    auto *sin = reinterpret_cast<const struct sockaddr_in *>(&u.addr);
+    auto *sin = reinterpret_cast<const struct sockaddr_in *>(&u.addrs[0].sa);
     ck_assert_int_eq(sin->sin_family, AF_INET);
     ck_assert_uint_eq(ntohl(sin->sin_addr.s_addr), 0x7f000001);
 }
@@ -50,7 +52,7 @@ START_TEST(test_parse_rtmps)
 {
     rtmp_push_url_t u;
     ck_assert_ptr_null(rtmp_push_parse_url("rtmps://localhost/live/s", &u));
-    auto *sin = reinterpret_cast<const struct sockaddr_in *>(&u.addr);
+    auto *sin = reinterpret_cast<const struct sockaddr_in *>(&u.addrs[0].sa);
     ck_assert(u.tls);
     ck_assert_int_eq(ntohs(sin->sin_port), 443);
     ck_assert_str_eq(u.hostname, "localhost"); // checked in the certificate by name
