@@ -766,7 +766,10 @@ rtmp_int_t rtmp_live_media(rtmp_session_t *s, rtmp_stream_t *st, const rtmp_mess
     out.h.msid = RTMP_FRAME_MSID;
     // onMetaData at 0, as nginx-rtmp sends it: ffmpeg's FLV reader takes one at a later
     // time (an encoder's update mid-stream) for the packets of a data stream of its own
-    out.h.timestamp = info.is_metadata ? 0 : rtmp_timeline_map(&ls->timeline, m->h.timestamp);
+    out.h.timestamp = info.is_metadata                      ? 0
+                      : info.kind == rtmp_codec_kind::data ? rtmp_timeline_now(&ls->timeline)
+                                                           : rtmp_timeline_map(&ls->timeline,
+                                                                               m->h.timestamp);
     uint8_t flags = 0;
     switch (info.kind) {
     case rtmp_codec_kind::video:
@@ -949,7 +952,11 @@ rtmp_int_t rtmp_live_relay_attach(rtmp_session_t *s, rtmp_stream_t *st, bool ori
     ls->gop_full = false;
     rtmp_timeline_restart(&ls->timeline);
     st->state = rtmp_stream_state::publishing;
-    rtmp_live_tell_players(ls, RTMP_USER_STREAM_BEGIN, std::nullopt);
+    // players that heard UnpublishNotify hear that it is back, as from a publisher here
+    rtmp_live_tell_players(ls, RTMP_USER_STREAM_BEGIN,
+                           ls->timeline.started
+                               ? std::optional(rtmp_cmd_status_id::play_publish_notify)
+                               : std::nullopt);
     return RTMP_OK;
 }
 

@@ -9,8 +9,9 @@ reaches them. The single-worker acceptance is test_live.py."""
 import signal
 import time
 
+import rtmp_client as rc
 from harness import check, media_clip, need_tools, wait_for
-from live_helpers import (check_players, ffmpeg_player, ffmpeg_publisher, live_server,
+from live_helpers import (PyPlayer, check_players, ffmpeg_player, ffmpeg_publisher, live_server,
                           players_of, publishers_of, rtmpdump_player, source)
 
 LIVE = {"live": "live = true;"}
@@ -94,3 +95,51 @@ def test_reload_during_live_stream():
 
 
 test_reload_during_live_stream.TIME_LIMIT = 60
+
+
+def test_players_on_both_workers_stay_across_a_publisher_restart():
+    """Players that stay while the publisher leaves and comes back, in either worker, hear
+    UnpublishNotify, then PublishNotify, and their timestamps go on from where they were. The
+    publisher may come back in the other worker. Before, the players of the worker without
+    the new publisher got no PublishNotify and jumped forward by the whole first run."""
+    need_tools("ffmpeg")
+    clip = media_clip(4)
+    stream = "live/back"
+    with live_server(LIVE, workers=2) as srv:
+        srv.start()
+        pub = ffmpeg_publisher(srv, clip, stream, "pub0")
+        wait_for(lambda: publishers_of(srv, stream), 5, "the first publisher")
+        players = []
+        try:
+            for _ in range(6):
+                players.append(PyPlayer(srv.port, "live", "back").play())
+                time.sleep(0.1)
+            wait_for(lambda: len(players_of(srv, stream)) >= len(players), 10, "the players")
+            served = set(players_of(srv, stream).values())
+            check(len(served) == 2, "players on %s only" % served)
+            _wait_exit(pub, 15, "the first publisher")
+            for pl in players:
+                pl.wait_status("NetStream.Play.UnpublishNotify", 5)
+            time.sleep(1.0)
+            pub = ffmpeg_publisher(srv, clip, stream, "pub1")
+            _wait_exit(pub, 15, "the second publisher")
+            for pl in players:
+                pl.wait(lambda ms: pl.statuses().count("NetStream.Play.UnpublishNotify") >= 2,
+                        5, "the second UnpublishNotify")
+            where = players_of(srv, stream)
+            for pl in players:
+                codes = [c for c in pl.statuses() if c.endswith("ublishNotify")]
+                check(codes == ["NetStream.Play.UnpublishNotify", "NetStream.Play.PublishNotify",
+                                "NetStream.Play.UnpublishNotify"],
+                      "player on worker %s heard %s" % (where.get(pl.port), codes))
+                ts = [m.timestamp for m in pl.media() if m.type == rc.MSG_VIDEO]
+                steps = [b - a for a, b in zip(ts, ts[1:])]
+                check(steps and min(steps) >= 0 and max(steps) <= 1000,
+                      "player on worker %s: video timestamps stepped from %d to %d ms"
+                      % (where.get(pl.port), min(steps), max(steps)))
+        finally:
+            for pl in players:
+                pl.stop()
+
+
+test_players_on_both_workers_stay_across_a_publisher_restart.TIME_LIMIT = 60
