@@ -29,6 +29,11 @@ typedef void (*rtmp_relay_down_pt)(void *data, const char *why);
                                                     rtmp_relay_down_pt down, void *data, char *why,
                                                     size_t len);
 
+// User Control StreamEOF on a relay session. A pull's origin may say only that when its
+// publisher leaves (nginx-rtmp does, and restarts the timestamps inside the same play when
+// one comes back): unless an onStatus ends the pull first, it ends as at UnpublishNotify.
+void rtmp_relay_stream_eof(rtmp_session_t *s);
+
 // Makes a fresh client session a pull from a remote origin: connect(remote_app, tc_url),
 // createStream, play(play_name); on Play.Start the stream publishes app/name?args here
 // through the publish chain (then rtmp_pull_playing() runs), its media goes through the

@@ -40,7 +40,11 @@ struct rtmp_relay_s {
     const char *args;         // a pull's local query string, for the modules of its publish
     rtmp_event_t setup;       // a push or a pull from an origin: the answer to publish or play
     rtmp_msec_t setup_timeout;
+    bool eof; // a pull's origin said StreamEOF: `setup` ends the pull unless it ended already
 };
+
+// How long a pull waits after StreamEOF for the onStatus that may follow it.
+static constexpr rtmp_msec_t RTMP_RELAY_EOF_WAIT = 100;
 
 // Workers listen on an abstract unix socket per server: nothing to clean up on disk,
 // and the master's pid keeps two servers on one machine apart.
@@ -165,7 +169,16 @@ static void rtmp_relay_setup_expired(rtmp_event_t *ev)
     snprintf(why, sizeof(why), "%s did not answer %s within %llums",
              s->relay->push ? "the target" : "the origin", s->relay->push ? "publish" : "play",
              (unsigned long long)s->relay->setup_timeout);
-    (void)rtmp_relay_fail(s, why);
+    (void)rtmp_relay_fail(s, s->relay->eof ? "origin says StreamEOF (its stream ended)" : why);
+}
+
+void rtmp_relay_stream_eof(rtmp_session_t *s)
+{
+    rtmp_relay_t *r = s->relay;
+    if (r->pull && r->stage == rtmp_relay_stage::publish && !r->eof) {
+        r->eof = true;
+        rtmp_event_add_timer(&r->setup, RTMP_RELAY_EOF_WAIT);
+    }
 }
 
 // The connection's pool is going: its timer goes with it.

@@ -467,6 +467,9 @@ static rtmp_int_t rtmp_session_control(rtmp_session_t *s, const rtmp_message_t *
         if (ctl.event == RTMP_USER_PING_RESPONSE) {
             s->ping_sent = 0;
         }
+        if (ctl.event == RTMP_USER_STREAM_EOF && s->relay) {
+            rtmp_relay_stream_eof(s);
+        }
         break;
     default:
         // Set Chunk Size and Abort took effect in the reader; acknowledgements of our

@@ -461,6 +461,55 @@ def test_pull_from_nginx_and_not_found():
 test_pull_from_nginx_and_not_found.TIME_LIMIT = 30
 
 
+def test_pull_from_nginx_ends_at_its_stream_eof():
+    """nginx-rtmp at its defaults tells a player its publisher left with User Control StreamEOF
+    alone, and restarts the timestamps inside the same play when one comes back. E takes the
+    StreamEOF as the end of the stream: its players hear UnpublishNotify, and the next
+    publisher on nginx is a new publish on E, with timestamps that go on. Before, E's stream
+    stayed published with no data, its players were told nothing, and their timestamps went
+    back to 0 at the second run."""
+    nginx = nginx_rtmp()
+    clip = media_clip(4)
+    src = source(clip)
+    tmp = tempfile.mkdtemp(prefix="rtmp_pull_e2e_")
+    n_port = harness.free_port()
+    nginx_proc = None
+    try:
+        nginx_proc = start_nginx_rtmp(nginx, tmp, n_port, live="live on;", level="info")
+        apps = {"live": 'live = true; pull = "rtmp://127.0.0.1:%d/live";' % n_port}
+        with live_server(apps) as e:
+            e.start()
+            with PyPlayer(e.port, "live", "eof") as py:
+                py.play()
+                for run in range(2):
+                    wait_for(lambda: len(_pull_lines(e, ": playing (")) >= run + 1, 10,
+                             "E's pull playing from nginx (run %d)" % run)
+                    pub = harness.ClientProc(FFMPEG_QUIET + [
+                        "-re", "-i", clip, "-c", "copy", "-f", "flv",
+                        "rtmp://127.0.0.1:%d/live/eof" % n_port], tmp, "pub%d" % run)
+                    _wait_exit(pub, 15, "publisher %d" % run)
+                    py.wait_status("NetStream.Play.UnpublishNotify" if run == 0 else
+                                   "NetStream.Play.PublishNotify", 5)
+                    if run == 0:
+                        wait_for(lambda: _pull_lines(e, "origin says StreamEOF"), 5,
+                                 "E's pull ending at nginx's StreamEOF")
+                py.wait(lambda ms: py.statuses().count("NetStream.Play.UnpublishNotify") >= 2,
+                        5, "the second UnpublishNotify")
+                got = py.packets()
+                check(len(got["video"]) >= 2 * len(src.packets["video"]) * 0.95,
+                      "the player on E got %d video frames of 2 x %d" % (
+                          len(got["video"]), len(src.packets["video"])))
+                ts = [m.timestamp for m in py.media() if m.type == rc.MSG_VIDEO]
+                back = [(a, b) for a, b in zip(ts, ts[1:]) if b < a]
+                check(not back, "timestamps went back across nginx's restart: %s" % back[:5])
+    finally:
+        stop_process(nginx_proc)
+        shutil.rmtree(tmp, ignore_errors=True)
+
+
+test_pull_from_nginx_ends_at_its_stream_eof.TIME_LIMIT = 40
+
+
 def _codecs(path):
     r = subprocess.run(["ffprobe", "-v", "error", "-of", "json", "-show_streams", path],
                        capture_output=True, text=True, timeout=30, stdin=subprocess.DEVNULL)
