@@ -904,8 +904,8 @@ void rtmp_live_close_stream(rtmp_session_t *s, rtmp_stream_t *st)
         rtmp_live_unpublish(ls);
     } else {
         rtmp_log_error(RTMP_LOG_INFO, &s->c->log, 0,
-                       "play ended \"%s/%s\": %.1fs, %llu bytes sent, %llu frames skipped",
-                       s->app->name.data, ls->name,
+                       "%s ended \"%s/%s\": %.1fs, %llu bytes sent, %llu frames skipped",
+                       ctx->push ? "push" : "play", s->app->name.data, ls->name,
                        (double)(rtmp_current_msec - ctx->started) / 1000.0,
                        (unsigned long long)s->c->sent, (unsigned long long)ctx->dropped);
         rtmp_queue_remove(&ctx->link);

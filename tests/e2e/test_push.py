@@ -110,6 +110,10 @@ def test_push_to_rtmp_server_and_nginx():
                 pubs = ended(a, "publish")
                 check(pubs and all(e[3].endswith(", 0 players") for e in pubs.values()),
                       "'publish ended' counted the pushes as players: %s" % pubs)
+                ends = [l for l in a.log().splitlines() if " ended \"live/" in l and
+                        ", server: rtmp://" in l]
+                check(len(ends) >= 2 and all('push ended "live/' in l for l in ends),
+                      "the pushes' ends are logged as: %s" % ends)
     finally:
         stop_process(nginx_proc)
         shutil.rmtree(tmp, ignore_errors=True)
