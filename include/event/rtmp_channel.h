@@ -16,6 +16,7 @@ enum class rtmp_channel_cmd : uint32_t {
     // with the claimant's slot to every worker if the name was free, else with the
     // owner's slot to the claimant alone
     stream_claim,
+    stream_lost, // master -> workers: the same as stream_down, because `slot` died
 };
 
 struct rtmp_channel_msg_t {

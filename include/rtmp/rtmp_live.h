@@ -55,6 +55,10 @@ void rtmp_live_close_stream(rtmp_session_t *s, rtmp_stream_t *st);
 // The master says worker `slot` started (up) or stopped publishing "server/app/name", or
 // answers a claim with the slot that has it.
 void rtmp_live_registry_update(bool up, const char *key, int slot);
+// The master says worker `slot` died publishing (or pulling) "server/app/name": as its
+// stream_down, and players left here without it get a pull of their own
+// (rtmp_pull_adopt), if the application pulls from origins.
+void rtmp_live_registry_lost(const char *key, int slot);
 
 // The worker slot that publishes app/name or has claimed it, per the registry; -1: none.
 int rtmp_live_owner(rtmp_conf_app_t *app, std::string_view name);
@@ -67,6 +71,11 @@ void rtmp_live_unclaim(rtmp_conf_app_t *app, std::string_view name);
 
 // Streams alive in this worker, for tests.
 size_t rtmp_live_stream_count();
+
+// Calls fn for each viewer of app/name here: its players, not pushes or other workers' pulls.
+void rtmp_live_each_viewer(rtmp_conf_app_t *app, std::string_view name,
+                           void (*fn)(rtmp_session_t *s, rtmp_stream_t *st, void *data),
+                           void *data);
 
 // Whether app/name has a publisher in this worker or, per the registry, in another one.
 bool rtmp_live_has_publisher(rtmp_conf_app_t *app, std::string_view name);

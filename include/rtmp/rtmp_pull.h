@@ -56,6 +56,11 @@ void rtmp_pull_closing(rtmp_pull_t *p, const char *why);
 // worker publishing or claiming it.
 void rtmp_pull_registered(rtmp_conf_app_t *app, std::string_view name);
 
+// Players of app/name here lost what fed them (the worker that published or pulled it
+// ended it, or died): if its application pulls from origins, a pull starts for them, as
+// for a player arriving now.
+void rtmp_pull_adopt(rtmp_conf_app_t *app, std::string_view name);
+
 // Whether p pulls from u the stream `names` names (the application and the stream name,
 // the query left out), at the same address and port.
 bool rtmp_pull_is_origin(const rtmp_pull_t *p, const rtmp_push_url_t *u,

@@ -205,7 +205,7 @@ static void rtmp_master_reap(rtmp_cycle_t *cycle)
         rtmp_registry_drop_slot(
             slot,
             [](const char *key, int owner, void *) {
-                rtmp_master_broadcast(rtmp_channel_cmd::stream_down, key, owner, owner);
+                rtmp_master_broadcast(rtmp_channel_cmd::stream_lost, key, owner, owner);
             },
             nullptr);
 

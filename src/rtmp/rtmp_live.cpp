@@ -43,6 +43,7 @@ struct rtmp_live_stream_s {
 
     rtmp_live_ctx_t *publisher;
     rtmp_msec_t pull_started; // a pull from the owning worker is on its way
+    bool feed_lost;           // that worker died: once its pull here ends, players adopt one
     rtmp_queue_t players;
     size_t nplayers;
     size_t nforward; // players that are forwards (rtmp_live_ctx_t::forward)
@@ -520,6 +521,7 @@ static void rtmp_live_unpublish(rtmp_live_stream_t *ls)
         (void)rtmp_registry_del(k, rtmp_worker_slot);
         rtmp_worker_announce(false, k);
     }
+    bool fed = pub->relay; // by another worker
     rtmp_free(pub);
     rtmp_event_del_timer(&ls->idle_ev);
     rtmp_live_reset_cache(ls);
@@ -530,6 +532,10 @@ static void rtmp_live_unpublish(rtmp_live_stream_t *ls)
         rtmp_queue_data(q, rtmp_live_ctx_t, link)->video_started = false;
     }
     rtmp_live_tell_players(ls, RTMP_USER_STREAM_EOF, rtmp_cmd_status_id::play_unpublish_notify);
+    if (fed && ls->feed_lost && ls->nplayers > 0) {
+        rtmp_pull_adopt(ls->app, ls->name);
+    }
+    ls->feed_lost = false;
 }
 
 // Copies a query string for the log with the values of secrets replaced: stream keys
@@ -766,10 +772,10 @@ rtmp_int_t rtmp_live_media(rtmp_session_t *s, rtmp_stream_t *st, const rtmp_mess
     out.h.msid = RTMP_FRAME_MSID;
     // onMetaData at 0, as nginx-rtmp sends it: ffmpeg's FLV reader takes one at a later
     // time (an encoder's update mid-stream) for the packets of a data stream of its own
-    out.h.timestamp = info.is_metadata                      ? 0
-                      : info.kind == rtmp_codec_kind::data ? rtmp_timeline_now(&ls->timeline)
-                                                           : rtmp_timeline_map(&ls->timeline,
-                                                                               m->h.timestamp);
+    out.h.timestamp = info.is_metadata ? 0
+                      : info.kind == rtmp_codec_kind::data
+                          ? rtmp_timeline_now(&ls->timeline)
+                          : rtmp_timeline_map(&ls->timeline, m->h.timestamp);
     uint8_t flags = 0;
     switch (info.kind) {
     case rtmp_codec_kind::video:
@@ -981,37 +987,65 @@ rtmp_int_t rtmp_live_push_attach(rtmp_session_t *s, rtmp_stream_t *st, std::stri
     return RTMP_OK;
 }
 
+// The application and name a registry key ("server/app/name") names; nullptr when it names
+// none of this configuration's.
+static rtmp_conf_app_t *rtmp_live_key_app(std::string_view k, std::string_view *name)
+{
+    size_t a = k.find('/');
+    size_t b = a == std::string_view::npos ? a : k.find('/', a + 1);
+    if (b == std::string_view::npos || rtmp_cycle == nullptr) {
+        return nullptr;
+    }
+    int64_t index = rtmp_atoi(k.substr(0, a));
+    if (index < 0 || (size_t)index >= rtmp_cycle->nservers) {
+        return nullptr;
+    }
+    rtmp_conf_srv_t *srv = rtmp_cycle->servers[index];
+    std::string_view app_name = k.substr(a + 1, b - a - 1);
+    *name = k.substr(b + 1);
+    for (size_t i = 0; i < srv->napps; i++) {
+        if (srv->apps[i]->name.sv() == app_name) {
+            return srv->apps[i];
+        }
+    }
+    return nullptr;
+}
+
 void rtmp_live_registry_update(bool up, const char *key, int slot)
 {
-    std::string_view k(key);
+    std::string_view k(key), name;
     if (!up) {
         (void)rtmp_registry_del(k, slot);
         return;
     }
     bool set = rtmp_registry_set(k, slot) == RTMP_OK;
-    // the key is "server/app/name"
-    size_t a = k.find('/');
-    size_t b = a == std::string_view::npos ? a : k.find('/', a + 1);
-    if (b == std::string_view::npos || rtmp_cycle == nullptr) {
+    rtmp_conf_app_t *app = rtmp_live_key_app(k, &name);
+    if (app == nullptr) {
         return;
     }
-    int64_t index = rtmp_atoi(k.substr(0, a));
-    if (index < 0 || (size_t)index >= rtmp_cycle->nservers) {
+    // players waiting here for this stream now pull it
+    rtmp_live_stream_t *ls = set ? rtmp_live_find(app, name, false, 0) : nullptr;
+    if (ls && ls->nplayers > 0) {
+        rtmp_live_pull(ls, slot, rtmp_cycle->log);
+    }
+    rtmp_pull_registered(app, name);
+}
+
+void rtmp_live_registry_lost(const char *key, int slot)
+{
+    std::string_view k(key), name;
+    if (!rtmp_registry_del(k, slot)) {
         return;
     }
-    rtmp_conf_srv_t *srv = rtmp_cycle->servers[index];
-    std::string_view app_name = k.substr(a + 1, b - a - 1);
-    std::string_view name = k.substr(b + 1);
-    for (size_t i = 0; i < srv->napps; i++) {
-        if (srv->apps[i]->name.sv() != app_name) {
-            continue;
-        }
-        // players waiting here for this stream now pull it
-        rtmp_live_stream_t *ls = set ? rtmp_live_find(srv->apps[i], name, false, 0) : nullptr;
-        if (ls && ls->nplayers > 0) {
-            rtmp_live_pull(ls, slot, rtmp_cycle->log);
-        }
-        rtmp_pull_registered(srv->apps[i], name);
+    rtmp_conf_app_t *app = rtmp_live_key_app(k, &name);
+    rtmp_live_stream_t *ls = app ? rtmp_live_find(app, name, false, 0) : nullptr;
+    if (ls == nullptr || ls->nplayers == 0) {
+        return;
+    }
+    if (ls->publisher == nullptr) {
+        rtmp_pull_adopt(app, name);
+    } else if (ls->publisher->relay) {
+        ls->feed_lost = true; // its pull from the dead worker ends any moment: adopted then
     }
 }
 
@@ -1037,6 +1071,22 @@ void rtmp_live_unclaim(rtmp_conf_app_t *app, std::string_view name)
     if ((ls == nullptr || ls->publisher == nullptr) && !k.empty() &&
         rtmp_registry_del(k, rtmp_worker_slot)) {
         rtmp_worker_announce(false, k);
+    }
+}
+
+void rtmp_live_each_viewer(rtmp_conf_app_t *app, std::string_view name,
+                           void (*fn)(rtmp_session_t *s, rtmp_stream_t *st, void *data), void *data)
+{
+    rtmp_live_stream_t *ls = rtmp_live_find(app, name, false, 0);
+    if (ls == nullptr) {
+        return;
+    }
+    for (rtmp_queue_t *q = ls->players.next; q != &ls->players;) {
+        rtmp_live_ctx_t *p = rtmp_queue_data(q, rtmp_live_ctx_t, link);
+        q = q->next;
+        if (!p->forward) {
+            fn(p->s, p->st, data);
+        }
     }
 }
 

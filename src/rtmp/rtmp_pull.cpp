@@ -524,6 +524,45 @@ void rtmp_pull_registered(rtmp_conf_app_t *app, std::string_view name)
     }
 }
 
+static rtmp_pull_t *rtmp_pull_create(rtmp_conf_app_t *app, std::string_view name,
+                                     std::string_view args, bool is_static);
+
+struct rtmp_pull_adoption_t {
+    rtmp_conf_app_t *app;
+    std::string_view name;
+    rtmp_pull_t *p;
+};
+
+static void rtmp_pull_adopt_viewer(rtmp_session_t *s, rtmp_stream_t *st, void *data)
+{
+    auto *a = static_cast<rtmp_pull_adoption_t *>(data);
+    auto *&slot = reinterpret_cast<rtmp_pull_player_t *&>(st->ctx[rtmp_pull_module.index]);
+    if (slot && slot->p) {
+        return; // counted by a pull already
+    }
+    if (a->p == nullptr) {
+        a->p = rtmp_pull_create(a->app, a->name, st->args, false);
+    }
+    if (slot == nullptr) {
+        slot = static_cast<rtmp_pull_player_t *>(rtmp_calloc(sizeof(rtmp_pull_player_t)));
+        slot->s = s;
+        slot->st = st;
+        rtmp_queue_init(&slot->link);
+    }
+    slot->p = a->p;
+    rtmp_pull_count(slot);
+}
+
+void rtmp_pull_adopt(rtmp_conf_app_t *app, std::string_view name)
+{
+    if (rtmp_pull_app_conf(app)->origins.n <= 0 || rtmp_pull_find(app, name) ||
+        rtmp_live_has_publisher(app, name)) {
+        return;
+    }
+    rtmp_pull_adoption_t a = {app, name, nullptr};
+    rtmp_live_each_viewer(app, name, rtmp_pull_adopt_viewer, &a);
+}
+
 // A pull of app/name; its first connect runs from the loop, after the caller is done.
 static rtmp_pull_t *rtmp_pull_create(rtmp_conf_app_t *app, std::string_view name,
                                      std::string_view args, bool is_static)

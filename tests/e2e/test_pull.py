@@ -9,6 +9,7 @@ import itertools
 import json
 import os
 import shutil
+import signal
 import socket
 import subprocess
 import tempfile
@@ -311,6 +312,50 @@ def test_edge_pull_goes_on_to_a_host_names_next_address():
 
 
 test_edge_pull_goes_on_to_a_host_names_next_address.TIME_LIMIT = 40
+
+
+def test_edge_players_outlive_the_worker_that_pulled_for_them():
+    """The worker holding E's pull dies (SIGKILL) while the other worker's players watch
+    through it: those players hear UnpublishNotify, and a pull of their own worker brings the
+    stream back to them. Before, they waited for good while O still published."""
+    need_tools("ffmpeg")
+    clip = media_clip(20)
+    with live_server({"live": "live = true;"}) as o:
+        o.start()
+        pub = ffmpeg_publisher(o, clip, "live/k", "pub")
+        wait_for(lambda: publishers_of(o, "live/k"), 5, "the publisher on O")
+        apps = {"live": 'live = true; pull = "rtmp://127.0.0.1:%d/live";' % o.port}
+        with live_server(apps, workers=2) as e:
+            e.start()
+            players = []
+            try:
+                for _ in range(6):
+                    players.append(PyPlayer(e.port, "live", "k").play())
+                    time.sleep(0.1)
+                wait_for(lambda: len(players_of(e, "live/k")) >= 6, 10, "E's players")
+                where = players_of(e, "live/k")
+                check(len(set(where.values())) == 2, "E's players on %s only" % where)
+                line = wait_for(lambda: _pull_lines(e, ": playing ("), 10, "E's pull")[0]
+                holder = int(line.split("]", 1)[1].split("#", 1)[0])
+                survivors = [pl for pl in players if not where[pl.port].startswith("%d#" % holder)]
+                for pl in players:
+                    pl.wait(lambda ms: any(m.type == rc.MSG_VIDEO for m in ms), 10, "video")
+                os.kill(holder, signal.SIGKILL)
+                killed = time.monotonic()
+                for pl in survivors:
+                    pl.wait_status("NetStream.Play.UnpublishNotify", 5)
+                    pl.wait(lambda ms: any(t > killed + 0.1 and m.type == rc.MSG_VIDEO
+                                           for t, m in list(pl.events)), 10,
+                            "video again after worker %d died" % holder)
+                check(len(_pull_lines(e, "started (")) == 2,
+                      "E's pulls: %s" % _pull_lines(e, "started ("))
+            finally:
+                for pl in players:
+                    pl.stop()
+        pub.stop()
+
+
+test_edge_players_outlive_the_worker_that_pulled_for_them.TIME_LIMIT = 40
 
 
 def test_edge_releases_idle_pull():
