@@ -3,6 +3,7 @@
 #include "core/rtmp_module.h"
 #include "os/rtmp_cycle.h"
 
+#include <cctype>
 #include <cstdarg>
 #include <cstdio>
 #include <cstdlib>
@@ -441,7 +442,52 @@ static rtmp_int_t rtmp_conf_block(rtmp_conf_t *cf, rtmp_conf_ctx_t *ctx, config_
 
 // libconfig's "cannot open include file" names neither the file nor where it was looked
 // for: " \"NAME\"" from the @include on that line, when there is one.
-static void rtmp_conf_include_name(const char *file, int line, char *out, size_t len)
+// The setting a "duplicate setting name" is about, when its line shows which: one that is
+// set twice on that line, or the line's only setting.
+static void rtmp_conf_duplicate_name(std::string_view text, char *out, size_t len)
+{
+    std::string_view names[16];
+    size_t n = 0;
+    for (size_t i = 0; i < text.size() && n < 16;) {
+        if (text[i] == '#' || text.substr(i, 2) == "//" || text.substr(i, 2) == "/*") {
+            break;
+        }
+        if (text[i] == '"') { // a string: nothing in it is a name
+            size_t close = text.find('"', i + 1);
+            i = close == std::string_view::npos ? text.size() : close + 1;
+            continue;
+        }
+        if (!isalpha((unsigned char)text[i]) && text[i] != '*') {
+            i++;
+            continue;
+        }
+        size_t start = i;
+        while (i < text.size() && (isalnum((unsigned char)text[i]) || strchr("_-*", text[i]))) {
+            i++;
+        }
+        size_t after = text.find_first_not_of(" \t", i);
+        if (after != std::string_view::npos && (text[after] == '=' || text[after] == ':')) {
+            names[n++] = text.substr(start, i - start);
+        }
+    }
+    std::string_view name = n == 1 ? names[0] : std::string_view();
+    for (size_t a = 0; a < n && name.empty(); a++) {
+        for (size_t b = a + 1; b < n; b++) {
+            if (names[a] == names[b]) {
+                name = names[a];
+            }
+        }
+    }
+    if (!name.empty()) {
+        snprintf(out, len, " \"%.*s\" (each setting once per block)", (int)name.size(),
+                 name.data());
+    }
+}
+
+// What the error's line adds to libconfig's message: the file an @include names, or the
+// setting a duplicate is about.
+static void rtmp_conf_error_detail(const char *file, int line, const char *error, char *out,
+                                   size_t len)
 {
     FILE *f = fopen(file, "r");
     if (f == nullptr) {
@@ -451,6 +497,10 @@ static void rtmp_conf_include_name(const char *file, int line, char *out, size_t
     for (int i = 1; i <= line && fgets(buf, sizeof(buf), f); i++) {
         if (i < line) {
             continue;
+        }
+        if (strcmp(error, "duplicate setting name") == 0) {
+            rtmp_conf_duplicate_name(buf, out, len);
+            break;
         }
         const char *at = strstr(buf, "@include");
         const char *open = at ? strchr(at, '"') : nullptr;
@@ -483,8 +533,8 @@ rtmp_int_t rtmp_conf_parse(rtmp_conf_t *cf, const char *path)
             snprintf(cf->error, sizeof(cf->error), "%s: cannot read: %s", path, strerror(errno));
         } else {
             char name[256] = "";
-            rtmp_conf_include_name(file ? file : path, config_error_line(&config), name,
-                                   sizeof(name));
+            rtmp_conf_error_detail(file ? file : path, config_error_line(&config),
+                                   config_error_text(&config), name, sizeof(name));
             snprintf(cf->error, sizeof(cf->error), "%s:%d: %s%s", file ? file : path,
                      config_error_line(&config), config_error_text(&config), name);
         }

@@ -497,6 +497,8 @@ def test_t_reports_errors_with_file_and_line():
          "rtmp.conf", 'name = "x"', ["name"]),
         ("bad listen", good.replace('"127.0.0.1:19350"', '"127.0.0.1:99999"'),
          "rtmp.conf", "listen =", ["listen"]),
+        ("duplicate setting", insert_after(good, "log_level", 'log_level = "warn";\n'),
+         "rtmp.conf", 'log_level = "warn"', ["duplicate setting name", '"log_level"']),
     ]
     failures = []
     for what, text, fname, needle, words in cases:
