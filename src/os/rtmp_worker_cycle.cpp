@@ -46,13 +46,14 @@ static void rtmp_worker_channel_handler(rtmp_event_t *ev)
             break;
         case rtmp_channel_cmd::stream_up:
         case rtmp_channel_cmd::stream_down:
-            msg.name[sizeof(msg.name) - 1] = '\0';
-            rtmp_live_registry_update(msg.command == rtmp_channel_cmd::stream_up, msg.name,
-                                      msg.slot);
-            break;
         case rtmp_channel_cmd::stream_lost:
             msg.name[sizeof(msg.name) - 1] = '\0';
-            rtmp_live_registry_lost(msg.name, msg.slot);
+            if (msg.command == rtmp_channel_cmd::stream_lost) {
+                rtmp_live_registry_lost(msg.name, msg.slot);
+            } else {
+                rtmp_live_registry_update(msg.command == rtmp_channel_cmd::stream_up, msg.name,
+                                          msg.slot);
+            }
             break;
         case rtmp_channel_cmd::stream_claim: // workers claim, the master does not
             break;

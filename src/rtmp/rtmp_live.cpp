@@ -521,7 +521,6 @@ static void rtmp_live_unpublish(rtmp_live_stream_t *ls)
         (void)rtmp_registry_del(k, rtmp_worker_slot);
         rtmp_worker_announce(false, k);
     }
-    bool fed = pub->relay; // by another worker
     rtmp_free(pub);
     rtmp_event_del_timer(&ls->idle_ev);
     rtmp_live_reset_cache(ls);
@@ -532,10 +531,10 @@ static void rtmp_live_unpublish(rtmp_live_stream_t *ls)
         rtmp_queue_data(q, rtmp_live_ctx_t, link)->video_started = false;
     }
     rtmp_live_tell_players(ls, RTMP_USER_STREAM_EOF, rtmp_cmd_status_id::play_unpublish_notify);
-    if (fed && ls->feed_lost && ls->nplayers > 0) {
+    if (ls->feed_lost) { // that publisher was the pull from a worker that died
+        ls->feed_lost = false;
         rtmp_pull_adopt(ls->app, ls->name);
     }
-    ls->feed_lost = false;
 }
 
 // Copies a query string for the log with the values of secrets replaced: stream keys

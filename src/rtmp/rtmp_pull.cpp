@@ -524,8 +524,34 @@ void rtmp_pull_registered(rtmp_conf_app_t *app, std::string_view name)
     }
 }
 
+// A pull of app/name; its first connect runs from the loop, after the caller is done.
 static rtmp_pull_t *rtmp_pull_create(rtmp_conf_app_t *app, std::string_view name,
-                                     std::string_view args, bool is_static);
+                                     std::string_view args, bool is_static)
+{
+    auto *p = static_cast<rtmp_pull_t *>(rtmp_calloc(sizeof(rtmp_pull_t)));
+    p->app = app;
+    p->pcf = rtmp_pull_app_conf(app);
+    p->is_static = is_static;
+    snprintf(p->name, sizeof(p->name), "%.*s", (int)name.size(), name.data());
+    snprintf(p->args, sizeof(p->args), "%.*s", (int)args.size(), args.data());
+    rtmp_queue_init(&p->players);
+    rtmp_queue_init(&p->parked);
+    p->retry.data = p;
+    p->retry.handler = rtmp_pull_retry_handler;
+    p->retry.log = rtmp_cycle->log;
+    p->idle.data = p;
+    p->idle.handler = rtmp_pull_idle_handler;
+    p->idle.log = rtmp_cycle->log;
+    p->next = rtmp_pull_list;
+    rtmp_pull_list = p;
+    rtmp_log_error(RTMP_LOG_INFO, rtmp_cycle->log, 0, "pull \"%s/%s\" started (%s, %lld origin%s)",
+                   app->name.data, p->name, is_static ? "static" : "a player asked",
+                   (long long)p->pcf->origins.n, p->pcf->origins.n == 1 ? "" : "s");
+    // a new worker learns from the master who publishes what just after it starts: a static
+    // pull waits for that, so it does not pull what an old worker still pulls
+    rtmp_event_add_timer(&p->retry, is_static ? RTMP_PULL_STATIC_DELAY : 0);
+    return p;
+}
 
 struct rtmp_pull_adoption_t {
     rtmp_conf_app_t *app;
@@ -561,35 +587,6 @@ void rtmp_pull_adopt(rtmp_conf_app_t *app, std::string_view name)
     }
     rtmp_pull_adoption_t a = {app, name, nullptr};
     rtmp_live_each_viewer(app, name, rtmp_pull_adopt_viewer, &a);
-}
-
-// A pull of app/name; its first connect runs from the loop, after the caller is done.
-static rtmp_pull_t *rtmp_pull_create(rtmp_conf_app_t *app, std::string_view name,
-                                     std::string_view args, bool is_static)
-{
-    auto *p = static_cast<rtmp_pull_t *>(rtmp_calloc(sizeof(rtmp_pull_t)));
-    p->app = app;
-    p->pcf = rtmp_pull_app_conf(app);
-    p->is_static = is_static;
-    snprintf(p->name, sizeof(p->name), "%.*s", (int)name.size(), name.data());
-    snprintf(p->args, sizeof(p->args), "%.*s", (int)args.size(), args.data());
-    rtmp_queue_init(&p->players);
-    rtmp_queue_init(&p->parked);
-    p->retry.data = p;
-    p->retry.handler = rtmp_pull_retry_handler;
-    p->retry.log = rtmp_cycle->log;
-    p->idle.data = p;
-    p->idle.handler = rtmp_pull_idle_handler;
-    p->idle.log = rtmp_cycle->log;
-    p->next = rtmp_pull_list;
-    rtmp_pull_list = p;
-    rtmp_log_error(RTMP_LOG_INFO, rtmp_cycle->log, 0, "pull \"%s/%s\" started (%s, %lld origin%s)",
-                   app->name.data, p->name, is_static ? "static" : "a player asked",
-                   (long long)p->pcf->origins.n, p->pcf->origins.n == 1 ? "" : "s");
-    // a new worker learns from the master who publishes what just after it starts: a static
-    // pull waits for that, so it does not pull what an old worker still pulls
-    rtmp_event_add_timer(&p->retry, is_static ? RTMP_PULL_STATIC_DELAY : 0);
-    return p;
 }
 
 static void rtmp_pull_stop(rtmp_pull_t *p, const char *why)

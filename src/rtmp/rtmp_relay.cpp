@@ -320,6 +320,16 @@ static bool rtmp_relay_next_addr(rtmp_connection_t *c, rtmp_relay_connect_t *rc,
     return false;
 }
 
+// A connect that was refused or timed out: the host's next address, or the owner hears why.
+static void rtmp_relay_connect_failed(rtmp_connection_t *c, rtmp_relay_connect_t *rc, char *why,
+                                      size_t len)
+{
+    if (!rtmp_relay_next_addr(c, rc, why, len)) {
+        rc->down(rc->data, why);
+        rtmp_connection_close(c);
+    }
+}
+
 // The TCP connect completed or failed (errors arrive as readiness too), or timed out.
 static void rtmp_relay_connected(rtmp_event_t *ev)
 {
@@ -334,10 +344,7 @@ static void rtmp_relay_connected(rtmp_event_t *ev)
     if (ev->timedout) {
         snprintf(why, sizeof(why), "connect timed out after %llums",
                  (unsigned long long)rc->timeout);
-        if (!rtmp_relay_next_addr(c, rc, why, sizeof(why))) {
-            rc->down(rc->data, why);
-            rtmp_connection_close(c);
-        }
+        rtmp_relay_connect_failed(c, rc, why, sizeof(why));
         return;
     }
     int err = 0;
@@ -347,10 +354,7 @@ static void rtmp_relay_connected(rtmp_event_t *ev)
     }
     if (err) {
         snprintf(why, sizeof(why), "connect() failed: %s", strerror(err));
-        if (!rtmp_relay_next_addr(c, rc, why, sizeof(why))) {
-            rc->down(rc->data, why);
-            rtmp_connection_close(c);
-        }
+        rtmp_relay_connect_failed(c, rc, why, sizeof(why));
         return;
     }
     if (rc->url->tls) {
@@ -381,13 +385,15 @@ rtmp_connection_t *rtmp_relay_connect(rtmp_conf_app_t *app, const rtmp_push_url_
     }
     int fd = -1, addr = 0;
     bool now = false;
-    for (; addr < u->naddrs && fd == -1; addr++) {
+    for (; addr < u->naddrs; addr++) {
         fd = rtmp_relay_socket(u, addr, &now, why, len);
+        if (fd != -1) {
+            break;
+        }
     }
     if (fd == -1) {
         return nullptr;
     }
-    addr--;
     rtmp_connection_t *c = rtmp_connection_get(fd);
     if (c == nullptr) {
         snprintf(why, len, "no free connection (worker_connections)");
