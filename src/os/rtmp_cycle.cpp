@@ -292,31 +292,37 @@ static const char *rtmp_cycle_missing_dir_hint(int err)
     return err == ENOENT ? " (its directory does not exist: create it first)" : "";
 }
 
-// What a start would fail on besides the file itself: the log and the pid file's place.
-static rtmp_int_t rtmp_cycle_test_paths(rtmp_cycle_t *cycle, char *error, size_t len)
+// Whether a file could be created at path: its directory is writable.
+static int rtmp_cycle_dir_writable(const char *path)
 {
-    rtmp_core_conf_t *ccf = rtmp_core_conf(cycle);
-    const char *log = reinterpret_cast<const char *>(ccf->error_log.data);
-    if (strcmp(log, "stderr") != 0) {
-        int fd = open(log, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0644);
-        if (fd == -1) {
-            snprintf(error, len, "cannot open error_log \"%s\": %s%s", log, strerror(errno),
-                     rtmp_cycle_missing_dir_hint(errno));
-            return RTMP_ERROR;
-        }
-        close(fd);
-    }
     char dir[4096];
-    snprintf(dir, sizeof(dir), "%s", reinterpret_cast<const char *>(ccf->pid.data));
+    snprintf(dir, sizeof(dir), "%s", path);
     char *slash = strrchr(dir, '/');
     if (slash == nullptr) {
         snprintf(dir, sizeof(dir), ".");
     } else {
         slash[slash == dir ? 1 : 0] = '\0';
     }
-    if (access(dir, W_OK) == -1) {
-        snprintf(error, len, "cannot write the pid file \"%s\": %s", ccf->pid.data,
-                 strerror(errno));
+    return access(dir, W_OK);
+}
+
+// What a start would fail on besides the file itself: the log and the pid file's place.
+// Nothing is created, so a test leaves no empty log behind.
+static rtmp_int_t rtmp_cycle_test_paths(rtmp_cycle_t *cycle, char *error, size_t len)
+{
+    rtmp_core_conf_t *ccf = rtmp_core_conf(cycle);
+    const char *log = reinterpret_cast<const char *>(ccf->error_log.data);
+    if (strcmp(log, "stderr") != 0) {
+        int ok = access(log, F_OK) == 0 ? access(log, W_OK) : rtmp_cycle_dir_writable(log);
+        if (ok == -1) {
+            snprintf(error, len, "cannot open error_log \"%s\": %s%s", log, strerror(errno),
+                     rtmp_cycle_missing_dir_hint(errno));
+            return RTMP_ERROR;
+        }
+    }
+    const char *pid = reinterpret_cast<const char *>(ccf->pid.data);
+    if (rtmp_cycle_dir_writable(pid) == -1) {
+        snprintf(error, len, "cannot write the pid file \"%s\": %s", pid, strerror(errno));
         return RTMP_ERROR;
     }
     return RTMP_OK;

@@ -452,6 +452,7 @@ def _t(text, name="rtmp.conf", extra=None):
             f.write(t)
     try:
         r = run_server_cmd(["-t", "-c", path])
+        r.created = sorted(set(os.listdir(d)) - {name} - set(extra or {}))
     finally:
         for n in os.listdir(d):
             os.unlink(os.path.join(d, n))
@@ -464,6 +465,7 @@ def test_t_reports_errors_with_file_and_line():
     r, _ = _t(good)
     check(r.returncode == 0, "-t on a valid generated config exited %d: %s"
           % (r.returncode, r.stderr.strip()))
+    check(not r.created, "-t created %s" % r.created)
 
     def insert_after(text, needle, line):
         lines = text.splitlines(True)
