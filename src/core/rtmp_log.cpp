@@ -67,6 +67,13 @@ void rtmp_log_error_core(rtmp_uint_t level, rtmp_log_t *log, rtmp_err_t err, con
     if (log->handler && n < max) {
         n += log->handler(log, line + n, max - n);
     }
+    // names, URLs and flashVer come from clients: a newline or an escape sequence among
+    // them must not forge a line or reach a terminal showing the log
+    for (size_t i = 0; i < n; i++) {
+        if ((u_char)line[i] < 0x20 || line[i] == 0x7f) {
+            line[i] = '?';
+        }
+    }
     line[n++] = '\n';
 
     int fd = log->file ? log->file->fd : STDERR_FILENO;

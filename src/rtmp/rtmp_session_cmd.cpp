@@ -84,6 +84,18 @@ static rtmp_stream_t *rtmp_cmd_stream(rtmp_session_t *s, uint32_t msid)
     return st == nullptr || st->state == rtmp_stream_state::free ? nullptr : st;
 }
 
+// A NUL would cut a name short where modules look at it, and a newline or an escape has
+// no business in a name that reaches file names, commands and callbacks.
+static bool rtmp_cmd_has_control(rtmp_str_t v)
+{
+    for (size_t i = 0; i < v.len; i++) {
+        if (v.data[i] < 0x20 || v.data[i] == 0x7f) {
+            return true;
+        }
+    }
+    return false;
+}
+
 // ---- NetConnection ----------------------------------------------------------------------
 
 static rtmp_conf_app_t *rtmp_cmd_find_app(rtmp_session_t *s, std::string_view name)
@@ -115,6 +127,10 @@ static rtmp_int_t rtmp_cmd_connect(rtmp_session_t *s, const rtmp_message_t *, co
     if (v.app.len > RTMP_MAX_NAME || v.tc_url.len > 2 * RTMP_MAX_NAME ||
         v.flashver.len > RTMP_MAX_NAME) {
         rtmp_session_close(s, "connect: app, tcUrl or flashVer too long");
+        return RTMP_ERROR;
+    }
+    if (rtmp_cmd_has_control(v.app) || rtmp_cmd_has_control(v.tc_url)) {
+        rtmp_session_close(s, "connect: control characters in app or tcUrl");
         return RTMP_ERROR;
     }
     // connect is accepted once per session, so these copies are bounded
@@ -272,15 +288,20 @@ static rtmp_int_t rtmp_cmd_call(rtmp_session_t *s, const rtmp_message_t *, const
 
 // ---- NetStream ------------------------------------------------------------------------------
 
-static rtmp_int_t rtmp_cmd_stream_names(rtmp_stream_t *st, const rtmp_cmd_stream_t *v)
+// Why the stream's name cannot be taken, or nullptr when it was copied.
+static const char *rtmp_cmd_stream_names(rtmp_stream_t *st, const rtmp_cmd_stream_t *v)
 {
-    // a NUL inside would cut the name short where modules look at it
-    if (v->name.len == 0 || memchr(v->name.data, 0, v->name.len) ||
-        !rtmp_cmd_copy(st->name, sizeof(st->name), v->name) ||
-        !rtmp_cmd_copy(st->args, sizeof(st->args), v->args)) {
-        return RTMP_ERROR;
+    if (v->name.len == 0) {
+        return "no stream name";
     }
-    return RTMP_OK;
+    if (rtmp_cmd_has_control(v->name) || rtmp_cmd_has_control(v->args)) {
+        return "control characters in the stream name";
+    }
+    if (!rtmp_cmd_copy(st->name, sizeof(st->name), v->name) ||
+        !rtmp_cmd_copy(st->args, sizeof(st->args), v->args)) {
+        return "stream name too long";
+    }
+    return nullptr;
 }
 
 // A publish or play the session cannot act on (no stream name, a malformed command):
@@ -311,9 +332,8 @@ static rtmp_int_t rtmp_cmd_publish(rtmp_session_t *s, const rtmp_message_t *m,
         rtmp_session_close(s, "publish on a stream that was not created or is busy");
         return RTMP_ERROR;
     }
-    if (rtmp_cmd_stream_names(st, &v) != RTMP_OK) {
-        rtmp_log_error(RTMP_LOG_INFO, &s->c->log, 0, "publish: empty or too long stream name");
-        return rtmp_session_status(s, st->msid, rtmp_cmd_status_id::publish_bad_name, "");
+    if (const char *bad = rtmp_cmd_stream_names(st, &v)) {
+        return rtmp_cmd_refuse_stream(s, st->msid, rtmp_cmd_status_id::publish_bad_name, bad);
     }
     snprintf(st->type, sizeof(st->type), "%.*s", (int)v.type.len, v.type.data);
     if (!st->limit_counted) {
@@ -354,8 +374,8 @@ static rtmp_int_t rtmp_cmd_play(rtmp_session_t *s, const rtmp_message_t *m, cons
         rtmp_session_close(s, "play on a stream that was not created or is publishing");
         return RTMP_ERROR;
     }
-    if (rtmp_cmd_stream_names(st, &v) != RTMP_OK) {
-        return rtmp_session_status(s, st->msid, rtmp_cmd_status_id::play_stream_not_found, "");
+    if (const char *bad = rtmp_cmd_stream_names(st, &v)) {
+        return rtmp_cmd_refuse_stream(s, st->msid, rtmp_cmd_status_id::play_stream_not_found, bad);
     }
     st->start = v.start;
     return rtmp_play_handler(s, st);

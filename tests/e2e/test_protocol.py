@@ -399,6 +399,42 @@ def test_publish_and_play_without_a_name():
         server_healthy(srv)
 
 
+def test_control_characters_never_reach_the_log():
+    """A client's newline or escape cannot forge a log line or reach a terminal: connect with
+    one in app is refused, one in flashVer is logged as ?, and a stream name holding one is
+    answered with the onStatus a client shows its user, then the session ends."""
+    forged = "2026-01-01T00:00:00 [emerg] 1: FORGED"
+    with _server() as srv:
+        srv.start()
+        with rc.RtmpClient(srv.port) as c:
+            c.handshake()
+            c.command("connect", 1, {"app": "live\n" + forged, "flashVer": "LNX",
+                                     "tcUrl": "rtmp://127.0.0.1:%d/live" % srv.port})
+            check(c.wait_closed(3.0), "connect with a newline in app: the session stays open")
+        srv.wait_log("connect: control characters in app or tcUrl")
+        c, _, _ = _connected(srv, extra={"flashVer": "LNX\n%s\x1b[2J" % forged})
+        with c:
+            srv.wait_log('flashVer="LNX?%s?[2J"' % forged)
+            for verb, args, code in (("publish", ["a\n" + forged, "live"],
+                                      "NetStream.Publish.BadName"),
+                                     ("play", ["b\x1b[31m"], "NetStream.Play.StreamNotFound")):
+                if verb == "play":
+                    c, _, _ = _connected(srv)
+                sid = c.create_stream()
+                c.command(verb, 0, None, *args, msid=sid, csid=8)
+                v, _, _ = _stream_reply(c, "onStatus for " + verb)
+                check(v[0] == "onStatus" and len(v) >= 4 and v[3].get("code") == code and
+                      v[3].get("description") == "control characters in the stream name",
+                      "%s of a name with a control character answered with %r" % (verb, v))
+                check(c.wait_closed(2.0), "%s: the session stays open" % verb)
+                c.close()
+        log = srv.log()
+        check(not any(l.startswith(forged) for l in log.splitlines()),
+              "a client forged a log line:\n%s" % log)
+        check("\x1b" not in log, "an escape reached the log")
+        server_healthy(srv)
+
+
 def test_ping_request_answered():
     with _server() as srv:
         srv.start()
