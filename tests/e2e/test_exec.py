@@ -268,3 +268,45 @@ def test_exec_pull_leaves_streams_to_pull_origins():
                   "exec_pull started beside the pull: %r" % _started(srv, "exec_pull", "edge/cam"))
         finally:
             player.stop()
+
+
+def test_done_hooks_finish_when_their_worker_leaves():
+    """A _done hook started as a worker leaves (the stream ended after a reload, or during a
+    graceful stop) runs to its end: it archives recordings or marks streams offline, and
+    killing it at once lost that work."""
+    port = harness.free_port()
+    app = 'live = true; exec_publish_done = [ "{dir}/hook.sh", "{dir}/done-$name", "$name" ];'
+    srv = harness.Server(workers=1, ports=[port], conf=live_conf(port, {"live": app}, 1))
+    with srv:
+        hook = os.path.join(srv.dir, "hook.sh")
+        with open(hook, "w") as f:
+            f.write('#!/bin/sh\nsleep 1\necho "$2" > "$1"\n')
+        os.chmod(hook, 0o755)
+        srv.start()
+
+        # the stream ends on a worker a reload told to leave
+        worker = srv.worker_pids()[0]
+        p = PyPublisher(srv.port, "live", "a")
+        check(p.status == "NetStream.Publish.Start", "publish: %s" % p.status)
+        srv.signal(signal.SIGHUP)
+        srv.wait_log("reloaded", 10)
+        p.close()
+        hook_a = wait_for(lambda: _started(srv, "exec_publish_done", "live/a"), 5,
+                          "the hook started")[0]
+        wait_for(lambda: not pid_alive(worker), 10, "the old worker to exit")
+        srv.wait_log("pid %d exited with code 0" % hook_a, 1)
+        with open(os.path.join(srv.dir, "done-a")) as f:
+            check(f.read() == "a\n", "the hook's file")
+
+        # the stream ends during a graceful stop
+        p = PyPublisher(srv.port, "live", "b")
+        check(p.status == "NetStream.Publish.Start", "publish: %s" % p.status)
+        srv.signal(signal.SIGQUIT)
+        time.sleep(0.3)
+        p.close()
+        check(srv.wait_exit(10) == 0, "graceful stop's exit code")
+        hook_b = _started(srv, "exec_publish_done", "live/b")
+        check(hook_b, "the hook did not start")
+        srv.wait_log("pid %d exited with code 0" % hook_b[0], 1)
+        with open(os.path.join(srv.dir, "done-b")) as f:
+            check(f.read() == "b\n", "the hook's file")
