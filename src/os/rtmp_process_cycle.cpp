@@ -327,6 +327,8 @@ static rtmp_cycle_t *rtmp_master_reload(rtmp_cycle_t *cycle)
     // the sockets the new configuration dropped: closed before the fork, or the new
     // workers would inherit them and hold them open, queueing clients nobody accepts
     rtmp_cycle_close_listening(cycle);
+    // the old log too: a new worker holding it would keep a rotated file after USR1
+    rtmp_log_file_close(&cycle->log_file);
     rtmp_master_spawn_all(fresh);
     rtmp_master_signal_all(rtmp_channel_cmd::quit, true, fresh->log);
     rtmp_log_error(RTMP_LOG_NOTICE, fresh->log, 0, "reloaded; previous workers are draining");

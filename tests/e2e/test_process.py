@@ -366,6 +366,16 @@ def test_usr1_reopens_log():
             moved = f.read()
         check("exited on signal 9" not in moved, "a line after USR1 went to the moved file")
 
+        # workers of a reloaded configuration hold no descriptor of the log they replaced,
+        # which a rotation would otherwise keep open (and on disk) until the next reload
+        wait_for(lambda: not (set(srv.worker_pids()) & set(old)), 5.0, "the old workers' exit")
+        os.rename(srv.log_path, srv.log_path + ".2")
+        srv.signal(signal.SIGUSR1)
+        wait_for(lambda: os.path.exists(srv.log_path), 2.0, "a new error.log after USR1")
+        for pid in [srv.pid] + srv.worker_pids():
+            wait_for(lambda: _log_fds_point_to(pid, srv.log_path), 2.0,
+                     "process %d to hold the new error.log alone" % pid)
+
 
 # ---- stopping --------------------------------------------------------------------------------
 
