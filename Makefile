@@ -6,7 +6,7 @@
 #   make SANITIZE=address,undefined check
 #   make run                  run ./rtmp_server -c conf/rtmp.conf in the foreground
 #   make fuzz                 libFuzzer harnesses, FUZZ_SECONDS each (default 60)
-#   make install              PREFIX=/usr/local DESTDIR=
+#   make install              PREFIX=/usr/local DESTDIR= (SYSCONFDIR: /etc for PREFIX=/usr)
 #   make V=1 ...              show every compiler command
 
 BUILD ?= release
@@ -172,16 +172,19 @@ bench: deps
 	@$(MAKE) --no-print-directory all
 	sh scripts/bench.sh
 
+# The configuration goes under /etc for PREFIX=/usr (a distribution's layout), else PREFIX/etc.
+SYSCONFDIR ?= $(if $(filter /usr /usr/,$(PREFIX)),/etc,$(PREFIX)/etc)
+
 install: all
 	install -d $(DESTDIR)$(PREFIX)/sbin $(DESTDIR)$(PREFIX)/share/man/man8 \
-	    $(DESTDIR)$(PREFIX)/share/man/man5 $(DESTDIR)$(PREFIX)/etc/rtmp_server \
+	    $(DESTDIR)$(PREFIX)/share/man/man5 $(DESTDIR)$(SYSCONFDIR)/rtmp_server \
 	    $(DESTDIR)$(PREFIX)/lib/systemd/system
 	install -m 755 $(BIN) $(DESTDIR)$(PREFIX)/sbin/rtmp_server
 	install -m 644 man/rtmp_server.8 $(DESTDIR)$(PREFIX)/share/man/man8/
 	install -m 644 man/rtmp.conf.5 $(DESTDIR)$(PREFIX)/share/man/man5/
-	test -e $(DESTDIR)$(PREFIX)/etc/rtmp_server/rtmp.conf || \
-	    install -m 644 conf/rtmp.conf $(DESTDIR)$(PREFIX)/etc/rtmp_server/rtmp.conf
-	sed 's|@PREFIX@|$(PREFIX)|g' scripts/rtmp_server.service > $(DESTDIR)$(PREFIX)/lib/systemd/system/rtmp_server.service
+	test -e $(DESTDIR)$(SYSCONFDIR)/rtmp_server/rtmp.conf || \
+	    install -m 644 conf/rtmp.conf $(DESTDIR)$(SYSCONFDIR)/rtmp_server/rtmp.conf
+	sed -e 's|@PREFIX@|$(PREFIX)|g' -e 's|@SYSCONFDIR@|$(SYSCONFDIR)|g' scripts/rtmp_server.service > $(DESTDIR)$(PREFIX)/lib/systemd/system/rtmp_server.service
 	chmod 644 $(DESTDIR)$(PREFIX)/lib/systemd/system/rtmp_server.service
 
 format:
