@@ -219,7 +219,8 @@ struct rtmp_notify_req_s {
     rtmp_notify_stream_t *st;  // nullptr for connect
     rtmp_notify_req_t **owner; // where the session points at us; cleared when we end
     struct curl_slist *headers;
-    size_t replied; // response bytes seen, for the bound
+    size_t replied;                    // response bytes seen, for the bound
+    char label[RTMP_MAX_NAME * 2 + 2]; // "app/name" or "app": a report outlives its session
     char body[RTMP_NOTIFY_MAX_BODY];
 };
 
@@ -333,6 +334,8 @@ static rtmp_notify_req_t *rtmp_notify_start(rtmp_session_t *s, rtmp_notify_call 
     r->next_free = nullptr;
     r->call = call;
     r->replied = 0;
+    snprintf(r->label, sizeof(r->label), "%s%s%s", s->app_name.data, st ? "/" : "",
+             st ? st->name : "");
     // curl adds "Expect: 100-continue" to larger bodies and waits a second for an answer
     // that small services never send
     r->headers = curl_slist_append(nullptr, "Expect:");
@@ -646,7 +649,8 @@ static void rtmp_notify_finish(rtmp_notify_req_t *r, CURLcode rc)
     }
     if (s == nullptr) {
         if (why[0]) {
-            rtmp_log_error(RTMP_LOG_WARN, rtmp_notify_log, 0, "on_%s: %s", name, why);
+            rtmp_log_error(RTMP_LOG_WARN, rtmp_notify_log, 0, "on_%s \"%s\": %s", name, r->label,
+                           why);
         }
         rtmp_notify_release(r);
         return;

@@ -116,6 +116,7 @@ def conf_for(svc, closed_port):
         "redir": common + 'on_publish = "%s";' % svc.url("/redirect"),
         "moved": common + 'on_play = "%s";' % svc.url("/redirect-url"),
         "down": common + 'on_publish = "http://127.0.0.1:%d/auth";' % closed_port,
+        "gone": common + 'on_publish_done = "http://127.0.0.1:%d/done";' % closed_port,
         "slow": common + 'on_publish = "%s";' % svc.url("/sleep"),
         "gate": common + 'on_connect = "%s";' % svc.url("/deny"),
         "upd": common + 'on_update = "%s"; notify_update_interval = "1s";' % svc.url("/deny"),
@@ -199,6 +200,10 @@ def test_notify():
             check(code == "NetStream.Publish.BadName" and desc.startswith(
                 "Access denied: callback failed") and closed,
                 "service down: %s %r closed=%s" % (code, desc, closed))
+            # a report that fails names what it was about: its session is gone by then
+            code, _, _, _ = ask(port, "gone", "publish", "g", wait=0.1)
+            check(code == "NetStream.Publish.Start", "publish without on_publish: %s" % code)
+            srv.wait_log('on_publish_done "gone/g": callback failed', 3)
 
             # a sleeping service: refused at notify_timeout, while a running stream flows on
             with PyPublisher(port, "json", "flow") as fp, PyPlayer(port, "json", "flow") as fl:
