@@ -61,9 +61,11 @@ rtmp_int_t rtmp_m3u8_add(rtmp_m3u8_t *pl, double duration, std::string_view uri,
     pl->discontinuity = false;
     pl->ended = false;
 
-    // RFC 8216 4.3.3.1: EXTINF rounded must not exceed it; rounded up from what is
-    // rendered (milliseconds) so float noise never adds a second
-    uint32_t t = (uint32_t)std::ceil(std::round(duration * 1000) / 1000);
+    // RFC 8216 4.3.3.1: each EXTINF rounded to the nearest integer must not exceed it.
+    // Nearest, not up: 29.97 fps cuts 2 s segments at 2.002 s, and a target of 3 would
+    // start players (three targets from the end) 3 s further behind live. Rounded from
+    // what is rendered (milliseconds), half up.
+    uint32_t t = (uint32_t)std::floor(std::round(duration * 1000) / 1000 + 0.5);
     if (t > pl->target) {
         pl->target = t;
     }

@@ -105,11 +105,11 @@ START_TEST(test_m3u8_window_segments)
     ck_assert_uint_eq(ngone, 2);
     ck_assert_uint_eq(gone[0], 100);
     ck_assert_uint_eq(gone[1], 101);
-    // the 6.2 s segment is gone; the target duration stays 7
+    // the 6.2 s segment is gone; the target duration stays 6
     assert_render("#EXTM3U\n"
                   "#EXT-X-VERSION:3\n"
                   "#EXT-X-MEDIA-SEQUENCE:102\n"
-                  "#EXT-X-TARGETDURATION:7\n"
+                  "#EXT-X-TARGETDURATION:6\n"
                   "#EXTINF:2.000,\n"
                   "s-102.ts\n"
                   "#EXTINF:2.000,\n"
@@ -164,7 +164,10 @@ START_TEST(test_m3u8_target_duration)
     rtmp_m3u8_init(&pl, pool, 8, 0, 0);
     add(4.0004); // renders as 4.000
     ck_assert_uint_eq(pl.target, 4);
-    add(4.001);
+    // rounded to the nearest: 29.97 fps cuts "2 s" at 2.002 s
+    add(4.002);
+    ck_assert_uint_eq(pl.target, 4);
+    add(4.4996); // renders as 4.500: half up
     ck_assert_uint_eq(pl.target, 5);
     add(1.0);
     ck_assert_uint_eq(pl.target, 5);
@@ -263,7 +266,7 @@ START_TEST(test_m3u8_parse_round_trip)
     ck_assert_int_eq(rtmp_m3u8_parse(&back, text, "s-", on_removed, &pl), RTMP_OK);
     ck_assert_uint_eq(ngone, 0);
     ck_assert_uint_eq(back.count, 4);
-    ck_assert_uint_eq(back.target, 7);
+    ck_assert_uint_eq(back.target, 6);
     ck_assert_uint_eq(back.discontinuity_sequence, 1);
     ck_assert_uint_eq(rtmp_m3u8_next_sequence(&back), 12);
     ck_assert(!back.discontinuity);
