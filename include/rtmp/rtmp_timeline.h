@@ -19,12 +19,14 @@ struct rtmp_timeline_t {
 
 uint32_t rtmp_timeline_map(rtmp_timeline_t *t, uint32_t in);
 
-// Where the timeline is: for data messages (cue points, text) that are not audio or video,
-// whose timestamps need not follow the media's. A server's |RtmpSampleAccess at 0 right
-// after Play.Start, on a pull, must not decide where a new publisher's timeline starts.
+// Where the timeline is, without moving it: for sequence headers and data messages (cue
+// points, text), whose timestamps need not follow the media's. A server's
+// |RtmpSampleAccess at 0 right after Play.Start, or the headers it sends a late player at
+// their first time, must not decide where a new publisher's timeline starts. While a new
+// publisher is awaited, that is where its first frame will go.
 inline uint32_t rtmp_timeline_now(const rtmp_timeline_t *t)
 {
-    return t->started ? (uint32_t)t->out_max : 0;
+    return t->started ? (uint32_t)(t->out_max + (t->rebase ? 1 : 0)) : 0;
 }
 
 // A new publisher: its first timestamp continues the timeline.

@@ -770,11 +770,15 @@ rtmp_int_t rtmp_live_media(rtmp_session_t *s, rtmp_stream_t *st, const rtmp_mess
     rtmp_message_t out = *m;
     out.h.msid = RTMP_FRAME_MSID;
     // onMetaData at 0, as nginx-rtmp sends it: ffmpeg's FLV reader takes one at a later
-    // time (an encoder's update mid-stream) for the packets of a data stream of its own
-    out.h.timestamp = info.is_metadata ? 0
-                      : info.kind == rtmp_codec_kind::data
-                          ? rtmp_timeline_now(&ls->timeline)
-                          : rtmp_timeline_map(&ls->timeline, m->h.timestamp);
+    // time (an encoder's update mid-stream) for the packets of a data stream of its own.
+    // Sequence headers and other data take the timeline's time and never start or move
+    // it: a server hands a late player (or a pull) the headers at their first time, 0,
+    // before a GOP far later, and that gap must not read as a discontinuity here.
+    out.h.timestamp =
+        info.is_metadata ? 0
+        : info.kind == rtmp_codec_kind::data || info.is_sequence_header || info.is_config
+            ? rtmp_timeline_now(&ls->timeline)
+            : rtmp_timeline_map(&ls->timeline, m->h.timestamp);
     uint8_t flags = 0;
     switch (info.kind) {
     case rtmp_codec_kind::video:

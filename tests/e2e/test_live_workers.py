@@ -11,8 +11,9 @@ import time
 
 import rtmp_client as rc
 from harness import check, media_clip, need_tools, wait_for
-from live_helpers import (PyPlayer, check_players, ffmpeg_player, ffmpeg_publisher, live_server,
-                          players_of, publishers_of, rtmpdump_player, source)
+from live_helpers import (PyPlayer, PyPublisher, check_players, ffmpeg_player, ffmpeg_publisher,
+                          is_video_header, live_server, players_of, publishers_of, rtmpdump_player,
+                          source)
 
 LIVE = {"live": "live = true;"}
 
@@ -143,3 +144,47 @@ def test_players_on_both_workers_stay_across_a_publisher_restart():
 
 
 test_players_on_both_workers_stay_across_a_publisher_restart.TIME_LIMIT = 60
+
+
+AVC_HEADER = bytes.fromhex("0164000affe1001967640016acd94141fb0110000003001000000303c0f16"
+                           "2d96001000668ebe3cb22c0")
+
+
+def test_late_players_on_both_workers_get_the_streams_timestamps():
+    """A player that joins a stream running for a while starts at the stream's own time on
+    either worker. Before, the worker that pulled the stream from the publisher's took the
+    sequence headers, handed over at their time 0 before a key frame far later, for the start
+    of its timeline and the key frame for a discontinuity: its players started at 1 ms while
+    the publisher's worker's started at the stream's time."""
+    with live_server(LIVE, workers=2) as srv:
+        srv.start()
+        players = []
+        with PyPublisher(srv.port, "live", "late") as pub:
+            pub.video(0, AVC_HEADER, header=True)
+            # 12 s of stream, sent faster than real time; a key frame each second
+            for ts in range(0, 12000, 40):
+                pub.video(ts, b"frame" + bytes(200), key=ts % 1000 == 0)
+            try:
+                for _ in range(6):
+                    players.append(PyPlayer(srv.port, "live", "late").play())
+                    time.sleep(0.1)
+                wait_for(lambda: len(players_of(srv, "live/late")) >= len(players), 10,
+                         "the players")
+                check(len(set(players_of(srv, "live/late").values())) == 2,
+                      "players on one worker only")
+                for ts in range(12000, 12400, 40):
+                    pub.video(ts, b"frame" + bytes(200), key=ts % 1000 == 0)
+                where = players_of(srv, "live/late")
+                for pl in players:
+                    pl.wait(lambda ms: sum(1 for m in ms if m.type == rc.MSG_VIDEO and
+                                           m.timestamp >= 12360) >= 1 or
+                            any(m.type == rc.MSG_VIDEO and 0 < m.timestamp < 11000 for m in ms),
+                            5, "the last frame")
+                    ts = [m.timestamp for m in pl.media() if m.type == rc.MSG_VIDEO and
+                          not is_video_header(m)]
+                    check(ts[0] == 11000 and ts[-1] == 12360,
+                          "player on worker %s got video from %d to %d ms; the stream's GOP "
+                          "starts at 11000" % (where.get(pl.port), ts[0], ts[-1]))
+            finally:
+                for pl in players:
+                    pl.stop()

@@ -37,6 +37,23 @@ START_TEST(test_jump_continues_after_last)
 }
 END_TEST
 
+START_TEST(test_now_does_not_move_it)
+{
+    rtmp_timeline_t t = {};
+    ck_assert_uint_eq(rtmp_timeline_now(&t), 0);
+    ck_assert(!t.started);
+    // a late player's GOP: the headers went at now (0), the key frame keeps its time
+    ck_assert_uint_eq(rtmp_timeline_map(&t, 30000), 30000);
+    ck_assert_uint_eq(rtmp_timeline_now(&t), 30000);
+    ck_assert_uint_eq(rtmp_timeline_map(&t, 30040), 30040);
+    // a new publisher's headers go where its first frame will
+    rtmp_timeline_restart(&t);
+    ck_assert_uint_eq(rtmp_timeline_now(&t), 30041);
+    ck_assert_uint_eq(rtmp_timeline_map(&t, 0), 30041);
+    ck_assert_uint_eq(rtmp_timeline_now(&t), 30041);
+}
+END_TEST
+
 START_TEST(test_reconnect_stays_monotonic)
 {
     rtmp_timeline_t t = {};
@@ -59,6 +76,7 @@ Suite *rtmp_timeline_suite(void)
     tcase_add_test(tc, test_32bit_wrap_is_a_small_step);
     tcase_add_test(tc, test_jump_continues_after_last);
     tcase_add_test(tc, test_reconnect_stays_monotonic);
+    tcase_add_test(tc, test_now_does_not_move_it);
     suite_add_tcase(s, tc);
     return s;
 }
