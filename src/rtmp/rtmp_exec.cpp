@@ -531,8 +531,13 @@ static bool rtmp_exec_path(const char *prog, char *path, size_t len)
         }
     }
     execve(path, argv, environ);
-    static const char msg[] = "execve() failed\n";
-    (void)!write(STDERR_FILENO, msg, sizeof(msg) - 1);
+    // strerror() is not async-signal-safe: the reasons a checked path still fails on
+    const char *msg = errno == ENOEXEC  ? "execve() failed: Exec format error\n"
+                      : errno == ENOENT ? "execve() failed: No such file or directory "
+                                          "(a script's interpreter?)\n"
+                      : errno == EACCES ? "execve() failed: Permission denied\n"
+                                        : "execve() failed\n";
+    (void)!write(STDERR_FILENO, msg, strlen(msg));
     _exit(127);
 }
 
@@ -550,6 +555,11 @@ static rtmp_int_t rtmp_exec_spawn(rtmp_exec_proc_t *p)
         rtmp_log_error(RTMP_LOG_ERR, rtmp_cycle->log, 0,
                        "%s \"%s\": not started: \"%s\" is not in PATH", p->what, p->label,
                        p->argv[0]);
+        return RTMP_ERROR;
+    }
+    if (access(path, X_OK) == -1) {
+        rtmp_log_error(RTMP_LOG_ERR, rtmp_cycle->log, errno, "%s \"%s\": not started: \"%s\"",
+                       p->what, p->label, path);
         return RTMP_ERROR;
     }
     int fds[2];

@@ -310,3 +310,21 @@ def test_done_hooks_finish_when_their_worker_leaves():
         srv.wait_log("pid %d exited with code 0" % hook_b[0], 1)
         with open(os.path.join(srv.dir, "done-b")) as f:
             check(f.read() == "b\n", "the hook's file")
+
+
+def test_a_command_that_cannot_start_says_why():
+    port = harness.free_port()
+    apps = {"live": 'live = true; exec_publish = ( [ "{dir}/nothere" ], [ "{dir}/bad.sh" ] );'}
+    srv = harness.Server(workers=1, ports=[port], conf=live_conf(port, apps, 1))
+    with srv:
+        bad = os.path.join(srv.dir, "bad.sh")
+        with open(bad, "w") as f:
+            f.write("#!/nonexistent/interpreter\n")
+        os.chmod(bad, 0o755)
+        srv.start()
+        with PyPublisher(srv.port, "live", "x") as p:
+            check(p.status == "NetStream.Publish.Start", "publish: %s" % p.status)
+            srv.wait_log('exec_publish "live/x": not started: "%s/nothere" (2: No such file '
+                         'or directory)' % srv.dir, 5)
+            srv.wait_log("]: execve() failed: No such file or directory (a script's "
+                         "interpreter?)", 5)
