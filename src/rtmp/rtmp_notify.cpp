@@ -594,9 +594,9 @@ static void rtmp_notify_refuse(rtmp_session_t *s, rtmp_stream_t *st, rtmp_notify
 {
     char desc[160];
     snprintf(desc, sizeof(desc), "Access denied: %s", why);
-    rtmp_log_error(RTMP_LOG_INFO, &s->c->log, 0, "%s \"%s/%s\" refused by on_%s: %s",
-                   rtmp_notify_names[(size_t)call], s->app->name.data, st ? st->name : "",
-                   rtmp_notify_names[(size_t)call], why);
+    rtmp_log_error(RTMP_LOG_INFO, &s->c->log, 0, "%s \"%s%s%s\" refused by on_%s: %s",
+                   rtmp_notify_names[(size_t)call], s->app->name.data, st ? "/" : "",
+                   st ? st->name : "", rtmp_notify_names[(size_t)call], why);
     s->close_after_flush = true;
     rtmp_int_t rc;
     if (call == rtmp_notify_call::connect) {

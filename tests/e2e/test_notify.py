@@ -272,6 +272,7 @@ def test_notify():
             finally:
                 c.close()
             svc.wait("connect")
+            srv.wait_log('connect "gate" refused by on_connect: callback answered 403', 3)
 
             # on_update refusing drops the session within an interval or two
             with PyPublisher(port, "upd", "u") as up:
