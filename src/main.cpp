@@ -84,6 +84,12 @@ static int rtmp_sign(const char *conf_file, std::string_view what, const char *e
     }
     char conf_secret[1024];
     int port = 0;
+    // the server would refuse such a secret in its configuration: no key is made with it
+    if (secret && strlen(secret) < RTMP_KEY_MIN_SECRET) {
+        fprintf(stderr, "rtmp_server: --secret wants %zu characters or more, as %s does\n",
+                RTMP_KEY_MIN_SECRET, play ? "play_key_secret" : "publish_key_secret");
+        return EXIT_FAILURE;
+    }
     if (secret == nullptr) {
         char error[600];
         if (rtmp_key_conf_secret(conf_file, app, play, conf_secret, sizeof(conf_secret), &port,

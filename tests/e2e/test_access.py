@@ -246,6 +246,9 @@ def test_publish_keys():
               "--sign without a secret: %d %r" % (r.returncode, r.stderr))
         r = run_server_cmd(["--sign", "live/x", "--secret", SECRET, "--expires", "soon"])
         check(r.returncode == 1 and "--expires" in r.stderr, "--expires soon: %r" % r.stderr)
+        r = run_server_cmd(["--sign", "live/x", "--secret", "short"])
+        check(r.returncode == 1 and "--secret wants 16 characters or more" in r.stderr,
+              "--secret short: %d %r" % (r.returncode, r.stderr))
 
 
 test_publish_keys.TIME_LIMIT = 30
