@@ -267,7 +267,13 @@ static int rtmp_vod_find(rtmp_session_t *s, rtmp_vod_app_conf_t *vcf, int n,
         for (int i = 0; i < n; i++) {
             int fd = rtmp_vod_open_beneath(dir, cand[i]);
             if (fd < 0) {
-                if (errno != ENOENT && errno != ENOTDIR) {
+                // RESOLVE_BENEATH answers a way out with EXDEV
+                if (errno == EXDEV) {
+                    rtmp_log_error(RTMP_LOG_NOTICE, &s->c->log, 0,
+                                   "play: \"%s\" in \"%s\" refused: a link leads out of the "
+                                   "directory",
+                                   cand[i], vcf->dirs[d].data);
+                } else if (errno != ENOENT && errno != ENOTDIR) {
                     rtmp_log_error(RTMP_LOG_INFO, &s->c->log, errno, "play: \"%s\" in \"%s\"",
                                    cand[i], vcf->dirs[d].data);
                 }

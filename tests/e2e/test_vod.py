@@ -222,6 +222,9 @@ def test_names_that_leave_the_directory_are_refused():
         # the links point outside: the kernel refuses to resolve them (RESOLVE_BENEATH)
         check("secret" not in "".join(l for l in srv.log().splitlines() if "file \"" in l),
               "a file outside the play directories was opened")
+        for name in ("abs_link.flv", "rel_link.flv"):
+            srv.wait_log('play: "%s" in "%s" refused: a link leads out of the directory'
+                         % (name, srv.dir + "/media"))
         # names a player may use for the same files: bare, prefixed, with the extension
         for name in ("clip", "flv:clip", "clip.flv", "mp4:clip", "mp4:clip.mp4", "clip.mp4"):
             with PyPlayer(srv.port, "vod", name) as p:
