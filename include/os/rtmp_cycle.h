@@ -44,6 +44,11 @@ struct rtmp_core_conf_t {
     rtmp_int_t max_connections;
     rtmp_int_t max_connections_per_ip;
     rtmp_int_t max_streams;
+    // `user`: whom workers run as when the master is root (their exec commands too)
+    bool user_set;
+    uid_t uid;
+    gid_t gid;
+    char user[64];
 };
 
 // A warning from reading the configuration, logged again once the error_log is open.
@@ -77,6 +82,9 @@ extern rtmp_module_t rtmp_core_module;
 [[nodiscard]] rtmp_cycle_t *rtmp_cycle_init(const char *conf_file, rtmp_cycle_t *old,
                                             rtmp_log_t *log);
 void rtmp_cycle_destroy(rtmp_cycle_t *cycle);
+// Gives the error_log to `user` (when set, and the server runs as root), so that workers
+// running as that user can reopen it.
+void rtmp_cycle_log_owner(rtmp_cycle_t *cycle);
 // Closes the cycle's listening sockets but those a newer cycle took over: once the master
 // holds no copy and its workers closed theirs, new clients are refused, not left queued.
 void rtmp_cycle_close_listening(rtmp_cycle_t *cycle);

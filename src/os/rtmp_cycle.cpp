@@ -8,6 +8,8 @@
 #include <arpa/inet.h>
 #include <cstdio>
 #include <fcntl.h>
+#include <grp.h>
+#include <pwd.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <unistd.h>
@@ -73,6 +75,43 @@ static const char *rtmp_core_set_log_level(rtmp_conf_t *, const rtmp_directive_t
     return nullptr;
 }
 
+// "user" or "user group", as nginx's: looked up now, so -t names one that does not exist.
+static const char *rtmp_core_set_user(rtmp_conf_t *cf, const rtmp_directive_t *,
+                                      config_setting_t *s, void *conf)
+{
+    auto *ccf = static_cast<rtmp_core_conf_t *>(conf);
+    if (config_setting_type(s) != CONFIG_TYPE_STRING) {
+        return "a string: \"user\" or \"user group\"";
+    }
+    char text[160];
+    snprintf(text, sizeof(text), "%s", config_setting_get_string(s));
+    char *save = nullptr;
+    const char *name = strtok_r(text, " \t", &save);
+    const char *group = strtok_r(nullptr, " \t", &save);
+    if (name == nullptr || strtok_r(nullptr, " \t", &save) != nullptr ||
+        strlen(name) >= sizeof(ccf->user)) {
+        return "\"user\" or \"user group\"";
+    }
+    struct passwd *pw = getpwnam(name);
+    if (pw == nullptr) {
+        rtmp_conf_error(cf, s, "user: no user \"%s\" on this system", name);
+        return "";
+    }
+    ccf->uid = pw->pw_uid;
+    ccf->gid = pw->pw_gid;
+    if (group) {
+        struct group *gr = getgrnam(group);
+        if (gr == nullptr) {
+            rtmp_conf_error(cf, s, "user: no group \"%s\" on this system", group);
+            return "";
+        }
+        ccf->gid = gr->gr_gid;
+    }
+    snprintf(ccf->user, sizeof(ccf->user), "%s", name);
+    ccf->user_set = true;
+    return nullptr;
+}
+
 #define CORE_OFF(field) offsetof(rtmp_core_conf_t, field)
 
 static const rtmp_directive_t rtmp_core_directives[] = {
@@ -96,6 +135,8 @@ static const rtmp_directive_t rtmp_core_directives[] = {
      CORE_OFF(max_connections_per_ip), 0, 1 << 30, nullptr},
     {"max_streams", RTMP_CONF_MAIN, rtmp_conf_level::main, rtmp_conf_type::number,
      CORE_OFF(max_streams), 0, 1 << 30, nullptr},
+    {"user", RTMP_CONF_MAIN, rtmp_conf_level::main, rtmp_conf_type::custom, 0, 0, 0,
+     rtmp_core_set_user},
     {nullptr, 0, rtmp_conf_level::main, rtmp_conf_type::flag, 0, 0, 0, nullptr},
 };
 
@@ -339,6 +380,26 @@ rtmp_int_t rtmp_cycle_test(const char *conf_file, char *error, size_t len)
     return rc;
 }
 
+void rtmp_cycle_log_owner(rtmp_cycle_t *cycle)
+{
+    rtmp_core_conf_t *ccf = rtmp_core_conf(cycle);
+    if (!ccf->user_set || cycle->log_file.path == nullptr) {
+        return;
+    }
+    if (geteuid() != 0) {
+        rtmp_log_error(RTMP_LOG_WARN, cycle->log, 0,
+                       "user \"%s\" is not taken: the server does not run as root", ccf->user);
+        return;
+    }
+    // workers reopen the log themselves at USR1, as that user
+    if (fchown(cycle->log_file.fd, ccf->uid, ccf->gid) == -1) {
+        rtmp_log_error(RTMP_LOG_WARN, cycle->log, errno,
+                       "cannot give the error_log to user \"%s\"; a reopen in the workers "
+                       "may fail",
+                       ccf->user);
+    }
+}
+
 rtmp_cycle_t *rtmp_cycle_init(const char *conf_file, rtmp_cycle_t *old, rtmp_log_t *log)
 {
     char error[600];
@@ -359,6 +420,7 @@ rtmp_cycle_t *rtmp_cycle_init(const char *conf_file, rtmp_cycle_t *old, rtmp_log
     }
     cycle->new_log.level = (rtmp_uint_t)ccf->log_level;
     cycle->new_log.file = &cycle->log_file;
+    rtmp_cycle_log_owner(cycle);
 
     if (rtmp_cycle_open_listening(cycle, old) != RTMP_OK) {
         rtmp_log_file_close(&cycle->log_file);

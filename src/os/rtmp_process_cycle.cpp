@@ -421,6 +421,7 @@ void rtmp_master_process_cycle(rtmp_cycle_t *cycle)
             if (rtmp_log_file_reopen(&cycle->log_file) != RTMP_OK) {
                 rtmp_log_error(RTMP_LOG_ALERT, cycle->log, errno, "reopening the error_log failed");
             }
+            rtmp_cycle_log_owner(cycle); // before the workers open the new file themselves
             rtmp_master_signal_all(rtmp_channel_cmd::reopen, false, cycle->log);
         }
         rtmp_master_respawn_due(cycle);

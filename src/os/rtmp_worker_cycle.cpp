@@ -8,6 +8,8 @@
 #include "rtmp/rtmp_live.h"
 
 #include <cstdlib>
+#include <grp.h>
+#include <sys/prctl.h>
 #include <unistd.h>
 
 static constexpr size_t RTMP_EPOLL_BATCH = 512;
@@ -120,6 +122,22 @@ bool rtmp_worker_claim(std::string_view key)
     return rtmp_worker_tell(rtmp_channel_cmd::stream_claim, key);
 }
 
+// `user`: a worker serves clients and runs their exec commands as that user, while the
+// master keeps root for what a reload needs (ports, certificates, the log).
+static void rtmp_worker_drop_privileges(rtmp_cycle_t *cycle)
+{
+    rtmp_core_conf_t *ccf = rtmp_core_conf(cycle);
+    if (!ccf->user_set || geteuid() != 0) {
+        return;
+    }
+    if (setgid(ccf->gid) == -1 || initgroups(ccf->user, ccf->gid) == -1 || setuid(ccf->uid) == -1) {
+        rtmp_log_error(RTMP_LOG_EMERG, cycle->log, errno, "cannot run as user \"%s\"", ccf->user);
+        exit(2);
+    }
+    // setuid() made the worker undumpable: a crash should still leave a core
+    (void)prctl(PR_SET_DUMPABLE, 1);
+}
+
 void rtmp_worker_process_cycle(rtmp_cycle_t *cycle, int slot, int channel)
 {
     rtmp_worker_slot = slot;
@@ -127,6 +145,7 @@ void rtmp_worker_process_cycle(rtmp_cycle_t *cycle, int slot, int channel)
     rtmp_log_pid = (int)getpid();
     rtmp_log_worker = slot;
     rtmp_cycle = cycle;
+    rtmp_worker_drop_privileges(cycle);
     rtmp_core_conf_t *ccf = rtmp_core_conf(cycle);
 
     // slots: clients, one per listener, one internal listener per server, the channel

@@ -619,3 +619,70 @@ def test_systemd_notify():
         sock.close()
         os.unlink(path)
         os.rmdir(d)
+
+
+# ---- user ----------------------------------------------------------------------------------
+
+def _ids(pid):
+    """(real uid, real gid) of a process."""
+    with open("/proc/%d/status" % pid) as f:
+        fields = dict(l.split(":", 1) for l in f if ":" in l)
+    return int(fields["Uid"].split()[0]), int(fields["Gid"].split()[0])
+
+
+def test_workers_run_as_user():
+    """With `user`, the master stays root and workers, with every command they run, are that
+    user; streams play across workers, and a USR1 after moving the log lets the workers
+    reopen it (the master hands the new file over first)."""
+    import pwd
+    from harness import skip
+    from live_helpers import PyPlayer, PyPublisher
+    if os.geteuid() != 0:
+        skip("needs root to change user")
+    nobody = pwd.getpwnam("nobody")
+    srv = Server(workers=2, main_extra='user = "nobody";\n',
+                 app_extra='live = true; exec_push = "sleep 60"; ')
+    with srv:
+        os.chmod(srv.dir, 0o755)  # the workers reopen the log in it as nobody
+        srv.start()
+        check(_ids(srv.pid) == (0, 0), "the master is not root: %r" % (_ids(srv.pid),))
+        workers = srv.worker_pids()
+        for w in workers:
+            check(_ids(w) == (nobody.pw_uid, nobody.pw_gid), "worker %d runs as %r"
+                  % (w, _ids(w)))
+        check(os.stat(srv.log_path).st_uid == nobody.pw_uid, "the log is not the user's")
+
+        with PyPublisher(srv.port, "live", "u") as pub:
+            check(pub.status == "NetStream.Publish.Start", "publish: %s" % pub.status)
+            m = wait_for(lambda: re.search(r'exec_push "live/u": started pid (\d+)', srv.log()),
+                         5, "the exec_push command")
+            check(_ids(int(m.group(1)))[0] == nobody.pw_uid, "the command runs as root")
+            pub.video(0, bytes.fromhex("0164000affe1001967640016acd94141fb0110000003001000000"
+                                       "303c0f162d96001000668ebe3cb22c0"), header=True)
+            pub.video(0, b"key" + bytes(300), key=True)
+            players = [PyPlayer(srv.port, "live", "u").play() for _ in range(4)]
+            try:
+                for pl in players:
+                    pl.wait(lambda ms: any(x.type == 9 and x.payload[:1] == b"\x17"
+                                           and x.payload[1:2] == b"\x01" for x in ms),
+                            5, "the key frame")
+                served = set(re.findall(r'#(\d+): play "live/u"', srv.log()))
+                check(len(served) == 2, "players on worker(s) %s only" % served)
+            finally:
+                for pl in players:
+                    pl.stop()
+
+        os.rename(srv.log_path, srv.log_path + ".1")
+        srv.signal(signal.SIGUSR1)
+        wait_for(lambda: os.path.exists(srv.log_path), 2.0, "a new error.log after USR1")
+        for pid in [srv.pid] + workers:
+            wait_for(lambda: _log_fds_point_to(pid, srv.log_path), 2.0,
+                     "process %d to reopen error.log" % pid)
+        check("reopening the error_log failed" not in srv.log() + open(srv.log_path + ".1").read(),
+              "a worker could not reopen the log")
+
+    # a user the system does not have is a configuration error
+    r, _ = _t(base_conf([19351]) + 'user = "no-such-user-here";\n')
+    msg = (r.stdout + r.stderr).strip()
+    check(r.returncode == 1 and 'no user "no-such-user-here"' in msg and "rtmp.conf:" in msg,
+          "unknown user: %d %r" % (r.returncode, msg))
