@@ -98,6 +98,7 @@ struct rtmp_recorder_s {
     bool beside;        // this file goes beside an existing one, as with unique
     bool stopped;       // a limit was reached: waits for the next interval, if any
     bool failed;        // an error stopped it for the rest of the publish
+    bool removed;       // the writer's close removed the file: nothing it could hold came
     int err;            // errno of the write that failed
     uint64_t start;     // offset in the file where this recording began (0 unless appending)
     uint64_t offset;    // bytes of the file, buffered ones included

@@ -382,6 +382,16 @@ static void rtmp_record_close(rtmp_record_stream_t *rs, rtmp_recorder_t *r, cons
     r->buf = nullptr;
     r->len = 0;
     rtmp_event_del_timer(&r->flush);
+    if (r->removed) {
+        // no file: nothing to report to on_record_done or exec_record_done either
+        r->removed = false;
+        rtmp_log_error(RTMP_LOG_WARN, r->log, 0,
+                       "record \"%s\" of \"%s/%s\": nothing an %s file can hold came; \"%s\" "
+                       "removed",
+                       r->conf->name.data, rs->s->app->name.data, rs->st->name,
+                       r->conf->writer->name, r->path);
+        return;
+    }
     rtmp_log_error(RTMP_LOG_INFO, r->log, 0,
                    "record \"%s\" of \"%s/%s\": closed \"%s\" (%s): %.3fs, %llu frames, %llu "
                    "bytes",

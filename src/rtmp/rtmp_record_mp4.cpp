@@ -311,12 +311,8 @@ static rtmp_int_t rtmp_record_mp4_close(rtmp_recorder_t *r)
         if (rc == RTMP_OK && r->conf->faststart && x->mx.fragments > 0) {
             rtmp_record_mp4_finalize(r, x);
         }
-        if (rc == RTMP_OK && r->offset == 0 && unlink(r->path) == 0) {
-            // no track MP4 can hold came (logged): no empty file is left behind
-            rtmp_log_error(RTMP_LOG_WARN, r->log, 0,
-                           "record \"%s\": nothing for MP4 was recorded, \"%s\" removed",
-                           r->conf->name.data, r->path);
-        }
+        // no track MP4 can hold came (logged): no empty file is left behind
+        r->removed = rc == RTMP_OK && r->offset == 0 && unlink(r->path) == 0;
     }
     r->pending = 0;
     rtmp_fmp4_free(&x->mx);

@@ -14,7 +14,8 @@ import time
 
 import harness
 from harness import ClientProc, check, media_clip, need_tools, run_server_cmd, wait_for
-from live_helpers import (FFMPEG_QUIET, PyPlayer, ffmpeg_publisher, is_video_header,
+import rtmp_client as rc
+from live_helpers import (FFMPEG_QUIET, PyPlayer, PyPublisher, ffmpeg_publisher, is_video_header,
                           is_video_key, live_server, parse_framemd5, source, status_code, url)
 from test_record import _packets, _probe, _publish_typed, flv_tags
 
@@ -308,3 +309,24 @@ def test_record_mp4_config():
             check(says in out and "rtmp.conf:" in out, "-t said: %s" % out.strip()[-300:])
         finally:
             srv.stop()
+
+
+def test_record_mp4_of_nothing_it_holds_reports_no_file():
+    """A stream of MP3 alone leaves no MP4: the empty file is removed, and no on_record_done
+    or exec_record_done is told of a file that is not there."""
+    apps = {"a": 'live = true; record = { format = "mp4"; path = "a/$name.mp4"; }; '
+                 'exec_record_done = [ "touch", "{dir}/done-$name" ];'}
+    with live_server(apps) as srv:
+        srv.start()
+        with PyPublisher(srv.port, "a", "x") as pub:
+            for i in range(20):  # MP3, 44.1 kHz stereo: a codec MP4 recording leaves out
+                pub.c.send_message(rc.MSG_AUDIO, b"\x2f" + bytes(200), msid=pub.sid, csid=4,
+                                   timestamp=26 * i)
+            srv.wait_log('record "rec1" of "a/x": recording to', 5)
+        srv.wait_log('record "rec1" of "a/x": nothing an mp4 file can hold came; "a/x.mp4" '
+                     'removed', 5)
+        time.sleep(0.5)
+        check(not os.path.exists(os.path.join(srv.dir, "a/x.mp4")), "the empty file is left")
+        check('closed "a/x.mp4"' not in srv.log(), "a removed file is logged as closed")
+        check(not os.path.exists(os.path.join(srv.dir, "done-x")),
+              "exec_record_done ran for a file that is not there")
