@@ -414,7 +414,8 @@ static void rtmp_record_fail(rtmp_record_stream_t *rs, rtmp_recorder_t *r, const
                    r->conf->name.data, rs->s->app->name.data, rs->st->name, what, r->path);
     r->failed = true;
     uint64_t size = 0;
-    if (r->fd != -1) {
+    bool opened = r->fd != -1;
+    if (opened) {
         off_t end = lseek(r->fd, 0, SEEK_END);
         size = end == (off_t)-1 ? 0 : (uint64_t)end;
         (void)close(r->fd); // what reached the disk ends at a whole tag or is cut in one
@@ -427,7 +428,9 @@ static void rtmp_record_fail(rtmp_record_stream_t *rs, rtmp_recorder_t *r, const
     r->buf = nullptr;
     r->len = 0;
     rtmp_event_del_timer(&r->flush);
-    rtmp_record_done(rs, r, size, reason);
+    if (opened) { // a file that was never made is nobody's to archive
+        rtmp_record_done(rs, r, size, reason);
+    }
 }
 
 static rtmp_int_t rtmp_record_frame_out(rtmp_recorder_t *r, uint8_t type, uint32_t ts, bool key,

@@ -409,7 +409,9 @@ def test_record_publish_type():
 def test_exec_record_done():
     """exec_record_done runs once per closed file with the file's path, recorder, size and
     reason as arguments of its own (no shell)."""
-    apps = {"m": 'live = true; record = { name = "three"; path = "m/$name.flv"; max_frames = 3; }; '
+    # a recorder whose file cannot be made runs nothing: there is no file to act on
+    apps = {"m": 'live = true; record = ( { name = "three"; path = "m/$name.flv"; max_frames = 3; '
+                 '}, { name = "nowhere"; path = "/proc/nope/$name.flv"; } ); '
                  'exec_record_done = [ "cp", "$path", "done-$recorder-$size-$reason.flv" ];'}
     frames = [bytes([0, 0, 0, 4, 0x65 if i % 5 == 0 else 0x41, i, i, i]) for i in range(12)]
     with live_server(apps) as srv:
@@ -424,3 +426,7 @@ def test_exec_record_done():
         got = [body[5:] for _, t, _, body in tags if t == 9 and body[1] == 1]
         check(got == frames[:3], "the copied recording holds %d frames" % len(got))
         srv.wait_log("exec_record_done", 5)
+        srv.wait_log('record "nowhere" of "m/t": opening "/proc/nope/t.flv" failed', 5)
+        time.sleep(0.5)
+        started = srv.log().count('exec_record_done "m/t": started')
+        check(started == 1, "exec_record_done ran %d times, for one file" % started)
