@@ -3,6 +3,7 @@
 #include "core/rtmp_time.h"
 #include "rtmp/rtmp_control.h"
 #include "rtmp/rtmp_limits.h"
+#include "rtmp/rtmp_live.h"
 #include "rtmp/rtmp_relay.h"
 #include "rtmp/rtmp_session.h"
 
@@ -339,9 +340,18 @@ static rtmp_int_t rtmp_cmd_publish(rtmp_session_t *s, const rtmp_message_t *m,
     if (!st->limit_counted) {
         rtmp_int_t max = rtmp_cycle ? rtmp_core_conf(rtmp_cycle)->max_streams : 0;
         if (!rtmp_limits_stream_acquire(max)) {
+            // a second encoder on a busy name adds no stream: it hears the real reason
+            if (rtmp_live_has_publisher(s->app, st->name) &&
+                !rtmp_live_app_conf(s->app)->publisher_takeover) {
+                rtmp_log_error(RTMP_LOG_INFO, &s->c->log, 0,
+                               "publish \"%s/%s\" refused: already publishing", s->app->name.data,
+                               st->name);
+                return rtmp_session_status(s, st->msid, rtmp_cmd_status_id::publish_bad_name,
+                                           st->name);
+            }
             rtmp_log_error(RTMP_LOG_NOTICE, &s->c->log, 0,
-                           "publish \"%s\" refused: max_streams (%lld) reached", st->name,
-                           (long long)max);
+                           "publish \"%s/%s\" refused: max_streams (%lld) reached",
+                           s->app->name.data, st->name, (long long)max);
             return rtmp_session_status(s, st->msid, rtmp_cmd_status_id::publish_bad_name, st->name,
                                        "Server limit reached: max_streams");
         }

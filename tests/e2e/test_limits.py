@@ -125,7 +125,13 @@ def test_max_streams():
             desc = [m.amf()[3].get("description") for m in c.c.received
                     if status_code(m) == "NetStream.Publish.BadName"]
             check(desc and "max_streams" in desc[0], "BadName description: %r" % desc)
-            srv.wait_log("refused: max_streams (2) reached")
+            srv.wait_log('publish "live/c" refused: max_streams (2) reached')
+            # a second encoder on a name already published hears that, not the limit
+            a2 = PyPublisher(srv.port, "live", "a")
+            desc = [m.amf()[3].get("description") for m in a2.c.received
+                    if status_code(m) == "NetStream.Publish.BadName"]
+            check(desc == ["Already publishing"], "a busy name at the limit: %r" % desc)
+            a2.close()
             # the published stream is still served to its player
             a.video(0, b"\x00" * 10, header=True)
             a.video(40, b"k" * 100, key=True)
