@@ -391,8 +391,9 @@ void rtmp_cycle_log_owner(rtmp_cycle_t *cycle)
                        "user \"%s\" is not taken: the server does not run as root", ccf->user);
         return;
     }
-    // workers reopen the log themselves at USR1, as that user
-    if (fchown(cycle->log_file.fd, ccf->uid, ccf->gid) == -1) {
+    // workers reopen the log themselves at USR1, as that user; the group stays (a
+    // logrotate-made file's adm group keeps reading it)
+    if (fchown(cycle->log_file.fd, ccf->uid, (gid_t)-1) == -1) {
         rtmp_log_error(RTMP_LOG_WARN, cycle->log, errno,
                        "cannot give the error_log to user \"%s\"; a reopen in the workers "
                        "may fail",
