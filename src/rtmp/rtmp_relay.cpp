@@ -5,6 +5,7 @@
 #include "event/rtmp_connection.h"
 #include "event/rtmp_ssl.h"
 #include "os/rtmp_process.h"
+#include "rtmp/rtmp_limits.h"
 #include "rtmp/rtmp_live.h"
 #include "rtmp/rtmp_pull.h"
 #include "rtmp/rtmp_push.h"
@@ -627,7 +628,21 @@ static rtmp_int_t rtmp_relay_pull_publish(rtmp_session_t *s)
     if (st == nullptr) {
         return rtmp_relay_fail(s, "Play.Start without a stream");
     }
+    // a pulled stream is a published stream: players of an edge must not add streams past
+    // max_streams (the session's end gives the place back, as an encoder's does)
+    if (!st->limit_counted) {
+        rtmp_int_t max = rtmp_core_conf(rtmp_cycle)->max_streams;
+        if (!rtmp_limits_stream_acquire(max)) {
+            char why[64];
+            snprintf(why, sizeof(why), "max_streams (%lld) reached here", (long long)max);
+            return rtmp_relay_fail(s, why);
+        }
+        st->limit_counted = true;
+    }
     rtmp_int_t rc = rtmp_publish_handler(s, st);
+    if (st->state != rtmp_stream_state::publishing) {
+        rtmp_session_stream_uncount(st);
+    }
     if (rc == RTMP_ERROR || s->state == rtmp_session_state::closing) {
         return RTMP_ERROR;
     }

@@ -21,7 +21,8 @@ import harness
 import rtmp_client as rc
 from harness import (check, media_clip, need_tools, nginx_rtmp, start_nginx_rtmp, stop_process,
                      tcp_established_inodes, wait_for)
-from live_helpers import (FFMPEG_QUIET, PyPlayer, check_players, client_port, contiguous,
+from live_helpers import (FFMPEG_QUIET, PyPlayer, PyPublisher, check_players, client_port,
+                          contiguous,
                           ffmpeg_player, ffmpeg_publisher, live_server, parse_framemd5,
                           players_of, publishers_of, session_lines, source)
 from test_hls import VIDEO_SRC_BSF, VIDEO_TS_BSF, _check_rules, _hashes, _read_playlist
@@ -704,3 +705,30 @@ def test_pull_conf_errors():
                   "-t with %s: exit %d, %s" % (app, r.returncode, out[-400:]))
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
+
+
+def test_edge_pulls_count_in_max_streams():
+    """A pulled stream is a published stream: players of an edge cannot open streams past
+    max_streams, and an encoder finds the place a pull holds taken."""
+    with live_server({"live": "live = true;"}) as o:
+        o.start()
+        apps = {"live": 'live = true; pull = "rtmp://127.0.0.1:%d/live";' % o.port}
+        with live_server(apps, workers=1, main_extra="max_streams = 1;\n") as e:
+            e.start()
+            pubs = [PyPublisher(o.port, "live", n) for n in ("a", "b")]
+            try:
+                with PyPlayer(e.port, "live", "a") as pa:
+                    pa.play()
+                    wait_for(lambda: _pull_lines(e, 'pull "live/a" from ') and
+                             _pull_lines(e, ": playing ("), 10, "the pull of a playing")
+                    with PyPlayer(e.port, "live", "b") as pb:
+                        pb.play()
+                        e.wait_log('pull "live/b" from rtmp://127.0.0.1:%d/live failed: '
+                                   'max_streams (1) reached here' % o.port, 10)
+                    c = PyPublisher(e.port, "live", "c")
+                    check(c.status == "NetStream.Publish.BadName",
+                          "an encoder beside the pull answered %s" % c.status)
+                    c.close()
+            finally:
+                for p in pubs:
+                    p.close()
