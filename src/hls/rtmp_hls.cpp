@@ -80,7 +80,7 @@ struct rtmp_hls_stream_s {
     u_char *wbuf; // RTMP_HLS_WRITE bytes not yet written
     size_t wlen;
 
-    bool failed; // a disk error stopped HLS for this stream
+    bool failed; // a write error (full disk, permissions) stopped HLS for this stream
     bool video_skipped;
     bool audio_skipped;
     bool written; // the playlist file is ours: pl_dev/pl_ino say which file
@@ -834,7 +834,7 @@ static void rtmp_hls_detach(rtmp_hls_stream_t *hs, bool ending)
                    "hls \"%s\" stopped%s: %llu segments, %llu bytes; write() %llu calls, max "
                    "%lluus, p99 %lluus, p50 %lluus; segment open/close max %lluus, p99 %lluus, "
                    "p50 %lluus; playlist write+rename %llu, max %lluus, p99 %lluus, p50 %lluus",
-                   hs->what, hs->failed ? " after a disk error" : "",
+                   hs->what, hs->failed ? " after a write error" : "",
                    (unsigned long long)hs->segments, (unsigned long long)hs->bytes,
                    (unsigned long long)hs->writes.n, (unsigned long long)hs->writes.max,
                    (unsigned long long)rtmp_hls_hist_quantile(&hs->writes, 0.99),

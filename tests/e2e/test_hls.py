@@ -426,7 +426,7 @@ def test_hls_disk_full():
                 check(pub.wait(15) == 0, "publisher: %s" % pub.stderr()[-500:])
                 player.wait(lambda ms: len(player.packets()["video"]) >= 100, 5,
                             "the stream's video")
-            srv.wait_log('hls "live/f" stopped after a disk error', 5)
+            srv.wait_log('hls "live/f" stopped after a write error', 5)
             check(re.search(r'\[error\] .*hls "live/f": write\(\) "%s/live/f-\d+\.ts" failed; '
                             r'HLS stopped for this stream .*\(28: No space left on device\)'
                             % re.escape(mnt), srv.log()), "no disk-full line: %s"
