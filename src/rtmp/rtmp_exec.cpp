@@ -64,8 +64,10 @@ static constexpr size_t RTMP_EXEC_LINE = 400;
 static constexpr size_t RTMP_EXEC_READ_BUDGET = 16384;
 // A worker that is told to terminate waits at most this long for its commands.
 static constexpr rtmp_msec_t RTMP_EXEC_TERMINATE_WAIT = 2000;
-// A worker that leaves otherwise lets one-shot commands finish for at most this long.
+// A worker that leaves lets one-shot commands finish for at most this long (told to
+// terminate: the second, so the master's 3 s before SIGKILL cover the kill grace too).
 static constexpr rtmp_msec_t RTMP_EXEC_EXIT_WAIT = 30000;
+static constexpr rtmp_msec_t RTMP_EXEC_TERMINATE_ONESHOT_WAIT = 500;
 
 typedef struct rtmp_exec_group_s rtmp_exec_group_t;
 typedef struct rtmp_exec_proc_s rtmp_exec_proc_t;
@@ -1113,35 +1115,35 @@ static void rtmp_exec_exit_wait_handler(rtmp_event_t *ev)
     auto *p = static_cast<rtmp_exec_proc_t *>(ev->data);
     ev->timedout = 0;
     rtmp_log_error(RTMP_LOG_WARN, rtmp_cycle->log, 0,
-                   "%s \"%s\": pid %d still running %llums after its worker began to exit", p->what,
-                   p->label, (int)p->pid, (unsigned long long)RTMP_EXEC_EXIT_WAIT);
+                   "%s \"%s\": pid %d still running as its worker exits", p->what, p->label,
+                   (int)p->pid);
     rtmp_exec_stop(p);
 }
 
 // The worker is leaving. Supervised commands get their kill signal and grace time (shorter
 // when the worker was told to terminate), then SIGKILL. One-shot commands are mostly the
 // _done hooks of the sessions that just ended, which archive recordings or mark streams
-// offline: unless told to terminate, the worker lets them finish, for RTMP_EXEC_EXIT_WAIT
-// at most (or their exec_timeout, if sooner), before stopping them the same way. All are
-// reaped before it exits.
+// offline: the worker lets them finish, for RTMP_EXEC_EXIT_WAIT at most (half a second
+// when told to terminate; their exec_timeout, if sooner), before stopping them the same
+// way. All are reaped before it exits.
 static void rtmp_exec_exit_worker(rtmp_cycle_t *)
 {
     while (rtmp_exec_groups) {
         rtmp_exec_group_stop(rtmp_exec_groups);
     }
     bool hurry = rtmp_sig_terminate;
+    rtmp_msec_t oneshot = hurry ? RTMP_EXEC_TERMINATE_ONESHOT_WAIT : RTMP_EXEC_EXIT_WAIT;
     rtmp_msec_t wait = 0;
     for (rtmp_exec_proc_t *p = rtmp_exec_procs, *next; p; p = next) {
         next = p->next;
         if (p->pid && p->ecf->kill_timeout > wait) {
             wait = p->ecf->kill_timeout;
         }
-        if (p->group == nullptr && p->pid && !hurry && !p->stopping) {
-            if (!p->timer.timer_set ||
-                p->timer.timer_key > rtmp_current_msec + RTMP_EXEC_EXIT_WAIT) {
+        if (p->group == nullptr && p->pid && !p->stopping) {
+            if (!p->timer.timer_set || p->timer.timer_key > rtmp_current_msec + oneshot) {
                 rtmp_event_del_timer(&p->timer);
                 p->timer.handler = rtmp_exec_exit_wait_handler;
-                rtmp_event_add_timer(&p->timer, RTMP_EXEC_EXIT_WAIT);
+                rtmp_event_add_timer(&p->timer, oneshot);
             }
             continue;
         }
@@ -1150,7 +1152,7 @@ static void rtmp_exec_exit_worker(rtmp_cycle_t *)
     if (hurry && wait > RTMP_EXEC_TERMINATE_WAIT) {
         wait = RTMP_EXEC_TERMINATE_WAIT;
     }
-    rtmp_msec_t deadline = rtmp_current_msec + wait + (hurry ? 0 : RTMP_EXEC_EXIT_WAIT);
+    rtmp_msec_t deadline = rtmp_current_msec + wait + oneshot;
     while (rtmp_exec_nrunning && rtmp_current_msec < deadline) {
         (void)poll(nullptr, 0, 20);
         rtmp_time_update();

@@ -275,12 +275,13 @@ def test_done_hooks_finish_when_their_worker_leaves():
     graceful stop) runs to its end: it archives recordings or marks streams offline, and
     killing it at once lost that work."""
     port = harness.free_port()
-    app = 'live = true; exec_publish_done = [ "{dir}/hook.sh", "{dir}/done-$name", "$name" ];'
+    app = ('live = true; exec_publish_done = [ "{dir}/hook.sh", "{dir}/done-$name", "$name", '
+           '"${args.wait}" ];')
     srv = harness.Server(workers=1, ports=[port], conf=live_conf(port, {"live": app}, 1))
     with srv:
         hook = os.path.join(srv.dir, "hook.sh")
         with open(hook, "w") as f:
-            f.write('#!/bin/sh\nsleep 1\necho "$2" > "$1"\n')
+            f.write('#!/bin/sh\nsleep "${3:-1}"\necho "$2" > "$1"\n')
         os.chmod(hook, 0o755)
         srv.start()
 
@@ -310,6 +311,19 @@ def test_done_hooks_finish_when_their_worker_leaves():
         srv.wait_log("pid %d exited with code 0" % hook_b[0], 1)
         with open(os.path.join(srv.dir, "done-b")) as f:
             check(f.read() == "b\n", "the hook's file")
+
+        # a fast stop (TERM) still gives a quick hook its moment
+        srv.start()
+        p = PyPublisher(srv.port, "live", "c?wait=0.1")
+        check(p.status == "NetStream.Publish.Start", "publish: %s" % p.status)
+        srv.signal(signal.SIGTERM)
+        check(srv.wait_exit(10) == 0, "fast stop's exit code")
+        p.close()
+        hook_c = _started(srv, "exec_publish_done", "live/c")
+        check(hook_c, "the hook did not start")
+        srv.wait_log("pid %d exited with code 0" % hook_c[0], 1)
+        with open(os.path.join(srv.dir, "done-c")) as f:
+            check(f.read() == "c\n", "the hook's file")
 
 
 def test_a_command_that_cannot_start_says_why():
