@@ -139,6 +139,7 @@ struct rtmp_record_done_t {
     double duration;    // seconds of media in the file (this recording, when appending)
     uint64_t size;      // bytes of the file
     const char *reason; // "unpublish", "interval", "max_size", "error: ..." and so on
+    bool no_file;       // it could not be opened: reported, but there is nothing to act on
 };
 
 // Runs once per file closed; a module saves the previous handler and calls it (the end of the

@@ -970,7 +970,9 @@ static void rtmp_exec_oneshot(rtmp_session_t *s, rtmp_stream_t *st, rtmp_exec_ki
 static void rtmp_exec_record_done(const rtmp_record_done_t *rd)
 {
     const rtmp_exec_cmds_t *cmds = &rtmp_exec_app_conf(rd->s->app)->record_done;
-    if (cmds->n > 0) {
+    // a file that was never made is nobody's to move or archive (on_record_done still
+    // reports the error)
+    if (cmds->n > 0 && !rd->no_file) {
         rtmp_exec_var_t vars[RTMP_EXEC_RECORD_VARS];
         char addr[64], label[RTMP_MAX_NAME * 2 + 2], duration[32], size[24];
         rtmp_exec_stream_vars(rd->s, rd->st, vars, addr);

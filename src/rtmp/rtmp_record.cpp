@@ -338,9 +338,10 @@ static int rtmp_record_open_file(rtmp_recorder_t *r, uint64_t *size, uint32_t *l
 }
 
 static void rtmp_record_done(rtmp_record_stream_t *rs, rtmp_recorder_t *r, uint64_t size,
-                             const char *reason)
+                             const char *reason, bool no_file = false)
 {
     rtmp_record_done_t rd = {};
+    rd.no_file = no_file;
     rd.s = rs->s;
     rd.st = rs->st;
     rd.app = rs->s->app->name.sv();
@@ -428,9 +429,7 @@ static void rtmp_record_fail(rtmp_record_stream_t *rs, rtmp_recorder_t *r, const
     r->buf = nullptr;
     r->len = 0;
     rtmp_event_del_timer(&r->flush);
-    if (opened) { // a file that was never made is nobody's to archive
-        rtmp_record_done(rs, r, size, reason);
-    }
+    rtmp_record_done(rs, r, size, reason, !opened);
 }
 
 static rtmp_int_t rtmp_record_frame_out(rtmp_recorder_t *r, uint8_t type, uint32_t ts, bool key,
