@@ -47,6 +47,22 @@ typedef struct rtmp_listening_s rtmp_listening_t;
 typedef struct rtmp_cycle_s rtmp_cycle_t;
 typedef struct rtmp_module_s rtmp_module_t;
 
+// A control byte (C0 or DEL): never in a name, a path or a log line.
+constexpr bool rtmp_is_control(u_char c)
+{
+    return c < 0x20 || c == 0x7f;
+}
+
+[[nodiscard]] inline bool rtmp_has_control(std::string_view s)
+{
+    for (char c : s) {
+        if (rtmp_is_control((u_char)c)) {
+            return true;
+        }
+    }
+    return false;
+}
+
 // A length-delimited string; data need not be NUL-terminated.
 struct rtmp_str_t {
     size_t len;

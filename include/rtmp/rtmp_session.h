@@ -197,6 +197,9 @@ inline bool rtmp_session_read_waited(const rtmp_session_t *s)
 // Logs why and closes the session at the next safe point.
 void rtmp_session_close(rtmp_session_t *s, const char *reason);
 
+// Counts a stream in max_streams (once); false when the limit is reached.
+[[nodiscard]] bool rtmp_session_stream_count(rtmp_stream_t *st);
+
 // Stops counting a stream in max_streams, if it was counted.
 void rtmp_session_stream_uncount(rtmp_stream_t *st);
 

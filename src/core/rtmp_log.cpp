@@ -70,7 +70,7 @@ void rtmp_log_error_core(rtmp_uint_t level, rtmp_log_t *log, rtmp_err_t err, con
     // names, URLs and flashVer come from clients: a newline or an escape sequence among
     // them must not forge a line or reach a terminal showing the log
     for (size_t i = 0; i < n; i++) {
-        if ((u_char)line[i] < 0x20 || line[i] == 0x7f) {
+        if (rtmp_is_control((u_char)line[i])) {
             line[i] = '?';
         }
     }

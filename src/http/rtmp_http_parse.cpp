@@ -74,7 +74,7 @@ int rtmp_http_decode_path(std::string_view raw, char *out, size_t cap, size_t *l
             ch = (u_char)(hi * 16 + lo);
             i += 2;
         }
-        if (ch < 0x20 || ch == 0x7f || ch == '\\') {
+        if (rtmp_is_control(ch) || ch == '\\') {
             *why = "a NUL, control byte or backslash in the path";
             return 400;
         }

@@ -368,7 +368,7 @@ static void rtmp_exec_log_line(rtmp_exec_proc_t *p)
 }
 
 // Splits output into lines (ffmpeg's progress ends its lines with \r); control bytes are
-// shown as '?' so a command cannot forge log lines or terminal escapes.
+// shown as '?' here already, since a NUL would cut the logged piece short.
 static void rtmp_exec_output(rtmp_exec_proc_t *p, const u_char *data, size_t n)
 {
     for (size_t i = 0; i < n; i++) {
@@ -382,7 +382,7 @@ static void rtmp_exec_output(rtmp_exec_proc_t *p, const u_char *data, size_t n)
             // so that a secret across the cut is masked whole there
             rtmp_exec_log_piece(p, sizeof(p->line) - (p->secret_max ? p->secret_max - 1 : 0));
         }
-        p->line[p->linelen++] = (char)(ch < 0x20 || ch == 0x7f ? '?' : ch);
+        p->line[p->linelen++] = (char)(rtmp_is_control(ch) ? '?' : ch);
     }
 }
 
@@ -475,12 +475,13 @@ static void rtmp_exec_free(rtmp_exec_proc_t *p)
     }
 }
 
-// The program's path: as written when it has a '/', else the first match in $PATH,
-// looked up here so that the child only has to call execve().
+// The program's path: as written when it has a '/', else the first match in $PATH, looked
+// up here so that the child only has to call execve(); false when there is no executable
+// file there (errno says why, for a path as written).
 static bool rtmp_exec_path(const char *prog, char *path, size_t len)
 {
     if (strchr(prog, '/')) {
-        return snprintf(path, len, "%s", prog) < (int)len;
+        return snprintf(path, len, "%s", prog) < (int)len && access(path, X_OK) == 0;
     }
     const char *dirs = getenv("PATH");
     std::string_view rest = dirs && *dirs ? dirs : "/usr/local/bin:/usr/bin:/bin";
@@ -554,14 +555,14 @@ static rtmp_int_t rtmp_exec_spawn(rtmp_exec_proc_t *p)
     }
     char path[PATH_MAX];
     if (!rtmp_exec_path(p->argv[0], path, sizeof(path))) {
-        rtmp_log_error(RTMP_LOG_ERR, rtmp_cycle->log, 0,
-                       "%s \"%s\": not started: \"%s\" is not in PATH", p->what, p->label,
-                       p->argv[0]);
-        return RTMP_ERROR;
-    }
-    if (access(path, X_OK) == -1) {
-        rtmp_log_error(RTMP_LOG_ERR, rtmp_cycle->log, errno, "%s \"%s\": not started: \"%s\"",
-                       p->what, p->label, path);
+        if (strchr(p->argv[0], '/')) {
+            rtmp_log_error(RTMP_LOG_ERR, rtmp_cycle->log, errno, "%s \"%s\": not started: \"%s\"",
+                           p->what, p->label, p->argv[0]);
+        } else {
+            rtmp_log_error(RTMP_LOG_ERR, rtmp_cycle->log, 0,
+                           "%s \"%s\": not started: \"%s\" is not in PATH", p->what, p->label,
+                           p->argv[0]);
+        }
         return RTMP_ERROR;
     }
     int fds[2];

@@ -125,10 +125,8 @@ const char *rtmp_pull_parse_static(std::string_view entry, std::string_view *nam
     if (args->size() > RTMP_MAX_ARGS) {
         return "a query of at most 1024 bytes";
     }
-    for (char ch : entry) {
-        if ((u_char)ch < 0x20 || ch == 0x7f) {
-            return "a stream name without control characters";
-        }
+    if (rtmp_has_control(entry)) {
+        return "a stream name without control characters";
     }
     return nullptr;
 }

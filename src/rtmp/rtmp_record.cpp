@@ -49,7 +49,7 @@ static bool rtmp_record_put_name(std::string_view v, char *out, size_t len, size
 {
     for (size_t i = 0; i < v.size(); i++) {
         char ch = v[i];
-        if (ch == '/' || ch == '\\' || (u_char)ch < 0x20 || ch == 0x7f || (i == 0 && ch == '.')) {
+        if (ch == '/' || ch == '\\' || rtmp_is_control((u_char)ch) || (i == 0 && ch == '.')) {
             ch = '_';
         }
         size_t need = ch == '%' ? 2 : 1;

@@ -5,7 +5,6 @@
 #include "event/rtmp_connection.h"
 #include "event/rtmp_ssl.h"
 #include "os/rtmp_process.h"
-#include "rtmp/rtmp_limits.h"
 #include "rtmp/rtmp_live.h"
 #include "rtmp/rtmp_pull.h"
 #include "rtmp/rtmp_push.h"
@@ -630,14 +629,11 @@ static rtmp_int_t rtmp_relay_pull_publish(rtmp_session_t *s)
     }
     // a pulled stream is a published stream: players of an edge must not add streams past
     // max_streams (the session's end gives the place back, as an encoder's does)
-    if (!st->limit_counted) {
-        rtmp_int_t max = rtmp_core_conf(rtmp_cycle)->max_streams;
-        if (!rtmp_limits_stream_acquire(max)) {
-            char why[64];
-            snprintf(why, sizeof(why), "max_streams (%lld) reached here", (long long)max);
-            return rtmp_relay_fail(s, why);
-        }
-        st->limit_counted = true;
+    if (!rtmp_session_stream_count(st)) {
+        char why[64];
+        snprintf(why, sizeof(why), "max_streams (%lld) reached here",
+                 (long long)rtmp_core_conf(rtmp_cycle)->max_streams);
+        return rtmp_relay_fail(s, why);
     }
     rtmp_int_t rc = rtmp_publish_handler(s, st);
     if (st->state != rtmp_stream_state::publishing) {

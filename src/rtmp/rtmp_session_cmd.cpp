@@ -85,18 +85,6 @@ static rtmp_stream_t *rtmp_cmd_stream(rtmp_session_t *s, uint32_t msid)
     return st == nullptr || st->state == rtmp_stream_state::free ? nullptr : st;
 }
 
-// A NUL would cut a name short where modules look at it, and a newline or an escape has
-// no business in a name that reaches file names, commands and callbacks.
-static bool rtmp_cmd_has_control(rtmp_str_t v)
-{
-    for (size_t i = 0; i < v.len; i++) {
-        if (v.data[i] < 0x20 || v.data[i] == 0x7f) {
-            return true;
-        }
-    }
-    return false;
-}
-
 // ---- NetConnection ----------------------------------------------------------------------
 
 static rtmp_conf_app_t *rtmp_cmd_find_app(rtmp_session_t *s, std::string_view name)
@@ -130,7 +118,7 @@ static rtmp_int_t rtmp_cmd_connect(rtmp_session_t *s, const rtmp_message_t *, co
         rtmp_session_close(s, "connect: app, tcUrl or flashVer too long");
         return RTMP_ERROR;
     }
-    if (rtmp_cmd_has_control(v.app) || rtmp_cmd_has_control(v.tc_url)) {
+    if (rtmp_has_control(v.app.sv()) || rtmp_has_control(v.tc_url.sv())) {
         rtmp_session_close(s, "connect: control characters in app or tcUrl");
         return RTMP_ERROR;
     }
@@ -289,13 +277,12 @@ static rtmp_int_t rtmp_cmd_call(rtmp_session_t *s, const rtmp_message_t *, const
 
 // ---- NetStream ------------------------------------------------------------------------------
 
-// Why the stream's name cannot be taken, or nullptr when it was copied.
+// Why the stream's name cannot be taken, or nullptr when it was copied. A NUL would cut a
+// name short where modules look at it, and a newline or an escape has no business in a
+// name that reaches file names, commands and callbacks.
 static const char *rtmp_cmd_stream_names(rtmp_stream_t *st, const rtmp_cmd_stream_t *v)
 {
-    if (v->name.len == 0) {
-        return "no stream name";
-    }
-    if (rtmp_cmd_has_control(v->name) || rtmp_cmd_has_control(v->args)) {
+    if (rtmp_has_control(v->name.sv()) || rtmp_has_control(v->args.sv())) {
         return "control characters in the stream name";
     }
     if (!rtmp_cmd_copy(st->name, sizeof(st->name), v->name) ||
@@ -337,31 +324,38 @@ static rtmp_int_t rtmp_cmd_publish(rtmp_session_t *s, const rtmp_message_t *m,
         return rtmp_cmd_refuse_stream(s, st->msid, rtmp_cmd_status_id::publish_bad_name, bad);
     }
     snprintf(st->type, sizeof(st->type), "%.*s", (int)v.type.len, v.type.data);
-    if (!st->limit_counted) {
-        rtmp_int_t max = rtmp_cycle ? rtmp_core_conf(rtmp_cycle)->max_streams : 0;
-        if (!rtmp_limits_stream_acquire(max)) {
-            // a second encoder on a busy name adds no stream: it hears the real reason
-            if (rtmp_live_has_publisher(s->app, st->name) &&
-                !rtmp_live_app_conf(s->app)->publisher_takeover) {
-                rtmp_log_error(RTMP_LOG_INFO, &s->c->log, 0,
-                               "publish \"%s/%s\" refused: already publishing", s->app->name.data,
-                               st->name);
-                return rtmp_session_status(s, st->msid, rtmp_cmd_status_id::publish_bad_name,
-                                           st->name);
-            }
-            rtmp_log_error(RTMP_LOG_NOTICE, &s->c->log, 0,
-                           "publish \"%s/%s\" refused: max_streams (%lld) reached",
-                           s->app->name.data, st->name, (long long)max);
-            return rtmp_session_status(s, st->msid, rtmp_cmd_status_id::publish_bad_name, st->name,
-                                       "Server limit reached: max_streams");
+    if (!rtmp_session_stream_count(st)) {
+        // a second encoder on a busy name adds no stream: it hears the real reason
+        if (rtmp_live_has_publisher(s->app, st->name) &&
+            !rtmp_live_app_conf(s->app)->publisher_takeover) {
+            rtmp_log_error(RTMP_LOG_INFO, &s->c->log, 0,
+                           "publish \"%s/%s\" refused: already publishing", s->app->name.data,
+                           st->name);
+            return rtmp_session_status(s, st->msid, rtmp_cmd_status_id::publish_bad_name, st->name);
         }
-        st->limit_counted = true;
+        rtmp_log_error(RTMP_LOG_NOTICE, &s->c->log, 0,
+                       "publish \"%s/%s\" refused: max_streams (%lld) reached", s->app->name.data,
+                       st->name, (long long)rtmp_core_conf(rtmp_cycle)->max_streams);
+        return rtmp_session_status(s, st->msid, rtmp_cmd_status_id::publish_bad_name, st->name,
+                                   "Server limit reached: max_streams");
     }
     rtmp_int_t rc = rtmp_publish_handler(s, st);
     if (rc != RTMP_AGAIN && st->state != rtmp_stream_state::publishing) {
         rtmp_session_stream_uncount(st); // refused further down the chain
     }
     return rc;
+}
+
+bool rtmp_session_stream_count(rtmp_stream_t *st)
+{
+    if (!st->limit_counted) {
+        rtmp_int_t max = rtmp_cycle ? rtmp_core_conf(rtmp_cycle)->max_streams : 0;
+        if (!rtmp_limits_stream_acquire(max)) {
+            return false;
+        }
+        st->limit_counted = true;
+    }
+    return true;
 }
 
 void rtmp_session_stream_uncount(rtmp_stream_t *st)

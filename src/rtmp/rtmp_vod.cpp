@@ -180,7 +180,7 @@ int rtmp_vod_candidates(std::string_view name, char out[2][RTMP_VOD_MAX_PATH + 1
         return -1;
     }
     for (char c : name) {
-        if ((u_char)c < 0x20 || c == 0x7f || c == '\\') {
+        if (rtmp_is_control((u_char)c) || c == '\\') {
             return -1;
         }
     }

@@ -57,6 +57,14 @@ def _group_members(pgrp):
     return out
 
 
+def _script(srv, name, text):
+    """An executable file `name` in the server's directory."""
+    path = os.path.join(srv.dir, name)
+    with open(path, "w") as f:
+        f.write(text)
+    os.chmod(path, 0o755)
+
+
 def _check_gone(srv, pid, what):
     wait_for(lambda: not pid_alive(pid), 10, "%s (pid %d) to end" % (what, pid))
     workers = set(srv.worker_pids())
@@ -279,51 +287,45 @@ def test_done_hooks_finish_when_their_worker_leaves():
            '"${args.wait}" ];')
     srv = harness.Server(workers=1, ports=[port], conf=live_conf(port, {"live": app}, 1))
     with srv:
-        hook = os.path.join(srv.dir, "hook.sh")
-        with open(hook, "w") as f:
-            f.write('#!/bin/sh\nsleep "${3:-1}"\necho "$2" > "$1"\n')
-        os.chmod(hook, 0o755)
+        _script(srv, "hook.sh", '#!/bin/sh\nsleep "${3:-1}"\necho "$2" > "$1"\n')
         srv.start()
+
+        def publish(name):
+            p = PyPublisher(srv.port, "live", name)
+            check(p.status == "NetStream.Publish.Start", "publish: %s" % p.status)
+            return p
+
+        def hook_ran(name):
+            pid = wait_for(lambda: _started(srv, "exec_publish_done", "live/" + name), 5,
+                           "the hook of %s started" % name)[0]
+            srv.wait_log("pid %d exited with code 0" % pid, 1)
+            with open(os.path.join(srv.dir, "done-" + name)) as f:
+                check(f.read() == name + "\n", "the hook's file")
 
         # the stream ends on a worker a reload told to leave
         worker = srv.worker_pids()[0]
-        p = PyPublisher(srv.port, "live", "a")
-        check(p.status == "NetStream.Publish.Start", "publish: %s" % p.status)
+        p = publish("a")
         srv.signal(signal.SIGHUP)
         srv.wait_log("reloaded", 10)
         p.close()
-        hook_a = wait_for(lambda: _started(srv, "exec_publish_done", "live/a"), 5,
-                          "the hook started")[0]
         wait_for(lambda: not pid_alive(worker), 10, "the old worker to exit")
-        srv.wait_log("pid %d exited with code 0" % hook_a, 1)
-        with open(os.path.join(srv.dir, "done-a")) as f:
-            check(f.read() == "a\n", "the hook's file")
+        hook_ran("a")
 
         # the stream ends during a graceful stop
-        p = PyPublisher(srv.port, "live", "b")
-        check(p.status == "NetStream.Publish.Start", "publish: %s" % p.status)
+        p = publish("b")
         srv.signal(signal.SIGQUIT)
         time.sleep(0.3)
         p.close()
         check(srv.wait_exit(10) == 0, "graceful stop's exit code")
-        hook_b = _started(srv, "exec_publish_done", "live/b")
-        check(hook_b, "the hook did not start")
-        srv.wait_log("pid %d exited with code 0" % hook_b[0], 1)
-        with open(os.path.join(srv.dir, "done-b")) as f:
-            check(f.read() == "b\n", "the hook's file")
+        hook_ran("b")
 
         # a fast stop (TERM) still gives a quick hook its moment
         srv.start()
-        p = PyPublisher(srv.port, "live", "c?wait=0.1")
-        check(p.status == "NetStream.Publish.Start", "publish: %s" % p.status)
+        p = publish("c?wait=0.1")
         srv.signal(signal.SIGTERM)
         check(srv.wait_exit(10) == 0, "fast stop's exit code")
         p.close()
-        hook_c = _started(srv, "exec_publish_done", "live/c")
-        check(hook_c, "the hook did not start")
-        srv.wait_log("pid %d exited with code 0" % hook_c[0], 1)
-        with open(os.path.join(srv.dir, "done-c")) as f:
-            check(f.read() == "c\n", "the hook's file")
+        hook_ran("c")
 
 
 def test_a_command_that_cannot_start_says_why():
@@ -331,10 +333,7 @@ def test_a_command_that_cannot_start_says_why():
     apps = {"live": 'live = true; exec_publish = ( [ "{dir}/nothere" ], [ "{dir}/bad.sh" ] );'}
     srv = harness.Server(workers=1, ports=[port], conf=live_conf(port, apps, 1))
     with srv:
-        bad = os.path.join(srv.dir, "bad.sh")
-        with open(bad, "w") as f:
-            f.write("#!/nonexistent/interpreter\n")
-        os.chmod(bad, 0o755)
+        _script(srv, "bad.sh", "#!/nonexistent/interpreter\n")
         srv.start()
         with PyPublisher(srv.port, "live", "x") as p:
             check(p.status == "NetStream.Publish.Start", "publish: %s" % p.status)

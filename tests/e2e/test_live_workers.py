@@ -14,6 +14,7 @@ from harness import check, media_clip, need_tools, wait_for
 from live_helpers import (PyPlayer, PyPublisher, check_players, ffmpeg_player, ffmpeg_publisher,
                           is_video_header, live_server, players_of, publishers_of, rtmpdump_player,
                           source)
+from test_notify import AVC_HEADER
 
 LIVE = {"live": "live = true;"}
 
@@ -144,10 +145,6 @@ def test_players_on_both_workers_stay_across_a_publisher_restart():
 
 
 test_players_on_both_workers_stay_across_a_publisher_restart.TIME_LIMIT = 60
-
-
-AVC_HEADER = bytes.fromhex("0164000affe1001967640016acd94141fb0110000003001000000303c0f16"
-                           "2d96001000668ebe3cb22c0")
 
 
 def test_late_players_on_both_workers_get_the_streams_timestamps():

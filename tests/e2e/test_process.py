@@ -636,7 +636,8 @@ def test_workers_run_as_user():
     reopen it (the master hands the new file over first)."""
     import pwd
     from harness import skip
-    from live_helpers import PyPlayer, PyPublisher
+    from live_helpers import PyPlayer, PyPublisher, is_video_key
+    from test_notify import AVC_HEADER
     if os.geteuid() != 0:
         skip("needs root to change user")
     nobody = pwd.getpwnam("nobody")
@@ -657,15 +658,12 @@ def test_workers_run_as_user():
             m = wait_for(lambda: re.search(r'exec_push "live/u": started pid (\d+)', srv.log()),
                          5, "the exec_push command")
             check(_ids(int(m.group(1)))[0] == nobody.pw_uid, "the command runs as root")
-            pub.video(0, bytes.fromhex("0164000affe1001967640016acd94141fb0110000003001000000"
-                                       "303c0f162d96001000668ebe3cb22c0"), header=True)
+            pub.video(0, AVC_HEADER, header=True)
             pub.video(0, b"key" + bytes(300), key=True)
             players = [PyPlayer(srv.port, "live", "u").play() for _ in range(4)]
             try:
                 for pl in players:
-                    pl.wait(lambda ms: any(x.type == 9 and x.payload[:1] == b"\x17"
-                                           and x.payload[1:2] == b"\x01" for x in ms),
-                            5, "the key frame")
+                    pl.wait(lambda ms: any(is_video_key(x) for x in ms), 5, "the key frame")
                 served = set(re.findall(r'#(\d+): play "live/u"', srv.log()))
                 check(len(served) == 2, "players on worker(s) %s only" % served)
             finally:
