@@ -317,8 +317,12 @@ def players_of(srv, stream):
 
 
 def wait_players(srv, stream, n, timeout=20.0):
-    return wait_for(lambda: len(players_of(srv, stream)) >= n and players_of(srv, stream),
-                    timeout, "%d players of %s in the log" % (n, stream))
+    # counted by line: two clients of two listeners may have the same port
+    def played():
+        return sum(1 for _, _, msg, _ in session_lines(srv)
+                   if msg.startswith('play "%s"' % stream))
+    return wait_for(lambda: played() >= n and players_of(srv, stream), timeout,
+                    "%d players of %s in the log" % (n, stream))
 
 
 def publishers_of(srv, stream):
