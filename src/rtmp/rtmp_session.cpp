@@ -79,13 +79,16 @@ static rtmp_int_t rtmp_session_admit(rtmp_session_t *s)
         static rtmp_log_limit_t lines;
         uint64_t left_out;
         if (rtmp_log_allow(&lines, 10, &left_out)) {
+            char more[64] = "";
+            if (left_out > 0) {
+                snprintf(more, sizeof(more), " (%llu more refused since the last line)",
+                         (unsigned long long)left_out);
+            }
             rtmp_log_error(
-                RTMP_LOG_NOTICE, &s->c->log, 0,
-                "connection refused: %s (%lld) reached (%llu more refused since the last line)",
-                limit,
+                RTMP_LOG_NOTICE, &s->c->log, 0, "connection refused: %s (%lld) reached%s", limit,
                 (long long)(strcmp(limit, "max_connections") == 0 ? ccf->max_connections
                                                                   : ccf->max_connections_per_ip),
-                (unsigned long long)left_out);
+                more);
         }
         return RTMP_ERROR;
     }
