@@ -17,6 +17,9 @@ enum class rtmp_channel_cmd : uint32_t {
     // owner's slot to the claimant alone
     stream_claim,
     stream_lost, // master -> workers: the same as stream_down, because `slot` died
+    // worker -> master: a publisher here takes `name` over (publisher_takeover); master ->
+    // the owner: let go of `name` for a publisher in worker `slot`
+    stream_takeover,
 };
 
 struct rtmp_channel_msg_t {

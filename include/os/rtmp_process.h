@@ -27,6 +27,9 @@ void rtmp_worker_announce(bool up, std::string_view key);
 // Asks the master for `key` (rtmp_channel_cmd::stream_claim); false when it could not be
 // asked, and no answer will come.
 bool rtmp_worker_claim(std::string_view key);
+// Asks the master to have the worker publishing `key` let go of it
+// (rtmp_channel_cmd::stream_takeover); false when it could not be asked.
+bool rtmp_worker_ask_takeover(std::string_view key);
 [[noreturn]] void rtmp_worker_process_cycle(rtmp_cycle_t *cycle, int slot, int channel);
 
 [[nodiscard]] rtmp_int_t rtmp_pid_file_write(const char *path, rtmp_log_t *log);

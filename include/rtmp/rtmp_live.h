@@ -60,6 +60,10 @@ void rtmp_live_registry_update(bool up, const char *key, int slot);
 // (rtmp_pull_adopt), if the application pulls from origins.
 void rtmp_live_registry_lost(const char *key, int slot);
 
+// The master asks this worker to let go of "server/app/name" for a publisher taking it
+// over in worker `slot`: its publisher here is disconnected.
+void rtmp_live_let_go(const char *key, int slot);
+
 // The worker slot that publishes app/name or has claimed it, per the registry; -1: none.
 int rtmp_live_owner(rtmp_conf_app_t *app, std::string_view name);
 // Asks the master for app/name before this worker pulls it from an origin, so that only

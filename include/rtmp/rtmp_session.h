@@ -203,5 +203,9 @@ void rtmp_session_close(rtmp_session_t *s, const char *reason);
 // Stops counting a stream in max_streams, if it was counted.
 void rtmp_session_stream_uncount(rtmp_stream_t *st);
 
+// Runs st's publish through the publish chain again, after it waited (RTMP_AGAIN) for
+// something outside the chain.
+rtmp_int_t rtmp_session_publish_resume(rtmp_session_t *s, rtmp_stream_t *st);
+
 // Handles one complete command message (type 20 or 17).
 [[nodiscard]] rtmp_int_t rtmp_session_command(rtmp_session_t *s, const rtmp_message_t *m);

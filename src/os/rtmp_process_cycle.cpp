@@ -141,6 +141,13 @@ static void rtmp_master_channel(int slot, rtmp_log_t *log)
                 memcpy(answer.name, msg.name, sizeof(answer.name));
                 (void)rtmp_channel_write(w->channel, &answer);
             }
+        } else if (msg.command == rtmp_channel_cmd::stream_takeover) {
+            // no owner: its stream_down is on its way to the one asking
+            int owner = rtmp_registry_owner(msg.name);
+            if (owner >= 0 && owner != slot && rtmp_slots[owner].pid > 0) {
+                msg.slot = slot;
+                (void)rtmp_channel_write(rtmp_slots[owner].channel, &msg);
+            }
         } else if (msg.command == rtmp_channel_cmd::stream_down) {
             if (rtmp_registry_del(msg.name, slot)) {
                 rtmp_master_broadcast(msg.command, msg.name, slot, slot);

@@ -57,6 +57,10 @@ static void rtmp_worker_channel_handler(rtmp_event_t *ev)
                                           msg.slot);
             }
             break;
+        case rtmp_channel_cmd::stream_takeover:
+            msg.name[sizeof(msg.name) - 1] = '\0';
+            rtmp_live_let_go(msg.name, msg.slot);
+            break;
         case rtmp_channel_cmd::stream_claim: // workers claim, the master does not
             break;
         }
@@ -120,6 +124,11 @@ void rtmp_worker_announce(bool up, std::string_view key)
 bool rtmp_worker_claim(std::string_view key)
 {
     return rtmp_worker_tell(rtmp_channel_cmd::stream_claim, key);
+}
+
+bool rtmp_worker_ask_takeover(std::string_view key)
+{
+    return rtmp_worker_tell(rtmp_channel_cmd::stream_takeover, key);
 }
 
 // `user`: a worker serves clients and runs their exec commands as that user, while the

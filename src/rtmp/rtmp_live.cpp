@@ -7,6 +7,7 @@
 #include "rtmp/rtmp_registry.h"
 #include "rtmp/rtmp_stat.h"
 #include "rtmp/rtmp_relay.h"
+#include "rtmp/rtmp_takeover.h"
 #include "rtmp/rtmp_timeline.h"
 #include "os/rtmp_process.h"
 
@@ -583,13 +584,23 @@ rtmp_int_t rtmp_live_publish(rtmp_session_t *s, rtmp_stream_t *st)
         return rtmp_session_status(s, st->msid, rtmp_cmd_status_id::publish_bad_name, st->name,
                                    "Live streaming is off in this application");
     }
+    rtmp_takeover_state waited = rtmp_takeover_take(st);
+    if (waited == rtmp_takeover_state::waiting) {
+        rtmp_session_close(s, "publish sent again while the last one waits");
+        return RTMP_ERROR;
+    }
     char key[RTMP_MAX_NAME * 2 + 32];
     std::string_view k = rtmp_live_key(s->app, st->name, key, sizeof(key));
     int owner = rtmp_registry_owner(k);
     if (owner >= 0 && owner != rtmp_worker_slot) {
+        if (lacf->publisher_takeover && waited == rtmp_takeover_state::none &&
+            rtmp_takeover_ask(s, st, k, owner) == RTMP_AGAIN) {
+            return RTMP_AGAIN;
+        }
         rtmp_log_error(RTMP_LOG_INFO, &s->c->log, 0,
-                       "publish \"%s/%s\" refused: already publishing in worker %d",
-                       s->app->name.data, st->name, owner);
+                       "publish \"%s/%s\" refused: already publishing in worker %d%s",
+                       s->app->name.data, st->name, owner,
+                       waited == rtmp_takeover_state::woken ? ", which did not let go of it" : "");
         return rtmp_session_status(s, st->msid, rtmp_cmd_status_id::publish_bad_name, st->name);
     }
     rtmp_live_stream_t *ls = rtmp_live_find(s->app, st->name, true, (uint32_t)s->scf->chunk_size);
@@ -904,6 +915,7 @@ rtmp_int_t rtmp_live_play(rtmp_session_t *s, rtmp_stream_t *st)
 
 void rtmp_live_close_stream(rtmp_session_t *s, rtmp_stream_t *st)
 {
+    rtmp_takeover_cancel(st);
     rtmp_live_ctx_t *ctx = st->live;
     if (ctx == nullptr) {
         return;
@@ -1018,7 +1030,9 @@ void rtmp_live_registry_update(bool up, const char *key, int slot)
 {
     std::string_view k(key), name;
     if (!up) {
-        (void)rtmp_registry_del(k, slot);
+        if (rtmp_registry_del(k, slot)) {
+            rtmp_takeover_wake(k);
+        }
         return;
     }
     bool set = rtmp_registry_set(k, slot) == RTMP_OK;
@@ -1040,6 +1054,7 @@ void rtmp_live_registry_lost(const char *key, int slot)
     if (!rtmp_registry_del(k, slot)) {
         return;
     }
+    rtmp_takeover_wake(k);
     rtmp_conf_app_t *app = rtmp_live_key_app(k, &name);
     rtmp_live_stream_t *ls = app ? rtmp_live_find(app, name, false, 0) : nullptr;
     if (ls == nullptr || ls->nplayers == 0) {
@@ -1050,6 +1065,21 @@ void rtmp_live_registry_lost(const char *key, int slot)
     } else if (ls->publisher->relay) {
         ls->feed_lost = true; // its pull from the dead worker ends any moment: adopted then
     }
+}
+
+void rtmp_live_let_go(const char *key, int slot)
+{
+    std::string_view name;
+    rtmp_conf_app_t *app = rtmp_live_key_app(key, &name);
+    rtmp_live_stream_t *ls = app ? rtmp_live_find(app, name, false, 0) : nullptr;
+    if (ls == nullptr || ls->publisher == nullptr || ls->publisher->relay) {
+        return; // gone meanwhile: its stream_down tells the one waiting
+    }
+    rtmp_session_t *old = ls->publisher->s;
+    rtmp_log_error(RTMP_LOG_INFO, &old->c->log, 0,
+                   "publish \"%s/%s\" taken over by a publisher in worker %d", app->name.data,
+                   ls->name, slot);
+    rtmp_session_close(old, "publisher taken over by a new connection");
 }
 
 int rtmp_live_owner(rtmp_conf_app_t *app, std::string_view name)

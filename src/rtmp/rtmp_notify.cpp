@@ -202,6 +202,9 @@ struct rtmp_notify_stream_t {
     rtmp_msec_t started;
     unsigned publishing : 1; // let through to live: *_done are owed
     unsigned playing : 1;
+    // on_publish said yes to a publish that waits further down the chain (a takeover
+    // across workers): it comes through here again, and is not asked twice
+    unsigned approved : 1;
 };
 
 // Per session, in its pool; the pool's cleanup detaches what is still in flight.
@@ -691,6 +694,7 @@ static void rtmp_notify_finish(rtmp_notify_req_t *r, CURLcode rc)
         if (next == RTMP_ERROR) {
             return;
         }
+        nst->approved = publish && next == RTMP_AGAIN;
         rtmp_notify_started(s, st, publish);
         rtmp_event_post(s->c->write);
         return;
@@ -787,8 +791,11 @@ static rtmp_int_t rtmp_notify_stream(rtmp_session_t *s, rtmp_stream_t *st, bool 
         }
         return rc;
     }
-    if (!rtmp_notify_wanted(s, call)) {
+    if (!rtmp_notify_wanted(s, call) || (nst && nst->approved)) {
         rtmp_int_t rc = publish ? rtmp_notify_next_publish(s, st) : rtmp_notify_next_play(s, st);
+        if (nst && rc != RTMP_AGAIN) {
+            nst->approved = 0;
+        }
         if (rc == RTMP_OK && rtmp_notify_applies(s)) {
             rtmp_notify_started(s, st, publish);
         }
@@ -836,6 +843,7 @@ static void rtmp_notify_close_stream(rtmp_session_t *s, rtmp_stream_t *st)
         if (nst->req) {
             rtmp_notify_release(nst->req); // closed while its callback was out
         }
+        nst->approved = 0;
         rtmp_event_del_timer(&nst->update);
         if (nst->publishing || nst->playing) {
             bool publishing = nst->publishing;

@@ -307,6 +307,15 @@ static rtmp_int_t rtmp_cmd_refuse_stream(rtmp_session_t *s, uint32_t msid, rtmp_
     return RTMP_OK;
 }
 
+static rtmp_int_t rtmp_session_publish_chain(rtmp_session_t *s, rtmp_stream_t *st)
+{
+    rtmp_int_t rc = rtmp_publish_handler(s, st);
+    if (rc != RTMP_AGAIN && st->state != rtmp_stream_state::publishing) {
+        rtmp_session_stream_uncount(st); // refused further down the chain
+    }
+    return rc;
+}
+
 static rtmp_int_t rtmp_cmd_publish(rtmp_session_t *s, const rtmp_message_t *m,
                                    const rtmp_cmd_t *cmd)
 {
@@ -339,10 +348,13 @@ static rtmp_int_t rtmp_cmd_publish(rtmp_session_t *s, const rtmp_message_t *m,
         return rtmp_session_status(s, st->msid, rtmp_cmd_status_id::publish_bad_name, st->name,
                                    "Server limit reached: max_streams");
     }
-    rtmp_int_t rc = rtmp_publish_handler(s, st);
-    if (rc != RTMP_AGAIN && st->state != rtmp_stream_state::publishing) {
-        rtmp_session_stream_uncount(st); // refused further down the chain
-    }
+    return rtmp_session_publish_chain(s, st);
+}
+
+rtmp_int_t rtmp_session_publish_resume(rtmp_session_t *s, rtmp_stream_t *st)
+{
+    rtmp_int_t rc = rtmp_session_publish_chain(s, st);
+    rtmp_event_post(s->c->write);
     return rc;
 }
 

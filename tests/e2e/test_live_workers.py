@@ -14,7 +14,7 @@ from harness import check, media_clip, need_tools, wait_for
 from live_helpers import (PyPlayer, PyPublisher, check_players, ffmpeg_player, ffmpeg_publisher,
                           is_video_header, live_server, players_of, publishers_of, rtmpdump_player,
                           source)
-from test_notify import AVC_HEADER
+from test_notify import AVC_HEADER, AuthService
 
 LIVE = {"live": "live = true;"}
 
@@ -185,3 +185,51 @@ def test_late_players_on_both_workers_get_the_streams_timestamps():
             finally:
                 for pl in players:
                     pl.stop()
+
+
+def test_takeover_across_workers():
+    """publisher_takeover with two workers: a publisher that lands in the worker without the
+    stream takes it over from the other one, whose publisher is disconnected; on_publish is
+    asked once for it, and players in both workers go on with the new publisher's frames.
+    Before, it was refused as busy ("already publishing in worker N") whenever the two
+    publishers landed in different workers."""
+    svc = AuthService()
+    app = 'live = true; publisher_takeover = true; on_publish = "%s";' % svc.url("/ok")
+    players, pubs = [], []
+    try:
+        with live_server({"take": app}, workers=2) as srv:
+            srv.start()
+            for _ in range(8):
+                players.append(PyPlayer(srv.port, "take", "s").play())
+                time.sleep(0.1)
+            wait_for(lambda: len(players_of(srv, "take/s")) >= len(players), 10, "the players")
+            check(len(set(players_of(srv, "take/s").values())) == 2, "players on one worker")
+
+            def publish():
+                p = PyPublisher(srv.port, "take", "s")
+                pubs.append(p)
+                check(p.status == "NetStream.Publish.Start", "publisher %d of a taken name got "
+                      "%s: %s" % (len(pubs), p.status, srv.log()[-1500:]))
+                return wait_for(lambda: publishers_of(srv, "take/s").get(p.port), 5,
+                                "the publish line of publisher %d" % len(pubs))
+
+            where = [publish()]
+            while where[-1] == where[0] and len(pubs) < 12:
+                where.append(publish())
+            check(where[-1] != where[0], "12 publishers landed in one worker")
+            check(pubs[-2].c.wait_closed(5), "the publisher in worker %s was not disconnected"
+                  % where[-2])
+            srv.wait_log('publish "take/s" taken over by a publisher in worker')
+
+            new = pubs[-1]
+            new.video(0, AVC_HEADER, header=True)
+            new.video(40, b"takenover", key=True)
+            for pl in players:
+                pl.wait(lambda ms: any(m.type == rc.MSG_VIDEO and b"takenover" in m.payload
+                                       for m in ms), 5, "the new publisher's key frame")
+            check(len(svc.find("publish")) == len(pubs), "on_publish asked %d times for %d "
+                  "publishes" % (len(svc.find("publish")), len(pubs)))
+    finally:
+        for c in players + pubs:
+            c.close() if isinstance(c, PyPublisher) else c.stop()
+        svc.close()
