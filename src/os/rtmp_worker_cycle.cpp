@@ -9,6 +9,7 @@
 
 #include <cstdlib>
 #include <grp.h>
+#include <pwd.h>
 #include <sys/prctl.h>
 #include <unistd.h>
 
@@ -143,6 +144,11 @@ static void rtmp_worker_drop_privileges(rtmp_cycle_t *cycle)
         rtmp_log_error(RTMP_LOG_EMERG, cycle->log, errno, "cannot run as user \"%s\"", ccf->user);
         exit(2);
     }
+    // exec commands inherit this environment: they should find the user's home, not root's
+    const struct passwd *pw = getpwuid(ccf->uid);
+    (void)setenv("HOME", pw ? pw->pw_dir : "/", 1);
+    (void)setenv("USER", ccf->user, 1);
+    (void)setenv("LOGNAME", ccf->user, 1);
     // setuid() made the worker undumpable: a crash should still leave a core
     (void)prctl(PR_SET_DUMPABLE, 1);
 }

@@ -658,6 +658,12 @@ def test_workers_run_as_user():
             m = wait_for(lambda: re.search(r'exec_push "live/u": started pid (\d+)', srv.log()),
                          5, "the exec_push command")
             check(_ids(int(m.group(1)))[0] == nobody.pw_uid, "the command runs as root")
+            with open("/proc/%s/environ" % m.group(1), "rb") as f:
+                env = dict(v.split(b"=", 1) for v in f.read().split(b"\0") if b"=" in v)
+            for var, want in ((b"HOME", nobody.pw_dir), (b"USER", "nobody"),
+                              (b"LOGNAME", "nobody")):
+                check(env.get(var) == want.encode(), "the command's %s is %r, not %r"
+                      % (var.decode(), env.get(var), want))
             pub.video(0, AVC_HEADER, header=True)
             pub.video(0, b"key" + bytes(300), key=True)
             players = [PyPlayer(srv.port, "live", "u").play() for _ in range(4)]
