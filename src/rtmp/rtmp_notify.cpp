@@ -307,8 +307,9 @@ static rtmp_notify_req_t *rtmp_notify_start(rtmp_session_t *s, rtmp_notify_call 
     if (st) {
         a.name = st->name;
         a.args = st->args;
+        // on_done after a publish too: its stream still publishes while the done calls go
         if (call == rtmp_notify_call::publish || call == rtmp_notify_call::publish_done ||
-            (nst && nst->publishing)) {
+            st->state == rtmp_stream_state::publishing || (nst && nst->publishing)) {
             a.type = st->type[0] ? std::string_view(st->type) : "live";
         }
     }

@@ -158,6 +158,10 @@ def test_notify():
                 check(done.get("token") == "x", "on_publish_done: %r" % done)
                 svc.wait("done", "s")
             svc.wait("play_done", "s")
+            dones = wait_for(lambda: svc.find("done", "s") if len(svc.find("done", "s")) == 2
+                             else None, 5, "on_done after the publish and after the play")
+            check(sorted(d.get("type", "") for d in dones) == ["", "live"],
+                  "on_done carries type after a publish only: %r" % dones)
 
             # denied by a 403: the exact onStatus, the session closed; ffmpeg fails
             code, desc, closed, _ = ask(port, "deny", "publish", "t?token=bad")
