@@ -333,36 +333,39 @@ static const char *rtmp_cycle_missing_dir_hint(int err)
     return err == ENOENT ? " (its directory does not exist: create it first)" : "";
 }
 
-// Whether a file could be created at path: its directory is writable.
-static int rtmp_cycle_dir_writable(const char *path)
+// Whether the file at path could be opened for writing as a start opens it: an existing one
+// is opened without being changed, a missing one is created and removed again, so a test
+// leaves nothing behind; a directory, or a place like /proc, fails as the start would.
+static int rtmp_cycle_probe_write(const char *path)
 {
-    char dir[4096];
-    snprintf(dir, sizeof(dir), "%s", path);
-    char *slash = strrchr(dir, '/');
-    if (slash == nullptr) {
-        snprintf(dir, sizeof(dir), ".");
-    } else {
-        slash[slash == dir ? 1 : 0] = '\0';
+    int fd = open(path, O_WRONLY | O_APPEND | O_NONBLOCK | O_CLOEXEC);
+    bool created = false;
+    if (fd == -1 && errno == ENOENT) {
+        fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_NONBLOCK | O_CLOEXEC, 0644);
+        created = fd != -1;
     }
-    return access(dir, W_OK);
+    if (fd == -1) {
+        return -1;
+    }
+    close(fd);
+    if (created) {
+        (void)unlink(path);
+    }
+    return 0;
 }
 
-// What a start would fail on besides the file itself: the log and the pid file's place.
-// Nothing is created, so a test leaves no empty log behind.
+// What a start would fail on besides the file itself: the log and the pid file.
 static rtmp_int_t rtmp_cycle_test_paths(rtmp_cycle_t *cycle, char *error, size_t len)
 {
     rtmp_core_conf_t *ccf = rtmp_core_conf(cycle);
     const char *log = reinterpret_cast<const char *>(ccf->error_log.data);
-    if (strcmp(log, "stderr") != 0) {
-        int ok = access(log, F_OK) == 0 ? access(log, W_OK) : rtmp_cycle_dir_writable(log);
-        if (ok == -1) {
-            snprintf(error, len, "cannot open error_log \"%s\": %s%s", log, strerror(errno),
-                     rtmp_cycle_missing_dir_hint(errno));
-            return RTMP_ERROR;
-        }
+    if (strcmp(log, "stderr") != 0 && rtmp_cycle_probe_write(log) == -1) {
+        snprintf(error, len, "cannot open error_log \"%s\": %s%s", log, strerror(errno),
+                 rtmp_cycle_missing_dir_hint(errno));
+        return RTMP_ERROR;
     }
     const char *pid = reinterpret_cast<const char *>(ccf->pid.data);
-    if (rtmp_cycle_dir_writable(pid) == -1) {
+    if (rtmp_cycle_probe_write(pid) == -1) {
         snprintf(error, len, "cannot write the pid file \"%s\": %s", pid, strerror(errno));
         return RTMP_ERROR;
     }

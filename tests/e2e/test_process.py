@@ -546,6 +546,17 @@ def test_t_reports_errors_with_file_and_line():
     if not (r.returncode == 1 and "its directory does not exist: create it first" in msg):
         failures.append("error_log without a directory: exit %d, %r" % (r.returncode, msg))
 
+    # a log or pid file a start could not open: -t fails as the start would
+    for setting, value, want in (("error_log", "{dir}", "cannot open error_log"),
+                                 ("pid", "{dir}", "cannot write the pid file"),
+                                 ("pid", "/proc/rtmp_e2e.pid", "cannot write the pid file")):
+        old_line = '%s = "{dir}/%s";' % (setting, "error.log" if setting == "error_log"
+                                          else "rtmp_server.pid")
+        r, _ = _t(good.replace(old_line, '%s = "%s";' % (setting, value)))
+        msg = (r.stdout + r.stderr).strip()
+        if not (r.returncode == 1 and want in msg):
+            failures.append("%s = %s: exit %d, %r" % (setting, value, r.returncode, msg))
+
     # a missing file
     r = run_server_cmd(["-t", "-c", "/nonexistent/rtmp_e2e.conf"])
     msg = (r.stdout + r.stderr).strip()
