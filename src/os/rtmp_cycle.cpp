@@ -169,6 +169,27 @@ static bool rtmp_sockaddr_equal(const rtmp_listening_t *a, const rtmp_listening_
     return a->socklen == b->socklen && memcmp(&a->sockaddr, &b->sockaddr, a->socklen) == 0;
 }
 
+// A wildcard and an address of the same family and port: the second bind() fails.
+static bool rtmp_sockaddr_overlap(const rtmp_listening_t *a, const rtmp_listening_t *b)
+{
+    if (a->sockaddr.ss_family != b->sockaddr.ss_family) {
+        return false; // IPv6 listeners are IPV6_V6ONLY
+    }
+    if (a->sockaddr.ss_family == AF_INET) {
+        auto *x = reinterpret_cast<const struct sockaddr_in *>(&a->sockaddr);
+        auto *y = reinterpret_cast<const struct sockaddr_in *>(&b->sockaddr);
+        return x->sin_port == y->sin_port &&
+               (x->sin_addr.s_addr == htonl(INADDR_ANY) || y->sin_addr.s_addr == htonl(INADDR_ANY));
+    }
+    if (a->sockaddr.ss_family == AF_INET6) {
+        auto *x = reinterpret_cast<const struct sockaddr_in6 *>(&a->sockaddr);
+        auto *y = reinterpret_cast<const struct sockaddr_in6 *>(&b->sockaddr);
+        return x->sin6_port == y->sin6_port &&
+               (IN6_IS_ADDR_UNSPECIFIED(&x->sin6_addr) || IN6_IS_ADDR_UNSPECIFIED(&y->sin6_addr));
+    }
+    return false;
+}
+
 static rtmp_int_t rtmp_listening_open(rtmp_listening_t *ls, rtmp_log_t *log)
 {
     const struct sockaddr *sa = reinterpret_cast<const struct sockaddr *>(&ls->sockaddr);
@@ -229,9 +250,18 @@ static rtmp_int_t rtmp_cycle_collect_listening(rtmp_cycle_t *cycle, char *error,
             ls->fd = -1;
             ls->server = srv;
             for (size_t j = 0; j < cycle->nlistening; j++) {
-                if (rtmp_sockaddr_equal(&cycle->listening[j], ls)) {
+                const rtmp_listening_t *other = &cycle->listening[j];
+                if (rtmp_sockaddr_equal(other, ls)) {
                     snprintf(error, len, "%s:%d: duplicate listen %s", ls->conf_file, ls->conf_line,
                              ls->addr_text);
+                    return RTMP_ERROR;
+                }
+                if (rtmp_sockaddr_overlap(other, ls)) {
+                    snprintf(error, len,
+                             "%s:%d: listen %s overlaps listen %s (%s:%d): the wildcard takes "
+                             "the port on every address, so keep one of them",
+                             ls->conf_file, ls->conf_line, ls->addr_text, other->addr_text,
+                             other->conf_file, other->conf_line);
                     return RTMP_ERROR;
                 }
             }

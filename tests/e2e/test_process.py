@@ -511,6 +511,10 @@ def test_t_reports_errors_with_file_and_line():
          "rtmp.conf", "listen =", ["listen"]),
         ("duplicate setting", insert_after(good, "log_level", 'log_level = "warn";\n'),
          "rtmp.conf", 'log_level = "warn"', ["duplicate setting name", '"log_level"']),
+        # a start could bind only one of them
+        ("wildcard and address on one port",
+         good.replace('"127.0.0.1:19350"', '"127.0.0.1:19350", "*:19350"'), "rtmp.conf",
+         "listen =", ["0.0.0.0:19350", "overlaps", "127.0.0.1:19350"]),
     ]
     failures = []
     for what, text, fname, needle, words in cases:
