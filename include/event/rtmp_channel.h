@@ -27,6 +27,9 @@ struct rtmp_channel_msg_t {
     int32_t pid;
     int32_t slot;
     char name[RTMP_CHANNEL_NAME]; // NUL-terminated; stream commands only
+    // quit: the shutdown_timeout of the master's current configuration (0: none), which
+    // bounds the workers of older ones too
+    int64_t shutdown_msec;
 };
 
 // fds[0] stays in the master, fds[1] goes to the worker; both non-blocking.

@@ -42,7 +42,10 @@ static unsigned rtmp_generation; // bumped by every successful reload
 
 static void rtmp_master_send(rtmp_worker_slot_t *w, rtmp_channel_cmd cmd, rtmp_log_t *log)
 {
-    rtmp_channel_msg_t msg = {cmd, w->pid, (int32_t)(w - rtmp_slots)};
+    rtmp_channel_msg_t msg = {cmd, w->pid, (int32_t)(w - rtmp_slots), {}, 0};
+    if (cmd == rtmp_channel_cmd::quit) {
+        msg.shutdown_msec = (int64_t)rtmp_core_conf(rtmp_cycle)->shutdown_timeout;
+    }
     if (rtmp_channel_write(w->channel, &msg) != RTMP_OK) {
         // the channel is full or gone: a signal carries the same request
         int sig = cmd == rtmp_channel_cmd::quit        ? SIGQUIT

@@ -20,6 +20,25 @@ static int rtmp_worker_channel = -1;
 static bool rtmp_worker_exiting;
 static rtmp_event_t rtmp_worker_shutdown_ev;
 
+// How long a graceful stop lets sessions go on: this configuration's shutdown_timeout, or a
+// newer one's, which the master sends with each quit (0: until they end).
+static rtmp_msec_t rtmp_worker_shutdown_msec;
+static bool rtmp_worker_shutdown_told;
+
+// A quit from the master: after a reload, or a QUIT during one, the workers of the previous
+// configuration finish within the current one's shutdown_timeout, as the operator set it.
+static void rtmp_worker_shutdown_within(rtmp_msec_t msec)
+{
+    rtmp_worker_shutdown_msec = msec;
+    rtmp_worker_shutdown_told = true;
+    if (rtmp_worker_exiting && msec &&
+        (!rtmp_worker_shutdown_ev.timer_set ||
+         rtmp_worker_shutdown_ev.timer_key > rtmp_current_msec + msec)) {
+        rtmp_event_del_timer(&rtmp_worker_shutdown_ev);
+        rtmp_event_add_timer(&rtmp_worker_shutdown_ev, msec);
+    }
+}
+
 static void rtmp_worker_channel_handler(rtmp_event_t *ev)
 {
     auto *c = static_cast<rtmp_connection_t *>(ev->data);
@@ -40,6 +59,7 @@ static void rtmp_worker_channel_handler(rtmp_event_t *ev)
         switch (msg.command) {
         case rtmp_channel_cmd::quit:
             rtmp_sig_quit = 1;
+            rtmp_worker_shutdown_within((rtmp_msec_t)msg.shutdown_msec);
             break;
         case rtmp_channel_cmd::terminate:
             rtmp_sig_terminate = 1;
@@ -203,8 +223,10 @@ void rtmp_worker_process_cycle(rtmp_cycle_t *cycle, int slot, int channel)
                 RTMP_LOG_NOTICE, cycle->log, 0, "gracefully shutting down: %zu connection%s left",
                 rtmp_connection_active_count(), rtmp_connection_active_count() == 1 ? "" : "s");
             rtmp_event_stop_listening(cycle);
-            if (ccf->shutdown_timeout) {
-                rtmp_event_add_timer(&rtmp_worker_shutdown_ev, ccf->shutdown_timeout);
+            rtmp_msec_t within =
+                rtmp_worker_shutdown_told ? rtmp_worker_shutdown_msec : ccf->shutdown_timeout;
+            if (within) {
+                rtmp_event_add_timer(&rtmp_worker_shutdown_ev, within);
             }
         }
         if (rtmp_worker_exiting && rtmp_connection_active_count() == 0) {

@@ -238,6 +238,37 @@ def test_reload_new_workers_old_connection_drains():
         check(len(srv.worker_pids()) == 2, "expected 2 workers, found %s" % srv.worker_pids())
 
 
+def test_reload_bounds_draining_workers_by_the_new_shutdown_timeout():
+    """The shutdown_timeout a reload sets bounds every worker left draining: those the reload
+    replaces and those an earlier reload left draining without a bound. Before, each kept its
+    own configuration's value, so after a reload from 0 they, and a QUIT, waited for clients
+    that might never leave."""
+    with Server(workers=2) as srv:
+        text = open(srv.conf).read()
+        check('shutdown_timeout = "30s"' in text, "the harness config changed")
+        unbounded = text.replace('shutdown_timeout = "30s"', "shutdown_timeout = 0")
+        srv.write_conf(unbounded)
+        srv.start()
+        c1, first = accepted_by_worker(srv, srv.port)
+        with c1:
+            srv.write_conf(unbounded + "# again\n")
+            srv.signal(signal.SIGHUP)
+            srv.wait_log("reloaded", 5.0)
+            time.sleep(1.5)
+            check(pid_alive(first), "worker %d with a client left with shutdown_timeout 0"
+                  % first)
+            c2, second = accepted_by_worker(srv, srv.port)
+            with c2:
+                check(second != first, "a new client went to the draining worker")
+                srv.write_conf(text.replace('shutdown_timeout = "30s"', 'shutdown_timeout = "1s"'))
+                srv.signal(signal.SIGHUP)
+                wait_for(lambda: srv.log().count("reloaded") == 2, 5.0, "the second reload")
+                for pid in (first, second):
+                    wait_for(lambda: not pid_alive(pid), 4.0, "draining worker %d to go within "
+                             "the new shutdown_timeout of 1s" % pid)
+        check(srv.proc.poll() is None, "the master exited")
+
+
 def test_reload_old_connection_still_served():
     """A TCP connection opened before HUP completes the RTMP handshake after it."""
     with Server(workers=2).start() as srv:
