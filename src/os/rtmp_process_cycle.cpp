@@ -430,6 +430,9 @@ void rtmp_master_process_cycle(rtmp_cycle_t *cycle)
             rtmp_log_error(RTMP_LOG_NOTICE, cycle->log, 0, "reopening logs");
             if (rtmp_log_file_reopen(&cycle->log_file) != RTMP_OK) {
                 rtmp_log_error(RTMP_LOG_ALERT, cycle->log, errno, "reopening the error_log failed");
+            } else {
+                // the line above ends the old file; this one begins the new
+                rtmp_log_error(RTMP_LOG_NOTICE, cycle->log, 0, "logs reopened");
             }
             rtmp_cycle_log_owner(cycle); // before the workers open the new file themselves
             rtmp_master_signal_all(rtmp_channel_cmd::reopen, false, cycle->log);

@@ -378,6 +378,10 @@ def test_usr1_reopens_log():
         os.rename(srv.log_path, rotated)
         srv.signal(signal.SIGUSR1)
         wait_for(lambda: os.path.exists(srv.log_path), 2.0, "a new error.log after USR1")
+        # the old file ends with the signal, the new one begins with the reopen
+        srv.wait_log("logs reopened", 2.0)
+        with open(rotated) as f:
+            check("reopening logs" in f.read(), "the moved file does not end with the USR1")
         # master and every worker write to the new file, none to the moved one
         for pid in [srv.pid] + srv.worker_pids():
             wait_for(lambda: _log_fds_point_to(pid, srv.log_path), 2.0,
