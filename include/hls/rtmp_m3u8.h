@@ -41,6 +41,9 @@ struct rtmp_m3u8_s {
 void rtmp_m3u8_init(rtmp_m3u8_t *pl, rtmp_pool_t *pool, uint32_t max_segments, double window,
                     uint64_t first_sequence);
 
+// Empties pl as rtmp_m3u8_init left it (numbered from 0), keeping its ring and window.
+void rtmp_m3u8_reset(rtmp_m3u8_t *pl);
+
 // The sequence number the next segment gets (to name its file before it is added).
 inline uint64_t rtmp_m3u8_next_sequence(const rtmp_m3u8_t *pl)
 {

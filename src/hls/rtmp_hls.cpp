@@ -436,6 +436,21 @@ static void rtmp_hls_free(rtmp_hls_stream_t *hs);
 
 // Deletes the pending segments that are due, and after the stream ended and its grace
 // passed, the stream's files; then waits for the next of these.
+// Whose the playlist on disk is: the one this worker wrote last, or another worker's that
+// took the stream over (a publisher came back there) and renamed another inode in.
+enum class rtmp_hls_disk { none, ours, theirs };
+
+static rtmp_hls_disk rtmp_hls_playlist_on_disk(const rtmp_hls_stream_t *hs)
+{
+    struct stat sb;
+    if (stat(hs->playlist, &sb) == -1) {
+        return rtmp_hls_disk::none;
+    }
+    return hs->written && sb.st_dev == hs->pl_dev && sb.st_ino == hs->pl_ino
+               ? rtmp_hls_disk::ours
+               : rtmp_hls_disk::theirs;
+}
+
 static void rtmp_hls_sweep(rtmp_hls_stream_t *hs)
 {
     bool end = hs->end_due != 0 && hs->end_due <= rtmp_current_msec;
@@ -443,11 +458,8 @@ static void rtmp_hls_sweep(rtmp_hls_stream_t *hs)
         rtmp_hls_pending_pop(hs);
     }
     if (end) {
-        // another worker may have taken the playlist over (a publisher came back there):
-        // its rename left another inode, and then its segments are its own
-        struct stat sb;
-        if (hs->written && stat(hs->playlist, &sb) == 0 && sb.st_dev == hs->pl_dev &&
-            sb.st_ino == hs->pl_ino) {
+        // the segments of a playlist another worker took over are its own
+        if (rtmp_hls_playlist_on_disk(hs) == rtmp_hls_disk::ours) {
             for (uint32_t i = 0; i < hs->pl.count; i++) {
                 rtmp_hls_unlink(hs, rtmp_m3u8_segment(&hs->pl, i)->uri);
             }
@@ -900,22 +912,27 @@ static void rtmp_hls_start(rtmp_session_t *s, rtmp_stream_t *st)
         if (hs->st != nullptr) {
             rtmp_hls_detach(hs, false);
         }
-        rtmp_hls_attach(hs, st);
-        rtmp_log_error(RTMP_LOG_INFO, &s->c->log, 0,
-                       "hls \"%s\": continuing \"%s\" at segment %llu after a discontinuity", what,
-                       playlist, (unsigned long long)rtmp_m3u8_next_sequence(&hs->pl));
-        return;
+        if (rtmp_hls_playlist_on_disk(hs) != rtmp_hls_disk::theirs) {
+            rtmp_hls_attach(hs, st);
+            rtmp_log_error(RTMP_LOG_INFO, &s->c->log, 0,
+                           "hls \"%s\": continuing \"%s\" at segment %llu after a discontinuity",
+                           what, playlist, (unsigned long long)rtmp_m3u8_next_sequence(&hs->pl));
+            return;
+        }
+        // another worker went on with it meanwhile: its playlist, not what we remember,
+        // says where the stream is; what left ours is still ours to delete
+        rtmp_m3u8_reset(&hs->pl);
+    } else {
+        const char *op = nullptr;
+        if (rtmp_hls_mkdir(dir, &op) != RTMP_OK) {
+            rtmp_log_error(RTMP_LOG_ERR, &s->c->log, errno,
+                           "hls \"%s\": %s \"%s\" failed; HLS is off for this stream (the "
+                           "stream and its players go on)",
+                           what, op, dir);
+            return;
+        }
+        hs = rtmp_hls_create(hcf, what, dir, playlist, prefix);
     }
-
-    const char *op = nullptr;
-    if (rtmp_hls_mkdir(dir, &op) != RTMP_OK) {
-        rtmp_log_error(RTMP_LOG_ERR, &s->c->log, errno,
-                       "hls \"%s\": %s \"%s\" failed; HLS is off for this stream (the stream "
-                       "and its players go on)",
-                       what, op, dir);
-        return;
-    }
-    hs = rtmp_hls_create(hcf, what, dir, playlist, prefix);
     rtmp_hls_read_playlist(hs);
     rtmp_hls_attach(hs, st);
     if (hs->pl.count > 0) {

@@ -16,6 +16,17 @@ void rtmp_m3u8_init(rtmp_m3u8_t *pl, rtmp_pool_t *pool, uint32_t max_segments, d
     pl->next_sequence = first_sequence;
 }
 
+void rtmp_m3u8_reset(rtmp_m3u8_t *pl)
+{
+    rtmp_m3u8_segment_t *segs = pl->segs;
+    uint32_t max_segments = pl->max_segments;
+    double window = pl->window;
+    memset(pl, 0, sizeof(*pl));
+    pl->segs = segs;
+    pl->max_segments = max_segments;
+    pl->window = window;
+}
+
 const rtmp_m3u8_segment_t *rtmp_m3u8_segment(const rtmp_m3u8_t *pl, uint32_t i)
 {
     if (i >= pl->count) {

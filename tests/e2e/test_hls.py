@@ -324,6 +324,72 @@ def test_hls_two_workers_one_writer():
 test_hls_two_workers_one_writer.TIME_LIMIT = 45
 
 
+def _steer(srv, worker, held):
+    """Makes the next connection land in `worker`: the other one is given three idle
+    connections (held open by the caller), and so steps aside for new ones."""
+    from test_process import accepted_by_worker
+    for c in held:
+        c.close()
+    held.clear()
+    time.sleep(0.3)  # the closes reach the workers' counts
+    for _ in range(40):
+        if len(held) == 3:
+            return
+        c, pid = accepted_by_worker(srv, srv.port)
+        (held.append if pid != worker else lambda x: x.close())(c)
+    fail("could not fill the other worker")
+
+
+def test_hls_publisher_back_in_a_worker_another_continued():
+    """A publisher that comes back to a worker which wrote the playlist before another worker
+    went on with it continues from the other worker's playlist: every segment, numbered on.
+    Before, it went on from what it remembered, so the other worker's segments were
+    overwritten under the same names and sequence numbers."""
+    need_tools("ffmpeg", "ffprobe")
+    clip = _clip(3, 25)
+    hls_dir = tempfile.mkdtemp(prefix="rtmp_e2e_hls_")
+    held = []
+    try:
+        apps = {"live": 'live = true; hls = true; hls_path = "%s"; hls_fragment = "1s"; '
+                        'hls_playlist_length = "60s"; hls_endlist = true;' % hls_dir}
+        playlist = os.path.join(hls_dir, "live", "z.m3u8")
+        with live_server(apps, workers=2, server_extra='handshake_timeout = "60s";') as srv:
+            srv.start()
+            a, b = srv.worker_pids()
+            for i, worker in enumerate((a, b, a)):
+                _steer(srv, worker, held)
+                pub = ffmpeg_publisher(srv, clip, "live/z", "pub%d" % i)
+                check(pub.wait(20) == 0, "publisher %d: %s" % (i, pub.stderr()[-500:]))
+                wait_for(lambda: srv.log().count('hls "live/z" stopped') == i + 1, 5,
+                         "HLS of publish %d to stop" % i)
+            starts = [l for l in srv.log().splitlines() if re.search(r'hls "live/z": '
+                                                                     r'(writing|continuing)', l)]
+            check(len(starts) == 3 and [" %d#" % w in l for w, l in zip((a, b, a), starts)] ==
+                  [True] * 3, "HLS writers are not workers %d, %d, %d:\n%s"
+                  % (a, b, a, "\n".join(starts)))
+        pl = _read_playlist(playlist)
+        uris = [u for u, _, _ in pl.segments]
+        check(len(set(uris)) == len(uris) and pl.sequence == 0 and
+              [int(re.search(r"(\d+)\.ts$", u).group(1)) for u in uris] == pl.seqs(),
+              "segments not numbered on: %r" % pl.text)
+        check(sum(1 for _, _, d in pl.segments if d) == 2, "not two breaks: %r" % pl.text)
+        # all three publishes play through, one after the other
+        src_v = _hashes(clip, "video", VIDEO_SRC_BSF)
+        got_v = _hashes(playlist, "video", VIDEO_TS_BSF)
+        check(len(got_v) == 3 * len(src_v), "%d video frames for 3 x %d" % (len(got_v),
+                                                                           len(src_v)))
+        for i in range(3):
+            contiguous("publish %d" % i, got_v[i * len(src_v):(i + 1) * len(src_v)], src_v,
+                       to_end=True, from_start=True)
+    finally:
+        for c in held:
+            c.close()
+        shutil.rmtree(hls_dir, ignore_errors=True)
+
+
+test_hls_publisher_back_in_a_worker_another_continued.TIME_LIMIT = 60
+
+
 def test_hls_unwritable_path():
     """hls_path under a regular file: HLS stops for the stream with an error line; the
     stream itself plays."""
