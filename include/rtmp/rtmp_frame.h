@@ -49,6 +49,11 @@ inline rtmp_frame_t *rtmp_frame_ref(rtmp_frame_t *f)
 
 void rtmp_frame_unref(rtmp_frame_t *f);
 
+// The same message sent at `timestamp`: f chunked again for chunk_size, the size f was
+// chunked for; one reference, or nullptr when f's payload cannot be read back.
+[[nodiscard]] rtmp_frame_t *rtmp_frame_restamp(const rtmp_frame_t *f, uint32_t timestamp,
+                                               uint32_t chunk_size);
+
 // Where the first chunk header keeps the message stream id (4 bytes, little endian).
 size_t rtmp_frame_msid_offset(const rtmp_frame_t *f);
 

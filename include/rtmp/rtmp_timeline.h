@@ -29,6 +29,14 @@ inline uint32_t rtmp_timeline_now(const rtmp_timeline_t *t)
     return t->started ? (uint32_t)(t->out_max + (t->rebase ? 1 : 0)) : 0;
 }
 
+// Where a header or data message at `in` goes, without moving the timeline: as it is on
+// a timeline not started yet (the first publisher's times are kept, and a server hands a
+// late player its headers at the time of the GOP that follows), else rtmp_timeline_now.
+inline uint32_t rtmp_timeline_place(const rtmp_timeline_t *t, uint32_t in)
+{
+    return t->started ? rtmp_timeline_now(t) : in;
+}
+
 // A new publisher: its first timestamp continues the timeline.
 inline void rtmp_timeline_restart(rtmp_timeline_t *t)
 {

@@ -45,6 +45,45 @@ void rtmp_frame_unref(rtmp_frame_t *f)
     }
 }
 
+rtmp_frame_t *rtmp_frame_restamp(const rtmp_frame_t *f, uint32_t timestamp, uint32_t chunk_size)
+{
+    size_t ext = f->timestamp >= 0xffffff ? 4 : 0;
+    size_t basic = f->header_len - 11 - ext;
+    const u_char *d = f->data;
+    uint32_t csid = basic == 1   ? (d[0] & 0x3fu)
+                    : basic == 2 ? d[1] + 64u
+                                 : d[1] + d[2] * 256u + 64u;
+    const u_char *mh = d + basic + 7; // past timestamp, length and type: the msid
+    uint32_t msid = mh[0] | (uint32_t)mh[1] << 8 | (uint32_t)mh[2] << 16 | (uint32_t)mh[3] << 24;
+
+    // the payload, from between the chunk headers (continuations repeat the extended
+    // timestamp, as rtmp_chunk_write_fmt0 writes them)
+    auto *payload = static_cast<u_char *>(rtmp_alloc(f->mlen ? f->mlen : 1));
+    const u_char *p = d + f->header_len;
+    const u_char *end = d + f->len;
+    size_t got = 0;
+    while (got < f->mlen) {
+        size_t n = std::min<size_t>(f->mlen - got, chunk_size);
+        if (p + n > end) {
+            rtmp_free(payload);
+            return nullptr; // not chunked for chunk_size
+        }
+        memcpy(payload + got, p, n);
+        got += n;
+        p += n + (got < f->mlen ? basic + ext : 0);
+    }
+    rtmp_message_t m = {};
+    m.h.csid = csid;
+    m.h.timestamp = timestamp;
+    m.h.mlen = f->mlen;
+    m.h.type = f->type;
+    m.h.msid = msid;
+    m.payload = std::span<const u_char>(payload, f->mlen);
+    rtmp_frame_t *out = rtmp_frame_create(&m, chunk_size, f->flags);
+    rtmp_free(payload);
+    return out;
+}
+
 size_t rtmp_frame_msid_offset(const rtmp_frame_t *f)
 {
     size_t basic = f->header_len - 11 - (f->timestamp >= 0xffffff ? 4 : 0);

@@ -53,6 +53,9 @@ struct rtmp_live_stream_s {
     rtmp_frame_t *meta;
     rtmp_frame_t *video_header;
     rtmp_frame_t *audio_header;
+    // the headers again at the time a joining player starts at (rtmp_live_header_at)
+    rtmp_frame_t *video_header_at;
+    rtmp_frame_t *audio_header_at;
     rtmp_frame_t **gop; // since the last key frame
     uint32_t ngop;
     uint32_t gop_cap;
@@ -193,7 +196,8 @@ static void rtmp_live_gop_clear(rtmp_live_stream_t *ls);
 static void rtmp_live_reset_cache(rtmp_live_stream_t *ls)
 {
     rtmp_live_gop_clear(ls);
-    for (rtmp_frame_t **f : {&ls->meta, &ls->video_header, &ls->audio_header}) {
+    for (rtmp_frame_t **f : {&ls->meta, &ls->video_header, &ls->audio_header, &ls->video_header_at,
+                             &ls->audio_header_at}) {
         if (*f) {
             rtmp_frame_unref(*f);
             *f = nullptr;
@@ -408,18 +412,43 @@ static void rtmp_live_fan_out(rtmp_live_stream_t *ls, rtmp_frame_t *f, bool wait
 }
 
 // What a player joining a running stream gets first: metadata, sequence headers, the GOP.
+// A sequence header as a player starting at `ts` gets it: at that time, not at the time it
+// came (the stream's start, long before a late player's first frame), as nginx-rtmp sends
+// them; players that record what they get (VLC) would otherwise see time jump after it.
+// One copy per time, so the players joining during one GOP share it.
+static rtmp_frame_t *rtmp_live_header_at(rtmp_live_stream_t *ls, rtmp_frame_t *header,
+                                         rtmp_frame_t **copy, uint32_t ts)
+{
+    if (header == nullptr || header->timestamp == ts) {
+        return header;
+    }
+    if (*copy == nullptr || (*copy)->timestamp != ts) {
+        rtmp_frame_t *f = rtmp_frame_restamp(header, ts, ls->chunk_size);
+        if (f == nullptr) {
+            return header;
+        }
+        if (*copy) {
+            rtmp_frame_unref(*copy);
+        }
+        *copy = f;
+    }
+    return *copy;
+}
+
 static void rtmp_live_join(rtmp_live_ctx_t *p)
 {
     rtmp_live_stream_t *ls = p->ls;
-    for (rtmp_frame_t *f : {ls->meta, ls->video_header, ls->audio_header}) {
+    bool gop = ls->lacf->gop_cache && !ls->gop_full && ls->ngop > 0;
+    uint32_t start = gop ? ls->gop[0]->timestamp : rtmp_timeline_now(&ls->timeline);
+    for (rtmp_frame_t *f :
+         {ls->meta, rtmp_live_header_at(ls, ls->video_header, &ls->video_header_at, start),
+          rtmp_live_header_at(ls, ls->audio_header, &ls->audio_header_at, start)}) {
         if (f) {
             rtmp_live_send(p, f, true, false); // a new player starts at once
         }
     }
-    if (ls->lacf->gop_cache && !ls->gop_full) {
-        for (uint32_t i = 0; i < ls->ngop; i++) {
-            rtmp_live_send(p, ls->gop[i], true, false);
-        }
+    for (uint32_t i = 0; gop && i < ls->ngop; i++) {
+        rtmp_live_send(p, ls->gop[i], true, false);
     }
 }
 
@@ -782,13 +811,13 @@ rtmp_int_t rtmp_live_media(rtmp_session_t *s, rtmp_stream_t *st, const rtmp_mess
     out.h.msid = RTMP_FRAME_MSID;
     // onMetaData at 0, as nginx-rtmp sends it: ffmpeg's FLV reader takes one at a later
     // time (an encoder's update mid-stream) for the packets of a data stream of its own.
-    // Sequence headers and other data take the timeline's time and never start or move
-    // it: a server hands a late player (or a pull) the headers at their first time, 0,
-    // before a GOP far later, and that gap must not read as a discontinuity here.
+    // Sequence headers and other data never start or move the timeline: a server may hand
+    // a late player (or a pull) the headers at their first time, 0, before a GOP far
+    // later, and that gap must not read as a discontinuity here.
     out.h.timestamp =
         info.is_metadata ? 0
         : info.kind == rtmp_codec_kind::data || info.is_sequence_header || info.is_config
-            ? rtmp_timeline_now(&ls->timeline)
+            ? rtmp_timeline_place(&ls->timeline, m->h.timestamp)
             : rtmp_timeline_map(&ls->timeline, m->h.timestamp);
     uint8_t flags = 0;
     switch (info.kind) {
@@ -838,10 +867,14 @@ rtmp_int_t rtmp_live_media(rtmp_session_t *s, rtmp_stream_t *st, const rtmp_mess
         }
         ls->meta = rtmp_frame_ref(f);
     } else if (info.is_sequence_header) {
-        rtmp_frame_t **slot =
-            info.kind == rtmp_codec_kind::video ? &ls->video_header : &ls->audio_header;
-        if (*slot) {
-            rtmp_frame_unref(*slot);
+        bool video = info.kind == rtmp_codec_kind::video;
+        rtmp_frame_t **slot = video ? &ls->video_header : &ls->audio_header;
+        rtmp_frame_t **copy = video ? &ls->video_header_at : &ls->audio_header_at;
+        for (rtmp_frame_t **old : {slot, copy}) {
+            if (*old) {
+                rtmp_frame_unref(*old);
+                *old = nullptr;
+            }
         }
         *slot = rtmp_frame_ref(f);
     } else if (ls->lacf->gop_cache && info.kind != rtmp_codec_kind::other) {

@@ -182,6 +182,11 @@ def test_late_players_on_both_workers_get_the_streams_timestamps():
                     check(ts[0] == 11000 and ts[-1] == 12360,
                           "player on worker %s got video from %d to %d ms; the stream's GOP "
                           "starts at 11000" % (where.get(pl.port), ts[0], ts[-1]))
+                    # the sequence header comes at the time the player starts at, as from
+                    # nginx-rtmp, not at the stream's start: recorders would see time jump
+                    heads = [m.timestamp for m in pl.media() if is_video_header(m)]
+                    check(heads == [11000], "player on worker %s got the sequence header at "
+                          "%s ms, not at its first frame's 11000" % (where.get(pl.port), heads))
             finally:
                 for pl in players:
                     pl.stop()

@@ -8,6 +8,7 @@
 #include "core/rtmp_pool.h"
 #include "rtmp/rtmp_chunk.h"
 #include "rtmp/rtmp_control.h"
+#include "rtmp/rtmp_frame.h"
 
 static rtmp_pool_t *pool;
 
@@ -996,6 +997,43 @@ START_TEST(test_capture_play)
 }
 END_TEST
 
+// A restamped frame is byte for byte the frame chunked at the new time: across chunk
+// boundaries, basic header sizes and the extended timestamp, both ways.
+START_TEST(test_frame_restamp)
+{
+    static const uint32_t csids[] = {6, 100, 400};
+    static const uint32_t sizes[] = {0, 1, 127, 128, 129, 300};
+    static const uint32_t times[][2] = {{0, 5000}, {0, 0x1000000}, {0x1000000, 7}, {9, 9}};
+    u_char payload[300];
+    for (size_t i = 0; i < sizeof(payload); i++) {
+        payload[i] = (u_char)(i * 7 + 1);
+    }
+    for (uint32_t csid : csids) {
+        for (uint32_t size : sizes) {
+            for (const auto &t : times) {
+                rtmp_message_t m = {};
+                m.h = {csid, t[0], size, RTMP_MSG_VIDEO, 1};
+                m.payload = std::span<const u_char>(payload, size);
+                rtmp_frame_t *f = rtmp_frame_create(&m, 128, 5);
+                m.h.timestamp = t[1];
+                rtmp_frame_t *want = rtmp_frame_create(&m, 128, 5);
+                rtmp_frame_t *got = rtmp_frame_restamp(f, t[1], 128);
+                ck_assert_ptr_nonnull(got);
+                ck_assert_uint_eq(got->len, want->len);
+                ck_assert_uint_eq(got->header_len, want->header_len);
+                ck_assert_uint_eq(got->timestamp, t[1]);
+                ck_assert_uint_eq(got->flags, 5);
+                ck_assert_int_eq(memcmp(got->data, want->data, want->len), 0);
+                rtmp_frame_unref(f);
+                rtmp_frame_unref(want);
+                rtmp_frame_unref(got);
+            }
+        }
+    }
+    ck_assert_uint_eq(rtmp_frame_count(), 0);
+}
+END_TEST
+
 Suite *rtmp_chunk_suite(void)
 {
     Suite *s = suite_create("chunk");
@@ -1033,6 +1071,7 @@ Suite *rtmp_chunk_suite(void)
     tcase_add_test(tc, test_writer_chunks_ext);
     tcase_add_test(tc, test_writer_errors);
     tcase_add_test(tc, test_round_trip);
+    tcase_add_test(tc, test_frame_restamp);
     suite_add_tcase(s, tc);
 
     tc = tcase_create("captures");

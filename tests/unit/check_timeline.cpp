@@ -42,13 +42,18 @@ START_TEST(test_now_does_not_move_it)
     rtmp_timeline_t t = {};
     ck_assert_uint_eq(rtmp_timeline_now(&t), 0);
     ck_assert(!t.started);
-    // a late player's GOP: the headers went at now (0), the key frame keeps its time
+    // a late player's GOP: headers keep their time, whether 0 or the GOP's, and the key
+    // frame keeps its own
+    ck_assert_uint_eq(rtmp_timeline_place(&t, 0), 0);
+    ck_assert_uint_eq(rtmp_timeline_place(&t, 30000), 30000);
+    ck_assert(!t.started);
     ck_assert_uint_eq(rtmp_timeline_map(&t, 30000), 30000);
     ck_assert_uint_eq(rtmp_timeline_now(&t), 30000);
     ck_assert_uint_eq(rtmp_timeline_map(&t, 30040), 30040);
     // a new publisher's headers go where its first frame will
     rtmp_timeline_restart(&t);
     ck_assert_uint_eq(rtmp_timeline_now(&t), 30041);
+    ck_assert_uint_eq(rtmp_timeline_place(&t, 0), 30041);
     ck_assert_uint_eq(rtmp_timeline_map(&t, 0), 30041);
     ck_assert_uint_eq(rtmp_timeline_now(&t), 30041);
 }
