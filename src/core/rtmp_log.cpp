@@ -1,5 +1,6 @@
 // Leveled logging: time, level and pid in each line, written in one call.
 #include "core/rtmp_log.h"
+#include "core/rtmp_text.h"
 #include "core/rtmp_time.h"
 
 #include <cstdarg>
@@ -68,11 +69,15 @@ void rtmp_log_error_core(rtmp_uint_t level, rtmp_log_t *log, rtmp_err_t err, con
         n += log->handler(log, line + n, max - n);
     }
     // names, URLs and flashVer come from clients: a newline or an escape sequence among
-    // them must not forge a line or reach a terminal showing the log
-    for (size_t i = 0; i < n; i++) {
-        if (rtmp_is_control((u_char)line[i])) {
+    // them must not forge a line or reach a terminal showing the log, and bytes that are
+    // not UTF-8 must not make the file unreadable to tools that expect text
+    for (size_t i = 0; i < n;) {
+        size_t len = rtmp_utf8_len(std::string_view(line + i, n - i));
+        if (len == 0 || rtmp_is_control((u_char)line[i])) {
             line[i] = '?';
+            len = 1;
         }
+        i += len;
     }
     line[n++] = '\n';
 

@@ -1,5 +1,6 @@
-// Number, size and time parsing for configuration values and protocol text.
+// Number, size and time parsing for configuration values and protocol text; UTF-8 checks.
 #include "core/rtmp_core.h"
+#include "core/rtmp_text.h"
 
 #include <climits>
 
@@ -90,4 +91,47 @@ std::string_view rtmp_query_arg(std::string_view args, std::string_view key, boo
         *found = false;
     }
     return {};
+}
+
+size_t rtmp_utf8_len(std::string_view s)
+{
+    if (s.empty()) {
+        return 0;
+    }
+    auto b = [&s](size_t i) { return (u_char)s[i]; };
+    u_char c = b(0);
+    if (c < 0x80) {
+        return 1;
+    }
+    size_t n = c >= 0xc2 && c <= 0xdf   ? 2
+               : c >= 0xe0 && c <= 0xef ? 3
+               : c >= 0xf0 && c <= 0xf4 ? 4
+                                        : 0;
+    if (n == 0 || s.size() < n) {
+        return 0;
+    }
+    for (size_t i = 1; i < n; i++) {
+        if ((b(i) & 0xc0) != 0x80) {
+            return 0;
+        }
+    }
+    // the second byte's range rules out overlong forms, surrogates and > U+10FFFF
+    u_char c1 = b(1);
+    if ((c == 0xe0 && c1 < 0xa0) || (c == 0xed && c1 > 0x9f) || (c == 0xf0 && c1 < 0x90) ||
+        (c == 0xf4 && c1 > 0x8f)) {
+        return 0;
+    }
+    return n;
+}
+
+bool rtmp_utf8_valid(std::string_view s)
+{
+    while (!s.empty()) {
+        size_t n = rtmp_utf8_len(s);
+        if (n == 0) {
+            return false;
+        }
+        s.remove_prefix(n);
+    }
+    return true;
 }

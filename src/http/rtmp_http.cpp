@@ -1,6 +1,7 @@
 // The HTTP module: the http block, and connections served in the worker loop — request
 // heads, static files below hls_root sent with sendfile in bounded pieces, keep-alive.
 #include "http/rtmp_http.h"
+#include "core/rtmp_text.h"
 #include "core/rtmp_time.h"
 #include "event/rtmp_connection.h"
 #include "event/rtmp_ssl.h"
@@ -231,16 +232,7 @@ void rtmp_http_body_printf(rtmp_http_body_t *b, const char *fmt, ...)
 
 void rtmp_http_body_json(rtmp_http_body_t *b, std::string_view s)
 {
-    for (char ch : s) {
-        if (ch == '"' || ch == '\\') {
-            char esc[2] = {'\\', ch};
-            rtmp_http_body_append(b, std::string_view(esc, 2));
-        } else if ((u_char)ch < 0x20 || ch == 0x7f) {
-            rtmp_http_body_printf(b, "\\u%04x", (unsigned)(u_char)ch);
-        } else {
-            rtmp_http_body_append(b, std::string_view(&ch, 1));
-        }
-    }
+    rtmp_json_escape(s, [b](std::string_view piece) { rtmp_http_body_append(b, piece); });
 }
 
 // ---- content types and statuses ---------------------------------------------------------------

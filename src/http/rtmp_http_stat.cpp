@@ -1,5 +1,6 @@
 // /stat (JSON) and /metrics (Prometheus text): every worker's slot read and merged, so any
 // worker answers for the whole server.
+#include "core/rtmp_text.h"
 #include "core/rtmp_time.h"
 #include "http/rtmp_http.h"
 #include "os/rtmp_process.h"
@@ -254,18 +255,25 @@ static void rtmp_http_stat_family(rtmp_http_body_t *b, const char *name, const c
     rtmp_http_body_printf(b, "# HELP %s %s\n# TYPE %s %s\n", name, help, name, type);
 }
 
-// A label value: backslash, double quote and newline escaped.
+// A label value: backslash, double quote and newline escaped, and UTF-8 (the text format
+// requires it) with U+FFFD for any byte that is not.
 static void rtmp_http_stat_label(rtmp_http_body_t *b, const char *v)
 {
-    for (const char *p = v; *p; p++) {
-        if (*p == '\\' || *p == '"') {
-            char esc[2] = {'\\', *p};
+    for (std::string_view rest(v); !rest.empty();) {
+        char ch = rest[0];
+        size_t n = rtmp_utf8_len(rest);
+        if (ch == '\\' || ch == '"') {
+            char esc[2] = {'\\', ch};
             rtmp_http_body_append(b, std::string_view(esc, 2));
-        } else if (*p == '\n') {
+        } else if (ch == '\n') {
             rtmp_http_body_append(b, "\\n");
+        } else if (n == 0) {
+            n = 1;
+            rtmp_http_body_append(b, RTMP_UTF8_REPLACEMENT);
         } else {
-            rtmp_http_body_append(b, std::string_view(p, 1));
+            rtmp_http_body_append(b, rest.substr(0, n));
         }
+        rest.remove_prefix(n ? n : 1);
     }
 }
 

@@ -1,6 +1,7 @@
 // The notify module: HTTP callbacks through libcurl's multi interface, driven by the worker's epoll
 // loop.
 #include "rtmp/rtmp_notify.h"
+#include "core/rtmp_text.h"
 #include "core/rtmp_time.h"
 #include "os/rtmp_cycle.h"
 #include "rtmp/rtmp_record.h"
@@ -60,19 +61,7 @@ static void rtmp_notify_put_form(rtmp_notify_out_t *o, std::string_view v)
 static void rtmp_notify_put_json(rtmp_notify_out_t *o, std::string_view v)
 {
     rtmp_notify_put(o, "\"");
-    for (u_char ch : v) {
-        char e[8];
-        if (ch == '"' || ch == '\\') {
-            e[0] = '\\';
-            e[1] = (char)ch;
-            rtmp_notify_put(o, std::string_view(e, 2));
-        } else if (ch < 0x20) {
-            snprintf(e, sizeof(e), "\\u%04x", ch);
-            rtmp_notify_put(o, std::string_view(e, 6));
-        } else {
-            rtmp_notify_put(o, std::string_view(reinterpret_cast<const char *>(&ch), 1));
-        }
-    }
+    rtmp_json_escape(v, [o](std::string_view piece) { rtmp_notify_put(o, piece); });
     rtmp_notify_put(o, "\"");
 }
 

@@ -1,5 +1,6 @@
 // NetConnection and NetStream command handlers: connect, streams, publish, play and the rest.
 #include "rtmp/rtmp_cmd.h"
+#include "core/rtmp_text.h"
 #include "core/rtmp_time.h"
 #include "rtmp/rtmp_control.h"
 #include "rtmp/rtmp_limits.h"
@@ -120,6 +121,10 @@ static rtmp_int_t rtmp_cmd_connect(rtmp_session_t *s, const rtmp_message_t *, co
     }
     if (rtmp_has_control(v.app.sv()) || rtmp_has_control(v.tc_url.sv())) {
         rtmp_session_close(s, "connect: control characters in app or tcUrl");
+        return RTMP_ERROR;
+    }
+    if (!rtmp_utf8_valid(v.app.sv()) || !rtmp_utf8_valid(v.tc_url.sv())) {
+        rtmp_session_close(s, "connect: app or tcUrl is not UTF-8");
         return RTMP_ERROR;
     }
     // connect is accepted once per session, so these copies are bounded
@@ -284,6 +289,10 @@ static const char *rtmp_cmd_stream_names(rtmp_stream_t *st, const rtmp_cmd_strea
 {
     if (rtmp_has_control(v->name.sv()) || rtmp_has_control(v->args.sv())) {
         return "control characters in the stream name";
+    }
+    // it reaches file names, JSON (/stat, callbacks) and /metrics, which are UTF-8
+    if (!rtmp_utf8_valid(v->name.sv()) || !rtmp_utf8_valid(v->args.sv())) {
+        return "the stream name is not UTF-8";
     }
     if (!rtmp_cmd_copy(st->name, sizeof(st->name), v->name) ||
         !rtmp_cmd_copy(st->args, sizeof(st->args), v->args)) {

@@ -63,6 +63,11 @@ def amf0_encode(*values):
     return bytes(out)
 
 
+class RawString(bytes):
+    """An AMF0 string of these bytes, which need not be UTF-8 (plain bytes are sent as they
+    are, pre-encoded)."""
+
+
 def _amf0_str(out, s):
     b = s.encode()
     out += struct.pack(">H", len(b)) + b
@@ -84,8 +89,8 @@ def _amf0_value(out, v):
         out += b"\x01" + (b"\x01" if v else b"\x00")
     elif isinstance(v, (int, float)):
         out += b"\x00" + struct.pack(">d", float(v))
-    elif isinstance(v, str):
-        b = v.encode()
+    elif isinstance(v, (str, RawString)):
+        b = v.encode() if isinstance(v, str) else bytes(v)
         if len(b) > 0xFFFF:
             out += b"\x0c" + struct.pack(">I", len(b)) + b
         else:

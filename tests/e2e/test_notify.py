@@ -246,6 +246,17 @@ def test_notify():
             jf = svc.wait("publish", "flow")
             check(jf.get("_json") and jf.get("app") == "json" and jf.get("addr") == "127.0.0.1",
                   "notify_json: %r" % jf)
+            # a flashVer that is not UTF-8 still makes a JSON body (the service would fail to
+            # read it otherwise), with U+FFFD for the bytes that are not
+            with rc.RtmpClient(port, 5.0) as c:
+                c.handshake()
+                c.connect_app(app="json",
+                              extra={"flashVer": rc.RawString(b'FMLE \xff\xfe"x\\')})
+                sid = c.create_stream()
+                c.command("publish", 0, None, "utf", "live", msid=sid, csid=8)
+                jf = svc.wait("publish", "utf")
+                check(jf.get("flashver") == 'FMLE \ufffd\ufffd"x\\',
+                      "notify_json flashver: %r" % jf.get("flashver"))
 
             # a client that leaves while its callback is out: the answer, or the timeout,
             # later finds nothing of it (the sanitizer build would report a use after free)

@@ -402,32 +402,47 @@ def test_publish_and_play_without_a_name():
 def test_control_characters_never_reach_the_log():
     """A client's newline or escape cannot forge a log line or reach a terminal: connect with
     one in app is refused, one in flashVer is logged as ?, and a stream name holding one is
-    answered with the onStatus a client shows its user, then the session ends."""
+    answered with the onStatus a client shows its user, then the session ends. Bytes that are
+    not UTF-8 get the same, so names stay valid in JSON, /metrics and the log."""
     forged = "2026-01-01T00:00:00 [emerg] 1: FORGED"
     with _server() as srv:
         srv.start()
-        with rc.RtmpClient(srv.port) as c:
-            c.handshake()
-            c.command("connect", 1, {"app": "live\n" + forged, "flashVer": "LNX",
-                                     "tcUrl": "rtmp://127.0.0.1:%d/live" % srv.port})
-            check(c.wait_closed(3.0), "connect with a newline in app: the session stays open")
-        srv.wait_log("connect: control characters in app or tcUrl")
-        c, _, _ = _connected(srv, extra={"flashVer": "LNX\n%s\x1b[2J" % forged})
-        with c:
-            srv.wait_log('flashVer="LNX?%s?[2J"' % forged)
-            for verb, args, code in (("publish", ["a\n" + forged, "live"],
-                                      "NetStream.Publish.BadName"),
-                                     ("play", ["b\x1b[31m"], "NetStream.Play.StreamNotFound")):
-                if verb == "play":
-                    c, _, _ = _connected(srv)
+        # connect with a newline, or bytes that are not UTF-8, in app: closed
+        for app, why in (("live\n" + forged, "control characters in app or tcUrl"),
+                         (rc.RawString(b"li\xffve"), "app or tcUrl is not UTF-8")):
+            with rc.RtmpClient(srv.port) as c:
+                c.handshake()
+                c.command("connect", 1, {"app": app, "flashVer": "LNX",
+                                         "tcUrl": "rtmp://127.0.0.1:%d/live" % srv.port})
+                check(c.wait_closed(3.0), "connect with app %r: the session stays open" % app)
+            srv.wait_log("connect: " + why)
+        # in flashVer: shown as ?; in a stream name: refused, saying why, and closed
+        control, not_utf8 = "control characters in the stream name", "the stream name is not UTF-8"
+        raw = rc.RawString
+        for verb, args, code, why, flashver, shown in (
+                ("publish", ["a\n" + forged, "live"], "NetStream.Publish.BadName", control,
+                 "LNX\n%s\x1b[2J" % forged, "LNX?%s?[2J" % forged),
+                ("play", ["b\x1b[31m"], "NetStream.Play.StreamNotFound", control, "LNX", "LNX"),
+                ("publish", [raw(b"pub\xc0\xaf"), "live"], "NetStream.Publish.BadName", not_utf8,
+                 raw(b"LNX \xff\xfe 9"), "LNX ?? 9"),
+                ("play", [raw(b"pl\xff\xfeyer")], "NetStream.Play.StreamNotFound", not_utf8,
+                 "LNX", "LNX")):
+            c, _, _ = _connected(srv, extra={"flashVer": flashver})
+            with c:
+                srv.wait_log('flashVer="%s"' % shown)
                 sid = c.create_stream()
                 c.command(verb, 0, None, *args, msid=sid, csid=8)
                 v, _, _ = _stream_reply(c, "onStatus for " + verb)
                 check(v[0] == "onStatus" and len(v) >= 4 and v[3].get("code") == code and
-                      v[3].get("description") == "control characters in the stream name",
-                      "%s of a name with a control character answered with %r" % (verb, v))
+                      v[3].get("description") == why,
+                      "%s of %r answered with %r" % (verb, args[0], v))
                 check(c.wait_closed(2.0), "%s: the session stays open" % verb)
-                c.close()
+        with open(srv.log_path, "rb") as f:
+            raw = f.read()
+        try:
+            raw.decode("utf-8")
+        except UnicodeDecodeError as e:
+            fail("the log is not UTF-8: %s" % e)
         log = srv.log()
         check(not any(l.startswith(forged) for l in log.splitlines()),
               "a client forged a log line:\n%s" % log)

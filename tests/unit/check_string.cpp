@@ -1,7 +1,9 @@
 // Number, size and time parsing used by the configuration.
 #include "core/rtmp_core.h"
+#include "core/rtmp_text.h"
 
 #include <check.h>
+#include <string>
 
 START_TEST(test_query_arg)
 {
@@ -53,6 +55,37 @@ START_TEST(test_times)
 }
 END_TEST
 
+START_TEST(test_utf8)
+{
+    // well-formed: ASCII, 2, 3 and 4 bytes, the ends of each range
+    for (std::string_view ok :
+         {"", "abc", "\xc2\x80", "\xdf\xbf", "\xe0\xa0\x80", "\xed\x9f\xbf", "\xef\xbf\xbd",
+          "\xf0\x90\x80\x80", "\xf4\x8f\xbf\xbf", "caf\xc3\xa9 \xe6\x97\xa5\xe6\x9c\xac"}) {
+        ck_assert_msg(rtmp_utf8_valid(ok), "refused %zu bytes", ok.size());
+    }
+    // stray continuation, overlong forms, surrogates, above U+10FFFF, cut short, 0xff
+    for (std::string_view bad :
+         {"\x80", "\xc0\xaf", "\xc1\xbf", "\xe0\x9f\xbf", "\xed\xa0\x80", "\xf0\x8f\xbf\xbf",
+          "\xf4\x90\x80\x80", "\xf5\x80\x80\x80", "\xe2\x82", "ab\xc3", "\xff",
+          "a\xfe"
+          "b"}) {
+        ck_assert_msg(!rtmp_utf8_valid(bad), "took %zu bytes", bad.size());
+    }
+    ck_assert_uint_eq(rtmp_utf8_len("\xe2\x82\xac!"), 3);
+    ck_assert_uint_eq(rtmp_utf8_len("\xe2\x82"), 0);
+}
+END_TEST
+
+START_TEST(test_json_escape)
+{
+    std::string out;
+    rtmp_json_escape(std::string_view("a\"b\\c\n\x1b\x7f\xc3\xa9\xff\xc0\xafz"),
+                     [&out](std::string_view piece) { out.append(piece); });
+    ck_assert_str_eq(out.c_str(), "a\\\"b\\\\c\\u000a\\u001b\\u007f\xc3\xa9\xef\xbf\xbd\xef\xbf\xbd"
+                                  "\xef\xbf\xbdz");
+}
+END_TEST
+
 Suite *rtmp_string_suite(void)
 {
     Suite *s = suite_create("string");
@@ -61,6 +94,8 @@ Suite *rtmp_string_suite(void)
     tcase_add_test(tc, test_query_arg);
     tcase_add_test(tc, test_sizes);
     tcase_add_test(tc, test_times);
+    tcase_add_test(tc, test_utf8);
+    tcase_add_test(tc, test_json_escape);
     suite_add_tcase(s, tc);
     return s;
 }
