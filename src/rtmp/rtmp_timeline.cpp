@@ -16,7 +16,10 @@ uint32_t rtmp_timeline_map(rtmp_timeline_t *t, uint32_t in)
     int64_t delta = (int32_t)(in - t->last_in);
     t->last_in = in;
     t->in_ext += delta;
-    if (t->rebase || delta > RTMP_TIMELINE_MAX_JUMP || delta < -RTMP_TIMELINE_MAX_JUMP) {
+    // a step back to before the timeline's start is a break too: a time below 0 would
+    // read as 2^32 ms downstream (an HLS segment 49 days long)
+    if (t->rebase || delta > RTMP_TIMELINE_MAX_JUMP || delta < -RTMP_TIMELINE_MAX_JUMP ||
+        t->in_ext + t->offset < 0) {
         t->rebase = false;
         t->offset = t->out_max + 1 - t->in_ext;
     }

@@ -59,6 +59,23 @@ START_TEST(test_now_does_not_move_it)
 }
 END_TEST
 
+// A publisher stepping back past the timeline's start (its clock near 0) gets a break, not
+// a time below 0, which as 32 bits is 49 days ahead.
+START_TEST(test_step_back_before_start)
+{
+    rtmp_timeline_t t = {};
+    ck_assert_uint_eq(rtmp_timeline_map(&t, 2000), 2000);
+    ck_assert_uint_eq(rtmp_timeline_map(&t, 1000), 1000); // back, still after the start
+    ck_assert_uint_eq(rtmp_timeline_map(&t, 2040), 2040);
+    ck_assert_uint_eq(rtmp_timeline_map(&t, (uint32_t)-3000), 2041); // 5 s back: below 0
+    ck_assert_uint_eq(rtmp_timeline_map(&t, (uint32_t)-2960), 2081);
+    for (uint32_t in = 0; in < 200000; in += 7919) {
+        uint32_t out = rtmp_timeline_map(&t, in - 5000);
+        ck_assert_uint_lt(out, 1u << 31);
+    }
+}
+END_TEST
+
 START_TEST(test_reconnect_stays_monotonic)
 {
     rtmp_timeline_t t = {};
@@ -82,6 +99,7 @@ Suite *rtmp_timeline_suite(void)
     tcase_add_test(tc, test_jump_continues_after_last);
     tcase_add_test(tc, test_reconnect_stays_monotonic);
     tcase_add_test(tc, test_now_does_not_move_it);
+    tcase_add_test(tc, test_step_back_before_start);
     suite_add_tcase(s, tc);
     return s;
 }
