@@ -83,6 +83,10 @@ struct rtmp_mp4_s {
     rtmp_mp4_track_t audio; // the first AAC track
 };
 
+// Whether a file's first 8 bytes begin an MP4 (ISO BMFF) file: a box whose type files
+// start with.
+[[nodiscard]] bool rtmp_mp4_sniff(const u_char head[8]);
+
 // Finds and reads the moov (it may follow the mdat), parses the first video and audio
 // tracks and positions both at their first sample. A track's edit list moves its times:
 // a leading empty edit delays it, the first edit's media_time brings it forward (its

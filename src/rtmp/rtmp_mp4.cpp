@@ -975,6 +975,18 @@ static rtmp_int_t rtmp_mp4_read_moof(rtmp_mp4_frags_t *fs, const rtmp_media_file
     return RTMP_OK;
 }
 
+bool rtmp_mp4_sniff(const u_char head[8])
+{
+    uint32_t type = rtmp_mp4_be32(head + 4);
+    for (uint32_t tag : {rtmp_mp4_tag("ftyp"), rtmp_mp4_tag("moov"), rtmp_mp4_tag("mdat"),
+                         rtmp_mp4_tag("free"), rtmp_mp4_tag("wide"), rtmp_mp4_tag("skip")}) {
+        if (type == tag) {
+            return true;
+        }
+    }
+    return false;
+}
+
 // The top-level boxes, once: the moov, then for a fragmented file every moof.
 static rtmp_int_t rtmp_mp4_scan(rtmp_mp4_t *mp4, const rtmp_media_file_t *f, rtmp_mp4_frags_t *fs,
                                 u_char **buf, size_t *cap, const char **err)
@@ -998,9 +1010,7 @@ static rtmp_int_t rtmp_mp4_scan(rtmp_mp4_t *mp4, const rtmp_media_file_t *f, rtm
         } else if (size == 0) {
             size = f->size - off;
         }
-        if (i == 0 && type != rtmp_mp4_tag("ftyp") && type != rtmp_mp4_tag("moov") &&
-            type != rtmp_mp4_tag("mdat") && type != rtmp_mp4_tag("free") &&
-            type != rtmp_mp4_tag("wide") && type != rtmp_mp4_tag("skip")) {
+        if (i == 0 && !rtmp_mp4_sniff(h)) {
             *err = "not an MP4 file";
             return RTMP_ERROR;
         }

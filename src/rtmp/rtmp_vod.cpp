@@ -702,13 +702,20 @@ static rtmp_int_t rtmp_vod_play(rtmp_session_t *s, rtmp_stream_t *st)
     ctx->ev.log = &s->c->log;
     st->ctx[rtmp_vod_module.index] = ctx;
 
+    // the content decides, not the name: a .flv may hold MP4 and the other way round
     const char *err = "not a regular file";
-    u_char magic[3] = {};
+    u_char head[8] = {};
     rtmp_int_t rc = rtmp_media_file_fd(&ctx->file, fd);
     if (rc == RTMP_OK) {
-        rc = rtmp_media_file_read(&ctx->file, magic, 3, 0) && memcmp(magic, "FLV", 3) == 0
-                 ? rtmp_vod_open_flv(ctx, &err)
-                 : rtmp_vod_open_mp4(ctx, &err);
+        bool read = rtmp_media_file_read(&ctx->file, head, sizeof(head), 0);
+        if (read && memcmp(head, "FLV", 3) == 0) {
+            rc = rtmp_vod_open_flv(ctx, &err);
+        } else if (read && rtmp_mp4_sniff(head)) {
+            rc = rtmp_vod_open_mp4(ctx, &err);
+        } else {
+            err = "neither an FLV nor an MP4 file";
+            rc = RTMP_ERROR;
+        }
     }
     if (rc != RTMP_OK) {
         rtmp_vod_free(ctx);

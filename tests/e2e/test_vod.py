@@ -225,6 +225,13 @@ def test_names_that_leave_the_directory_are_refused():
         for name in ("abs_link.flv", "rel_link.flv"):
             srv.wait_log('play: "%s" in "%s" refused: a link leads out of the directory'
                          % (name, srv.dir + "/media"))
+        # a file that is neither FLV nor MP4 is called that, whatever its name
+        with open(os.path.join(srv.dir, "media", "garbage.flv"), "wb") as f:
+            f.write(b"this is not a video file at all\n" * 20)
+        with PyPlayer(srv.port, "vod", "garbage.flv") as p:
+            p.play()
+            p.wait_status("NetStream.Play.StreamNotFound")
+        srv.wait_log('"garbage.flv": neither an FLV nor an MP4 file')
         # names a player may use for the same files: bare, prefixed, with the extension
         for name in ("clip", "flv:clip", "clip.flv", "mp4:clip", "mp4:clip.mp4", "clip.mp4"):
             with PyPlayer(srv.port, "vod", name) as p:
