@@ -537,11 +537,13 @@ static size_t rtmp_live_viewers(rtmp_live_stream_t *ls)
 static void rtmp_live_unpublish(rtmp_live_stream_t *ls)
 {
     rtmp_live_ctx_t *pub = ls->publisher;
-    rtmp_log_error(
-        RTMP_LOG_INFO, &pub->s->c->log, 0,
-        "publish ended \"%s/%s\": %.1fs, %llu messages, %llu bytes, %zu players",
-        pub->s->app->name.data, ls->name, (double)(rtmp_current_msec - pub->started) / 1000.0,
-        (unsigned long long)ls->messages, (unsigned long long)ls->bytes, rtmp_live_viewers(ls));
+    // a pull from another worker is this worker's copy of a stream published there
+    rtmp_log_error(RTMP_LOG_INFO, &pub->s->c->log, 0,
+                   "%s ended \"%s/%s\": %.1fs, %llu messages, %llu bytes, %zu players",
+                   pub->relay ? "copy from another worker" : "publish", pub->s->app->name.data,
+                   ls->name, (double)(rtmp_current_msec - pub->started) / 1000.0,
+                   (unsigned long long)ls->messages, (unsigned long long)ls->bytes,
+                   rtmp_live_viewers(ls));
     ls->publisher = nullptr;
     pub->st->live = nullptr;
     rtmp_session_pace_reads(pub->s, 0);
@@ -925,7 +927,10 @@ rtmp_int_t rtmp_live_play(rtmp_session_t *s, rtmp_stream_t *st)
     p->forward = s->c->sockaddr.ss_family == AF_UNIX; // another worker's pull
     rtmp_live_player_add(ls, p);
     st->state = rtmp_stream_state::playing;
-    rtmp_log_error(RTMP_LOG_INFO, &s->c->log, 0, "play \"%s/%s\"%s", s->app->name.data, st->name,
+    char args[RTMP_MAX_ARGS + 1];
+    rtmp_live_redact_args(st->args, args, sizeof(args));
+    rtmp_log_error(RTMP_LOG_INFO, &s->c->log, 0, "play \"%s/%s\"%s%s%s", s->app->name.data,
+                   st->name, args[0] ? " args " : "", args,
                    published ? "" : " (waiting for a publisher)");
 
     rtmp_control_buf_t cb;

@@ -235,8 +235,11 @@ def test_publish_keys():
                 "show?key=" + openssl_key(PLAY_SECRET, "watch/show", now - 1), nf,
                 "Access denied: stream key expired")
         accepted(port, "watch", "play", "show?key=" + sign(srv, "watch/show", "--play"))
-        accepted(port, "watch", "play",
-                 "show?key=" + openssl_key(PLAY_SECRET, "watch/show", now + 60))
+        play_key = openssl_key(PLAY_SECRET, "watch/show", now + 60)
+        accepted(port, "watch", "play", "show?key=%s&lang=en" % play_key)
+        # the play line shows the query, with the key hidden, as the publish line does
+        srv.wait_log('play "watch/show" args key=***&lang=en', 5.0)
+        check(play_key.split("-")[1] not in srv.log(), "the play key is in the log")
         # publishing in watch needs no key; playing in live needs none either
         accepted(port, "live", "play", "cam1")
 

@@ -54,6 +54,10 @@ def test_players_on_both_workers():
         for p in players:
             _wait_exit(p, 8, p.name)
         check_players(players, src)
+        # the other worker's copy ends as a copy, not as a second publisher
+        srv.wait_log('copy from another worker ended "%s"' % stream, 5)
+        ends = [l for l in srv.log().splitlines() if 'publish ended "%s"' % stream in l]
+        check(len(ends) == 1, "publish ended lines: %s" % ends)
 
 
 test_players_on_both_workers.TIME_LIMIT = 60
