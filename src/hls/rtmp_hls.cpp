@@ -6,6 +6,7 @@
 #include "hls/rtmp_m3u8.h"
 #include "hls/rtmp_mpegts.h"
 #include "os/rtmp_cycle.h"
+#include "os/rtmp_path_check.h"
 #include "rtmp/rtmp_codec.h"
 #include "rtmp/rtmp_relay.h"
 #include "rtmp/rtmp_session.h"
@@ -1019,6 +1020,21 @@ static void rtmp_hls_exit_worker(rtmp_cycle_t *)
     }
 }
 
+static rtmp_int_t rtmp_hls_init_worker(rtmp_cycle_t *cycle)
+{
+    for (size_t i = 0; i < cycle->nservers; i++) {
+        rtmp_conf_srv_t *srv = cycle->servers[i];
+        for (size_t a = 0; a < srv->napps; a++) {
+            rtmp_conf_app_t *app = srv->apps[a];
+            rtmp_hls_app_conf_t *hcf = rtmp_hls_app_conf(app);
+            if (hcf->hls) {
+                rtmp_path_check_dir(app->file, app->line, "hls_path", hcf->path.sv());
+            }
+        }
+    }
+    return RTMP_OK;
+}
+
 rtmp_module_t rtmp_hls_module = {
     .name = "hls",
     .index = 0,
@@ -1026,5 +1042,6 @@ rtmp_module_t rtmp_hls_module = {
     .create_app_conf = rtmp_hls_create_app_conf,
     .merge_app_conf = rtmp_hls_merge_app_conf,
     .postconfiguration = rtmp_hls_postconfiguration,
+    .init_worker = rtmp_hls_init_worker,
     .exit_worker = rtmp_hls_exit_worker,
 };

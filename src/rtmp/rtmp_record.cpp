@@ -2,6 +2,7 @@
 #include "rtmp/rtmp_record.h"
 #include "core/rtmp_time.h"
 #include "event/rtmp_event.h"
+#include "os/rtmp_path_check.h"
 #include "os/rtmp_cycle.h"
 #include "rtmp/rtmp_codec.h"
 #include "rtmp/rtmp_relay.h"
@@ -1138,6 +1139,22 @@ static void rtmp_record_postconfiguration()
     rtmp_media_handler = rtmp_record_media;
 }
 
+static rtmp_int_t rtmp_record_init_worker(rtmp_cycle_t *cycle)
+{
+    for (size_t i = 0; i < cycle->nservers; i++) {
+        rtmp_conf_srv_t *srv = cycle->servers[i];
+        for (size_t a = 0; a < srv->napps; a++) {
+            auto *rcf = static_cast<rtmp_record_app_conf_t *>(
+                srv->apps[a]->app_conf[rtmp_record_module.index]);
+            for (rtmp_int_t r = 0; r < rcf->n; r++) {
+                const rtmp_record_conf_t *rc = &rcf->recs[r];
+                rtmp_path_check_template(rc->file, rc->line, "record path", rc->path.sv());
+            }
+        }
+    }
+    return RTMP_OK;
+}
+
 rtmp_module_t rtmp_record_module = {
     .name = "record",
     .index = 0,
@@ -1145,4 +1162,5 @@ rtmp_module_t rtmp_record_module = {
     .create_app_conf = rtmp_record_create_app_conf,
     .merge_app_conf = rtmp_record_merge_app_conf,
     .postconfiguration = rtmp_record_postconfiguration,
+    .init_worker = rtmp_record_init_worker,
 };

@@ -692,10 +692,17 @@ def test_workers_run_as_user():
         skip("needs root to change user")
     nobody = pwd.getpwnam("nobody")
     srv = Server(workers=2, main_extra='user = "nobody";\n',
-                 app_extra='live = true; exec_push = "sleep 60"; ')
+                 app_extra='live = true; exec_push = "sleep 60"; hls = true; '
+                           'hls_path = "{dir}/hls/live"; ')
     with srv:
         os.chmod(srv.dir, 0o755)  # the workers reopen the log in it as nobody
         srv.start()
+        # the directory HLS would be created in is root's: said at the start, once
+        srv.wait_log('hls_path "%s/hls/live": the workers (user "nobody") cannot write in '
+                     '"%s": Permission denied' % (srv.dir, srv.dir))
+        time.sleep(0.5)
+        check(srv.log().count("cannot write in") == 1, "the warning is not given once:\n%s"
+              % srv.log())
         check(_ids(srv.pid) == (0, 0), "the master is not root: %r" % (_ids(srv.pid),))
         workers = srv.worker_pids()
         for w in workers:
@@ -708,6 +715,10 @@ def test_workers_run_as_user():
             m = wait_for(lambda: re.search(r'exec_push "live/u": started pid (\d+)', srv.log()),
                          5, "the exec_push command")
             check(_ids(int(m.group(1)))[0] == nobody.pw_uid, "the command runs as root")
+            # read once it runs sleep: before its execve a child still shows the worker's
+            # environment as the worker started with it
+            wait_for(lambda: os.readlink("/proc/%s/exe" % m.group(1)).endswith("/sleep"), 5,
+                     "the command to start")
             with open("/proc/%s/environ" % m.group(1), "rb") as f:
                 env = dict(v.split(b"=", 1) for v in f.read().split(b"\0") if b"=" in v)
             for var, want in ((b"HOME", nobody.pw_dir), (b"USER", "nobody"),
