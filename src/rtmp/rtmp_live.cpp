@@ -67,8 +67,9 @@ struct rtmp_live_stream_s {
     rtmp_timeline_t timeline; // monotonic across publisher reconnects
 
     rtmp_msec_t last_media;
-    rtmp_event_t idle_ev;  // drop_idle_publisher
-    rtmp_event_t flush_ev; // flush_interval: sends what queued up to every player
+    rtmp_event_t idle_ev;   // drop_idle_publisher
+    rtmp_event_t refeed_ev; // rtmp_live_refeed
+    rtmp_event_t flush_ev;  // flush_interval: sends what queued up to every player
     uint64_t messages;
     uint64_t bytes;
 };
@@ -218,6 +219,7 @@ static void rtmp_live_release(rtmp_live_stream_t *ls)
     *pp = ls->next;
     rtmp_event_del_timer(&ls->idle_ev);
     rtmp_event_del_timer(&ls->flush_ev);
+    rtmp_event_del_timer(&ls->refeed_ev);
     rtmp_live_reset_cache(ls);
     rtmp_free(ls->gop);
     rtmp_free(ls);
@@ -533,8 +535,33 @@ static size_t rtmp_live_viewers(rtmp_live_stream_t *ls)
     return n;
 }
 
-// Detaches the publisher; players stay, told the stream stopped.
-static void rtmp_live_unpublish(rtmp_live_stream_t *ls)
+// A copy from another worker ended while players wait here. What comes next is decided a
+// moment later, once the master's news of the stream has come: published again somewhere
+// (a takeover there announces the end and the new start at once, before the copy ends),
+// it is pulled again; gone, its players get a pull from an origin if the application
+// has some, as when the worker that pulled it for them let it go.
+static constexpr rtmp_msec_t RTMP_LIVE_REFEED_DELAY = 250;
+
+static void rtmp_live_refeed(rtmp_event_t *ev)
+{
+    auto *ls = static_cast<rtmp_live_stream_t *>(ev->data);
+    ev->timedout = 0;
+    if (ls->publisher || ls->nplayers == 0) {
+        return;
+    }
+    int owner = rtmp_live_owner(ls->app, ls->name);
+    if (owner >= 0 && owner != rtmp_worker_slot) {
+        rtmp_live_pull(ls, owner, ev->log);
+    } else {
+        rtmp_pull_adopt(ls->app, ls->name);
+    }
+}
+
+// Detaches the publisher; players stay, told the stream stopped. A handover (another
+// publisher here takes the stream at once) tells them nothing: the stream goes on with
+// the new publisher's frames from its first key frame, for ffmpeg and librtmp players,
+// which end at the notice, too.
+static void rtmp_live_unpublish(rtmp_live_stream_t *ls, bool handover = false)
 {
     rtmp_live_ctx_t *pub = ls->publisher;
     // a pull from another worker is this worker's copy of a stream published there
@@ -547,13 +574,12 @@ static void rtmp_live_unpublish(rtmp_live_stream_t *ls)
     ls->publisher = nullptr;
     pub->st->live = nullptr;
     rtmp_session_pace_reads(pub->s, 0);
-    if (!pub->relay) {
+    if (!pub->relay && !handover) {
         char key[RTMP_MAX_NAME * 2 + 32];
         std::string_view k = rtmp_live_key(ls->app, ls->name, key, sizeof(key));
         (void)rtmp_registry_del(k, rtmp_worker_slot);
         rtmp_worker_announce(false, k);
     }
-    rtmp_free(pub);
     rtmp_event_del_timer(&ls->idle_ev);
     rtmp_live_reset_cache(ls);
     rtmp_timeline_restart(&ls->timeline);
@@ -562,10 +588,20 @@ static void rtmp_live_unpublish(rtmp_live_stream_t *ls)
     for (rtmp_queue_t *q = ls->players.next; q != &ls->players; q = q->next) {
         rtmp_queue_data(q, rtmp_live_ctx_t, link)->video_started = false;
     }
+    bool relay = pub->relay;
+    rtmp_free(pub);
+    if (handover) {
+        return;
+    }
     rtmp_live_tell_players(ls, RTMP_USER_STREAM_EOF, rtmp_cmd_status_id::play_unpublish_notify);
     if (ls->feed_lost) { // that publisher was the pull from a worker that died
         ls->feed_lost = false;
         rtmp_pull_adopt(ls->app, ls->name);
+    } else if (relay && ls->nplayers > 0) {
+        ls->refeed_ev.data = ls;
+        ls->refeed_ev.handler = rtmp_live_refeed;
+        ls->refeed_ev.log = rtmp_cycle->log;
+        rtmp_event_add_timer(&ls->refeed_ev, RTMP_LIVE_REFEED_DELAY);
     }
 }
 
@@ -635,11 +671,13 @@ rtmp_int_t rtmp_live_publish(rtmp_session_t *s, rtmp_stream_t *st)
         return rtmp_session_status(s, st->msid, rtmp_cmd_status_id::publish_bad_name, st->name);
     }
     rtmp_live_stream_t *ls = rtmp_live_find(s->app, st->name, true, (uint32_t)s->scf->chunk_size);
+    bool handover = false; // players go on from the publisher before, told nothing
     if (ls->publisher && ls->publisher->relay) {
         // the pull raced with a publish here: this publisher wins, the pull goes
         rtmp_session_t *relay = ls->publisher->s;
-        rtmp_live_unpublish(ls);
+        rtmp_live_unpublish(ls, true);
         rtmp_session_close(relay, "a local publisher took the stream");
+        handover = true;
     }
     if (ls->publisher) {
         if (!lacf->publisher_takeover) {
@@ -653,9 +691,10 @@ rtmp_int_t rtmp_live_publish(rtmp_session_t *s, rtmp_stream_t *st)
         rtmp_log_error(RTMP_LOG_INFO, &s->c->log, 0,
                        "publish \"%s/%s\" takes over from connection %llu", s->app->name.data,
                        st->name, (unsigned long long)old->c->number);
-        rtmp_live_unpublish(ls);
+        rtmp_live_unpublish(ls, true);
         old_st->state = rtmp_stream_state::created;
         rtmp_session_close(old, "publisher taken over by a new connection");
+        handover = true;
     }
 
     rtmp_live_ctx_t *ctx = rtmp_live_ctx(s, st, ls);
@@ -683,7 +722,9 @@ rtmp_int_t rtmp_live_publish(rtmp_session_t *s, rtmp_stream_t *st)
         rtmp_event_add_timer(&ls->idle_ev, lacf->drop_idle_publisher);
     }
 
-    rtmp_live_tell_players(ls, RTMP_USER_STREAM_BEGIN, rtmp_cmd_status_id::play_publish_notify);
+    if (!handover) {
+        rtmp_live_tell_players(ls, RTMP_USER_STREAM_BEGIN, rtmp_cmd_status_id::play_publish_notify);
+    }
 
     rtmp_control_buf_t cb;
     if (rtmp_session_send_control(s, rtmp_control_user(&cb, RTMP_USER_STREAM_BEGIN, st->msid)) !=

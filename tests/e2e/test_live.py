@@ -23,9 +23,9 @@ from harness import (BENCH, asan_build, check, fail, media_clip, minor_faults, n
 from live_helpers import (PyPlayer, PyPublisher, check_complete, check_players, client_port,
                           contiguous, data_name, ended, ffmpeg_player, ffmpeg_publisher,
                           gst_decoded, gst_player, have_gst, heavy_clip, is_audio_header,
-                          is_video_header, is_video_key, live_server, players_of,
-                          published_messages, publishers_of, rtmpdump_packets, rtmpdump_player,
-                          session_lines, source, status_code, wait_players)
+                          is_video_header, is_video_key, live_server, parse_framemd5,
+                          players_of, published_messages, publishers_of, rtmpdump_packets,
+                          rtmpdump_player, session_lines, source, status_code, wait_players)
 
 LIVE = {"live": "live = true;"}
 
@@ -564,6 +564,8 @@ def test_busy_name_and_takeover():
             old = ffmpeg_publisher(srv, clip, "take/s", "old")
             wait_for(lambda: publishers_of(srv, "live/s") and publishers_of(srv, "take/s"), 5,
                      "both publishers")
+            # an ffmpeg player, which would end at an UnpublishNotify
+            ff_take = ffmpeg_player(srv, "take/s", "ff_take")
             time.sleep(1.5)
 
             # a second publisher for the busy name is refused, the first goes on
@@ -586,17 +588,20 @@ def test_busy_name_and_takeover():
             _wait_exit(first, 10, "the first publisher of the busy name")
             _wait_exit(new, 12, "the publisher that took over")
             p_busy.wait_status("NetStream.Play.UnpublishNotify", 3)
-            p_take.wait(lambda ms: p_take.statuses().count("NetStream.Play.UnpublishNotify")
-                        >= 2, 3, "UnpublishNotify of the new publisher")
+            p_take.wait_status("NetStream.Play.UnpublishNotify", 3)
             check(not p_busy.closed and not p_take.closed, "a player was closed")
             check_complete("player of the busy name", p_busy.packets(), src, from_start=True)
+            # the takeover is seamless: no notice between the two publishers (ffmpeg and
+            # librtmp players would end at one), only at the end of the second
+            check(p_take.statuses().count("NetStream.Play.UnpublishNotify") == 1 and
+                  p_take.statuses().count("NetStream.Play.PublishNotify") == 1,
+                  "the takeover player was told of the takeover: %s" % p_take.statuses())
             # the takeover player: the old publisher's part is a run from the start, then
-            # the new publisher's stream in full
+            # the new publisher's stream in full, from its sequence header on
             msgs = p_take.messages()
             after = msgs[n_before:]
-            cut = [i for i, m in enumerate(after)
-                   if status_code(m) == "NetStream.Play.PublishNotify"]
-            check(cut, "the takeover player got no PublishNotify: %s" % p_take.statuses())
+            cut = [i for i, m in enumerate(after) if is_video_header(m)]
+            check(cut, "the takeover player got no new sequence header")
             before = msgs[:n_before + cut[0]]
             got = p_take.packets(before)
             contiguous("takeover player, old publisher video", got["video"],
@@ -604,6 +609,14 @@ def test_busy_name_and_takeover():
             check_complete("takeover player, new publisher", p_take.packets(after[cut[0]:]),
                            src, from_start=True)
             _monotonic("takeover player", msgs)
+            # the ffmpeg player went through the takeover and got the new publisher in full
+            _wait_exit(ff_take, 10, "the ffmpeg player of the takeover")
+            got = parse_framemd5(ff_take.stdout())
+            n = len(src.packets["video"])
+            check(len(got["video"]) > n, "the ffmpeg player got %d video frames, one clip has %d:"
+                  " it ended at the takeover" % (len(got["video"]), n))
+            contiguous("ffmpeg takeover player, new publisher", got["video"][-n:],
+                       src.packets["video"], to_end=True, from_start=True)
         finally:
             p_busy.stop()
             p_take.stop()

@@ -238,6 +238,19 @@ def test_takeover_across_workers():
                                        for m in ms), 5, "the new publisher's key frame")
             check(len(svc.find("publish")) == len(pubs), "on_publish asked %d times for %d "
                   "publishes" % (len(svc.find("publish")), len(pubs)))
+
+            # then one in the publisher's own worker: players in the other worker go on
+            # too (they waited for good when its copy ended after the new publish began)
+            where.append(publish())
+            while where[-1] != where[-2] and len(pubs) < 24:
+                where.append(publish())
+            check(where[-1] == where[-2], "no takeover within one worker")
+            pubs[-1].video(80, AVC_HEADER, header=True)
+            pubs[-1].video(120, b"samewkr", key=True)
+            for pl in players:
+                pl.wait(lambda ms: any(m.type == rc.MSG_VIDEO and b"samewkr" in m.payload
+                                       for m in ms), 5,
+                        "the key frame after a takeover in worker %s" % where[-1])
     finally:
         for c in players + pubs:
             c.close() if isinstance(c, PyPublisher) else c.stop()
