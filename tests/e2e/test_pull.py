@@ -26,7 +26,7 @@ from live_helpers import (FFMPEG_QUIET, PyPlayer, PyPublisher, check_players, cl
                           ffmpeg_player, ffmpeg_publisher, live_server, parse_framemd5,
                           players_of, publishers_of, session_lines, source)
 from test_hls import VIDEO_SRC_BSF, VIDEO_TS_BSF, _check_rules, _hashes, _read_playlist
-from test_notify import AuthService
+from test_notify import AVC_HEADER, AuthService
 from test_record import _packets
 
 
@@ -180,6 +180,56 @@ class SlowOrigin:
         self.lsock.close()
         for x in self.socks:
             x.close()
+
+
+def test_edge_players_in_the_other_worker_get_the_stream_back():
+    """The worker holding an edge's pull loses its last player when the origin's publisher
+    leaves (an ffmpeg-like player ends at the notice), and lets the pull go; a player that
+    stays in the other worker, whose copy from the first ended, gets a pull of its own and
+    the stream when the publisher comes back. Before, it waited for good."""
+    with live_server({"live": "live = true;"}) as o:
+        o.start()
+        apps = {"live": 'live = true; pull = "rtmp://127.0.0.1:%d/live"; '
+                        'pull_idle_timeout = "5s";' % o.port}
+        with live_server(apps, workers=2) as e:
+            e.start()
+            players = []
+            pub = PyPublisher(o.port, "live", "s")
+            try:
+                pub.video(0, AVC_HEADER, header=True)
+                for ts in range(0, 2000, 40):
+                    pub.video(ts, b"first" + bytes(100), key=ts % 1000 == 0)
+                quitter = PyPlayer(e.port, "live", "s").play()  # its worker pulls
+                players.append(quitter)
+                quitter.wait(lambda ms: any(m.type == rc.MSG_VIDEO for m in ms), 5, "media")
+                pull_worker = wait_for(lambda: players_of(e, "live/s").get(quitter.port), 5,
+                                       "the first play line")
+                stayer = None
+                for _ in range(20):  # a player in the other worker
+                    p = PyPlayer(e.port, "live", "s").play()
+                    players.append(p)
+                    if wait_for(lambda: players_of(e, "live/s").get(p.port), 5,
+                                "a play line") != pull_worker:
+                        stayer = p
+                        break
+                    p.stop()
+                check(stayer is not None, "no player landed in the other worker")
+                stayer.wait(lambda ms: any(m.type == rc.MSG_VIDEO for m in ms), 5, "media")
+                for p in players:
+                    if p is not stayer:
+                        p.stop()
+
+                pub.close()
+                e.wait_log('pull "live/s" released: no players left', 5)
+                pub = PyPublisher(o.port, "live", "s")
+                pub.video(0, AVC_HEADER, header=True)
+                pub.video(40, b"back" + bytes(100), key=True)
+                stayer.wait(lambda ms: any(m.type == rc.MSG_VIDEO and b"back" in m.payload
+                                           for m in ms), 8, "the stream back")
+            finally:
+                pub.close()
+                for p in players:
+                    p.stop()
 
 
 def test_edge_burst_on_both_workers_pulls_once():
