@@ -12,8 +12,10 @@
 #include "rtmp/rtmp_session.h"
 #include "rtmp/rtmp_timeline.h"
 
+#include <charconv>
 #include <cmath>
 #include <cstdio>
+#include <dirent.h>
 #include <fcntl.h>
 #include <limits.h>
 #include <sys/stat.h>
@@ -750,6 +752,47 @@ static rtmp_int_t rtmp_hls_mkdir(char *path, const char **failed)
 }
 
 // Continues the playlist a previous publisher left on disk, if there is one of ours.
+// Segments an earlier writer of the playlist had taken out of it but not yet deleted when
+// it went away (its worker killed, or exiting before their time), numbered below the first
+// one listed: deleted as those leaving the playlist are, or nobody ever would.
+static void rtmp_hls_sweep_strays(rtmp_hls_stream_t *hs)
+{
+    const rtmp_m3u8_segment_t *first = rtmp_m3u8_segment(&hs->pl, 0);
+    uint64_t below = first ? first->sequence : rtmp_m3u8_next_sequence(&hs->pl);
+    DIR *d = hs->hcf->cleanup ? opendir(hs->dir) : nullptr;
+    if (d == nullptr) {
+        return;
+    }
+    size_t strays = 0;
+    std::string_view prefix(hs->prefix);
+    while (const struct dirent *e = readdir(d)) {
+        std::string_view n(e->d_name);
+        if (!n.starts_with(prefix) || !n.ends_with(".ts") || n.size() <= prefix.size() + 3) {
+            continue;
+        }
+        std::string_view digits = n.substr(prefix.size(), n.size() - prefix.size() - 3);
+        uint64_t seq = 0;
+        auto r = std::from_chars(digits.data(), digits.data() + digits.size(), seq);
+        // named as this server names them: no sign, no leading zero
+        if (r.ec != std::errc() || r.ptr != digits.data() + digits.size() ||
+            (digits.size() > 1 && digits[0] == '0') || seq >= below || n.size() >= RTMP_M3U8_URI) {
+            continue;
+        }
+        rtmp_m3u8_segment_t seg = {};
+        seg.sequence = seq;
+        memcpy(seg.uri, n.data(), n.size());
+        rtmp_hls_removed(hs, &seg);
+        strays++;
+    }
+    closedir(d);
+    if (strays) {
+        rtmp_log_error(RTMP_LOG_INFO, rtmp_hls_log(), 0,
+                       "hls \"%s\": %zu segments an earlier writer left behind go with those "
+                       "leaving the playlist",
+                       hs->what, strays);
+    }
+}
+
 static void rtmp_hls_read_playlist(rtmp_hls_stream_t *hs)
 {
     int fd = open(hs->playlist, O_RDONLY | O_CLOEXEC);
@@ -797,6 +840,7 @@ static void rtmp_hls_read_playlist(rtmp_hls_stream_t *hs)
     rtmp_log_error(RTMP_LOG_INFO, rtmp_hls_log(), 0,
                    "hls \"%s\": continuing \"%s\" at segment %llu after a discontinuity", hs->what,
                    hs->playlist, (unsigned long long)rtmp_m3u8_next_sequence(&hs->pl));
+    rtmp_hls_sweep_strays(hs);
 }
 
 static rtmp_hls_stream_t *rtmp_hls_create(rtmp_hls_app_conf_t *hcf, const char *what,

@@ -14,6 +14,7 @@ import math
 import os
 import re
 import shutil
+import signal
 import subprocess
 import tempfile
 import time
@@ -388,6 +389,44 @@ def test_hls_publisher_back_in_a_worker_another_continued():
 
 
 test_hls_publisher_back_in_a_worker_another_continued.TIME_LIMIT = 60
+
+
+def test_hls_segments_a_killed_worker_meant_to_delete_go_later():
+    """A worker killed while it publishes leaves segments that had left the playlist and
+    waited for their deletion; the publisher that continues the playlist deletes them with
+    those leaving it. Before, nobody ever did."""
+    need_tools("ffmpeg")
+    hls_dir = tempfile.mkdtemp(prefix="rtmp_e2e_hls_")
+    try:
+        apps = {"live": 'live = true; hls = true; hls_path = "%s"; hls_fragment = "1s"; '
+                        'hls_playlist_length = "3s";' % hls_dir}
+        d = os.path.join(hls_dir, "live")
+        with live_server(apps, workers=1) as srv:
+            srv.start()
+            pub = ffmpeg_publisher(srv, _clip(20, 25), "live/k", "pub")
+
+            def left_playlist():
+                pl = _read_playlist(os.path.join(d, "k.m3u8"))
+                return pl and pl.sequence >= 3
+            wait_for(left_playlist, 15, "segments leaving the playlist")
+            os.kill(srv.worker_pids()[0], signal.SIGKILL)
+            pub.wait(10)
+            wait_for(lambda: len(srv.worker_pids()) == 1, 5, "a new worker")
+            strays = sorted(f for f in os.listdir(d) if f.endswith(".ts") and
+                            int(f[2:-3]) < _read_playlist(os.path.join(d, "k.m3u8")).sequence)
+            check(strays, "no segment was waiting for its deletion: %s" % os.listdir(d))
+
+            pub = ffmpeg_publisher(srv, _clip(3, 25), "live/k", "pub2")
+            check(pub.wait(15) == 0, "publisher: %s" % pub.stderr()[-500:])
+            srv.wait_log('hls "live/k": stream ended a while ago', 20)
+            left = [f for f in os.listdir(d) if f.startswith("k")]
+            check(not left, "left on disk: %s" % sorted(left))
+            srv.wait_log("%d segments an earlier writer left behind" % len(strays), 1)
+    finally:
+        shutil.rmtree(hls_dir, ignore_errors=True)
+
+
+test_hls_segments_a_killed_worker_meant_to_delete_go_later.TIME_LIMIT = 60
 
 
 def test_hls_unwritable_path():

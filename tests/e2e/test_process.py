@@ -716,11 +716,13 @@ def test_workers_run_as_user():
                          5, "the exec_push command")
             check(_ids(int(m.group(1)))[0] == nobody.pw_uid, "the command runs as root")
             # read once it runs sleep: before its execve a child still shows the worker's
-            # environment as the worker started with it
-            wait_for(lambda: os.readlink("/proc/%s/exe" % m.group(1)).endswith("/sleep"), 5,
-                     "the command to start")
-            with open("/proc/%s/environ" % m.group(1), "rb") as f:
-                env = dict(v.split(b"=", 1) for v in f.read().split(b"\0") if b"=" in v)
+            # environment as the worker started with it, and during it none at all
+            def environ():
+                if not os.readlink("/proc/%s/exe" % m.group(1)).endswith("/sleep"):
+                    return None
+                with open("/proc/%s/environ" % m.group(1), "rb") as f:
+                    return dict(v.split(b"=", 1) for v in f.read().split(b"\0") if b"=" in v)
+            env = wait_for(environ, 5, "the command's environment")
             for var, want in ((b"HOME", nobody.pw_dir), (b"USER", "nobody"),
                               (b"LOGNAME", "nobody")):
                 check(env.get(var) == want.encode(), "the command's %s is %r, not %r"
