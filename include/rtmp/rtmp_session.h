@@ -203,6 +203,10 @@ void rtmp_session_close(rtmp_session_t *s, const char *reason);
 // Stops counting a stream in max_streams, if it was counted.
 void rtmp_session_stream_uncount(rtmp_stream_t *st);
 
+// Runs st's publish, counted in max_streams, through the publish chain; one refused on
+// the way stops counting.
+rtmp_int_t rtmp_session_publish_chain(rtmp_session_t *s, rtmp_stream_t *st);
+
 // Runs st's publish through the publish chain again, after it waited (RTMP_AGAIN) for
 // something outside the chain.
 rtmp_int_t rtmp_session_publish_resume(rtmp_session_t *s, rtmp_stream_t *st);

@@ -437,8 +437,6 @@ static void rtmp_hls_removed(void *data, const rtmp_m3u8_segment_t *seg)
 
 static void rtmp_hls_free(rtmp_hls_stream_t *hs);
 
-// Deletes the pending segments that are due, and after the stream ended and its grace
-// passed, the stream's files; then waits for the next of these.
 // Whose the playlist on disk is: the one this worker wrote last, or another worker's that
 // took the stream over (a publisher came back there) and renamed another inode in.
 enum class rtmp_hls_disk { none, ours, theirs };
@@ -454,6 +452,8 @@ static rtmp_hls_disk rtmp_hls_playlist_on_disk(const rtmp_hls_stream_t *hs)
                : rtmp_hls_disk::theirs;
 }
 
+// Deletes the pending segments that are due, and after the stream ended and its grace
+// passed, the stream's files; then waits for the next of these.
 static void rtmp_hls_sweep(rtmp_hls_stream_t *hs)
 {
     bool end = hs->end_due != 0 && hs->end_due <= rtmp_current_msec;
@@ -751,7 +751,6 @@ static rtmp_int_t rtmp_hls_mkdir(char *path, const char **failed)
     }
 }
 
-// Continues the playlist a previous publisher left on disk, if there is one of ours.
 // Segments an earlier writer of the playlist had taken out of it but not yet deleted when
 // it went away (its worker killed, or exiting before their time), numbered below the first
 // one listed: deleted as those leaving the playlist are, or nobody ever would.
@@ -793,6 +792,7 @@ static void rtmp_hls_sweep_strays(rtmp_hls_stream_t *hs)
     }
 }
 
+// Continues the playlist a previous publisher left on disk, if there is one of ours.
 static void rtmp_hls_read_playlist(rtmp_hls_stream_t *hs)
 {
     int fd = open(hs->playlist, O_RDONLY | O_CLOEXEC);

@@ -44,7 +44,6 @@ struct rtmp_live_stream_s {
 
     rtmp_live_ctx_t *publisher;
     rtmp_msec_t pull_started; // a pull from the owning worker is on its way
-    bool feed_lost;           // that worker died: once its pull here ends, players adopt one
     rtmp_queue_t players;
     size_t nplayers;
     size_t nforward; // players that are forwards (rtmp_live_ctx_t::forward)
@@ -539,7 +538,7 @@ static size_t rtmp_live_viewers(rtmp_live_stream_t *ls)
 // moment later, once the master's news of the stream has come: published again somewhere
 // (a takeover there announces the end and the new start at once, before the copy ends),
 // it is pulled again; gone, its players get a pull from an origin if the application
-// has some, as when the worker that pulled it for them let it go.
+// has some, as when the worker that pulled it for them let it go or died.
 static constexpr rtmp_msec_t RTMP_LIVE_REFEED_DELAY = 250;
 
 static void rtmp_live_refeed(rtmp_event_t *ev)
@@ -594,10 +593,7 @@ static void rtmp_live_unpublish(rtmp_live_stream_t *ls, bool handover = false)
         return;
     }
     rtmp_live_tell_players(ls, RTMP_USER_STREAM_EOF, rtmp_cmd_status_id::play_unpublish_notify);
-    if (ls->feed_lost) { // that publisher was the pull from a worker that died
-        ls->feed_lost = false;
-        rtmp_pull_adopt(ls->app, ls->name);
-    } else if (relay && ls->nplayers > 0) {
+    if (relay && ls->nplayers > 0) {
         ls->refeed_ev.data = ls;
         ls->refeed_ev.handler = rtmp_live_refeed;
         ls->refeed_ev.log = rtmp_cycle->log;
@@ -1139,10 +1135,9 @@ void rtmp_live_registry_lost(const char *key, int slot)
     if (ls == nullptr || ls->nplayers == 0) {
         return;
     }
+    // a copy from the dead worker ends any moment, and is replaced then (rtmp_live_refeed)
     if (ls->publisher == nullptr) {
         rtmp_pull_adopt(app, name);
-    } else if (ls->publisher->relay) {
-        ls->feed_lost = true; // its pull from the dead worker ends any moment: adopted then
     }
 }
 

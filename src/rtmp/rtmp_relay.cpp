@@ -635,10 +635,7 @@ static rtmp_int_t rtmp_relay_pull_publish(rtmp_session_t *s)
                  (long long)rtmp_core_conf(rtmp_cycle)->max_streams);
         return rtmp_relay_fail(s, why);
     }
-    rtmp_int_t rc = rtmp_publish_handler(s, st);
-    if (st->state != rtmp_stream_state::publishing) {
-        rtmp_session_stream_uncount(st);
-    }
+    rtmp_int_t rc = rtmp_session_publish_chain(s, st);
     if (rc == RTMP_ERROR || s->state == rtmp_session_state::closing) {
         return RTMP_ERROR;
     }

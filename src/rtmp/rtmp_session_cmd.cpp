@@ -316,15 +316,6 @@ static rtmp_int_t rtmp_cmd_refuse_stream(rtmp_session_t *s, uint32_t msid, rtmp_
     return RTMP_OK;
 }
 
-static rtmp_int_t rtmp_session_publish_chain(rtmp_session_t *s, rtmp_stream_t *st)
-{
-    rtmp_int_t rc = rtmp_publish_handler(s, st);
-    if (rc != RTMP_AGAIN && st->state != rtmp_stream_state::publishing) {
-        rtmp_session_stream_uncount(st); // refused further down the chain
-    }
-    return rc;
-}
-
 static rtmp_int_t rtmp_cmd_publish(rtmp_session_t *s, const rtmp_message_t *m,
                                    const rtmp_cmd_t *cmd)
 {
@@ -358,6 +349,15 @@ static rtmp_int_t rtmp_cmd_publish(rtmp_session_t *s, const rtmp_message_t *m,
                                    "Server limit reached: max_streams");
     }
     return rtmp_session_publish_chain(s, st);
+}
+
+rtmp_int_t rtmp_session_publish_chain(rtmp_session_t *s, rtmp_stream_t *st)
+{
+    rtmp_int_t rc = rtmp_publish_handler(s, st);
+    if (rc != RTMP_AGAIN && st->state != rtmp_stream_state::publishing) {
+        rtmp_session_stream_uncount(st); // refused further down the chain
+    }
+    return rc;
 }
 
 rtmp_int_t rtmp_session_publish_resume(rtmp_session_t *s, rtmp_stream_t *st)
